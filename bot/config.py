@@ -1,0 +1,125 @@
+"""Settings, exactly as the table in shared/CONTRACT.md: environment first, then `.env` in the working dir."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SMSKA_URL = "http://my2.smska.net/api/httppost.php"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    bot_token: SecretStr
+    telegram_api_url: str = "https://api.telegram.org"
+
+    smska_url: str = DEFAULT_SMSKA_URL
+    smska_api_key: str
+    smska_api_password: SecretStr
+    smska_sender_ids: Annotated[list[str], NoDecode]
+    smska_timeout: float = Field(default=15.0, gt=0)
+
+    database_path: Path = Path("data/bot.sqlite3")
+    admin_ids: Annotated[list[int], NoDecode]
+    default_locale: Literal["ru", "en"] = "ru"
+
+    delivery_poll_initial: float = Field(default=10.0, gt=0)
+    delivery_poll_max: float = Field(default=300.0, gt=0)
+    delivery_track_hours: float = Field(default=72.0, gt=0)
+    low_balance_threshold: Decimal | None = None
+
+    timezone: str = "Europe/Moscow"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("smska_sender_ids", "admin_ids", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("smska_sender_ids", "admin_ids")
+    @classmethod
+    def _not_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("must name at least one value")
+        return value
+
+    @field_validator("default_locale", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("low_balance_threshold", "health_port", "webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def default_sender(self) -> str:
+        return self.smska_sender_ids[0]
+
+
+class SettingsError(Exception):
+    """One plain line naming the variable; never the value (it may be a secret)."""
+
+
+def describe_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        if err["type"] == "missing":
+            problems.append(f"{name} is required but not set")
+        else:
+            problems.append(f"{name} is malformed: {err['msg']}")
+    return "; ".join(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc)) from None
