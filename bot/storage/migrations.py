@@ -1,0 +1,99 @@
+"""Numbered schema migrations. `PRAGMA user_version` holds the number of the last one applied.
+
+Append new migrations at the end; never edit one that has shipped (an operator's file was built with it).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: access, audit, the send log and its tracking queue.
+    """
+    CREATE TABLE operators (
+        user_id     INTEGER PRIMARY KEY,
+        role        TEXT NOT NULL DEFAULT 'operator' CHECK (role IN ('admin', 'operator')),
+        name        TEXT NOT NULL DEFAULT '',
+        added_by    INTEGER,
+        added_at    TEXT NOT NULL,
+        active      INTEGER NOT NULL DEFAULT 1
+    );
+    -- Everyone who ever wrote to the bot: language choice and where to reach them.
+    CREATE TABLE people (
+        user_id       INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL DEFAULT '',
+        username      TEXT,
+        locale        TEXT CHECK (locale IN ('ru', 'en')),
+        last_locale   TEXT CHECK (last_locale IN ('ru', 'en')),
+        last_seen_at  TEXT
+    );
+    CREATE TABLE access_requests (
+        id           INTEGER PRIMARY KEY,
+        user_id      INTEGER NOT NULL,
+        name         TEXT NOT NULL DEFAULT '',
+        username     TEXT,
+        locale       TEXT,
+        status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied')),
+        created_at   TEXT NOT NULL,
+        decided_by   INTEGER,
+        decided_at   TEXT
+    );
+    CREATE UNIQUE INDEX access_requests_one_pending ON access_requests(user_id) WHERE status = 'pending';
+    CREATE TABLE access_request_messages (
+        request_id   INTEGER NOT NULL REFERENCES access_requests(id) ON DELETE CASCADE,
+        chat_id      INTEGER NOT NULL,
+        message_id   INTEGER NOT NULL,
+        PRIMARY KEY (request_id, chat_id)
+    );
+    CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY,
+        at         TEXT NOT NULL,
+        actor_id   INTEGER,
+        action     TEXT NOT NULL,
+        target_id  INTEGER,
+        details    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE sends (
+        id                 INTEGER PRIMARY KEY,
+        user_id            INTEGER NOT NULL,
+        chat_id            INTEGER NOT NULL,
+        msisdn             TEXT NOT NULL,
+        sender             TEXT NOT NULL,
+        text               TEXT NOT NULL,
+        encoding           TEXT NOT NULL,
+        parts              INTEGER NOT NULL,
+        state              TEXT NOT NULL DEFAULT 'draft'
+                           CHECK (state IN ('draft', 'sending', 'accepted', 'failed', 'unknown', 'cancelled')),
+        preview_message_id INTEGER,
+        result_message_id  INTEGER,
+        gateway_id         TEXT,
+        balance_after      TEXT,
+        error_code         INTEGER,
+        error_text         TEXT,
+        status_code        INTEGER,
+        status_name        TEXT,
+        final              INTEGER NOT NULL DEFAULT 0,
+        locale             TEXT,
+        created_at         TEXT NOT NULL,
+        sent_at            TEXT,
+        final_at           TEXT,
+        updated_at         TEXT NOT NULL
+    );
+    CREATE INDEX sends_user_created ON sends(user_id, id DESC);
+    CREATE INDEX sends_gateway_id ON sends(gateway_id);
+    CREATE INDEX sends_state ON sends(state);
+    -- One row per accepted SMS whose delivery is not final yet; deleted when it is.
+    CREATE TABLE tracking (
+        send_id        INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+        next_check_at  REAL NOT NULL,
+        interval       REAL NOT NULL,
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        deadline_at    REAL NOT NULL
+    );
+    CREATE INDEX tracking_due ON tracking(next_check_at);
+    CREATE TABLE kv (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    );
+    """,
+]
+
+LATEST = len(MIGRATIONS)

@@ -1,0 +1,83 @@
+"""Rows as the rest of the bot sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    user_id: int
+    role: str  # 'admin' | 'operator'
+    name: str
+    added_by: int | None
+    added_at: str
+    active: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    user_id: int
+    name: str
+    username: str | None
+    locale: str | None
+    last_locale: str | None
+    last_seen_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    id: int
+    user_id: int
+    name: str
+    username: str | None
+    locale: str | None
+    status: str  # 'pending' | 'approved' | 'denied'
+    created_at: str
+    decided_by: int | None
+    decided_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendRow:
+    id: int
+    user_id: int
+    chat_id: int
+    msisdn: str
+    sender: str
+    text: str
+    encoding: str
+    parts: int
+    state: str  # draft | sending | accepted | failed | unknown | cancelled
+    preview_message_id: int | None
+    result_message_id: int | None
+    gateway_id: str | None
+    balance_after: str | None
+    error_code: int | None
+    error_text: str | None
+    status_code: int | None
+    status_name: str | None
+    final: int
+    locale: str | None
+    created_at: str
+    sent_at: str | None
+    final_at: str | None
+    updated_at: str
+
+    @property
+    def balance(self) -> Decimal | None:
+        return None if self.balance_after is None else Decimal(self.balance_after)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRow:
+    send_id: int
+    next_check_at: float
+    interval: float
+    attempts: int
+    deadline_at: float
