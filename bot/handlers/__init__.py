@@ -1,0 +1,16 @@
+"""One router per feature. Order matters: commands first (they work at any step of a flow), then the flows."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.handlers import admin, balance, common, errors, history, send, status
+
+
+def setup_routers() -> list[Router]:
+    # Routers are module-level objects and can be attached to one parent only: detach them first, so that
+    # several apps (tests, benchmarks) can be built in one process.
+    routers = [errors.router, common.router, admin.router, balance.router, status.router, history.router, send.router]
+    for router in routers:
+        router._parent_router = None
+    return routers

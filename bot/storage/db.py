@@ -270,6 +270,12 @@ class Database:
         )
         return result
 
+    async def latest_request_for(self, user_id: int) -> AccessRequest | None:
+        result: AccessRequest | None = await self._one(
+            AccessRequest, "SELECT * FROM access_requests WHERE user_id = ? ORDER BY id DESC LIMIT 1", (user_id,)
+        )
+        return result
+
     async def add_request_message(self, request_id: int, chat_id: int, message_id: int) -> None:
         await self._write(
             "INSERT OR REPLACE INTO access_request_messages (request_id, chat_id, message_id) VALUES (?, ?, ?)",

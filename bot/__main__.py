@@ -1,0 +1,74 @@
+"""`python -m bot` — run the bot (polling, or `--webhook`), the sandbox gateway, or the offline playground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from bot.config import SettingsError, load_settings
+from bot.logs import setup_logging
+from bot.storage.db import StorageError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Telegram bot that sends SMS via smska.net")
+    parser.add_argument("--webhook", action="store_true", help="run behind a webhook instead of long polling")
+    sub = parser.add_subparsers(dest="command")
+    sandbox = sub.add_parser("sandbox", help="a local smska gateway emulator")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sub.add_parser("playground", help="everything offline: sandbox + Telegram stand-in + the bot, chat in the terminal")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "sandbox":
+        from bot.gateway.sandbox import serve_forever
+
+        setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), os.environ.get("LOG_FORMAT", "text").lower())
+        asyncio.run(
+            serve_forever(
+                args.host,
+                args.port,
+                os.environ.get("SMSKA_API_KEY") or "test",
+                os.environ.get("SMSKA_API_PASSWORD") or "test",
+            )
+        )
+        return 0
+    if args.command == "playground":
+        from bot.playground import main as playground_main
+
+        return playground_main()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=[settings.bot_token.get_secret_value(), settings.smska_api_password.get_secret_value()]
+        + ([settings.webhook_secret.get_secret_value()] if settings.webhook_secret else []),
+    )
+    try:
+        if args.webhook:
+            from bot.web import run_webhook
+
+            asyncio.run(run_webhook(settings))
+        else:
+            from bot.app import run_polling
+
+            asyncio.run(run_polling(settings))
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The last net: any exception a handler did not handle is logged (secrets masked) and answered in words."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import gettext as _
+
+router = Router(name="errors")
+log = logging.getLogger(__name__)
+
+
+@router.errors()
+async def on_error(event: ErrorEvent) -> bool:
+    update = event.update
+    log.error(
+        "unhandled %s while handling an update",
+        type(event.exception).__name__,
+        exc_info=event.exception,
+        extra={"update_id": update.update_id},
+    )
+    text = _("⚠️ Something went wrong on my side. Nothing was sent. Try again, or /cancel.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text)
+    except Exception as exc:  # Telegram itself may be the fault; the bot carries on
+        log.warning("could not tell the user about an error: %s", type(exc).__name__)
+    return True

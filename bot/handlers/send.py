@@ -1,0 +1,322 @@
+"""/send: one message (`/send <number> <text>`) or guided (number -> text), then a preview with Send / Cancel.
+
+Nothing leaves before the Send press; the press is handled by SendingService.confirm, exactly once.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.callbacks import FlowCancelCb, SendCb, SenderCb
+from bot.config import Settings
+from bot.services.sending import MAX_PARTS, SendingService, outcome_text, state_text, too_long
+from bot.sms.parts import count_parts
+from bot.sms.phone import PhoneError, PhoneProblem, format_phone, normalize_phone
+from bot.storage.db import Database
+from bot.storage.models import SendRow
+
+router = Router(name="send")
+log = logging.getLogger(__name__)
+
+EXAMPLE_NUMBER = "+7 904 176-49-95"
+NUMBER_WORD = re.compile(r"^[+\d()\-.]+$")
+
+
+class SendFlow(StatesGroup):
+    number = State()
+    text = State()
+
+
+# --- texts and keyboards -----------------------------------------------------------------------------------
+def phone_problem_text(problem: PhoneProblem) -> str:
+    reasons = {
+        PhoneProblem.EMPTY: _("No number given."),
+        PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
+        PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
+        PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
+        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8, not an international prefix."),
+        PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
+        PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
+        PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),
+    }
+    return (
+        "❌ "
+        + reasons.get(problem, reasons[PhoneProblem.INVALID])
+        + "\n"
+        + _("Example: <code>{example}</code>").format(example=EXAMPLE_NUMBER)
+    )
+
+
+def flow_cancel_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=FlowCancelCb().pack())]]
+    )
+
+
+def preview_text(row: SendRow) -> str:
+    parts = count_parts(row.text)
+    return "\n".join(
+        [
+            _("📨 <b>Check before sending</b>"),
+            _("To: {number}").format(number=format_phone(row.msisdn)),
+            _("From: {sender}").format(sender=html.escape(row.sender)),
+            _("Text: {chars} characters, {parts} SMS ({encoding})").format(
+                chars=parts.chars, parts=parts.parts, encoding=parts.encoding
+            ),
+            "",
+            f"<blockquote>{html.escape(row.text)}</blockquote>",
+        ]
+    )
+
+
+def preview_keyboard(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(text=_("✅ Send"), callback_data=SendCb(action="go", draft_id=row.id).pack()),
+            InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=SendCb(action="cancel", draft_id=row.id).pack()),
+        ]
+    ]
+    if len(senders) > 1:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=_("✉️ Sender: {sender}").format(sender=row.sender),
+                    callback_data=SendCb(action="senders", draft_id=row.id).pack(),
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def senders_keyboard(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
+    buttons = [
+        [
+            InlineKeyboardButton(
+                text=("• " if name == row.sender else "") + name,
+                callback_data=SenderCb(draft_id=row.id, index=i).pack(),
+            )
+        ]
+        for i, name in enumerate(senders)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=buttons)
+
+
+# --- composing ---------------------------------------------------------------------------------------------
+def split_number(args: str) -> tuple[str | None, str, PhoneProblem | None]:
+    """'+7 904 176-49-95 Server down' -> ('79041764995', 'Server down', None).
+
+    People put spaces inside numbers, so the shortest run of leading words that reads as a valid number wins.
+    When none does, the problem reported is that of all the leading words that look like parts of a number.
+    """
+    words = args.split()
+    for k in range(1, min(len(words), 6) + 1):
+        try:
+            msisdn = normalize_phone(" ".join(words[:k]))
+        except PhoneError:
+            continue
+        rest = args.strip()
+        for word in words[:k]:
+            rest = rest[rest.index(word) + len(word) :]
+        return msisdn, rest.strip(), None
+    numeric = 0
+    while numeric < len(words) and NUMBER_WORD.match(words[numeric]):
+        numeric += 1
+    try:
+        normalize_phone(" ".join(words[: max(numeric, 1)]))
+    except PhoneError as exc:
+        return None, args, exc.reason
+    return None, args, PhoneProblem.INVALID  # pragma: no cover - a valid number was found above
+
+
+async def show_preview(
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    msisdn: str,
+    text: str,
+    locale: str,
+) -> None:
+    parts = too_long(text)
+    if parts is not None:
+        await message.answer(
+            _("❌ The text is too long: {parts} SMS. At most {max} are allowed; shorten it and send again.").format(
+                parts=parts, max=MAX_PARTS
+            )
+        )
+        return
+    await state.clear()
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
+    sent = await message.answer(preview_text(row), reply_markup=preview_keyboard(row, settings.smska_sender_ids))
+    await sending.db.update_draft(row.id, preview_message_id=sent.message_id)
+
+
+@router.message(Command("send"))
+async def send_command(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+) -> None:
+    args = (command.args or "").strip()
+    if not args:
+        await state.set_state(SendFlow.number)
+        await message.answer(
+            _("📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
+                example=EXAMPLE_NUMBER
+            ),
+            reply_markup=flow_cancel_keyboard(),
+        )
+        return
+    msisdn, text, problem = split_number(args)
+    if msisdn is None:
+        await message.answer(phone_problem_text(problem or PhoneProblem.INVALID))
+        return
+    if not text:
+        await state.set_state(SendFlow.text)
+        await state.update_data(msisdn=msisdn)
+        await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+        return
+    await show_preview(message, state, sending, settings, msisdn, text, locale)
+
+
+def ask_text(msisdn: str) -> str:
+    return _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn))
+
+
+@router.message(SendFlow.number, F.contact)
+async def number_from_contact(message: Message, state: FSMContext) -> None:
+    assert message.contact is not None
+    try:
+        msisdn = normalize_phone(message.contact.phone_number)
+    except PhoneError as exc:
+        await message.answer(phone_problem_text(exc.reason))
+        return
+    await state.set_state(SendFlow.text)
+    await state.update_data(msisdn=msisdn)
+    await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+
+
+@router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
+async def number_typed(message: Message, state: FSMContext) -> None:
+    assert message.text is not None
+    try:
+        msisdn = normalize_phone(message.text)
+    except PhoneError as exc:
+        await message.answer(phone_problem_text(exc.reason))
+        return
+    await state.set_state(SendFlow.text)
+    await state.update_data(msisdn=msisdn)
+    await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+
+
+@router.message(SendFlow.number)
+async def number_other(message: Message) -> None:
+    await message.answer(
+        _("I need a phone number: type it or share a contact. /cancel to stop."), reply_markup=flow_cancel_keyboard()
+    )
+
+
+@router.message(SendFlow.text, F.text, ~F.text.startswith("/"))
+async def text_typed(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
+) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    msisdn = data.get("msisdn")
+    if not isinstance(msisdn, str):
+        await state.clear()
+        await message.answer(_("Let's start again: /send"))
+        return
+    await show_preview(message, state, sending, settings, msisdn, message.text, locale)
+
+
+@router.message(SendFlow.text)
+async def text_other(message: Message) -> None:
+    await message.answer(
+        _("I need the text of the SMS as a plain message. /cancel to stop."), reply_markup=flow_cancel_keyboard()
+    )
+
+
+# --- the preview's buttons ---------------------------------------------------------------------------------
+async def _edit(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    if not isinstance(callback.message, Message):
+        return
+    try:
+        await callback.message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in exc.message:
+            raise
+
+
+@router.callback_query(SendCb.filter(F.action == "go"))
+async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService) -> None:
+    try:
+        outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id)
+    except LookupError:
+        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        return
+    if not outcome.sent:
+        # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
+        await callback.answer(state_text(outcome.row), show_alert=True)
+        return
+    await callback.answer()
+    text = outcome_text(outcome)
+    await _edit(callback, text)
+    if outcome.row.state == "accepted" and isinstance(callback.message, Message):
+        await sending.db.set_result_message(outcome.row.id, callback.message.message_id)
+
+
+@router.callback_query(SendCb.filter(F.action == "cancel"))
+async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database) -> None:
+    if await db.cancel_draft(callback_data.draft_id, callback.from_user.id):
+        await callback.answer()
+        await _edit(callback, _("Cancelled. Nothing was sent."))
+        return
+    row = await db.get_send(callback_data.draft_id)
+    if row is None or row.user_id != callback.from_user.id:
+        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        return
+    await callback.answer(state_text(row), show_alert=True)
+
+
+@router.callback_query(SendCb.filter(F.action == "senders"))
+async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings) -> None:
+    row = await db.get_send(callback_data.draft_id)
+    if row is None or row.user_id != callback.from_user.id:
+        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        return
+    if row.state != "draft":
+        await callback.answer(state_text(row), show_alert=True)
+        return
+    await callback.answer(_("Choose the sender"))
+    await _edit(callback, preview_text(row), senders_keyboard(row, settings.smska_sender_ids))
+
+
+@router.callback_query(SenderCb.filter())
+async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings) -> None:
+    senders = settings.smska_sender_ids
+    row = await db.get_send(callback_data.draft_id)
+    if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
+        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        return
+    if not await db.update_draft(row.id, sender=senders[callback_data.index]):
+        await callback.answer(state_text(row), show_alert=True)
+        return
+    row = await db.get_send(row.id)
+    assert row is not None
+    await callback.answer()
+    await _edit(callback, preview_text(row), preview_keyboard(row, senders))

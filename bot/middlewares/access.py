@@ -1,0 +1,81 @@
+"""The gate every update passes: language first (a refusal is localized too), then private chat, then access.
+
+It is an outer middleware on `update`, so it sees every update type — messages, edits, button presses,
+contacts, files, inline queries, chat-member updates — before any router does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import choose_locale, supported
+from bot.services.access import AccessService
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class AccessMiddleware(BaseMiddleware):
+    def __init__(self, *, db: Database, i18n: I18n, access: AccessService, default_locale: str) -> None:
+        self.db = db
+        self.i18n = i18n
+        self.access = access
+        self.default_locale = default_locale
+        # What was last written to `people` per user, so an update costs a write only when something changed.
+        self._seen: dict[int, tuple[str, str | None, str | None]] = {}
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is None or user.is_bot:
+            return None
+        person = await self.db.get_person(user.id)
+        locale = choose_locale(person.locale if person else None, user.language_code, self.default_locale)
+        data["locale"] = locale
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            if chat is None or chat.type != "private":
+                # Groups, channels, inline mode: never act there. A button press gets a hint, the rest silence.
+                if event.callback_query is not None:
+                    await event.callback_query.answer(_("This bot works in private chats only."), show_alert=True)
+                return None
+            operator = await self.db.get_operator(user.id)
+            if operator is None:
+                await self._stranger(event, user, locale)
+                return None
+            await self._remember(user)
+            data["operator"] = operator
+            data["is_admin"] = operator.is_admin
+            return await handler(event, data)
+
+    async def _remember(self, user: User) -> None:
+        facts = (user.full_name, user.username, supported(user.language_code))
+        if self._seen.get(user.id) != facts:
+            await self.db.touch_person(user.id, *facts)
+            self._seen[user.id] = facts
+
+    async def _stranger(self, event: Update, user: User, locale: str) -> None:
+        if event.edited_message is not None or (event.message is None and event.callback_query is None):
+            return
+        log.info("refused an update from a stranger", extra={"user_id": user.id})
+        if not self.access.should_refuse(user.id):
+            if event.callback_query is not None:
+                await event.callback_query.answer()
+            return
+        text = await self.access.request_access(user, locale)
+        if event.callback_query is not None:
+            await event.callback_query.answer(_("⛔ No access. Your Telegram id: {id}").format(id=user.id))
+        elif event.message is not None:
+            await event.message.answer(text)

@@ -1,0 +1,206 @@
+"""Sending, exactly once: the draft is a row; one conditional UPDATE decides which Send press goes out.
+
+draft -> sending (only the press that changes the row proceeds) -> accepted | failed | unknown.
+The row is written before the gateway is called, so a crash never loses the fact that a send was attempted;
+a row found in `sending` at start-up becomes `unknown` and is never resent by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.gateway.client import SmskaClient
+from bot.gateway.errors import GatewayError, GatewayRejected, GatewayUnavailable, SendOutcomeUnknown
+from bot.services.notifier import Notifier
+from bot.services.tracker import DeliveryTracker
+from bot.sms.parts import count_parts
+from bot.sms.phone import format_phone
+from bot.storage.db import Database
+from bot.storage.models import SendRow
+from bot.texts import gateway_error, money
+
+log = logging.getLogger(__name__)
+
+MAX_PARTS = 10
+LOW_BALANCE_KEY = "low_balance_warned"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one Send press; `sent` is False when this press did not send (already handled)."""
+
+    sent: bool
+    row: SendRow
+    error: GatewayError | None = None
+
+
+class SendingService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        gateway: SmskaClient,
+        i18n: I18n,
+        settings: Settings,
+        tracker: DeliveryTracker,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.i18n = i18n
+        self.settings = settings
+        self.tracker = tracker
+        self.notifier = notifier or tracker.notifier
+        self._inflight: set[asyncio.Task[Outcome]] = set()
+
+    async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
+        parts = count_parts(text)
+        return await self.db.create_draft(
+            user_id=user_id,
+            chat_id=chat_id,
+            msisdn=msisdn,
+            sender=self.settings.default_sender,
+            text=text,
+            encoding=parts.encoding,
+            parts=parts.parts,
+            locale=locale,
+        )
+
+    async def confirm(self, draft_id: int, user_id: int) -> Outcome:
+        """The Send press. Only the press that moves the draft to `sending` calls the gateway."""
+        if not await self.db.claim_draft(draft_id, user_id):
+            row = await self.db.get_send(draft_id)
+            if row is None or row.user_id != user_id:
+                raise LookupError("no such draft")
+            return Outcome(sent=False, row=row)
+        # The gateway call runs in its own task: an interrupted handler or a shutdown must not cut a send
+        # in half; close() waits for it.
+        task = asyncio.create_task(self._send(draft_id), name=f"send-{draft_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    async def _send(self, draft_id: int) -> Outcome:
+        row = await self.db.get_send(draft_id)
+        assert row is not None
+        log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})
+        try:
+            result = await self.gateway.send(row.msisdn, row.text, row.sender)
+        except SendOutcomeUnknown as exc:
+            await self.db.mark_unknown(row.id, "no answer")
+            log.warning("SMS outcome unknown", extra={"send_id": row.id, "outcome": "unknown"})
+            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+        except (GatewayRejected, GatewayUnavailable) as exc:
+            await self.db.mark_failed(row.id, exc.code, type(exc).__name__)
+            log.info("SMS not sent: %s", type(exc).__name__, extra={"send_id": row.id, "outcome": "failed"})
+            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+        except BaseException:
+            # Anything else (a bug, a cancellation): we cannot know whether it left, so it is `unknown`.
+            with contextlib.suppress(Exception):
+                await self.db.mark_unknown(row.id, "interrupted")
+            raise
+        first, interval, deadline = self.tracker.schedule_for_new()
+        await self.db.mark_accepted(
+            row.id, result.message_id, result.balance, first_check_at=first, interval=interval, deadline_at=deadline
+        )
+        self.tracker.wake()
+        log.info("SMS accepted", extra={"send_id": row.id, "outcome": "accepted"})
+        await self.check_low_balance(result.balance)
+        return Outcome(sent=True, row=await self._reload(row.id))
+
+    async def _reload(self, send_id: int) -> SendRow:
+        row = await self.db.get_send(send_id)
+        assert row is not None
+        return row
+
+    async def wait_inflight(self, timeout: float = 30.0) -> None:
+        """Let sends that already started finish (bounded), e.g. before shutting down."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+
+    async def recover(self) -> list[SendRow]:
+        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told."""
+        rows = await self.db.recover_interrupted()
+        for row in rows:
+            log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
+            locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            with self.i18n.context(), self.i18n.use_locale(locale):
+                text = _(
+                    "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
+                    "It will not be resent automatically. Check /status or the provider before sending again."
+                ).format(number=format_phone(row.msisdn))
+            if row.preview_message_id is not None:
+                await self.notifier.edit(row.chat_id, row.preview_message_id, text)
+            await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id)
+        return rows
+
+    async def check_low_balance(self, balance: Decimal) -> None:
+        """Warn the admins once when the balance falls below LOW_BALANCE_THRESHOLD; again only after it rose."""
+        threshold = self.settings.low_balance_threshold
+        if threshold is None:
+            return
+        warned = await self.db.kv_get(LOW_BALANCE_KEY) is not None
+        if balance >= threshold:
+            if warned:
+                await self.db.kv_set(LOW_BALANCE_KEY, None)
+            return
+        if warned:
+            return
+        await self.db.kv_set(LOW_BALANCE_KEY, str(balance))
+        for admin_id in self.settings.admin_ids:
+            locale = await self.db.locale_for(admin_id) or self.settings.default_locale
+            with self.i18n.context(), self.i18n.use_locale(locale):
+                text = _("💸 Low balance on the SMS account: {amount} (below {threshold}). Top it up soon.").format(
+                    amount=money(balance), threshold=money(threshold)
+                )
+            await self.notifier.send(admin_id, text)
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """The text that replaces the preview once a press was handled (in the current locale)."""
+    row = outcome.row
+    number = format_phone(row.msisdn)
+    if outcome.error is not None:
+        return gateway_error(outcome.error, sending=True) + "\n" + _("To {number}").format(number=number)
+    if row.state == "accepted":
+        return _(
+            "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
+            "I will tell you when it is delivered."
+        ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
+    return state_text(row)
+
+
+def state_text(row: SendRow) -> str:
+    """For a press that did not send: what already happened to this draft."""
+    number = format_phone(row.msisdn)
+    if row.state == "cancelled":
+        return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
+    if row.state == "sending":
+        return _("This SMS to {number} is being sent right now.").format(number=number)
+    if row.state == "accepted":
+        return _("This SMS to {number} was already sent (id <code>{id}</code>).").format(
+            number=number, id=row.gateway_id
+        )
+    if row.state == "failed":
+        return _("This SMS to {number} was not sent: the gateway refused it.").format(number=number)
+    if row.state == "unknown":
+        return _(
+            "⚠️ The SMS to {number} may or may not have gone out. Check /status or the provider before sending again."
+        ).format(number=number)
+    return _("This SMS to {number} has not been sent yet.").format(number=number)
+
+
+def too_long(text: str) -> int | None:
+    """The part count when the text is over MAX_PARTS, else None."""
+    parts = count_parts(text).parts
+    return parts if parts > MAX_PARTS else None

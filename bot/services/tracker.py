@@ -1,0 +1,174 @@
+"""Delivery tracking: a background task driven by the `tracking` table.
+
+Each accepted SMS is queried at `DELIVERY_POLL_INITIAL` after the send, then at intervals doubling up to
+`DELIVERY_POLL_MAX`; never more than once per interval. On a final status the operator is told in the chat the
+SMS was sent from; after `DELIVERY_TRACK_HOURS` without one, it is reported as unknown and dropped. The queue
+lives in SQLite, so tracking resumes after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.gateway.client import SmskaClient
+from bot.gateway.errors import GatewayError
+from bot.services.notifier import Notifier
+from bot.sms.phone import format_phone
+from bot.sms.status import DeliveryStatus
+from bot.storage.db import Database
+from bot.storage.models import SendRow, TrackingRow
+from bot.texts import status_icon, status_words, when
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryTracker:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        gateway: SmskaClient,
+        i18n: I18n,
+        settings: Settings,
+        notifier: Notifier | None = None,
+        concurrency: int = 8,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.i18n = i18n
+        self.settings = settings
+        self.notifier = notifier or Notifier(bot)
+        self.clock = clock
+        self.concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.queries = 0  # gateway queries made (benchmarks and tests read it)
+
+    # --- scheduling ------------------------------------------------------------------------------------
+    def schedule_for_new(self) -> tuple[float, float, float]:
+        """(first check time, interval, deadline) for an SMS accepted now."""
+        now = self.clock()
+        initial = self.settings.delivery_poll_initial
+        return now + initial, initial, now + self.settings.delivery_track_hours * 3600
+
+    def next_interval(self, interval: float) -> float:
+        return min(interval * 2, self.settings.delivery_poll_max)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="delivery-tracker")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        task, self._task = self._task, None
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_due()
+                wait = await self._seconds_to_next()
+            except Exception:  # the database or Telegram hiccuped: try again shortly, never die
+                log.exception("delivery tracker round failed")
+                wait = 5.0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def _seconds_to_next(self) -> float:
+        upcoming = await self.db.next_tracking_time()
+        if upcoming is None:
+            return 3600.0
+        return max(0.0, min(3600.0, upcoming - self.clock()))
+
+    async def run_due(self) -> int:
+        """Check every SMS whose time has come, a bounded number at a time; returns how many were checked."""
+        checked = 0
+        while not self._stopping.is_set():
+            due = await self.db.due_tracking(self.clock(), limit=self.concurrency)
+            if not due:
+                break
+            await asyncio.gather(*(self._check(row) for row in due))
+            checked += len(due)
+        return checked
+
+    # --- one SMS ---------------------------------------------------------------------------------------
+    async def _check(self, row: TrackingRow) -> None:
+        send = await self.db.get_send(row.send_id)
+        if send is None or send.gateway_id is None:
+            await self.db.finish_tracking(row.send_id, status=None, final=False)
+            return
+        status: DeliveryStatus | None = None
+        self.queries += 1
+        try:
+            status = await self.gateway.query(send.gateway_id)
+        except GatewayError as exc:
+            log.info("delivery query failed: %s", type(exc).__name__, extra={"send_id": send.id})
+        now = self.clock()
+        pair = None if status is None else (status.code, status.name)
+        if status is not None and status.final:
+            await self.db.finish_tracking(send.id, status=pair, final=True)
+            await self.notify(send, status)
+        elif now >= row.deadline_at:
+            await self.db.finish_tracking(send.id, status=pair, final=False)
+            await self.notify(send, None)
+        else:
+            interval = self.next_interval(row.interval)
+            await self.db.reschedule(
+                send.id, next_check_at=min(now + row.interval, row.deadline_at), interval=interval, status=pair
+            )
+
+    async def locale_for(self, send: SendRow) -> str:
+        return await self.db.locale_for(send.user_id) or send.locale or self.settings.default_locale
+
+    async def notify(self, send: SendRow, status: DeliveryStatus | None) -> None:
+        """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the
+        phone ring (an edit alone is silent)."""
+        with self.i18n.context(), self.i18n.use_locale(await self.locale_for(send)):
+            number = format_phone(send.msisdn)
+            gid = send.gateway_id or "—"
+            if status is None:
+                hours = f"{self.settings.delivery_track_hours:g}"
+                head = _("❔ No final status for the SMS to {number} after {hours} h: unknown.").format(
+                    number=number, hours=hours
+                )
+            else:
+                head = _("{icon} SMS to {number}: {status}.").format(
+                    icon=status_icon(status), number=number, status=status_words(status)
+                )
+            stamp = when(self._now_iso(), self.settings.tz)
+            text = head + "\n" + _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)
+        reply_to = send.result_message_id
+        if reply_to is not None:
+            await self.notifier.edit(send.chat_id, reply_to, text)
+        await self.notifier.send(send.chat_id, text, reply_to=reply_to)
+
+    def _now_iso(self) -> str:
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(self.clock(), UTC).isoformat()
