@@ -1,7 +1,7 @@
 """Shared fixtures of the gateway tests: a real sandbox on loopback and a real httpx client.
 
-Import the fixtures you use into a test module (``from tests.gateway_fixtures import http, sandbox``); nothing of
-ours is mocked. ``PASSWORD`` is distinctive (and full of characters that need form encoding) so that a leak is
+Import the fixtures into a test module (``from tests.gateway_fixtures import http_fixture, sandbox_fixture``);
+they are registered under the names ``http``, ``sandbox``, ``client`` and ``clock``. Nothing of ours is mocked. ``PASSWORD`` is distinctive (and full of characters that need form encoding) so that a leak is
 easy to find.
 """
 
@@ -57,13 +57,13 @@ def make_client(http: httpx.AsyncClient, url: str, **overrides: Any) -> SmskaCli
     return SmskaClient(http, url=url, **options)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
+@pytest.fixture(name="clock")
+def clock_fixture() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxGateway]:
+@pytest.fixture(name="sandbox")
+async def sandbox_fixture(clock: FakeClock) -> AsyncIterator[SandboxGateway]:
     gateway = SandboxGateway(
         api_key=API_KEY,
         api_password=PASSWORD,
@@ -80,12 +80,12 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[SandboxGateway]:
         await gateway.stop()
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(name="http")
+async def http_fixture() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(trust_env=False) as client:
         yield client
 
 
-@pytest.fixture
-def client(http: httpx.AsyncClient, sandbox: SandboxGateway) -> SmskaClient:
+@pytest.fixture(name="client")
+def client_fixture(http: httpx.AsyncClient, sandbox: SandboxGateway) -> SmskaClient:
     return make_client(http, sandbox.url)
