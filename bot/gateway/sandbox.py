@@ -52,8 +52,8 @@ Fault injection (tests)
     ``clear_faults()``) misbehave:
 
     ============== ==============================================================================
-    HTTP_500       ``500`` with an HTML error page; the request is not processed
-    HTML           ``200`` with an HTML page; not processed
+    HTTP_500       ``500`` with an HTML error page (or ``body``); the request is not processed
+    HTML           ``200`` with an HTML page (or ``body``); not processed
     EMPTY          ``200`` with an empty body; not processed
     GARBAGE        ``200`` with a body that is not a reply (``body`` to choose it); not processed
     HANG           never answers (until ``stop()``, which it does not hold up); not processed
@@ -366,7 +366,7 @@ class SandboxGateway:
     async def wait_requests(
         self,
         n: int,
-        timeout: float = 5.0,  # noqa: ASYNC109 — a test helper; bounding the wait is the point
+        timeout: float = 5.0,
         action: str | None = None,
     ) -> list[ReceivedRequest]:
         """Wait until at least ``n`` requests (of ``action``, when given) arrived; returns them.
@@ -381,7 +381,7 @@ class SandboxGateway:
             await self._changed.wait_for(lambda: len(matching()) >= n)
         return matching()
 
-    async def wait_sent(self, n: int, timeout: float = 5.0) -> list[SentMessage]:  # noqa: ASYNC109
+    async def wait_sent(self, n: int, timeout: float = 5.0) -> list[SentMessage]:
         """Wait until at least ``n`` sends were accepted; returns them."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.sent) >= n)
@@ -423,14 +423,18 @@ class SandboxGateway:
         if injection is None:
             return self._reply(await self._process(action, fields, authenticated))
         if injection.fault is Fault.HTTP_500:
-            page = _HTML_PAGE.format(title="500 Internal Server Error")
+            page = (
+                injection.body if injection.body is not None else _HTML_PAGE.format(title="500 Internal Server Error")
+            )
             return web.Response(status=500, text=page, content_type=CONTENT_TYPE)
         if injection.fault is Fault.HTML:
-            return web.Response(text=_HTML_PAGE.format(title="Service Unavailable"), content_type=CONTENT_TYPE)
+            page = injection.body if injection.body is not None else _HTML_PAGE.format(title="Service Unavailable")
+            return web.Response(text=page, content_type=CONTENT_TYPE)
         if injection.fault is Fault.EMPTY:
             return web.Response(text="", content_type=CONTENT_TYPE)
         if injection.fault is Fault.GARBAGE:
-            return web.Response(text=injection.body or "Service temporarily overloaded", content_type=CONTENT_TYPE)
+            garbage = injection.body if injection.body is not None else "Service temporarily overloaded"
+            return web.Response(text=garbage, content_type=CONTENT_TYPE)
         if injection.fault is Fault.ERROR:
             text = injection.body if injection.body is not None else DOCUMENTED_ERROR_TEXTS.get(injection.code, "Error")
             return self._reply(_Outcome(body=f"{injection.code}|{text}"))
