@@ -66,7 +66,7 @@ def status_icon(status: DeliveryStatus) -> str:
     }.get(status.kind, "❔")
 
 
-def gateway_error(exc: GatewayError, *, sending: bool = False) -> str:
+def gateway_error(exc: GatewayError) -> str:
     """What happened and what to do, in one or two short lines. Never the raw gateway text alone."""
     if isinstance(exc, SendOutcomeUnknown):
         return _(
@@ -74,8 +74,6 @@ def gateway_error(exc: GatewayError, *, sending: bool = False) -> str:
             "It will not be resent automatically. Check /status or the provider before sending again."
         )
     if isinstance(exc, GatewayUnavailable):
-        if sending:
-            return _("⚠️ The SMS gateway cannot be reached right now. Nothing was sent. Try again in a minute.")
         return _("⚠️ The SMS gateway cannot be reached right now. Try again in a minute.")
     if isinstance(exc, AuthenticationFailed):
         return _(
@@ -83,13 +81,13 @@ def gateway_error(exc: GatewayError, *, sending: bool = False) -> str:
             "An admin should check SMSKA_API_KEY and SMSKA_API_PASSWORD, or call the provider: {phone}."
         ).format(phone=SUPPORT_PHONE)
     if isinstance(exc, InsufficientCredits):
-        return _("💸 Not enough money on the SMS account. Nothing was sent. Ask an admin to top it up.")
+        return _("💸 Not enough money on the SMS account. Ask an admin to top it up.")
     if isinstance(exc, InvalidMsisdn):
-        return _("❌ The gateway does not accept this number. Nothing was sent. Check the number.")
+        return _("❌ The gateway does not accept this number. Check the number.")
     if isinstance(exc, InvalidSenderId):
-        return _("❌ The gateway does not allow this sender name. Nothing was sent. Choose another sender.")
+        return _("❌ The gateway does not allow this sender name. Choose another sender.")
     if isinstance(exc, ArgumentValidationFailed):
-        return _("❌ The gateway rejected the request as invalid. Nothing was sent.")
+        return _("❌ The gateway rejected the request as invalid.")
     if isinstance(exc, SendFailed):
-        return _("❌ The gateway could not send the SMS. Nothing was sent. Try again later.")
-    return _("❌ The gateway answered with error {code}. Nothing was sent.").format(code=exc.code)
+        return _("❌ The gateway could not send the SMS. Try again later.")
+    return _("❌ The gateway answered with error {code}.").format(code=exc.code)

@@ -21,7 +21,7 @@ async def on_error(event: ErrorEvent) -> bool:
         exc_info=event.exception,
         extra={"update_id": update.update_id},
     )
-    text = _("⚠️ Something went wrong on my side. Nothing was sent. Try again, or /cancel.")
+    text = _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)

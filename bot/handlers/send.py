@@ -44,7 +44,7 @@ def phone_problem_text(problem: PhoneProblem) -> str:
         PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
         PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
         PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
-        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8, not an international prefix."),
+        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8 (not 810 or 00)."),
         PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
         PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
         PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),

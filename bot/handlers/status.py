@@ -27,7 +27,7 @@ MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def describe_status(status: DeliveryStatus) -> str:
-    tail = _("final") if status.final else _("not final yet, I keep checking")
+    tail = _("final") if status.final else _("not final yet")
     return f"{status_icon(status)} {status_words(status)} ({tail})"
 
 

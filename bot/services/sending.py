@@ -171,26 +171,26 @@ def outcome_text(outcome: Outcome) -> str:
     row = outcome.row
     number = format_phone(row.msisdn)
     if outcome.error is not None:
-        return gateway_error(outcome.error, sending=True) + "\n" + _("To {number}").format(number=number)
+        if isinstance(outcome.error, SendOutcomeUnknown):
+            return gateway_error(outcome.error) + "\n" + _("To {number}").format(number=number)
+        return "\n".join([gateway_error(outcome.error), _("Nothing was sent to {number}.").format(number=number)])
     if row.state == "accepted":
         return _(
             "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
-            "I will tell you when it is delivered."
+            "I will report the delivery result here."
         ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
     return state_text(row)
 
 
 def state_text(row: SendRow) -> str:
-    """For a press that did not send: what already happened to this draft."""
+    """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
     number = format_phone(row.msisdn)
     if row.state == "cancelled":
         return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
     if row.state == "sending":
         return _("This SMS to {number} is being sent right now.").format(number=number)
     if row.state == "accepted":
-        return _("This SMS to {number} was already sent (id <code>{id}</code>).").format(
-            number=number, id=row.gateway_id
-        )
+        return _("This SMS to {number} was already sent (id {id}).").format(number=number, id=row.gateway_id)
     if row.state == "failed":
         return _("This SMS to {number} was not sent: the gateway refused it.").format(number=number)
     if row.state == "unknown":
