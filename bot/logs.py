@@ -4,19 +4,49 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 MASK = "***"
 # Fields that handlers and services attach with `extra=` and that travel into JSON lines.
 CONTEXT_FIELDS = ("update_id", "user_id", "send_id", "action", "outcome")
 
+# The fields of the update being handled (set by an outer middleware, see bot.metrics); tasks started while
+# handling it (a send) inherit them, so every line they log says which update and which operator it was for.
+LOG_CONTEXT: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=MappingProxyType({}))
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    token = LOG_CONTEXT.set(MappingProxyType({**LOG_CONTEXT.get(), **fields}))
+    try:
+        yield
+    finally:
+        LOG_CONTEXT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the fields of :data:`LOG_CONTEXT` to a record; what a call passed with `extra=` wins."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in LOG_CONTEXT.get().items():
+            if value is not None and not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
 
 class _Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another is masked whole.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+
+    def add(self, secret: str) -> None:
+        if secret and len(secret) >= 3 and secret not in self.secrets:
+            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
@@ -61,6 +91,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     redact = _Redactor(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(redact) if fmt == "json" else TextFormatter(redact))
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -70,3 +101,11 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+def mask_also(secret: str) -> None:
+    """Mask one more secret (one chosen at run time, e.g. a generated webhook secret) in the root's handlers."""
+    for handler in logging.getLogger().handlers:
+        redact = getattr(handler.formatter, "redact", None)
+        if isinstance(redact, _Redactor):
+            redact.add(secret)

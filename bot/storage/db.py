@@ -226,6 +226,13 @@ class Database:
                 (by, now, user_id),
             )
             changed = removed + cur.rowcount
+            if removed and not cur.rowcount:
+                # Recorded as a decided request, so that the person does not ask the admins again at once.
+                await conn.execute(
+                    """INSERT INTO access_requests (user_id, status, created_at, decided_by, decided_at)
+                       VALUES (?, 'denied', ?, ?, ?)""",
+                    (user_id, now, by, now),
+                )
             if changed:
                 await conn.execute(
                     "INSERT INTO audit_log (at, actor_id, action, target_id) VALUES (?, ?, 'deny', ?)",
@@ -499,3 +506,19 @@ class Database:
             await self._write("DELETE FROM kv WHERE key = ?", (key,))
         else:
             await self._write("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+
+    # --- read-only counts for /metrics ------------------------------------------------------------------
+    async def send_counts_by_state(self) -> dict[str, int]:
+        async with self._lock, self._conn.execute("SELECT state, COUNT(*) FROM sends GROUP BY state") as cur:
+            return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+    async def final_status_counts(self) -> dict[str, int]:
+        """Accepted SMS whose tracking ended: by final status name, `untracked` when the window ran out."""
+        async with (
+            self._lock,
+            self._conn.execute(
+                """SELECT CASE WHEN final = 1 THEN COALESCE(status_name, 'UNKNOWN') ELSE 'untracked' END, COUNT(*)
+                   FROM sends WHERE state = 'accepted' AND final_at IS NOT NULL GROUP BY 1"""
+            ) as cur,
+        ):
+            return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
