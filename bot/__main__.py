@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import run_polling
 
             asyncio.run(run_polling(settings))
-    except StorageError as exc:
+    except (StorageError, SettingsError) as exc:  # SettingsError: webhook settings (bot.web.webhook_config)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.handlers import setup_routers
 from bot.i18n import SUPPORTED, make_i18n
+from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.services.access import AccessService
@@ -52,6 +53,7 @@ class App:
     sending: SendingService
     tracker: DeliveryTracker
     retry: RetryAfterMiddleware
+    obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -61,7 +63,9 @@ class App:
         await set_commands(self.bot, self.i18n, self.settings)
         self.tracker.start()
 
-    async def close(self) -> None:
+    async def close(self, drain_timeout: float = 30.0) -> None:
+        # A send that already started finishes (bounded) before the clients and the database it needs close.
+        await self.sending.wait_inflight(drain_timeout)
         await self.tracker.stop()
         await self.http.aclose()
         await self.db.close()
@@ -103,6 +107,7 @@ async def build_app(settings: Settings) -> App:
         raise
 
     dp = Dispatcher(storage=MemoryStorage())
+    obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     dp.update.outer_middleware(
         AccessMiddleware(db=db, i18n=i18n, access=access, default_locale=settings.default_locale)
     )
@@ -122,6 +127,7 @@ async def build_app(settings: Settings) -> App:
         sending=sending,
         tracker=tracker,
         retry=retry,
+        obs=obs,
     )
 
 
@@ -172,10 +178,8 @@ async def run_polling(settings: Settings, *, handle_signals: bool = True, ready:
     try:
         await app.start()
         await app.bot.delete_webhook(drop_pending_updates=False)
-        if ready is not None:
-            ready.set()
-        await app.dp.start_polling(
-            app.bot, handle_signals=handle_signals, allowed_updates=ALLOWED_UPDATES, close_bot_session=False
-        )
+        from bot.web import serve_polling  # health port, SIGTERM → bounded drain of updates and sends
+
+        await serve_polling(app, handle_signals=handle_signals, ready=ready, allowed_updates=ALLOWED_UPDATES)
     finally:
         await app.close()

@@ -239,9 +239,7 @@ class Observability:
             self.tracking = p.Gauge(
                 "smska_bot_tracking_queue_depth", "SMS waiting for a final delivery status", registry=self.registry
             )
-            self.up = p.Gauge(
-                "smska_bot_ready", "1 when /readyz would answer 200, else 0", registry=self.registry
-            )
+            self.up = p.Gauge("smska_bot_ready", "1 when /readyz would answer 200, else 0", registry=self.registry)
         self.telegram = TelegramWatch()
         self.gateway = GatewayWatch(latency=latency, errors=errors)
         self.updates = UpdateMiddleware(updates)
