@@ -160,6 +160,7 @@ async def test_the_password_is_only_in_the_post_body(http: httpx.AsyncClient) ->
     [request] = captured
     assert request.method == "POST"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded; charset=utf-8"
+    assert request.headers["connection"] == "close"  # never a stale keep-alive connection for a send
     assert_clean(str(request.url))
     assert_clean(str(request.headers))
     assert urlencode({"APIPassword": PASSWORD}) in request.content.decode()

@@ -7,6 +7,11 @@ Transport
     ``HTTP Request: POST <url> "<status>"`` at INFO and httpcore logs request *events* at DEBUG, neither with
     the body; ``tests/test_gateway_secrets.py`` checks all of it.)
 
+Connections
+    Every request asks for ``Connection: close``, so no idle keep-alive connection to the gateway is ever
+    reused: reusing one that the server has just closed is the classic way a send that never arrived ends up
+    "outcome unknown" (the write succeeds into a dead socket, the read finds it closed).
+
 Time
     Every public call is bounded by ``budget`` seconds (default 25 s, so that an operator is answered within
     the contract's 30 s). Each attempt gets ``min(timeout, remaining budget)`` as its httpx timeout and a hard
@@ -254,7 +259,10 @@ class SmskaClient:
             raise _Failure("connect", "invalid gateway URL", reached=False) from None
 
     async def _exchange(self, body: bytes, seconds: float) -> str:
-        headers = {"Content-Type": CONTENT_TYPE, "Accept": "text/plain, */*"}
+        # A fresh connection per request: a pooled keep-alive connection that the gateway closes just as a send
+        # is written would turn a send that never arrived into a false "outcome unknown". The gateway sees a
+        # few requests a minute; the extra handshake costs nothing that matters.
+        headers = {"Content-Type": CONTENT_TYPE, "Accept": "text/plain, */*", "Connection": "close"}
         async with self._http.stream(
             "POST", self._url, content=body, headers=headers, timeout=httpx.Timeout(seconds)
         ) as response:
