@@ -467,3 +467,67 @@ async def test_client_rejects_nonsense_timings(http: httpx.AsyncClient) -> None:
         SmskaClient(http, url="http://gw/", api_key="k", api_password="p", timeout=0)
     with pytest.raises(ValueError):
         SmskaClient(http, url="http://gw/", api_key="k", api_password="p", budget=-1)
+
+
+# --------------------------------------------------------------------------- HTTP statuses on the wire
+
+
+def wire(status: int, body: bytes | str, calls: list[httpx.Request]) -> httpx.AsyncClient:
+    """A real httpx client whose transport answers every request with this status and body."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(status, content=body.encode() if isinstance(body, str) else body)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, "0|Message sent|abc|Balance status|5", "ok"),
+        (201, "0|Message sent|abc|Balance status|5", "ok"),  # any 2xx is read
+        (204, "", "unknown:empty"),  # a 2xx means processed: no reply is not "not sent"
+        (500, "0|Message sent|abc|Balance status|5", "unknown:http_5xx"),
+        (502, "<html>Bad Gateway</html>", "unknown:http_5xx"),
+        (504, "", "unknown:http_5xx"),
+        (200, b"\x89PNG\r\n\x1a\n\x00\x00", "unknown:garbage"),
+        (200, "x" * 70_000, "unknown:garbage"),
+        (301, "", "unavailable:http_status"),  # refused or redirected: not processed, not retried
+        (403, "Forbidden", "unavailable:http_status"),
+        (404, "Not Found", "unavailable:http_status"),
+        (429, "Too Many Requests", "unavailable:http_status"),
+    ],
+)
+async def test_send_by_http_status(status: int, body: bytes | str, expected: str) -> None:
+    calls: list[httpx.Request] = []
+    async with wire(status, body, calls) as http:
+        client = make_client(http, "http://gw.example/api/httppost.php")
+        try:
+            await client.send(NUMBER, "hi", "Clinic")
+            outcome = "ok"
+        except SendOutcomeUnknown as exc:
+            outcome = f"unknown:{exc.reason}"
+        except GatewayUnavailable as exc:
+            outcome = f"unavailable:{exc.reason}"
+    assert outcome == expected
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "retried"),
+    [
+        (503, "Service Unavailable", "http_5xx", True),
+        (200, "", "empty", True),
+        (200, "<html></html>", "html", True),
+        (404, "Not Found", "http_status", False),
+    ],
+)
+async def test_balance_by_http_status(status: int, body: str, reason: str, retried: bool) -> None:
+    calls: list[httpx.Request] = []
+    async with wire(status, body, calls) as http:
+        client = make_client(http, "http://gw.example/api/httppost.php", budget=0.3)
+        with pytest.raises(GatewayUnavailable) as info:
+            await client.balance()
+    assert info.value.reason == reason
+    assert (len(calls) > 1) is retried

@@ -34,7 +34,7 @@ Retries
     :class:`SendOutcomeUnknown` at once and is never resent: a read timeout, a write timeout or write error
     (part of the request may have left), the connection dropped before a complete answer
     (``RemoteProtocolError``/``ReadError``), the attempt's hard cap, a 5xx status, and an empty, HTML or
-    garbage body after a 200.
+    garbage body after a 2xx.
 
     A 5xx on send is "unknown" on purpose: a proxy's 502/504 may come after it forwarded the request, and a
     PHP gateway that fails after doing the work answers 500 too. 3xx/4xx on send are ``GatewayUnavailable``
@@ -197,7 +197,7 @@ class SmskaClient:
                     raise SendOutcomeUnknown(failure.reason, failure.detail) from None
                 self._observe(action, seconds, f"unavailable_{failure.reason}")
                 error = GatewayUnavailable(failure.reason, failure.detail)
-            except GatewayUnavailable as exc:  # unusable body after a 200
+            except GatewayUnavailable as exc:  # unusable body after a 2xx
                 seconds = time.monotonic() - started
                 if not idempotent:
                     self._observe(action, seconds, "unknown")
@@ -235,7 +235,7 @@ class SmskaClient:
             await asyncio.sleep(delay)
 
     async def _attempt(self, fields: dict[str, str], seconds: float) -> str:
-        """One request. Returns the decoded body of a 200, or raises _Failure / GatewayUnavailable."""
+        """One request. Returns the decoded body of a 2xx, or raises _Failure / GatewayUnavailable."""
         body = self._body(fields)
         try:
             async with asyncio.timeout(seconds + HARD_CAP_GRACE):
@@ -275,7 +275,7 @@ class SmskaClient:
         text = self._scrub(_decode(bytes(raw[:MAX_BODY_BYTES])))
         if status >= 500:
             raise _Failure("http_5xx", f"HTTP {status} {excerpt(text)}", reached=True)
-        if status != 200:
+        if not 200 <= status < 300:  # 3xx/4xx: refused or redirected, not processed
             raise _Failure("http_status", f"HTTP {status} {excerpt(text)}", reached=False)
         if len(raw) > MAX_BODY_BYTES:
             raise GatewayUnavailable("garbage", f"body over {MAX_BODY_BYTES} bytes")
