@@ -340,8 +340,9 @@ def render_message(message: BotMessage | BotEvent | MessageVersion, *, numbered:
     """
     version = message if isinstance(message, MessageVersion) else message.version
     lines = [version.plain]
-    if isinstance(message, BotEvent) and message.kind == "delete":
-        lines = [f"(deleted) {version.plain}"]
+    if isinstance(message, BotEvent) and message.kind != "message":
+        done = {"edit": "edited", "delete": "deleted"}[message.kind]
+        lines = [f"({done} #{message.message.message_id}) {version.plain}"]
     number = 0
     for row in (version.reply_markup or {}).get("inline_keyboard", []):
         cells = []

@@ -68,6 +68,13 @@ class ChatView:
         return alive[-1] if alive else None
 
     @property
+    def last_message_with_buttons(self) -> BotMessage | None:
+        """The bot's latest message here that is not deleted and has inline buttons (for the playground's
+        "press 2")."""
+        alive = [m for m in self.state.bot_messages.values() if not m.deleted and m.buttons]
+        return alive[-1] if alive else None
+
+    @property
     def events(self) -> list[BotEvent]:
         return list(self.state.events)
 
