@@ -74,7 +74,7 @@ def stranger_update(update_id: int, text: str = "/start") -> dict[str, Any]:
 
 def table_count(db_path: Path, table: str) -> int:
     with contextlib.closing(sqlite3.connect(db_path)) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 async def test_telegram_delivers_updates_and_the_bot_answers(hooked: WebhookBot, telegram: FakeTelegram) -> None:
