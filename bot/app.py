@@ -64,7 +64,11 @@ class App:
         self.tracker.start()
 
     async def close(self, drain_timeout: float = 30.0) -> None:
-        # A send that already started finishes (bounded) before the clients and the database it needs close.
+        # Updates being handled and sends that already started finish (bounded) before the clients and the
+        # database they need close. aiogram's polling does not wait for its handler tasks itself.
+        handling = set(self.dp._handle_update_tasks)
+        if handling:
+            await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
         await self.tracker.stop()
         await self.http.aclose()

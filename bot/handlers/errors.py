@@ -6,6 +6,7 @@ import logging
 
 from aiogram import Router
 from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 router = Router(name="errors")
@@ -13,7 +14,14 @@ log = logging.getLogger(__name__)
 
 
 @router.errors()
-async def on_error(event: ErrorEvent) -> bool:
+async def on_error(event: ErrorEvent, i18n: I18n, locale: str | None = None) -> bool:
+    # aiogram's error middleware wraps the access gate, so the gate's language context is gone by now.
+    with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
+        await _report(event)
+    return True
+
+
+async def _report(event: ErrorEvent) -> None:
     update = event.update
     log.error(
         "unhandled %s while handling an update",
@@ -29,4 +37,3 @@ async def on_error(event: ErrorEvent) -> bool:
             await update.message.answer(text)
     except Exception as exc:  # Telegram itself may be the fault; the bot carries on
         log.warning("could not tell the user about an error: %s", type(exc).__name__)
-    return True

@@ -51,7 +51,7 @@ async def history_page(
     pages = (total + PAGE - 1) // PAGE
     page = min(max(page, 0), pages - 1)
     rows = await db.history(user_id=who, limit=PAGE, offset=page * PAGE)
-    names = {op.user_id: op.name for op in await db.list_operators()} if operator.is_admin else {}
+    names = await db.names() if operator.is_admin else {}
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
         head = f"<b>{when(row.created_at, settings.tz)}</b> · {format_phone(row.msisdn)}"

@@ -170,6 +170,17 @@ class Database:
                 ids,
             )
 
+    async def names(self) -> dict[int, str]:
+        """Display names of everyone the bot has seen or admitted."""
+        async with (
+            self._lock,
+            self._conn.execute(
+                "SELECT user_id, name FROM operators WHERE name != '' UNION ALL "
+                "SELECT user_id, name FROM people WHERE name != ''"
+            ) as cur,
+        ):
+            return {r[0]: r[1] for r in await cur.fetchall()}
+
     async def get_operator(self, user_id: int) -> Operator | None:
         result: Operator | None = await self._one(
             Operator, "SELECT * FROM operators WHERE user_id = ? AND active = 1", (user_id,)
