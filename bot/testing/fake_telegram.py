@@ -379,7 +379,8 @@ class FakeTelegram:
         self._runner = runner
         self._stopping = False
         bound_host, bound_port = runner.addresses[0][:2]
-        self._url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{bound_port}"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self._url = f"http://[{shown}]:{bound_port}" if ":" in shown else f"http://{shown}:{bound_port}"
         self._client = aiohttp.ClientSession()
         self._webhook_task = asyncio.create_task(self._webhook_loop(), name="fake-telegram-webhook")
         logger.debug("fake Telegram listening on %s (%s)", self._url, bound_host)
@@ -469,14 +470,16 @@ class FakeTelegram:
         self._users[user_id] = person
         return person
 
-    def group(self, chat_id: int = -1001234567890, title: str = "Test group", *, type: str = "supergroup") -> FakeGroup:
+    def group(
+        self, chat_id: int = -1001234567890, title: str = "Test group", *, chat_type: str = "supergroup"
+    ) -> FakeGroup:
         """A group ("group" or "supergroup") the bot is a member of. The same id gives the same object."""
         existing = self._groups.get(chat_id)
         if existing is not None:
             return existing
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
-        state = ChatState(chat={"id": chat_id, "type": type, "title": title}, name=f"group {title!r} ({chat_id})")
+        state = ChatState(chat={"id": chat_id, "type": chat_type, "title": title}, name=f"group {title!r} ({chat_id})")
         self._chats[chat_id] = state
         group = FakeGroup(self, state)
         self._groups[chat_id] = group
