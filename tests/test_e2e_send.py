@@ -6,8 +6,8 @@ import asyncio
 import sqlite3
 
 from bot.gateway.sandbox import Fault
-from bot.testing.fake_telegram import BotMessage
 from bot.testing.fake_people import FakeUser
+from bot.testing.fake_telegram import BotMessage
 from bot.testing.harness import Harness
 from tests.conftest import ADMIN, OPERATOR
 
