@@ -208,3 +208,48 @@ async def test_tracking_continues_across_restart_and_operators_get_only_their_ow
     await admin.send("/history")
     both = await admin.wait_for(lambda m: "49-96" in m.plain and "49-95" in m.plain)
     assert "Oleg" in both.plain
+
+
+async def test_history_pages_with_buttons_that_edit_in_place(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    for i in range(7):
+        preview = await preview_for(admin, f"/send 7904176490{i} page test {i}")
+        await admin.press(preview, "✅ Send")
+        await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
+    await admin.send("/history")
+    first = await admin.wait_for(lambda m: "page 1 of 2" in m.plain)
+    assert "page test 6" in first.plain and "page test 1" not in first.plain
+    assert first.button_texts == ["▶"]
+    await admin.press(first, "▶")
+    second = await admin.wait_for(lambda m: m.message_id == first.message_id and "page 2 of 2" in m.plain)
+    assert "page test 0" in second.plain and "page test 6" not in second.plain
+    assert second.button_texts == ["◀"]
+
+
+async def test_low_balance_warns_admins_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    async with Harness(tmp_path, settings_overrides={"low_balance_threshold": "998.5"}) as rig:
+        admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        for i in range(3):
+            preview = await preview_for(admin, f"/send 79041764995 low {i}")
+            await admin.press(preview, "✅ Send")
+            await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
+        await admin.send("/help")
+        await admin.wait_for(lambda m: "/send" in m.plain and "Low balance" not in m.plain)
+        warnings = [m for m in admin.messages if "Low balance" in m.plain]
+        assert len(warnings) == 1 and "998" in warnings[0].plain
+
+
+async def test_insufficient_credits_shows_the_balance(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    preview = await preview_for(admin, "/send 79000000005 no money")
+    await admin.press(preview, "✅ Send")
+    failed = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Not enough money" in m.plain)
+    assert "Balance: 1 000" in failed.plain
+
+
+async def test_text_outside_a_flow_gets_a_hint(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await admin.send("hello?")
+    assert "/send" in (await admin.next_message()).plain
+    await admin.send_sticker()
+    assert "/help" in (await admin.next_message()).plain

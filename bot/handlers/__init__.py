@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, balance, common, errors, history, send, status
+from bot.handlers import admin, balance, common, errors, fallback, history, send, status
 
 
 def setup_routers() -> list[Router]:
     # Routers are module-level objects and can be attached to one parent only: detach them first, so that
     # several apps (tests, benchmarks) can be built in one process.
-    routers = [errors.router, common.router, admin.router, balance.router, status.router, history.router, send.router]
+    routers = [
+        errors.router,
+        common.router,
+        admin.router,
+        balance.router,
+        status.router,
+        history.router,
+        send.router,
+        fallback.router,
+    ]
     for router in routers:
         router._parent_router = None
     return routers

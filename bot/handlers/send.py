@@ -19,11 +19,13 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.callbacks import FlowCancelCb, SendCb, SenderCb
 from bot.config import Settings
+from bot.gateway.errors import GatewayError, InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, outcome_text, state_text, too_long
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneError, PhoneProblem, format_phone, normalize_phone
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.texts import money
 
 router = Router(name="send")
 log = logging.getLogger(__name__)
@@ -251,6 +253,14 @@ async def text_other(message: Message) -> None:
     )
 
 
+async def balance_line(sending: SendingService) -> str:
+    try:
+        amount = await sending.gateway.balance()
+    except GatewayError:
+        return _("The balance could not be read right now.")
+    return _("Balance: {amount}").format(amount=money(amount))
+
+
 # --- the preview's buttons ---------------------------------------------------------------------------------
 async def _edit(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     if not isinstance(callback.message, Message):
@@ -275,6 +285,8 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         return
     await callback.answer()
     text = outcome_text(outcome)
+    if isinstance(outcome.error, InsufficientCredits):
+        text += "\n" + await balance_line(sending)
     await _edit(callback, text)
     if outcome.row.state == "accepted" and isinstance(callback.message, Message):
         await sending.db.set_result_message(outcome.row.id, callback.message.message_id)
