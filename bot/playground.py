@@ -34,7 +34,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 
 from bot.gateway.sandbox import MAGIC_NUMBERS, MagicNumber
 from bot.logs import setup_logging
@@ -45,6 +45,7 @@ from bot.testing.harness import API_PASSWORD, TOKEN, Harness
 __all__ = ["Playground", "main", "pick_language"]
 
 T = TypeVar("T")
+Outcome = Literal["bot", "local", "quit"]  # a line went to the bot / was handled here / asks to quit
 
 ADMIN_ID = 1001
 ADMIN_NAME = "Alex"
@@ -57,6 +58,7 @@ DELIVERY_DELAY = 3.0  # the sandbox turns an accepted SMS final after this many 
 POLL_INITIAL = 2.0  # DELIVERY_POLL_INITIAL: checks at +2 s and +4 s, so a notice comes ~4 s after a send
 POLL_MAX = 30.0
 QUIET = 0.7  # "the answers are in": no bot activity for this long
+NOTICE_QUIET = 1.2  # ... and after a send: the bot spaces its notices to one chat by ~1 s
 LINE_LIMIT = 10.0  # never wait longer than this for the answers to one line
 DELIVERY_LIMIT = DELIVERY_DELAY + 2 * POLL_INITIAL + 3.0  # after end of input, for pending delivery notices
 TICK = 0.05
@@ -110,8 +112,9 @@ def hint_lines() -> list[str]:
     return [
         "Type a message or /command (try /start, /balance, /send +7 904 176-49-95 Hello, /send, /history);",
         "  a number (1, 2 ...) presses that button of the last message with buttons;",
-        f"  :contact +79041764995 shares a contact; :stranger switches to {STRANGER_NAME}, a second person who has",
-        "  no access (you, the admin, get the access request); :me switches back; :say TEXT sends TEXT as is;",
+        "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
+        f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
+        "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
 
@@ -171,7 +174,8 @@ def render_event(event: BotEvent) -> list[str]:
 class Person:
     user: FakeUser
     label: str  # transcript prefix of their lines
-    who: str  # for notes: "Sam, a stranger without access"
+    name: str
+    role: str
 
     @property
     def chat_id(self) -> int:
@@ -203,8 +207,8 @@ class Playground:
         me = server.user(ADMIN_ID, ADMIN_NAME, language_code=self.language)
         stranger = server.user(STRANGER_ID, STRANGER_NAME, language_code=self.language)
         self.people = [
-            Person(me, "you", f"{ADMIN_NAME}, the admin"),
-            Person(stranger, "stranger", f"{STRANGER_NAME}, a stranger without access"),
+            Person(me, "you", ADMIN_NAME, "the admin"),
+            Person(stranger, STRANGER_NAME.lower(), STRANGER_NAME, "a second person, no access until an admin allows"),
         ]
         self.current = self.people[0]
         self._sent_before = len(self.harness.gateway.sent)
@@ -256,7 +260,7 @@ class Playground:
             if other is not person and other.chat_id not in self._announced and other.user.unseen_events():
                 self._announced.add(other.chat_id)
                 switch = ":me" if other is self.people[0] else ":stranger"
-                lines.append(f"{INDENT}(🔔 news for {other.who} — {switch} to see it)")
+                lines.append(f"{INDENT}(🔔 news for {other.name} — {switch} to see it)")
         self.emit(lines)
 
     # -- waiting -----------------------------------------------------------------------------------------
@@ -310,7 +314,9 @@ class Playground:
         while time.monotonic() < deadline and await self._awaiting_delivery():
             self.drain()
             await asyncio.sleep(0.1)
-        await self.settle()
+        sent = len(self.harness.gateway.sent) > self._sent_before
+        # A notice is an edit and then a reply, which the bot spaces by a second (Telegram's limit per chat).
+        await self.settle(quiet=NOTICE_QUIET if sent else QUIET)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -344,47 +350,50 @@ class Playground:
         if not stripped:
             return True
         command = _PLAYGROUND_COMMAND.match(stripped)
+        outcome: Outcome = "bot"
         if command is not None:
-            keep_going = await self._command(command.group(1).lower(), command.group(2).strip())
-            if not keep_going:
-                return False
+            outcome = await self._command(command.group(1).lower(), command.group(2).strip())
         elif _NUMBER.match(stripped):
-            await self._press(int(stripped))
+            outcome = await self._press(int(stripped))
         else:
             await self.current.user.send(line)
-        self._last_input = time.monotonic()
-        await self.settle(limit=LINE_LIMIT if not self.interactive else 3.0)
+        if outcome == "quit":
+            return False
+        if outcome == "bot":  # wait for the answers (a note or a switch needs no waiting)
+            self._last_input = time.monotonic()
+            await self.settle(limit=LINE_LIMIT if not self.interactive else 3.0)
         return True
 
-    async def _command(self, name: str, rest: str) -> bool:
+    async def _command(self, name: str, rest: str) -> Outcome:
         if name in ("quit", "exit", "q"):
-            return False
-        if name == "help":
+            return "quit"
+        if name == "contact":
+            phone = rest or "+79041764995"
+            self.note(f"shared a contact: {phone}")
+            await self.current.user.send_contact(phone, "Contact")
+            return "bot"
+        if name == "say" and rest:
+            await self.current.user.send(rest)
+            return "bot"
+        if name == "say":
+            self.note(":say needs a text, e.g. :say 1")
+        elif name == "help":
             self.emit([*hint_lines(), *magic_lines()])
         elif name in ("me", "admin"):
             self._switch(self.people[0])
         elif name == "stranger":
             self._switch(self.people[1])
-        elif name == "contact":
-            phone = rest or "+79041764995"
-            await self.current.user.send_contact(phone, "Contact")
-            self.note(f"shared a contact: {phone}")
-        elif name == "say":
-            if rest:
-                await self.current.user.send(rest)
-            else:
-                self.note(":say needs a text, e.g. :say 1")
         else:
             self.note(f"unknown command :{name}; :help lists them")
-        return True
+        return "local"
 
     def _switch(self, person: Person) -> None:
         if person is self.current:
-            self.note(f"you are {person.who} already")
+            self.note(f"you already are {person.name}")
             return
         self.current = person
         self._announced.discard(person.chat_id)
-        self.emit([f"— now you are {person.who} (lines “{person.label}:”) —"])
+        self.emit([f"— you are {person.name} now ({person.role}) —"])
         if person.user.unseen_events():
             self.note("while you were away:")
         self.drain()
@@ -402,12 +411,12 @@ class Playground:
                 return message
         return None
 
-    async def _press(self, number: int) -> None:
+    async def _press(self, number: int) -> Outcome:
         person = self.current
         message = self._button_target(person)
         if message is None:
             self.note("no message with buttons to press yet; to send a number as text: :say TEXT")
-            return
+            return "local"
         markup = message.reply_markup or {}
         inline = [b for row in markup.get("inline_keyboard", []) for b in row]
         keyboard = [b if isinstance(b, dict) else {"text": str(b)} for row in markup.get("keyboard", []) for b in row]
@@ -415,14 +424,14 @@ class Playground:
         if not 1 <= number <= len(buttons):
             listing = "  ".join(f"[{i}] {b.get('text', '')}" for i, b in enumerate(buttons, 1))
             self.note(f"no button [{number}] under «{_first_line(message.plain, 40)}»: {listing}")
-            return
+            return "local"
         button = buttons[number - 1]
         text = str(button.get("text", ""))
         if inline:
             if "callback_data" not in button:
                 target = button.get("url", "somewhere outside the chat")
                 self.note(f"[{number}] {text} opens {target}; the playground cannot follow it")
-                return
+                return "local"
             self.note(f"pressed [{number}] {text}")
             self._presses.add(await person.user.press(message, number))
         elif button.get("request_contact"):
@@ -431,6 +440,7 @@ class Playground:
         else:
             self.note(f"pressed ⌨ «{text}»")
             await person.user.send(text)
+        return "bot"
 
 
 # --------------------------------------------------------------------------------------------------------
