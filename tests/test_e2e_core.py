@@ -152,3 +152,13 @@ async def test_telegram_429_is_honoured(rig: Harness) -> None:
     reply = await admin.next_message(timeout=10)
     assert "/send" in reply.plain
     assert rig.app is not None and rig.app.retry.retries == 1
+
+
+async def test_command_menu_in_both_languages_and_admin_menu(rig: Harness) -> None:
+    menus = rig.telegram.commands
+    ru = [c["description"] for c in menus[("default", "ru")]]
+    en = [c["description"] for c in menus[("default", "en")]]
+    assert "Send an SMS" in en and "Send an SMS" not in ru and len(ru) == len(en)
+    admin_menu = [c["command"] for c in menus[(f"chat:{ADMIN}", "en")]]
+    assert {"allow", "deny", "users", "send"} <= set(admin_menu)
+    assert "allow" not in [c["command"] for c in menus[("default", "en")]]
