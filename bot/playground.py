@@ -124,6 +124,15 @@ def _first_line(text: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _changed_line(old: str, new: str) -> str:
+    """The first line of ``old`` that ``new`` does not have in its place (what an edit changed first)."""
+    new_lines = [line.strip() for line in new.splitlines() if line.strip()]
+    for index, line in enumerate(part.strip() for part in old.splitlines() if part.strip()):
+        if index >= len(new_lines) or new_lines[index] != line:
+            return _first_line(line)
+    return _first_line(old)
+
+
 def _block(head: str, text: str) -> list[str]:
     """``head`` + the first line of ``text``, the other lines indented under it (blank lines stay blank)."""
     lines = text.splitlines() or [""]
@@ -163,7 +172,7 @@ def render_event(event: BotEvent) -> list[str]:
     versions = event.message.versions
     index = next((i for i, v in enumerate(versions) if v is version), -1)
     if index > 0 and versions[index - 1].plain != version.plain:
-        lines.append(f"{INDENT}(was: {_first_line(versions[index - 1].plain)})")
+        lines.append(f"{INDENT}(was: {_changed_line(versions[index - 1].plain, version.plain)})")
     return [*lines, *_button_lines(version)]
 
 

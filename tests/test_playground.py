@@ -51,7 +51,7 @@ SCRIPTS: dict[str, Script] = {
     "basics": Script(
         "5\n:bogus\n/start\n/balance\n1\n/send\n:contact +79041764995\n1\n:quit\n/balance\n", hostile_env_file=True
     ),
-    "sends": Script("/send +7 904 176-49-95 Hello\n1\n/send 79000000051 Test\n1\n"),
+    "sends": Script("/send +7 904 176-49-95 Hello\n3\n2\n1\n/send 79000000051 Test\n1\n"),
     "access": Script(":stranger\nhi\n:me\n1\n:stranger\n/balance\n"),
     # --lang wins over LANG; --db keeps the database (the options of `python -m bot playground`, given here to
     # the same main() through its own module entry)
@@ -133,7 +133,14 @@ def test_full_send_with_delivery_notice(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
     send = run.after("you: /send +7 904 176-49-95 Hello")
     assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     From: OnCall" in send
-    assert "     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: OnCall\nyou: 1\n     (pressed [1] ✅ Send)" in send
+    assert (
+        "     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: OnCall\nyou: 3\n     (pressed [3] ✉️ Sender: OnCall)" in send
+    )
+    assert "\nbot: 💬 toast: Choose the sender\nbot: ✏️ edited: 📨 Check before sending\n" in send  # the callback answer
+    assert "     [1] • OnCall\n     [2] Backup\nyou: 2\n" in send
+    chosen = run.after("     (pressed [2] Backup)")
+    assert "     From: Backup\n" in chosen
+    assert "     (was: From: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
     sent = run.after("bot: ✏️ edited: ✅ Sent to +7 904 176-49-95.")
     assert "balance left: 999" in sent
     assert "(was: 📨 Check before sending)" in sent
