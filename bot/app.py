@@ -178,12 +178,14 @@ async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
 
 
 async def run_polling(settings: Settings, *, handle_signals: bool = True, ready: asyncio.Event | None = None) -> None:
-    app = await build_app(settings)
-    try:
-        await app.start()
-        await app.bot.delete_webhook(drop_pending_updates=False)
-        from bot.web import serve_polling  # health port, SIGTERM → bounded drain of updates and sends
+    from bot.web import StopSignals, serve_polling  # health port, SIGTERM → bounded drain of updates and sends
 
-        await serve_polling(app, handle_signals=handle_signals, ready=ready, allowed_updates=ALLOWED_UPDATES)
-    finally:
-        await app.close()
+    stop = asyncio.Event()
+    with StopSignals(stop, enabled=handle_signals):  # from the start: a SIGTERM during start-up stops cleanly too
+        app = await build_app(settings)
+        try:
+            await app.start()
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            await serve_polling(app, handle_signals=False, ready=ready, stop=stop, allowed_updates=ALLOWED_UPDATES)
+        finally:
+            await app.close()

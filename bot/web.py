@@ -334,8 +334,6 @@ async def run_webhook(
     on_listening: Callable[[App, int], None] | None = None,
 ) -> None:
     """`python -m bot --webhook`: serve until SIGTERM/SIGINT (or `stop`), then stop cleanly."""
-    from bot.app import ALLOWED_UPDATES, build_app
-
     config = webhook_config(settings)
     if config.secret_generated:
         mask_also(config.secret)
@@ -343,9 +341,22 @@ async def run_webhook(
             "WEBHOOK_SECRET is not set: using a random secret generated for this run (set it to keep one "
             "across restarts)"
         )
+    stop = stop if stop is not None else asyncio.Event()
+    with StopSignals(stop, enabled=handle_signals):  # from the start: a SIGTERM during start-up stops cleanly too
+        await _serve_webhook(settings, config, stop, ready, on_listening)
+
+
+async def _serve_webhook(
+    settings: Settings,
+    config: WebhookConfig,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None,
+    on_listening: Callable[[App, int], None] | None,
+) -> None:
+    from bot.app import ALLOWED_UPDATES, build_app
+
     app = await build_app(settings)
     runner: web.AppRunner | None = None
-    stop = stop if stop is not None else asyncio.Event()
     try:
         await app.start()
         handler = WebhookHandler(app.dp, app.bot, secret_token=config.secret)
@@ -353,7 +364,7 @@ async def run_webhook(
         web_app.router.add_post(config.path, handler.handle)
         add_health_routes(web_app, app)
         setup_application(web_app, app.dp, bot=app.bot)
-        with StopSignals(stop, enabled=handle_signals):
+        if not stop.is_set():
             runner = await start_site(web_app, settings.webhook_host, settings.webhook_port)
             port = bound_port(runner)
             if on_listening is not None:
@@ -367,9 +378,9 @@ async def run_webhook(
             log.info("webhook mode: listening on %s:%d%s", settings.webhook_host, port, config.path)
             if ready is not None:
                 ready.set()
-            await stop.wait()
-            handler.accepting = False
-            await drain(app, handler.in_flight)
+        await stop.wait()
+        handler.accepting = False
+        await drain(app, handler.in_flight)
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -90,13 +90,14 @@ class DeliveryTracker:
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            # Cleared before the round, not after: a wake() or stop() during the round must not be lost.
+            self._wake.clear()
             try:
                 await self.run_due()
                 wait = await self._seconds_to_next()
             except Exception:  # the database or Telegram hiccuped: try again shortly, never die
                 log.exception("delivery tracker round failed")
                 wait = 5.0
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
