@@ -19,7 +19,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sandbox = sub.add_parser("sandbox", help="a local smska gateway emulator")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
-    sub.add_parser("playground", help="everything offline: sandbox + Telegram stand-in + the bot, chat in the terminal")
+    playground = sub.add_parser(
+        "playground", help="everything offline: sandbox + Telegram stand-in + the bot, chat in the terminal"
+    )
+    playground.add_argument("--db", metavar="PATH", help="keep the playground's database in this file")
+    playground.add_argument(
+        "--lang", choices=("ru", "en"), help="your Telegram language (default: from $LANG, else ru)"
+    )
     return parser.parse_args(argv)
 
 

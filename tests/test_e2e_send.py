@@ -253,3 +253,12 @@ async def test_text_outside_a_flow_gets_a_hint(rig: Harness) -> None:
     assert "/send" in (await admin.next_message()).plain
     await admin.send_sticker()
     assert "/help" in (await admin.next_message()).plain
+
+
+async def test_contact_shared_outside_the_flow_starts_a_send(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await admin.send_contact("79041764995", first_name="Duty")
+    assert "To +7 904 176-49-95" in (await admin.next_message()).plain
+    await admin.send("contact text")
+    preview = await admin.next_message()
+    assert "Check before sending" in preview.plain and "contact text" in preview.plain

@@ -11,7 +11,7 @@ import re
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -200,6 +200,7 @@ def ask_text(msisdn: str) -> str:
 
 
 @router.message(SendFlow.number, F.contact)
+@router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
 async def number_from_contact(message: Message, state: FSMContext) -> None:
     assert message.contact is not None
     try:
