@@ -29,16 +29,7 @@ from decimal import Decimal
 from typing import Final
 
 from bot.gateway.errors import GatewayUnavailable, rejected_for
-from bot.sms.status import DeliveryStatus
-
-_DOCUMENTED_STATUS_NAMES: Final[dict[int, str]] = {
-    3: "ACCEPTD",
-    4: "DELIVRD",
-    5: "REJECTD",
-    6: "REJECTD",
-    7: "EXPIRED",
-    8: "DELETED",
-}
+from bot.sms.status import STATUS_NAMES, DeliveryStatus
 
 _AMOUNT = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 _CODE = re.compile(r"[-+]?\d{1,9}")
@@ -122,5 +113,5 @@ def parse_query(body: str) -> DeliveryStatus:
     code = int(fields[2])
     name = fields[3] if len(fields) > 3 else ""
     if not name:
-        name = _DOCUMENTED_STATUS_NAMES.get(code, "")
+        name = STATUS_NAMES.get(code, "")
     return DeliveryStatus(code=code, name=name)

@@ -118,15 +118,6 @@ DOCUMENT_EXAMPLE_ID: Final = "ah1acugxz98a27t9z"
 _MSISDN = re.compile(r"7\d{10}")
 _SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
 
-STATUS_NAMES: Final[dict[int, str]] = {
-    3: "ACCEPTD",
-    4: "DELIVRD",
-    5: "REJECTD",
-    6: "REJECTD",
-    7: "EXPIRED",
-    8: "DELETED",
-}
-
 
 class Fault(enum.Enum):
     HTTP_500 = "http_500"

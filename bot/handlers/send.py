@@ -9,8 +9,8 @@ import html
 import logging
 import re
 
-from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -188,42 +188,41 @@ async def send_command(
         await message.answer(phone_problem_text(problem or PhoneProblem.INVALID))
         return
     if not text:
-        await state.set_state(SendFlow.text)
-        await state.update_data(msisdn=msisdn)
-        await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+        await ask_for_text(message, state, msisdn)
         return
     await show_preview(message, state, sending, settings, msisdn, text, locale)
 
 
-def ask_text(msisdn: str) -> str:
-    return _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn))
+async def take_number(message: Message, state: FSMContext, raw: str) -> None:
+    """A number typed or shared: on to the text step, or the reason it cannot be used (the step stays)."""
+    try:
+        msisdn = normalize_phone(raw)
+    except PhoneError as exc:
+        await message.answer(phone_problem_text(exc.reason))
+        return
+    await ask_for_text(message, state, msisdn)
+
+
+async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
+    await state.set_state(SendFlow.text)
+    await state.update_data(msisdn=msisdn)
+    await message.answer(
+        _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn)),
+        reply_markup=flow_cancel_keyboard(),
+    )
 
 
 @router.message(SendFlow.number, F.contact)
 @router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
 async def number_from_contact(message: Message, state: FSMContext) -> None:
     assert message.contact is not None
-    try:
-        msisdn = normalize_phone(message.contact.phone_number)
-    except PhoneError as exc:
-        await message.answer(phone_problem_text(exc.reason))
-        return
-    await state.set_state(SendFlow.text)
-    await state.update_data(msisdn=msisdn)
-    await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+    await take_number(message, state, message.contact.phone_number)
 
 
 @router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
 async def number_typed(message: Message, state: FSMContext) -> None:
     assert message.text is not None
-    try:
-        msisdn = normalize_phone(message.text)
-    except PhoneError as exc:
-        await message.answer(phone_problem_text(exc.reason))
-        return
-    await state.set_state(SendFlow.text)
-    await state.update_data(msisdn=msisdn)
-    await message.answer(ask_text(msisdn), reply_markup=flow_cancel_keyboard())
+    await take_number(message, state, message.text)
 
 
 @router.message(SendFlow.number)
@@ -274,7 +273,7 @@ async def _edit(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup
 
 
 @router.callback_query(SendCb.filter(F.action == "go"))
-async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService) -> None:
+async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
     try:
         outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id)
     except LookupError:
@@ -288,9 +287,27 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
     text = outcome_text(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + await balance_line(sending)
-    await _edit(callback, text)
-    if outcome.row.state == "accepted" and isinstance(callback.message, Message):
-        await sending.db.set_result_message(outcome.row.id, callback.message.message_id)
+    shown_in = await _show_outcome(callback, bot, text)
+    if outcome.row.state == "accepted":
+        await sending.db.set_result_message(outcome.row.id, shown_in)
+
+
+async def _show_outcome(callback: CallbackQuery, bot: Bot, text: str) -> int:
+    """The preview becomes the outcome. When it cannot be edited (deleted, too old, Telegram failed), the
+    outcome goes in a new message: an operator always learns what became of the press. Returns the message id."""
+    message = callback.message
+    if isinstance(message, Message):
+        try:
+            await message.edit_text(text)
+            return message.message_id
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return message.message_id
+            log.info("could not edit the preview, sending the outcome anew: %s", exc.message)
+        except TelegramAPIError as exc:
+            log.warning("could not edit the preview, sending the outcome anew: %s", exc.message)
+    chat_id = message.chat.id if message is not None else callback.from_user.id
+    return (await bot.send_message(chat_id, text)).message_id
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))

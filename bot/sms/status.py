@@ -27,6 +27,10 @@ _DOCUMENTED: dict[int, tuple[StatusKind, bool]] = {
 }
 
 
+# The names the gateway's document gives each documented code.
+STATUS_NAMES: dict[int, str] = {3: "ACCEPTD", 4: "DELIVRD", 5: "REJECTD", 6: "REJECTD", 7: "EXPIRED", 8: "DELETED"}
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
     code: int
