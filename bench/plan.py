@@ -1,0 +1,80 @@
+"""How big each section runs: full (`python -m bench`), `--quick` (under a minute) and `--smoke` (CI: only
+checks that everything works; its timings mean little)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    burst: int  # /help updates queued at once, per throughput round (both bots)
+    rounds: int  # throughput rounds per bot; the best counts
+    latency_cycles: int  # one user, one at a time: /help, /balance, /send, Send press
+    mixed_users: int  # users doing those four steps concurrently, each step after the previous answer
+    mixed_cycles: int  # cycles per user
+    sends: int  # confirmed sends at volume
+    send_users: int  # chats they come from
+    send_latency: float  # gateway latency for them (Fault.SLOW), seconds
+    tracking_sms: int  # pending SMS tracked over a simulated hour
+    tracking_hours: float
+    memory_updates: int  # updates handled before "RSS after updates"
+    memory_sms: int  # SMS tracked before "RSS after tracking"
+    startup_runs: int  # start-up measurements (and baselines); the median counts
+    soak_updates: int  # a second load after the measurement, to see whether RSS stays flat
+
+
+FULL = Plan(
+    name="full",
+    burst=2000,
+    rounds=3,
+    latency_cycles=100,
+    mixed_users=20,
+    mixed_cycles=10,
+    sends=500,
+    send_users=100,
+    send_latency=0.05,
+    tracking_sms=1000,
+    tracking_hours=1.0,
+    memory_updates=10_000,
+    memory_sms=1000,
+    startup_runs=5,
+    soak_updates=4000,
+)
+
+QUICK = Plan(
+    name="quick",
+    burst=600,
+    rounds=2,
+    latency_cycles=40,
+    mixed_users=10,
+    mixed_cycles=5,
+    sends=100,
+    send_users=50,
+    send_latency=0.05,
+    tracking_sms=1000,
+    tracking_hours=1.0,
+    memory_updates=3000,
+    memory_sms=300,
+    startup_runs=3,
+    soak_updates=1000,
+)
+
+SMOKE = Plan(
+    name="smoke",
+    burst=100,
+    rounds=1,
+    latency_cycles=5,
+    mixed_users=3,
+    mixed_cycles=2,
+    sends=20,
+    send_users=10,
+    send_latency=0.05,
+    tracking_sms=100,
+    tracking_hours=1.0,
+    memory_updates=300,
+    memory_sms=30,
+    startup_runs=1,
+    soak_updates=100,
+)

@@ -1,0 +1,170 @@
+"""The summary (the last line's JSON object) and the table printed on stdout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEYS = (
+    "throughput_ratio",
+    "p99_ms",
+    "send_ideal_ratio",
+    "queries_per_sms_interval",
+    "rss_idle_mb",
+    "rss_after_mb",
+    "startup_s",
+    "telegram_limit_violations",
+)
+
+
+def headline(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "throughput_ratio": round(r["ours"]["help_updates_per_s"] / r["bare"]["help_updates_per_s"], 3),
+        "p99_ms": round(r["ours"]["p99_own_ms"], 2),
+        "send_ideal_ratio": round(r["sending"]["send_ideal_ratio"], 2),
+        "queries_per_sms_interval": round(r["tracking"]["queries_per_sms_interval"], 3),
+        "rss_idle_mb": round(r["memory"]["rss_idle_mb"], 1),
+        "rss_after_mb": round(r["memory"]["rss_after_mb"], 1),
+        "startup_s": round(r["startup"]["startup_s"], 3),
+        "telegram_limit_violations": r["sending"]["notice_violations"] + r["tracking"]["notice_violations"],
+    }
+
+
+def _verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("ok" if ok else "MISSED")
+
+
+def table(r: dict[str, Any]) -> str:
+    m, b, o, s, t, mem, st = (
+        r["machine"],
+        r["bare"],
+        r["ours"],
+        r["sending"],
+        r["tracking"],
+        r["memory"],
+        r["startup"],
+    )
+    base = r["baseline"]
+    summary = r["summary"]
+    rows: list[tuple[str, str, str, str, str]] = [
+        (
+            "1. /help throughput (updates/s)",
+            f"{o['help_updates_per_s']:.0f}",
+            f"{b['help_updates_per_s']:.0f} bare",
+            "",
+            "",
+        ),
+        (
+            "   ratio ours/bare",
+            f"{summary['throughput_ratio']:.2f}",
+            "",
+            ">= 0.80",
+            _verdict(summary["throughput_ratio"] >= 0.8),
+        ),
+    ]
+    for op, lat in o["latency"].items():
+        rows.append(
+            (
+                f"   {op}: p50 / p99 ms (excl. gateway)",
+                f"{lat['p50_own_ms']:.1f} / {lat['p99_own_ms']:.1f}",
+                f"{b['help_p50_ms']:.1f} / {b['help_p99_ms']:.1f} bare" if op == "help" else "",
+                "",
+                "",
+            )
+        )
+    rows += [
+        (
+            "   p99 all steps, excl. gateway (ms)",
+            f"{summary['p99_ms']:.1f}",
+            "",
+            "<= 20",
+            _verdict(summary["p99_ms"] <= 20),
+        ),
+        (
+            f"   mixed, {o['mixed']['users']} users (updates/s; p50/p99 ms)",
+            f"{o['mixed']['updates_per_s']:.0f}; {o['mixed']['p50_ms']:.0f}/{o['mixed']['p99_ms']:.0f}",
+            "",
+            "",
+            "",
+        ),
+        (
+            f"2. {s['sends']} sends @ {s['gateway_latency_s'] * 1000:g} ms: wall (s)",
+            f"{s['wall_s']:.2f}",
+            f"{s['ideal_s']:.2f} ideal (concurrency {s['concurrency']})",
+            "",
+            "",
+        ),
+        ("   wall / ideal", f"{s['send_ideal_ratio']:.2f}", "", "", ""),
+        (
+            "   notices: max/s overall; per chat",
+            f"{s['notices_max_per_s']}; {s['notices_max_per_chat_s']}",
+            "",
+            "<= 30; <= 1",
+            _verdict(s["notice_violations"] == 0),
+        ),
+        (
+            "   interactive answers: max/s; per chat",
+            f"{s['interactive_max_per_s']}; {s['interactive_max_per_chat_s']}",
+            "",
+            "(replies)",
+            "",
+        ),
+        (
+            f"3. {t['sms']} SMS, {t['simulated_hours']:g} h: gateway queries",
+            f"{t['queries']}",
+            f"{t['minimum_queries']} minimum",
+            "",
+            "",
+        ),
+        (
+            "   queries per SMS per interval",
+            f"{t['queries_per_sms_interval']:.3f}",
+            "",
+            "<= 1",
+            _verdict(t["queries_per_sms_interval"] <= 1.0),
+        ),
+        ("   CPU s (ms per query)", f"{t['cpu_s']:.2f} ({t['cpu_ms_per_query']:.2f})", "", "", ""),
+        (
+            "4. RSS idle (MB)",
+            f"{mem['rss_idle_mb']:.1f}",
+            f"{base['import_aiogram_rss_mb']:.1f} import aiogram",
+            "<= 80",
+            _verdict(mem["rss_idle_mb"] <= 80),
+        ),
+        (
+            f"   RSS after {mem.get('updates_before_rss_after', 0)} updates / {mem.get('tracking_sms', 0)} SMS",
+            f"{mem.get('rss_after_updates_mb', 0):.1f} / {mem.get('rss_after_tracking_mb', 0):.1f}",
+            "",
+            "",
+            "",
+        ),
+        (
+            f"   RSS growth over {mem.get('soak_updates', 0)} more updates",
+            f"{mem.get('rss_growth_mb', 0):+.1f}",
+            "",
+            "flat",
+            _verdict(mem.get("rss_growth_mb", 0) <= 2.0),
+        ),
+        (
+            "   start-up to first getUpdates (s)",
+            f"{st['startup_s']:.2f}",
+            f"{base['import_aiogram_s']:.2f} import aiogram, {base['python_s']:.2f} python",
+            "<= 1.5",
+            _verdict(st["startup_s"] <= 1.5),
+        ),
+        (
+            "Telegram limit violations (notices)",
+            f"{summary['telegram_limit_violations']}",
+            "",
+            "0",
+            _verdict(summary["telegram_limit_violations"] == 0),
+        ),
+    ]
+    headers = ("metric", "bot", "baseline", "target", "")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = [
+        f"smska bot benchmarks ({r['plan']}) — {m['nproc']} x {m['cpu']}, Python {m['python']}, {r['seconds']:.0f} s",
+        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)

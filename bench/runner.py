@@ -1,0 +1,149 @@
+"""Runs every section in order, prints the table, writes bench/results.json, ends with one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import footprint, sending, tracking, updates
+from bench.plan import FULL, QUICK, SMOKE, Plan
+from bench.report import headline, table
+from bench.rig import (
+    BURST_USERS,
+    LATENCY_USER,
+    MEMORY_BASE,
+    MIXED_BASE,
+    SEND_BASE,
+    Servers,
+    bot_process,
+    echo_process,
+    seed_operators,
+)
+from bench.stats import machine
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+#: The main bot's delivery settings: quick enough that notices come within the run.
+MAIN_SETTINGS = {"DELIVERY_POLL_INITIAL": "0.5", "DELIVERY_POLL_MAX": "5", "DELIVERY_TRACK_HOURS": "1"}
+
+
+def help_answer() -> str:
+    """The real bot's /help answer for an operator, in English: the echo bot answers exactly this."""
+    from bot.handlers.common import help_text
+    from bot.i18n import make_i18n
+
+    i18n = make_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        return help_text(False)
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"plan": plan.name, "machine": machine()}
+    started = time.monotonic()
+    async with Servers(delivery_delay=1.0) as servers:
+        say("baselines: python -c pass, python -c 'import aiogram'")
+        results["baseline"] = await footprint.baselines(plan.startup_runs)
+
+        say(f"bare aiogram echo bot: {plan.rounds} x {plan.burst} /help")
+        echo = echo_process(servers, workdir, help_answer())
+        await echo.start(servers.telegram)
+        try:
+            results["bare"] = await updates.run_bare(servers, echo, plan.burst, plan.rounds, plan.latency_cycles)
+        finally:
+            results["bare"] = {**results.get("bare", {}), "exit_code": await echo.stop()}
+
+        extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
+        say("python -m bot: start-up, idle RSS")
+        main = bot_process(servers, workdir, "main", **MAIN_SETTINGS)
+        operators = [
+            *BURST_USERS,
+            LATENCY_USER,
+            *(MIXED_BASE + i for i in range(plan.mixed_users)),
+            *(SEND_BASE + i for i in range(plan.send_users)),
+            *(MEMORY_BASE + i for i in range(50)),
+        ]
+        await seed_operators(Path(main.env["DATABASE_PATH"]), operators)
+        first = await main.start(servers.telegram)
+        counter = updates.Counter()
+        try:
+            await servers.telegram.wait_idle(quiet=0.5, timeout=30)
+            await asyncio.sleep(1.0)
+            startup_all = [first, *extra]
+            results["startup"] = {
+                "runs_s": startup_all,
+                "startup_s": statistics.median(startup_all),
+                "over_import_aiogram_s": statistics.median(startup_all) - results["baseline"]["import_aiogram_s"],
+            }
+            results["memory"] = {"rss_idle_mb": main.rss_mb()}
+
+            say(f"python -m bot: {plan.rounds} x {plan.burst} /help, latency, mixed")
+            results["ours"] = await updates.run_ours(
+                servers,
+                plan.burst,
+                plan.rounds,
+                plan.latency_cycles,
+                plan.mixed_users,
+                plan.mixed_cycles,
+                counter,
+            )
+
+            say(f"sending at volume: {plan.sends} sends, gateway latency {plan.send_latency * 1000:g} ms")
+            before = counter.pushed
+            results["sending"] = await sending.run(servers, plan.sends, plan.send_users, plan.send_latency)
+            counter.pushed = before + 2 * results["sending"]["sends"]
+
+            say(f"memory: up to {plan.memory_updates} updates, {plan.memory_sms} tracked SMS, soak")
+            results["memory"].update(
+                await footprint.load(servers, main, counter, plan.memory_updates, plan.memory_sms, plan.soak_updates)
+            )
+            results["memory"]["updates_total"] = counter.pushed
+        finally:
+            stop_started = time.monotonic()
+            code = await main.stop()
+            results.setdefault("memory", {})["exit_code"] = code
+            results["memory"]["stop_s"] = time.monotonic() - stop_started
+            if code != 0:
+                say(f"python -m bot exited with {code}; its log:\n{main.tail()}")
+
+        say(f"tracking: {plan.tracking_sms} SMS over {plan.tracking_hours:g} simulated hour(s)")
+        results["tracking"] = await tracking.run(servers, workdir, plan.tracking_sms, plan.tracking_hours)
+    results["seconds"] = time.monotonic() - started
+    results["summary"] = headline(results)
+    return results
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: the whole run in under a minute")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that everything works (CI)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (databases, bot logs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    plan = SMOKE if args.smoke else QUICK if args.quick else FULL
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="smska-bench-") as tmp:
+        workdir = Path(tempfile.mkdtemp(prefix="smska-bench-")) if args.keep else Path(tmp)
+        if args.keep:
+            say(f"working directory kept: {workdir}")
+        results = asyncio.run(run(plan, workdir))
+    print(table(results))
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"results: {args.output}")
+    print(json.dumps(results["summary"], sort_keys=True))
+    return 0

@@ -1,0 +1,169 @@
+"""Section 3 — the cost of delivery tracking: `tracking_sms` pending SMS over a simulated hour.
+
+In this process, on a virtual clock shared by the DeliveryTracker and a SandboxGateway (both take `clock=`):
+the SMS are sent through the real SendingService over HTTP to the sandbox, spread over the first 100
+virtual seconds, with the production defaults (DELIVERY_POLL_INITIAL 10 s doubling up to DELIVERY_POLL_MAX
+300 s). One in 20 is delivered after 10 virtual minutes (a notice to its chat, through the real Notifier);
+the rest stay 3|ACCEPTD all hour. The clock then jumps from one due time to the next — what the tracker's own
+loop would sleep — and `tracker.run_due()` runs at each, until the hour is over.
+
+Reported: gateway queries (the tracker's counter, checked against the sandbox's request log) against the
+minimum the back-off allows — per SMS, checks at +initial, then at gaps doubling from 2×initial up to the
+maximum, counted up to the hour's end (or the first check after delivery) — CPU seconds of this process
+(tracker, SQLite, HTTP client, and the sandbox it talks to), and queries per SMS per interval (target ≤ 1).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.rig import API_KEY, API_PASSWORD, DELIVERED, NEVER_FINAL, TOKEN, Servers
+from bench.stats import limit_violations
+from bot.app import make_bot
+from bot.config import Settings
+from bot.gateway.client import SmskaClient
+from bot.gateway.sandbox import SandboxGateway
+from bot.i18n import make_i18n
+from bot.services.sending import SendingService
+from bot.services.tracker import DeliveryTracker
+from bot.storage.db import Database
+
+TRACK_BASE = 6000
+CHATS = 50
+DELIVERED_EVERY = 20
+DELIVERY_DELAY = 600.0
+SPREAD = 100.0
+START = 1_800_000_000.0  # a fixed epoch second: the virtual clock's zero
+
+
+class VirtualClock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def minimum_checks(start: float, end: float, initial: float, maximum: float, final_at: float | None) -> int:
+    """Checks the back-off allows for one SMS accepted at `start`, up to `end`: at start+initial, then gaps of
+    2×initial, 4×initial ... capped at `maximum`; none after the first check at or after `final_at`."""
+    count = 0
+    at, gap = start + initial, initial
+    while at <= end:
+        count += 1
+        if final_at is not None and at >= final_at:
+            break
+        gap = min(gap * 2, maximum)
+        at += gap
+    return count
+
+
+async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str, Any]:
+    clock = VirtualClock()
+    sandbox = SandboxGateway(
+        api_key=API_KEY, api_password=API_PASSWORD, delivery_delay=DELIVERY_DELAY, senders=("OnCall",), clock=clock
+    )
+    sandbox.balance = sandbox.balance * 1000
+    await sandbox.start()
+    telegram = servers.telegram
+    users = [telegram.user(TRACK_BASE + i, f"T{i}", language_code="en") for i in range(CHATS)]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=TOKEN,
+        telegram_api_url=telegram.url,
+        smska_url=sandbox.url,
+        smska_api_key=API_KEY,
+        smska_api_password=API_PASSWORD,
+        smska_sender_ids="OnCall",
+        database_path=str(workdir / "tracking" / "bot.sqlite3"),
+        admin_ids="1001",
+        default_locale="en",
+        delivery_track_hours=max(hours, 1.0) * 2,  # the window outlasts the bench: no "unknown" reports
+    )
+    db = await Database.open(settings.database_path)
+    bot, _ = make_bot(settings)
+    http = httpx.AsyncClient(timeout=settings.smska_timeout)
+    gateway = SmskaClient(
+        http,
+        url=settings.smska_url,
+        api_key=settings.smska_api_key,
+        api_password=settings.smska_api_password,
+        timeout=settings.smska_timeout,
+    )
+    i18n = make_i18n("en")
+    tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, clock=clock)
+    sending = SendingService(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, tracker=tracker)
+    mark = len(telegram.calls)
+    try:
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        starts: list[tuple[float, bool]] = []
+        for i in range(n):
+            clock.now = START + SPREAD * i / n
+            await tracker.run_due()  # what came due while the SMS were being sent
+            user = users[i % CHATS]
+            delivered = i % DELIVERED_EVERY == 0
+            draft = await sending.create_draft(
+                user_id=user.user_id,
+                chat_id=user.chat_id,
+                msisdn=DELIVERED if delivered else NEVER_FINAL,
+                text=f"Tracking bench {i}",
+                locale="en",
+            )
+            outcome = await sending.confirm(draft.id, user.user_id)
+            if outcome.row.state != "accepted":
+                raise RuntimeError(f"send {i} was not accepted: {outcome.row.state}")
+            starts.append((clock.now, delivered))
+        send_cpu = time.process_time() - cpu0
+        q0, r0 = tracker.queries, len(sandbox.requests)
+        cpu1 = time.process_time()
+        horizon = START + hours * 3600
+        rounds = 0
+        while True:
+            await tracker.run_due()
+            rounds += 1
+            upcoming = await db.next_tracking_time()
+            if upcoming is None or upcoming > horizon:
+                break
+            clock.now = max(clock.now, upcoming)
+        track_cpu = time.process_time() - cpu1
+        wall = time.monotonic() - wall0
+        queries = tracker.queries  # all of them, including those made during the sending phase
+        seen = sum(1 for r in sandbox.requests if r.action == "query")
+        pending = await db.tracking_depth()
+    finally:
+        await http.aclose()
+        await bot.session.close()
+        await db.close()
+        await sandbox.stop()
+    initial, maximum = settings.delivery_poll_initial, settings.delivery_poll_max
+    ideal = sum(
+        minimum_checks(s, horizon, initial, maximum, s + DELIVERY_DELAY if delivered else None)
+        for s, delivered in starts
+    )
+    notices = [c for c in telegram.calls[mark:] if c.method in ("sendMessage", "editMessageText")]
+    return {
+        "sms": n,
+        "delivered": sum(1 for _, d in starts if d),
+        "simulated_hours": hours,
+        "poll_initial_s": initial,
+        "poll_max_s": maximum,
+        "queries": queries,
+        "queries_seen_by_gateway": seen,
+        "queries_after_sending": tracker.queries - q0,
+        "requests_after_sending": len(sandbox.requests) - r0,
+        "minimum_queries": ideal,
+        "queries_per_sms_interval": queries / ideal if ideal else 0.0,
+        "queries_per_sms": queries / n,
+        "still_tracked": pending,
+        "rounds": rounds,
+        "cpu_s": track_cpu,
+        "cpu_send_phase_s": send_cpu,
+        "cpu_ms_per_query": 1000 * track_cpu / max(1, tracker.queries - q0),
+        "wall_s": wall,
+        "notices": len(notices),
+        "notice_violations": limit_violations(notices),
+    }
