@@ -139,9 +139,10 @@ class DeliveryTracker:
             await self.db.finish_tracking(send.id, status=pair, final=False)
             await self.notify(send, None)
         else:
+            # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
             interval = self.next_interval(row.interval)
             await self.db.reschedule(
-                send.id, next_check_at=min(now + row.interval, row.deadline_at), interval=interval, status=pair
+                send.id, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
             )
 
     async def locale_for(self, send: SendRow) -> str:
