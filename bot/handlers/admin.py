@@ -20,7 +20,8 @@ router.callback_query.filter(MagicData(F.is_admin))
 
 def parse_user_id(args: str | None) -> int | None:
     value = (args or "").strip()
-    if value.isdigit() and 0 < int(value) < 2**53:
+    # ASCII digits only: str.isdigit() is also true for '²' or '①', which int() refuses.
+    if value.isascii() and value.isdigit() and 0 < int(value) < 2**53:
         return int(value)
     return None
 
