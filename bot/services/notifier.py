@@ -7,6 +7,7 @@ calls to stay under both, and treats a blocked bot or a vanished message as a fa
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 
@@ -18,20 +19,30 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """At most `overall` calls a second in all, and one per `per_chat` seconds in any one chat."""
+    """At most `overall` calls a second in all, and one per `per_chat` seconds in any one chat.
+
+    Each call gets the earliest moment that is free in its chat and `1/overall` seconds away from every
+    moment already given, so a chat waiting for its turn does not hold up the others."""
 
     def __init__(self, overall: float = 25.0, per_chat: float = 1.05) -> None:
         self.spacing = 1.0 / overall
         self.per_chat = per_chat
         self._lock = asyncio.Lock()
-        self._next_any = 0.0
+        self._slots: list[float] = []  # moments given out, sorted; older ones are dropped
         self._next_chat: dict[int, float] = {}
 
     async def wait(self, chat_id: int) -> None:
         async with self._lock:
             now = time.monotonic()
-            at = max(now, self._next_any, self._next_chat.get(chat_id, 0.0))
-            self._next_any = at + self.spacing
+            at = max(now, self._next_chat.get(chat_id, 0.0))
+            del self._slots[: bisect.bisect_right(self._slots, now - self.spacing)]
+            for slot in self._slots:
+                if slot <= at - self.spacing:
+                    continue
+                if slot >= at + self.spacing:
+                    break
+                at = slot + self.spacing
+            bisect.insort(self._slots, at)
             self._next_chat[chat_id] = at + self.per_chat
             if len(self._next_chat) > 10_000:
                 self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
