@@ -54,6 +54,7 @@ class DeliveryTracker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._notices: set[asyncio.Task[None]] = set()  # notices waiting for their turn under Telegram's limits
         self.queries = 0  # gateway queries made (benchmarks and tests read it)
 
     # --- scheduling ------------------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class DeliveryTracker:
 
     async def stop(self) -> None:
         if self._task is None:
+            await self.wait_notices()
             return
         self._stopping.set()
         self._wake.set()
@@ -87,6 +89,18 @@ class DeliveryTracker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.wait_notices()
+
+    async def wait_notices(self, timeout: float = 10.0) -> None:
+        """Let notices already decided go out (bounded); the rest are dropped with a warning (the final status
+        is stored: /status shows it)."""
+        if not self._notices:
+            return
+        _, pending = await asyncio.wait(set(self._notices), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("%d delivery notices not sent before stopping", len(pending))
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -134,16 +148,29 @@ class DeliveryTracker:
         pair = None if status is None else (status.code, status.name)
         if status is not None and status.final:
             await self.db.finish_tracking(send.id, status=pair, final=True)
-            await self.notify(send, status)
+            self._notify_later(send, status)
         elif now >= row.deadline_at:
             await self.db.finish_tracking(send.id, status=pair, final=False)
-            await self.notify(send, None)
+            self._notify_later(send, None)
         else:
             # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
             interval = self.next_interval(row.interval)
             await self.db.reschedule(
                 send.id, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
             )
+
+    def _notify_later(self, send: SendRow, status: DeliveryStatus | None) -> None:
+        """The notice goes out in its own task: the notifier spaces notices to Telegram's limits (1/s per chat),
+        and the round of checks — other operators' SMS — must not wait for that."""
+        task = asyncio.create_task(self._notice(send, status), name=f"notice-{send.id}")
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _notice(self, send: SendRow, status: DeliveryStatus | None) -> None:
+        try:
+            await self.notify(send, status)
+        except Exception:
+            log.exception("delivery notice failed", extra={"send_id": send.id})
 
     async def locale_for(self, send: SendRow) -> str:
         return await self.db.locale_for(send.user_id) or send.locale or self.settings.default_locale
