@@ -120,25 +120,25 @@ async def test_gateway_fault(rig: Rig, action: str, fault: Fault, code: int | No
     mark = rig.trap.mark()
     admin.mark_seen()
     h.gateway.clear_faults()
-    extra = {"code": code} if code is not None else {}
+    error_code = code or 3  # matters for Fault.ERROR only
     text = rig.text(f"{action} {fault_id(fault, code)}")
     sends_before, sent_before = send_requests(rig), len(h.gateway.sent)
 
     if action == "send":
         preview = await preview_for(admin, f"/send 79041764995 {text}")
-        h.gateway.inject(fault, action="send", times=None, **extra)
+        h.gateway.inject(fault, action="send", times=None, code=error_code)
         started = time.monotonic()
         await admin.press(preview, "✅ Send")
         reply = await admin.wait_for(
             lambda m: m.message_id == preview.message_id and "Check before sending" not in m.plain, timeout=PATIENCE
         )
     elif action == "balance":
-        h.gateway.inject(fault, action="balance", times=None, **extra)
+        h.gateway.inject(fault, action="balance", times=None, code=error_code)
         started = time.monotonic()
         await admin.send("/balance")
         reply = await admin.next_message(timeout=PATIENCE)
     else:
-        h.gateway.inject(fault, action="query", times=None, **extra)
+        h.gateway.inject(fault, action="query", times=None, code=error_code)
         started = time.monotonic()
         await admin.send("/status faultcell00000001")
         reply = await admin.next_message(timeout=PATIENCE)
@@ -166,7 +166,9 @@ async def test_gateway_fault(rig: Rig, action: str, fault: Fault, code: int | No
         else:
             assert row["state"] == "unknown" and row["gateway_id"] is None
         # A second press on the same preview does not send again.
-        cq = await admin.press_data(preview.message_id, preview.versions[0].buttons[0][0].data)
+        send_data = preview.versions[0].buttons[0][0].data
+        assert send_data is not None
+        cq = await admin.press_data(preview.message_id, send_data)
         answer = await h.telegram.callback_answer(cq, timeout=PATIENCE)
         assert answer.text and ("may or may not" in answer.text or "was not sent" in answer.text)
         assert send_requests(rig) == sends_before + 1
