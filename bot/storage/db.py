@@ -22,6 +22,8 @@ from bot.storage.models import AccessRequest, Operator, Person, SendRow, Trackin
 
 log = logging.getLogger(__name__)
 
+CACHE_LIMIT = 10_000  # people (and operators) kept in memory; past it the cache starts over
+
 
 class StorageError(Exception):
     """The database cannot be used (newer schema, unreadable file, ...); the message is one plain line."""
@@ -40,6 +42,11 @@ class Database:
         self._conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        # Read on every update by the access gate, so kept in memory: filled under the lock, and dropped by this
+        # object's own writes to those rows (inside the lock, or after the write), so a read never returns what a
+        # finished write replaced. The bot is the only writer of `people` and `operators` while it runs.
+        self._people: dict[int, Person | None] = {}
+        self._operators: dict[int, Operator | None] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------
     @classmethod
@@ -107,6 +114,17 @@ class Database:
         async with self._lock, self._conn.execute(sql, params) as cur:
             return [cls(**dict(r)) for r in await cur.fetchall()]
 
+    async def _cached(self, cache: dict[int, Any], cls: type[Any], sql: str, user_id: int) -> Any:
+        """One row by user id, from `cache` when there (a missing row is cached as None too)."""
+        if user_id in cache:
+            return cache[user_id]
+        async with self._lock, self._conn.execute(sql, (user_id,)) as cur:
+            result = _row_to(cls, await cur.fetchone())
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[user_id] = result
+        return result
+
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns how many rows it changed."""
         async with self._lock:
@@ -135,9 +153,12 @@ class Database:
                  last_seen_at = excluded.last_seen_at""",
             (user_id, name, username, last_locale, utcnow()),
         )
+        self._people.pop(user_id, None)
 
     async def get_person(self, user_id: int) -> Person | None:
-        result: Person | None = await self._one(Person, "SELECT * FROM people WHERE user_id = ?", (user_id,))
+        result: Person | None = await self._cached(
+            self._people, Person, "SELECT * FROM people WHERE user_id = ?", user_id
+        )
         return result
 
     async def set_locale(self, user_id: int, locale: str) -> None:
@@ -146,6 +167,7 @@ class Database:
                ON CONFLICT(user_id) DO UPDATE SET locale = excluded.locale""",
             (user_id, locale),
         )
+        self._people.pop(user_id, None)
 
     async def locale_for(self, user_id: int) -> str | None:
         """The stored choice, else the language of the last update (for notices the bot sends on its own)."""
@@ -157,6 +179,7 @@ class Database:
         ids = sorted(set(admin_ids))
         now = utcnow()
         async with self.transaction() as conn:
+            self._operators.clear()
             for user_id in ids:
                 await conn.execute(
                     """INSERT INTO operators (user_id, role, added_at, active) VALUES (?, 'admin', ?, 1)
@@ -182,8 +205,8 @@ class Database:
             return {r[0]: r[1] for r in await cur.fetchall()}
 
     async def get_operator(self, user_id: int) -> Operator | None:
-        result: Operator | None = await self._one(
-            Operator, "SELECT * FROM operators WHERE user_id = ? AND active = 1", (user_id,)
+        result: Operator | None = await self._cached(
+            self._operators, Operator, "SELECT * FROM operators WHERE user_id = ? AND active = 1", user_id
         )
         return result
 
@@ -196,6 +219,7 @@ class Database:
         """Make `user_id` an operator; False when they already were one. Approves a pending request."""
         now = utcnow()
         async with self.transaction() as conn:
+            self._operators.pop(user_id, None)
             async with conn.execute("SELECT active FROM operators WHERE user_id = ?", (user_id,)) as cur:
                 row = await cur.fetchone()
             if row is not None and row[0] == 1:
@@ -226,6 +250,7 @@ class Database:
         """Take access away (or refuse a pending request); False when there was nothing to take or refuse."""
         now = utcnow()
         async with self.transaction() as conn:
+            self._operators.pop(user_id, None)
             cur = await conn.execute(
                 "UPDATE operators SET active = 0 WHERE user_id = ? AND active = 1 AND role = 'operator'",
                 (user_id,),
