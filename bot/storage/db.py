@@ -101,25 +101,29 @@ class Database:
         return True
 
     # --- helpers ---------------------------------------------------------------------------------------
+    # Reads take one trip to aiosqlite's thread (execute_fetchall), not three (execute, fetch, close): under load
+    # every trip waits for the GIL. The queries read one row (by key, or LIMIT 1) or a short list.
     async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else row[0]
+        rows = list(await self._conn.execute_fetchall(sql, params))
+        return rows[0][0] if rows else None
 
     async def _one(self, cls: type[Any], sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return _row_to(cls, await cur.fetchone())
+        async with self._lock:
+            rows = list(await self._conn.execute_fetchall(sql, params))
+        return _row_to(cls, rows[0] if rows else None)
 
     async def _all(self, cls: type[Any], sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            return [cls(**dict(r)) for r in await cur.fetchall()]
+        async with self._lock:
+            rows = await self._conn.execute_fetchall(sql, params)
+        return [cls(**dict(r)) for r in rows]
 
     async def _cached(self, cache: dict[int, Any], cls: type[Any], sql: str, user_id: int) -> Any:
         """One row by user id, from `cache` when there (a missing row is cached as None too)."""
         if user_id in cache:
             return cache[user_id]
-        async with self._lock, self._conn.execute(sql, (user_id,)) as cur:
-            result = _row_to(cls, await cur.fetchone())
+        async with self._lock:
+            rows = list(await self._conn.execute_fetchall(sql, (user_id,)))
+            result = _row_to(cls, rows[0] if rows else None)
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[user_id] = result
