@@ -262,6 +262,15 @@ async def balance_line(sending: SendingService) -> str:
 
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
+async def _answer(callback: CallbackQuery, text: str | None = None, show_alert: bool = False) -> None:
+    """Answer a press. Telegram refuses an answer to an expired query (~15 s: a slow send outlives it) or to one
+    already answered (a press delivered again after a restart); that must not stop the outcome being shown."""
+    try:
+        await callback.answer(text, show_alert=show_alert)
+    except TelegramBadRequest as exc:
+        log.info("could not answer a button press: %s", exc.message)
+
+
 async def _edit(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     if not isinstance(callback.message, Message):
         return
@@ -277,13 +286,13 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
     try:
         outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id)
     except LookupError:
-        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
-        await callback.answer(state_text(outcome.row), show_alert=True)
+        await _answer(callback, state_text(outcome.row), show_alert=True)
         return
-    await callback.answer()
+    await _answer(callback)
     text = outcome_text(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + await balance_line(sending)
@@ -313,26 +322,26 @@ async def _show_outcome(callback: CallbackQuery, bot: Bot, text: str) -> int:
 @router.callback_query(SendCb.filter(F.action == "cancel"))
 async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database) -> None:
     if await db.cancel_draft(callback_data.draft_id, callback.from_user.id):
-        await callback.answer()
+        await _answer(callback)
         await _edit(callback, _("Cancelled. Nothing was sent."))
         return
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
-        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    await callback.answer(state_text(row), show_alert=True)
+    await _answer(callback, state_text(row), show_alert=True)
 
 
 @router.callback_query(SendCb.filter(F.action == "senders"))
 async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings) -> None:
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
-        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if row.state != "draft":
-        await callback.answer(state_text(row), show_alert=True)
+        await _answer(callback, state_text(row), show_alert=True)
         return
-    await callback.answer(_("Choose the sender"))
+    await _answer(callback, _("Choose the sender"))
     await _edit(callback, preview_text(row), senders_keyboard(row, settings.smska_sender_ids))
 
 
@@ -341,12 +350,12 @@ async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Da
     senders = settings.smska_sender_ids
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
-        await callback.answer(_("This preview is no longer valid."), show_alert=True)
+        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if not await db.update_draft(row.id, sender=senders[callback_data.index]):
-        await callback.answer(state_text(row), show_alert=True)
+        await _answer(callback, state_text(row), show_alert=True)
         return
     row = await db.get_send(row.id)
     assert row is not None
-    await callback.answer()
+    await _answer(callback)
     await _edit(callback, preview_text(row), preview_keyboard(row, senders))

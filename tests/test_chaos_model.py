@@ -1,0 +1,429 @@
+"""Issue 6 (A.1): a seeded random model of sending, over the whole bot (tests.chaos_support explains the
+invariants).
+
+Each run is a fresh bot (sandbox gateway + fake Telegram + the real app, polling) driven by a seeded random
+sequence of what operators and the world do: previews created, Send pressed once, twice, in bursts, on stale
+previews and after Cancel; Cancel; sender changes; gateway faults of every kind on the next send; Telegram
+429s and expired callback queries; bot restarts — without waiting for one action's effect before the next,
+so presses race each other, Cancel, and restarts. After each run the send log, the gateway's records and
+what each operator saw are checked.
+
+Deterministic in its choices (`CHAOS_SEED`), bounded in time: `CHAOS_RUNS` runs of `CHAOS_STEPS` steps
+(default 6 x 40, ~20 s; `CHAOS_RUNS=60` for a long soak). A failure names the run's seed and its trace.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.callbacks import SendCb, SenderCb
+from bot.gateway.sandbox import Fault
+from bot.testing.fake_people import ChatView, FakeUser
+from bot.testing.fake_telegram import BotMessage
+from bot.testing.harness import Harness
+from tests.chaos_support import (
+    ERROR_NET,
+    SETTLED,
+    Findings,
+    LogWatch,
+    Row,
+    audit,
+    delivery_notices,
+    eventually,
+    operator_told,
+    read_sends,
+    token_of,
+    tracked_ids,
+    unhandled_records,
+)
+
+RUNS = int(os.environ.get("CHAOS_RUNS", "6"))
+STEPS = int(os.environ.get("CHAOS_STEPS", "40"))
+SEED = int(os.environ.get("CHAOS_SEED", "6061"))
+
+USERS = (1001, 1002, 1003, 1004)
+GATEWAY_TIMEOUT = 1.0  # SMSKA_TIMEOUT of the bot under test: a HANG costs this much
+ERROR_NUMBERS = ("79000000003", "79000000005", "79000000006")  # the sandbox answers 3 / 5 / 6
+NUMBERS = ("79041764995", "79161234567", "79000000051", "79000000071", "79000000081", "79000000091", *ERROR_NUMBERS)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+
+# Gateway faults on the next send, and what the operator must then be told.
+SEND_FAULTS: dict[str, tuple[Fault, str]] = {
+    "http_500": (Fault.HTTP_500, "unknown"),
+    "html": (Fault.HTML, "unknown"),
+    "empty": (Fault.EMPTY, "unknown"),
+    "garbage": (Fault.GARBAGE, "unknown"),
+    "hang": (Fault.HANG, "unknown"),
+    "drop": (Fault.DROP, "unknown"),
+    "drop_after_send": (Fault.DROP_AFTER_SEND, "unknown"),
+    "slow_long": (Fault.SLOW, "unknown"),
+    "slow_short": (Fault.SLOW, "as_number"),
+    "error": (Fault.ERROR, "failed"),
+}
+ERROR_CODES = (1, 3, 4, 5, 6, 7, 42)
+TELEGRAM_FAULTS = (
+    ("editMessageText", 429),
+    ("answerCallbackQuery", 429),
+    ("sendMessage", 429),
+    ("answerCallbackQuery", 400),  # the query expired (Telegram: ~15 s), e.g. during a slow send
+    ("answerCallbackQuery", 400),
+)
+ACTIONS = {
+    "compose": 3.0,
+    "press": 4.0,
+    "cancel": 1.2,
+    "send_and_cancel": 0.6,
+    "sender": 1.0,
+    "send_fault": 1.0,
+    "telegram_fault": 0.5,
+    "restart": 0.6,
+    "settle": 1.0,
+}
+# Records that are expected: they say what happened, they are not an escaped exception.
+EXPECTED_LOGS = (
+    r"^Telegram asked to wait",
+    r"^SMS outcome unknown",
+)
+
+
+@dataclass
+class Draft:
+    token: str
+    user: FakeUser
+    message_id: int
+    draft_id: int
+    presses: int = 0
+    cancels: int = 0
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def go(self) -> str:
+        return SendCb(action="go", draft_id=self.draft_id).pack()
+
+    @property
+    def cancel(self) -> str:
+        return SendCb(action="cancel", draft_id=self.draft_id).pack()
+
+
+@dataclass
+class Stats:
+    runs: int = 0
+    steps: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    overlapping: int = 0  # actions issued while earlier updates or sends were still being handled
+    bigrams: set[tuple[str, str]] = field(default_factory=set)
+    histories: set[tuple[str, ...]] = field(default_factory=set)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    gateway_sends: int = 0
+    duplicate_notices: int = 0
+
+
+class Model:
+    def __init__(self, h: Harness, rng: random.Random, run: int, stats: Stats) -> None:
+        self.h = h
+        self.rng = rng
+        self.run = run
+        self.stats = stats
+        self.users = [h.telegram.user(uid, f"Duty{uid}", language_code="en") for uid in USERS]
+        self.drafts: list[Draft] = []
+        self.faults: list[str] = []  # injected send faults, in order (the gateway takes them in that order)
+        self.trace: list[str] = []
+        self.n = 0
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        app = self.h.app
+        return bool(self.h.telegram.pending_updates or (app and (app.dp._handle_update_tasks or app.sending._inflight)))
+
+    async def settle(self, timeout: float = 20.0) -> None:
+        await eventually(lambda: None if self.busy() else True, timeout, "updates and sends handled")
+
+    def note(self, draft: Draft, event: str) -> None:
+        draft.history.append(event)
+        self.trace.append(f"{event} {draft.token}")
+
+    def pick(self) -> Draft | None:
+        if not self.drafts:
+            return None
+        fresh = [d for d in self.drafts if not d.presses and not d.cancels]
+        if fresh and self.rng.random() < 0.7:
+            return self.rng.choice(fresh)
+        return self.rng.choice(self.drafts)  # often stale: pressed, cancelled or sent already
+
+    async def press(self, draft: Draft, data: str) -> None:
+        await draft.user.press_data(draft.message_id, data)
+
+    # --- actions -----------------------------------------------------------------------------------
+    async def compose(self) -> None:
+        user = self.rng.choice(self.users)
+        self.n += 1
+        token = f"Zq{self.run}n{self.n}"
+        text = self.rng.choice([f"Incident {token}: db1 down", f"Авария {token}: нет связи"])
+        await user.send(f"/send {self.rng.choice(NUMBERS)} {text}")
+        preview = await ChatView(self.h.telegram, user.state).wait_for(
+            lambda m: token in m.plain and "Check before sending" in m.plain, timeout=15
+        )
+        data = SendCb.unpack(str(preview.buttons[0][0].data))
+        draft = Draft(token, user, preview.message_id, data.draft_id)
+        self.drafts.append(draft)
+        self.note(draft, "compose")
+
+    async def do_press(self) -> None:
+        draft = self.pick()
+        if draft is None:
+            return await self.compose()
+        mode = self.rng.choices(["single", "double", "burst"], [5, 3, 2])[0]
+        count = {"single": 1, "double": 2, "burst": self.rng.randint(3, 5)}[mode]
+        stale = "stale " if draft.presses or draft.cancels else ""
+        draft.presses += count
+        self.note(draft, f"{stale}press:{mode}")
+        for _ in range(count):
+            await self.press(draft, draft.go)
+
+    async def cancel(self) -> None:
+        draft = self.pick()
+        if draft is None:
+            return
+        draft.cancels += 1
+        self.note(draft, "cancel" if not draft.presses else "cancel-after-send")
+        await self.press(draft, draft.cancel)
+
+    async def send_and_cancel(self) -> None:
+        draft = self.pick()
+        if draft is None:
+            return
+        draft.presses += 1
+        draft.cancels += 1
+        order = [draft.go, draft.cancel]
+        self.rng.shuffle(order)
+        self.note(draft, "send+cancel" if order[0] == draft.go else "cancel+send")
+        for data in order:
+            await self.press(draft, data)
+
+    async def sender(self) -> None:
+        draft = self.pick()
+        if draft is None:
+            return
+        index = self.rng.randrange(len(self.h.senders))
+        self.note(draft, f"sender:{index}")
+        await self.press(draft, SendCb(action="senders", draft_id=draft.draft_id).pack())
+        await self.press(draft, SenderCb(draft_id=draft.draft_id, index=index).pack())
+
+    def send_fault(self) -> None:
+        name = self.rng.choice(list(SEND_FAULTS))
+        fault, _ = SEND_FAULTS[name]
+        if name == "error":
+            code = self.rng.choice(ERROR_CODES)
+            self.h.gateway.inject(fault, action="send", code=code)
+        elif name.startswith("slow"):
+            delay = GATEWAY_TIMEOUT + 0.4 if name == "slow_long" else 0.05
+            self.h.gateway.inject(fault, action="send", delay=delay)
+        else:
+            self.h.gateway.inject(fault, action="send")
+        self.faults.append(name)
+        self.trace.append(f"gateway fault {name}")
+
+    def telegram_fault(self) -> None:
+        method, code = self.rng.choice(TELEGRAM_FAULTS)
+        if code == 429:
+            self.h.telegram.fail_next(method, error_code=429, retry_after=1)
+        else:
+            self.h.telegram.fail_next(method, error_code=400, description=QUERY_TOO_OLD)
+        self.trace.append(f"telegram fault {method} {code}")
+
+    async def restart(self) -> None:
+        self.trace.append("restart")
+        for draft in self.drafts:
+            draft.history.append("restart")
+        polls = len(self.h.telegram.calls_to("getUpdates"))
+        await self.h.restart()
+        # Polling has begun (a stop right after a start would find it not started yet).
+        await eventually(
+            lambda: True if len(self.h.telegram.calls_to("getUpdates")) > polls else None, 10, "polling after restart"
+        )
+
+    # --- one run -----------------------------------------------------------------------------------
+    async def step(self) -> str:
+        action = self.rng.choices(list(ACTIONS), list(ACTIONS.values()))[0]
+        if self.busy():
+            self.stats.overlapping += 1
+        if action == "compose":
+            await self.compose()
+        elif action == "press":
+            await self.do_press()
+        elif action == "cancel":
+            await self.cancel()
+        elif action == "send_and_cancel":
+            await self.send_and_cancel()
+        elif action == "sender":
+            await self.sender()
+        elif action == "send_fault":
+            self.send_fault()
+        elif action == "telegram_fault":
+            self.telegram_fault()
+        elif action == "restart":
+            await self.restart()
+        else:
+            await self.settle()
+        return action
+
+    async def play(self, steps: int) -> Findings:
+        await eventually(lambda: True if self.h.telegram.calls_to("getUpdates") else None, 10, "polling")
+        previous = "start"
+        for _ in range(steps):
+            action = await self.step()
+            self.stats.actions[action] += 1
+            self.stats.bigrams.add((previous, action))
+            previous = action
+        self.stats.steps += steps
+        await self.settle()
+        self.h.gateway.clear_faults()
+        found = Findings()
+        if self.rng.random() < 0.5:
+            await self.restart()
+            found.merge(audit(read_sends(self.h.db_path), tracked_ids(self.h.db_path), self.h.gateway, at_rest=True))
+        await self.await_notices()
+        rows = read_sends(self.h.db_path)
+        found.merge(audit(rows, tracked_ids(self.h.db_path), self.h.gateway, at_rest=True))
+        found.merge(self.check(rows))
+        return found
+
+    async def await_notices(self) -> None:
+        """Every accepted SMS gets its delivery notice (all numbers used reach a final status)."""
+        for row in read_sends(self.h.db_path):
+            if row["state"] == "accepted":
+                chat = ChatView(self.h.telegram, self.h.telegram.user(row["chat_id"]).state)
+                gid = str(row["gateway_id"])
+
+                def notice(m: BotMessage, gid: str = gid) -> bool:
+                    return gid in m.plain and "SMS to" in m.plain
+
+                await chat.wait_for(
+                    notice,
+                    timeout=30,
+                    what=f"the delivery notice of {token_of(row['text'])} ({gid})",
+                )
+
+    def check(self, rows: list[Row]) -> Findings:
+        """What the model knows beyond the general invariants: presses it made, faults it injected."""
+        found = Findings()
+        by_token = {token_of(r["text"]): r for r in rows}
+        for draft in self.drafts:
+            row = by_token[draft.token]
+            self.stats.histories.add(tuple(draft.history))
+            self.stats.outcomes[row["state"]] += 1
+            if draft.presses and not draft.cancels and row["state"] not in SETTLED:
+                found.add("lost", f"{draft.token}: Send pressed, never cancelled, row is {row['state']}")
+            if draft.presses and draft.cancels and row["state"] not in (*SETTLED, "cancelled"):
+                found.add("lost", f"{draft.token}: Send and Cancel pressed, row is {row['state']}")
+            if not draft.presses and row["state"] not in ("draft", "cancelled"):
+                found.add("sent_unconfirmed", f"{draft.token}: never pressed, row is {row['state']}")
+            if row["state"] in SETTLED or row["state"] == "cancelled":
+                problem = operator_told(self.h.telegram, row, on_preview=True)
+                if problem:
+                    found.add("not_told", f"{draft.token}: {problem}")
+            if row["state"] == "accepted":
+                notices = delivery_notices(self.h.telegram, row)
+                self.stats.duplicate_notices += max(0, notices - 1)
+                if row["final"] != 1:
+                    found.add("untracked", f"{draft.token}: accepted, notice shown, but not final in the log")
+        # What the gateway did decides what the row must say.
+        faults = iter(self.faults)
+        for request in self.h.gateway.requests:
+            if request.action != "send":
+                continue
+            self.stats.gateway_sends += 1
+            token = token_of(request.fields.get("Message"))
+            fault_name = next(faults) if request.fault is not None else None
+            found_row = by_token.get(token)
+            if found_row is None:
+                continue  # reported as lost by audit()
+            row = found_row
+            expected = SEND_FAULTS[fault_name][1] if fault_name else "as_number"
+            if expected == "as_number":
+                expected = "failed" if request.fields.get("MSISDN") in ERROR_NUMBERS else "accepted"
+            if row["state"] != expected:
+                found.add(
+                    "misreported", f"{token}: gateway fault {fault_name}, expected {expected}, row {row['state']}"
+                )
+        for sent in self.h.gateway.sent:
+            logged = by_token.get(token_of(sent.text))
+            if logged is not None and logged["state"] == "accepted" and sent.sender != logged["sender"]:
+                found.add("misreported", f"{token_of(sent.text)}: sent from {sent.sender}, log says {logged['sender']}")
+        for user in self.users:
+            for message in user.messages:
+                if any(ERROR_NET in v.plain for v in message.versions):
+                    found.add("unhandled", f"{user.state.name} was shown the error net: {message.plain[:80]}")
+        for answer in self.h.telegram.callback_answers:
+            if ERROR_NET in (answer.text or ""):
+                found.add("unhandled", f"a press was answered with the error net: {answer.text}")
+        return found
+
+
+async def test_a_press_telegram_will_not_let_us_answer_still_shows_its_outcome(tmp_path: Path) -> None:
+    """Telegram refuses to answer a button press after ~15 s (a slow gateway outlives it) or a second time (a
+    press delivered again after a restart). The operator must still see on the preview what became of the SMS."""
+    with LogWatch() as logs:
+        async with Harness(tmp_path, settings_overrides={"smska_timeout": GATEWAY_TIMEOUT}) as h:
+            duty = h.telegram.user(1001, "Duty", language_code="en")
+            for fault, shown in [
+                (None, "Sent to"),
+                (Fault.DROP_AFTER_SEND, "may or may not"),
+                (Fault.ERROR, "Nothing"),
+            ]:
+                await duty.send(f"/send 79041764995 Zq99n{len(h.gateway.requests)} expired press")
+                preview = await duty.wait_for(lambda m: "Check before sending" in m.plain)
+                if fault is not None:
+                    h.gateway.inject(fault, action="send")
+                h.telegram.fail_next("answerCallbackQuery", error_code=400, description=QUERY_TOO_OLD)
+                await duty.press(preview, "✅ Send")
+
+                def outcome(m: BotMessage, p: BotMessage = preview, s: str = shown) -> bool:
+                    return m.message_id == p.message_id and s in m.plain
+
+                await duty.wait_for(outcome)
+            assert len(h.gateway.sent) == 2  # the accepted one and the dropped-after-send one
+            assert not [m for m in duty.messages if ERROR_NET in m.plain]
+    assert unhandled_records(logs.records, EXPECTED_LOGS) == []
+
+
+async def test_random_send_interleavings_never_send_twice_or_lose_one(tmp_path: Path) -> None:
+    stats = Stats()
+    failures: list[str] = []
+    total = Findings()
+    with LogWatch() as logs:
+        for run in range(RUNS):
+            seed = SEED + run
+            rng = random.Random(seed)
+            first_record = len(logs.records)
+            async with Harness(
+                tmp_path / f"run{run}",
+                admin_ids=USERS,
+                delivery_delay=0.3,
+                settings_overrides={"smska_timeout": GATEWAY_TIMEOUT},
+            ) as h:
+                model = Model(h, rng, run, stats)
+                found = await model.play(STEPS)
+            for line in unhandled_records(logs.records[first_record:], EXPECTED_LOGS):
+                found.add("unhandled", line)
+            stats.runs += 1
+            total.merge(found)
+            if found:
+                trace = "\n    ".join(model.trace)
+                failures.append(
+                    f"run {run} (CHAOS_SEED={seed}, CHAOS_RUNS=1):\n  "
+                    + "\n  ".join(found.lines)
+                    + f"\n  trace:\n    {trace}"
+                )
+    print(
+        f"\nchaos model: {stats.runs} runs, {stats.steps} steps, {sum(stats.actions.values())} actions "
+        f"{dict(stats.actions)}; {stats.overlapping} issued while others were in flight; "
+        f"{len(stats.bigrams)} distinct action pairs; {len(stats.histories)} distinct draft histories; "
+        f"{stats.gateway_sends} send requests at the gateway; outcomes {dict(stats.outcomes)}; "
+        f"duplicate delivery notices {stats.duplicate_notices}; findings: {total.summary()}"
+    )
+    assert not failures, "\n\n".join(failures)
