@@ -173,7 +173,7 @@ class StopSignals:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._restore(signal.SIG_DFL if self.event.is_set() else None)
+        self._restore(None)  # back to Python's defaults (no signal came, or `_first` already stepped aside)
 
     def _first(self, sig: signal.Signals) -> None:
         log.warning("received %s: stopping; send it again to exit at once", sig.name)
