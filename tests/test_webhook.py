@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -14,7 +15,7 @@ import aiohttp
 import pytest
 
 from bot.app import ALLOWED_UPDATES
-from bot.gateway.sandbox import SandboxGateway
+from bot.gateway.sandbox import Fault, SandboxGateway
 from bot.testing.fake_telegram import FakeTelegram
 from bot.web import MAX_BODY_BYTES, SECRET_HEADER
 from tests.deploy_fixtures import (
@@ -23,9 +24,12 @@ from tests.deploy_fixtures import (
     BotProcess,
     WebhookBot,
     bot_env,
+    eventually,
     free_port,
     gateway,
     http,
+    preview,
+    sends,
     settings_from,
     telegram,
 )
@@ -189,3 +193,34 @@ async def test_bad_webhook_settings_stop_start_up_with_one_plain_line(
     assert len(proc.lines) == 1 and expected in proc.lines[0], proc.output
     assert "Zq9" not in proc.output
     assert telegram.calls == []  # nothing was started
+
+
+async def test_a_stop_during_a_send_finishes_it_and_turns_new_updates_away(
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, http: aiohttp.ClientSession
+) -> None:
+    env = webhook_env(tmp_path, telegram, gateway, WEBHOOK_SECRET=WEBHOOK_SECRET)
+    bot = WebhookBot(settings_from(env))
+    async with bot:
+        assert bot.app is not None and bot.settings.webhook_url is not None
+        admin = telegram.user(ADMIN, "Alice", language_code="en")
+        shown = await preview(admin, "/send 79041764995 Chiller 4 tripped")
+        gateway.inject(Fault.SLOW, action="send", delay=2.0)
+        await admin.press(shown, "✅ Send")
+        await gateway.wait_requests(1, action="send", timeout=10)
+        bot.stop.set()  # what SIGTERM does
+
+        async def stopping() -> bool | None:
+            assert bot.app is not None
+            return True if bot.app.obs.stopping else None
+
+        await eventually(stopping, what="the bot begins to drain")
+        body = stranger_update(900_005)
+        async with http.post(bot.settings.webhook_url, json=body, headers={SECRET_HEADER: WEBHOOK_SECRET}) as response:
+            assert response.status == 503  # Telegram delivers it again later, to the next start
+        assert bot.task is not None
+        await asyncio.wait_for(asyncio.shield(bot.task), timeout=30)
+    [row] = sends(Path(env["DATABASE_PATH"]))
+    assert row["state"] == "accepted" and row["gateway_id"] == gateway.sent[0].id
+    assert "Sent to" in admin.state.bot_messages[shown.message_id].plain
+    assert table_count(Path(env["DATABASE_PATH"]), "access_requests") == 0  # the turned-away update did nothing
+    assert telegram.calls_to("deleteWebhook") == []
