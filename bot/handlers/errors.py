@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from aiogram import Router
 from aiogram.types import ErrorEvent
@@ -23,13 +24,28 @@ async def on_error(event: ErrorEvent, i18n: I18n, locale: str | None = None) -> 
 
 async def _report(event: ErrorEvent) -> None:
     update = event.update
-    log.error(
-        "unhandled %s while handling an update",
-        type(event.exception).__name__,
-        exc_info=event.exception,
-        extra={"update_id": update.update_id},
-    )
-    text = _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")
+    exc = event.exception
+    if isinstance(exc, sqlite3.Error):
+        # Read-only file, locked by another process, disk full: nothing the operator can fix by trying again.
+        log.error(
+            "database error while handling an update: %s: %s",
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+            extra={"update_id": update.update_id},
+        )
+        text = _(  # at most 200 characters in any language: it may be a button's alert
+            "⚠️ My database is not available right now (read-only, locked or full). Tell an admin. "
+            "If you were sending an SMS, check /history before trying again."
+        )
+    else:
+        log.error(
+            "unhandled %s while handling an update",
+            type(exc).__name__,
+            exc_info=exc,
+            extra={"update_id": update.update_id},
+        )
+        text = _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)

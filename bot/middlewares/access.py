@@ -7,6 +7,7 @@ contacts, files, inline queries, chat-member updates — before any router does.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,7 +64,11 @@ class AccessMiddleware(BaseMiddleware):
     async def _remember(self, user: User) -> None:
         facts = (user.full_name, user.username, supported(user.language_code))
         if self._seen.get(user.id) != facts:
-            await self.db.touch_person(user.id, *facts)
+            try:
+                await self.db.touch_person(user.id, *facts)
+            except sqlite3.Error as exc:  # a read-only or full database must not refuse reads (/balance, /status)
+                log.warning("could not record who wrote: %s: %s", type(exc).__name__, exc, extra={"user_id": user.id})
+                return
             self._seen[user.id] = facts
 
     async def _stranger(self, event: Update, user: User, locale: str) -> None:

@@ -110,9 +110,18 @@ class SendingService:
                 await self.db.mark_unknown(row.id, "interrupted")
             raise
         first, interval, deadline = self.tracker.schedule_for_new()
-        await self.db.mark_accepted(
-            row.id, result.message_id, result.balance, first_check_at=first, interval=interval, deadline_at=deadline
-        )
+        try:
+            await self.db.mark_accepted(
+                row.id, result.message_id, result.balance, first_check_at=first, interval=interval, deadline_at=deadline
+            )
+        except Exception:
+            # The row stays `sending` (unknown after a restart); the gateway's id must not be lost with it.
+            log.error(
+                "SMS accepted by the gateway as id %s, but the database did not record it",
+                result.message_id,
+                extra={"send_id": row.id, "outcome": "accepted"},
+            )
+            raise
         self.tracker.wake()
         log.info("SMS accepted", extra={"send_id": row.id, "outcome": "accepted"})
         await self.check_low_balance(result.balance)
