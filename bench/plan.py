@@ -53,11 +53,11 @@ QUICK = Plan(
     sends=100,
     send_users=50,
     send_latency=0.05,
-    tracking_sms=1000,
+    tracking_sms=250,
     tracking_hours=1.0,
     memory_updates=3000,
     memory_sms=300,
-    startup_runs=3,
+    startup_runs=2,
     soak_updates=1000,
 )
 
@@ -71,7 +71,7 @@ SMOKE = Plan(
     sends=20,
     send_users=10,
     send_latency=0.05,
-    tracking_sms=100,
+    tracking_sms=50,
     tracking_hours=1.0,
     memory_updates=300,
     memory_sms=30,

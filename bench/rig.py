@@ -157,7 +157,6 @@ def bot_env(servers: Servers, db_path: Path, **settings: str) -> dict[str, str]:
         "DATABASE_PATH": str(db_path),
         "ADMIN_IDS": str(ADMIN),
         "DEFAULT_LOCALE": "en",
-        "LOG_LEVEL": "WARNING",
     }
     values.update(settings)
     return child_env(values)

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from bench.rig import DELIVERED, SEND_BASE, Servers, is_notice, is_sent_edit, wait_calls
-from bench.stats import limit_violations, max_in_window
+from bench.stats import limit_violations, max_in_window, percentile
 from bot.gateway.sandbox import Fault
 from bot.testing.fake_models import BotMessage
 from bot.testing.fake_people import FakeUser
@@ -62,6 +62,42 @@ async def press_all(servers: Servers, users: list[FakeUser], previews: list[BotM
     return queued, edits[-1].time
 
 
+def breakdown(
+    servers: Servers, mark: int, queued: float, latency: float, sent_before: int, requests_before: int
+) -> dict[str, float]:
+    """Where each send's time went: from the press to its request reaching the gateway, and from the gateway's
+    answer (arrival + latency) to the "Sent to" edit; p50/p99 in ms."""
+    gateway = servers.gateway
+    arrived = {r.fields.get("Message"): r.at for r in gateway.requests[requests_before:] if r.action == "send"}
+    by_id = {m.id: arrived.get(m.text) for m in gateway.sent[sent_before:]}
+    before: list[float] = []
+    after: list[float] = []
+    for call in servers.telegram.calls[mark:]:
+        if not is_sent_edit(call):
+            continue
+        text = str(call.params.get("text", ""))
+        at = next((t for gid, t in by_id.items() if t is not None and gid in text), None)
+        if at is not None:
+            before.append(at - queued)
+            after.append(call.time - (at + latency))
+    return {
+        "to_gateway_p50_ms": percentile(before, 50) * 1000,
+        "to_gateway_p99_ms": percentile(before, 99) * 1000,
+        "after_gateway_p50_ms": percentile(after, 50) * 1000,
+        "after_gateway_p99_ms": percentile(after, 99) * 1000,
+    }
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most gateway requests in service at the same moment."""
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    best = current = 0
+    for _, step in events:
+        current += step
+        best = max(best, current)
+    return best
+
+
 async def run(servers: Servers, sends: int, send_users: int, latency: float) -> dict[str, Any]:
     telegram, gateway = servers.telegram, servers.gateway
     per_user = max(1, sends // send_users)
@@ -69,18 +105,22 @@ async def run(servers: Servers, sends: int, send_users: int, latency: float) -> 
     previews = await prepare_previews(users, per_user, DELIVERED, "Volume")
     total = len(previews)
     mark = len(telegram.calls)
-    sent_before = len(gateway.sent)
+    sent_before, requests_before, spans_before = len(gateway.sent), len(gateway.requests), len(gateway.service)
     gateway.inject(Fault.SLOW, times=None, delay=latency)
     try:
         queued, done = await press_all(servers, users, previews)
         wall = done - queued
         accepted = len(gateway.sent) - sent_before
-        # Every SMS is delivered after the sandbox's delivery_delay; wait for both notices of each.
+        # Every SMS is delivered after the sandbox's delivery_delay: a notice per SMS, the edit of its "Sent to"
+        # message first (when the bot had recorded that message's id by then), then the reply, which always comes.
         budget = 60 + 2 * total / 20
-        notices = await wait_calls(telegram, mark, is_notice, 2 * total, timeout=budget)
+        await wait_calls(telegram, mark, lambda c: is_notice(c) and c.method == "sendMessage", total, timeout=budget)
+        notices = [c for c in telegram.calls[mark:] if is_notice(c)]
     finally:
         gateway.clear_faults()
     concurrency = gateway_concurrency()
+    stages = breakdown(servers, mark, queued, latency, sent_before, requests_before)
+    busiest = max_overlap(gateway.service[spans_before:])
     ideal = math.ceil(total / concurrency) * latency
     window = [c for c in telegram.calls[mark:] if c.method in MESSAGE_METHODS]
     interactive = [c for c in window if not is_notice(c)]
@@ -99,7 +139,10 @@ async def run(servers: Servers, sends: int, send_users: int, latency: float) -> 
         "ideal_s": ideal,
         "send_ideal_ratio": wall / ideal,
         "sends_per_s": total / wall,
+        "gateway_max_parallel": busiest,
+        **stages,
         "notices": len(notices),
+        "notice_edits": sum(1 for c in notices if c.method == "editMessageText"),
         "notices_seconds": notice_span,
         "notices_max_per_s": max_in_window(c.time for c in notices),
         "notices_max_per_chat_s": max(

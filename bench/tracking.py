@@ -134,6 +134,7 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         queries = tracker.queries  # all of them, including those made during the sending phase
         seen = sum(1 for r in sandbox.requests if r.action == "query")
         pending = await db.tracking_depth()
+        await tracker.stop()  # the notices it decided go out
     finally:
         await http.aclose()
         await bot.session.close()

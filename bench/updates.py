@@ -115,7 +115,7 @@ async def burst(servers: Servers, users: list[FakeUser], n: int, counter: Counte
 
 
 async def throughput(servers: Servers, users: list[FakeUser], n: int, rounds: int, counter: Counter | None) -> Any:
-    await burst(servers, users, max(20, n // 10), counter)  # warm-up: imports, caches, connections
+    await burst(servers, users, max(50, n // 2), counter)  # warm-up: imports, caches, connections, allocator
     results = [await burst(servers, users, n, counter) for _ in range(rounds)]
     return max(results, key=lambda r: r["updates_per_s"]), results
 
