@@ -161,32 +161,38 @@ def gateway_by_token(gateway: SandboxGateway) -> tuple[Counter[str], dict[str, l
 
 def audit(rows: list[Row], tracked: set[int], gateway: SandboxGateway, *, at_rest: bool) -> Findings:
     """The invariants over the send log and the gateway's records. `at_rest`: no send can be in flight (the
-    bot restarted, or everything settled), so `sending` is a stuck row."""
+    bot restarted, or everything settled), so `sending` is a stuck row.
+
+    Rows are grouped by token: one message handled twice (delivered again after a crash) makes two drafts with
+    one text. Each draft may reach the gateway at most once, and only once it left `draft`."""
     found = Findings()
     received, sent = gateway_by_token(gateway)
-    by_token = {token_of(r["text"]): r for r in rows}
-    for token, count in received.items():
-        if count > 1 or len(sent.get(token, [])) > 1:
-            found.add("double_send", f"{token}: {count} send requests, sent as {sent.get(token)}")
-        if by_token.get(token) is None:
-            found.add("lost", f"{token}: the gateway received it, the send log has no row")
+    groups: dict[str, list[Row]] = {}
     for row in rows:
-        text_token = token_of(row["text"])
-        assert text_token is not None, row["text"]
-        token = text_token
-        state, ids = row["state"], sent.get(token, [])
-        where = f"{token} (row {row['id']}, {state})"
-        if state in ("draft", "cancelled") and received[token]:
-            found.add("sent_unconfirmed", f"{where}: {received[token]} send request(s)")
-        if state == "failed" and ids:
-            found.add("failed_but_sent", f"{where}: the gateway sent it as {ids}")
-        if state == "accepted":
-            if ids != [row["gateway_id"]]:
-                found.add("accepted_mismatch", f"{where}: shown id {row['gateway_id']}, gateway sent {ids}")
-            if row["id"] not in tracked and row["final_at"] is None:
-                found.add("untracked", f"{where}: no tracking row and no final status")
-        if state == "sending" and at_rest:
-            found.add("stuck", f"{where}: still `sending` at rest")
+        token = token_of(row["text"])
+        assert token is not None, row["text"]
+        groups.setdefault(token, []).append(row)
+    for token in received:
+        if token not in groups:
+            found.add("lost", f"{token}: the gateway received it, the send log has no row")
+    for token, group in groups.items():
+        claimed = [r for r in group if r["state"] in ("sending", *SETTLED)]
+        ids = sent.get(token, [])
+        states = [f"row {r['id']} {r['state']}" for r in group]
+        if received[token] > len(claimed) or len(ids) > len(claimed):
+            kind = "double_send" if claimed else "sent_unconfirmed"
+            found.add(kind, f"{token} ({states}): {received[token]} send requests, sent as {ids}")
+        if claimed and all(r["state"] == "failed" for r in claimed) and ids:
+            found.add("failed_but_sent", f"{token} ({states}): 'Nothing was sent', yet the gateway sent {ids}")
+        for row in group:
+            where = f"{token} (row {row['id']}, {row['state']})"
+            if row["state"] == "accepted":
+                if row["gateway_id"] not in ids:
+                    found.add("accepted_mismatch", f"{where}: shown id {row['gateway_id']}, gateway sent {ids}")
+                if row["id"] not in tracked and row["final_at"] is None:
+                    found.add("untracked", f"{where}: no tracking row and no final status")
+            if row["state"] == "sending" and at_rest:
+                found.add("stuck", f"{where}: still `sending` at rest")
     return found
 
 
@@ -213,7 +219,7 @@ def texts_about(telegram: FakeTelegram, row: Row) -> list[str]:
             message.reply_to,
         )
         for version in message.versions:
-            if ours or (token and token in version.plain):
+            if ours or (token and token in TOKEN.findall(version.plain)):
                 shown.append(version.plain)
     return shown
 

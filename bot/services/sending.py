@@ -138,8 +138,9 @@ class SendingService:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     async def recover(self) -> list[SendRow]:
-        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told."""
-        rows = await self.db.recover_interrupted()
+        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Told first:
+        a crash while telling leaves the rest in `sending`, and the next start tells them (never nobody)."""
+        rows = await self.db.interrupted_sends()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
             locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
@@ -151,6 +152,7 @@ class SendingService:
             if row.preview_message_id is not None:
                 await self.notifier.edit(row.chat_id, row.preview_message_id, text)
             await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id)
+            await self.db.mark_unknown(row.id, "interrupted")
         return rows
 
     async def check_low_balance(self, balance: Decimal) -> None:

@@ -92,17 +92,21 @@ class DeliveryTracker:
         await self.wait_notices()
 
     async def wait_notices(self, timeout: float = 10.0) -> None:
-        """Let notices already decided go out (bounded); the rest are dropped with a warning (the final status
-        is stored: /status shows it)."""
+        """Let notices already decided go out (bounded); the rest stay owed in the database and go out at the
+        next start."""
         if not self._notices:
             return
         _, pending = await asyncio.wait(set(self._notices), timeout=timeout)
         for task in pending:
             task.cancel()
         if pending:
-            log.warning("%d delivery notices not sent before stopping", len(pending))
+            log.warning("%d delivery notices not sent before stopping; they go out at the next start", len(pending))
 
     async def _run(self) -> None:
+        try:
+            await self._give_owed_notices()
+        except Exception:
+            log.exception("owed delivery notices could not be read")
         while not self._stopping.is_set():
             # Cleared before the round, not after: a wake() or stop() during the round must not be lost.
             self._wake.clear()
@@ -147,10 +151,10 @@ class DeliveryTracker:
         now = self.clock()
         pair = None if status is None else (status.code, status.name)
         if status is not None and status.final:
-            await self.db.finish_tracking(send.id, status=pair, final=True)
+            await self.db.finish_tracking(send.id, status=pair, final=True, notice_owed=True)
             self._notify_later(send, status)
         elif now >= row.deadline_at:
-            await self.db.finish_tracking(send.id, status=pair, final=False)
+            await self.db.finish_tracking(send.id, status=pair, final=False, notice_owed=True)
             self._notify_later(send, None)
         else:
             # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
@@ -169,8 +173,16 @@ class DeliveryTracker:
     async def _notice(self, send: SendRow, status: DeliveryStatus | None) -> None:
         try:
             await self.notify(send, status)
+            await self.db.notice_given(send.id)
         except Exception:
             log.exception("delivery notice failed", extra={"send_id": send.id})
+
+    async def _give_owed_notices(self) -> None:
+        """Notices decided before a crash or a stop that never went out: they go now (a second time at worst —
+        better than an operator never learning that the SMS was rejected)."""
+        for send in await self.db.owed_notices():
+            final = send.final == 1 and send.status_code is not None
+            self._notify_later(send, DeliveryStatus(send.status_code or 0, send.status_name or "") if final else None)
 
     async def locale_for(self, send: SendRow) -> str:
         return await self.db.locale_for(send.user_id) or send.locale or self.settings.default_locale

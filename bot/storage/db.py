@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 CACHE_LIMIT = 10_000  # people (and operators) kept in memory; past it the cache starts over
 
 
+# kv key prefix of a delivery notice decided but not yet given (see finish_tracking).
+NOTICE_OWED = "notice_owed:"
+
+
 class StorageError(Exception):
     """The database cannot be used (newer schema, unreadable file, ...); the message is one plain line."""
 
@@ -454,6 +458,10 @@ class Database:
             (message_id, utcnow(), send_id),
         )
 
+    async def interrupted_sends(self) -> list[SendRow]:
+        """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
+        return await self._all(SendRow, "SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
+
     async def recover_interrupted(self) -> list[SendRow]:
         """Rows left in `sending` by a crash become `unknown` (never resent); returns them to tell the operators."""
         now = utcnow()
@@ -521,8 +529,11 @@ class Database:
                     (status[0], status[1], utcnow(), send_id),
                 )
 
-    async def finish_tracking(self, send_id: int, *, status: tuple[int, str] | None, final: bool) -> None:
-        """Stop tracking: a final status (final=True) or the tracking window ran out (final=False)."""
+    async def finish_tracking(
+        self, send_id: int, *, status: tuple[int, str] | None, final: bool, notice_owed: bool = False
+    ) -> None:
+        """Stop tracking: a final status (final=True) or the tracking window ran out (final=False).
+        `notice_owed`: the operator is still to be told; it stays owed (`owed_notices`) until `notice_given`."""
         now = utcnow()
         async with self.transaction() as conn:
             if status is not None:
@@ -534,6 +545,21 @@ class Database:
             else:
                 await conn.execute("UPDATE sends SET final_at = ?, updated_at = ? WHERE id = ?", (now, now, send_id))
             await conn.execute("DELETE FROM tracking WHERE send_id = ?", (send_id,))
+            if notice_owed:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{NOTICE_OWED}{send_id}", now)
+                )
+
+    async def owed_notices(self) -> list[SendRow]:
+        """Sends whose tracking ended but whose operator was not told yet (a crash or a stop came first)."""
+        return await self._all(
+            SendRow,
+            "SELECT sends.* FROM sends JOIN kv ON kv.key = ? || sends.id ORDER BY sends.id",
+            (NOTICE_OWED,),
+        )
+
+    async def notice_given(self, send_id: int) -> None:
+        await self._write("DELETE FROM kv WHERE key = ?", (f"{NOTICE_OWED}{send_id}",))
 
     # --- key/value -------------------------------------------------------------------------------------
     async def kv_get(self, key: str) -> str | None:
