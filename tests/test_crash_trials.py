@@ -266,10 +266,12 @@ class Series:
         return bot_env(self.telegram, self.gateway, self.db_path)
 
     # --- what operators do -------------------------------------------------------------------------
-    async def compose(self, user: FakeUser, rng: random.Random) -> Draft:
+    async def compose(self, user: FakeUser, rng: random.Random | None = None) -> Draft:
+        """A preview for a new SMS (to a random number of NUMBERS, or the first one)."""
         self.n += 1
         token = f"Zq7n{self.n}"
-        await user.send(f"/send {rng.choice(NUMBERS)} Incident {token}: db1 down")
+        number = rng.choice(NUMBERS) if rng is not None else NUMBERS[0]
+        await user.send(f"/send {number} Incident {token}: db1 down")
         preview = await ChatView(self.telegram, user.state).wait_for(
             lambda m: token in m.plain and "Check before sending" in m.plain, timeout=15
         )
@@ -497,7 +499,7 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     polls = len(telegram.calls_to("getUpdates"))
     pid = await start("notice-held")
     await polling_began(telegram, polls)
-    draft = await series.compose(duty, random.Random(f"{SEED}:pinned"))
+    draft = await series.compose(duty)
     draft.pressed = True
     await duty.press_data(draft.message_id, draft.go)
     preview = await ChatView(telegram, duty.state).wait_for(
@@ -522,7 +524,7 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     )
 
     # 2. A send interrupted; the restart's notice about it is held up; killed again there.
-    draft = await series.compose(duty, random.Random(f"{SEED}:pinned2"))
+    draft = await series.compose(duty)
     draft.pressed = True
     sends = len([r for r in gateway.requests if r.action == "send"])
     gateway.inject(Fault.SLOW, action="send", delay=30)
