@@ -58,6 +58,7 @@ KINDS = (
 # What the operator reads (English catalog).
 SENT = "Sent to"
 NOTHING_SENT = "Nothing was sent"
+NOT_SENT = "was not sent"  # told after a restart: "This SMS to ... was not sent: the gateway refused it."
 MAYBE = "may or may not"
 CANCELLED = "Cancelled. Nothing was sent."
 ERROR_NET = "Something went wrong on my side"
@@ -234,7 +235,7 @@ def operator_told(telegram: FakeTelegram, row: Row, *, on_preview: bool = False)
         gid = row["gateway_id"]
         ok = any(SENT in t and gid in t for t in shown) or (not on_preview and delivery_notices(telegram, row) > 0)
     elif state == "failed":
-        ok = any(NOTHING_SENT in t for t in shown)
+        ok = any(NOTHING_SENT in t or NOT_SENT in t for t in shown)
     elif state == "unknown":
         ok = any(MAYBE in t for t in shown)
     elif state == "cancelled":

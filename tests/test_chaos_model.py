@@ -70,7 +70,7 @@ TELEGRAM_FAULTS = (
     ("answerCallbackQuery", 429),
     ("sendMessage", 429),
     ("answerCallbackQuery", 400),  # the query expired (Telegram: ~15 s), e.g. during a slow send
-    ("answerCallbackQuery", 400),
+    ("answerCallbackQuery", 502),
 )
 ACTIONS = {
     "compose": 3.0,
@@ -231,6 +231,8 @@ class Model:
         method, code = self.rng.choice(TELEGRAM_FAULTS)
         if code == 429:
             self.h.telegram.fail_next(method, error_code=429, retry_after=1)
+        elif code == 502:
+            self.h.telegram.fail_next(method, error_code=502)
         else:
             self.h.telegram.fail_next(method, error_code=400, description=QUERY_TOO_OLD)
         self.trace.append(f"telegram fault {method} {code}")

@@ -266,11 +266,11 @@ class Series:
         return bot_env(self.telegram, self.gateway, self.db_path)
 
     # --- what operators do -------------------------------------------------------------------------
-    async def compose(self, user: FakeUser, rng: random.Random | None = None) -> Draft:
-        """A preview for a new SMS (to a random number of NUMBERS, or the first one)."""
+    async def compose(self, user: FakeUser, rng: random.Random | None = None, number: str = NUMBERS[0]) -> Draft:
+        """A preview for a new SMS (to a random number of NUMBERS when given `rng`)."""
         self.n += 1
         token = f"Zq7n{self.n}"
-        number = rng.choice(NUMBERS) if rng is not None else NUMBERS[0]
+        number = rng.choice(NUMBERS) if rng is not None else number
         await user.send(f"/send {number} Incident {token}: db1 down")
         preview = await ChatView(self.telegram, user.state).wait_for(
             lambda m: token in m.plain and "Check before sending" in m.plain, timeout=15
@@ -478,10 +478,11 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
 
 
 async def _pinned_trials(series: Series, server: ForkServer) -> None:
-    """Two kills placed exactly, before the random ones (a delayed Telegram answer holds the bot there):
+    """Three kills placed exactly, before the random ones (a delayed Telegram answer holds the bot there):
     * after the delivery status was stored final, before the operator was told;
     * while telling an operator, at start-up, that a send was interrupted by the previous kill.
-    Either way the operator must be told after the next start."""
+    * after the gateway refused a send, before the operator was shown that.
+    Each time the operator must be told after the next start."""
     telegram, gateway, duty = series.telegram, series.gateway, series.users[0]
 
     async def start(name: str) -> int:
@@ -543,6 +544,27 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     pid = await start("telling-again")
     await polling_began(telegram, polls)
     series.after_start("telling-again")
+
+    # 3. The gateway refused a send; killed before the operator saw that (the press's answer is held up).
+    draft = await series.compose(duty, number=NUMBERS[-1])  # the gateway answers 3|Sent Error
+    draft.pressed = True
+    answers = len(telegram.calls_to("answerCallbackQuery"))
+    telegram.fail_next("answerCallbackQuery", error_code=502, delay=30)
+    await duty.press_data(draft.message_id, draft.go)
+    await eventually(
+        lambda: True if len(telegram.calls_to("answerCallbackQuery")) > answers else None, 15, "the press answered"
+    )
+    assert [r["state"] for r in read_sends(series.db_path) if r["id"] == draft.draft_id] == ["failed"]
+    await kill(pid, "outcome-held")
+    polls = len(telegram.calls_to("getUpdates"))
+    pid = await start("outcome-owed")
+    await polling_began(telegram, polls)
+    series.after_start("outcome-owed")
+    await ChatView(telegram, duty.state).wait_for(
+        lambda m: m.message_id == draft.message_id and "was not sent" in m.plain,
+        timeout=15,
+        what="the refused SMS's outcome, owed since the kill",
+    )
     os.kill(pid, signal.SIGTERM)
     assert await server.wait_exit(pid) == 0
 

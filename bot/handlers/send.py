@@ -264,10 +264,11 @@ async def balance_line(sending: SendingService) -> str:
 # --- the preview's buttons ---------------------------------------------------------------------------------
 async def _answer(callback: CallbackQuery, text: str | None = None, show_alert: bool = False) -> None:
     """Answer a press. Telegram refuses an answer to an expired query (~15 s: a slow send outlives it) or to one
-    already answered (a press delivered again after a restart); that must not stop the outcome being shown."""
+    already answered (a press delivered again after a restart), or fails (5xx, network); none of that may stop
+    the outcome being shown."""
     try:
         await callback.answer(text, show_alert=show_alert)
-    except TelegramBadRequest as exc:
+    except TelegramAPIError as exc:
         log.info("could not answer a button press: %s", exc.message)
 
 
@@ -297,6 +298,8 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + await balance_line(sending)
     shown_in = await _show_outcome(callback, bot, text)
+    if outcome.row.state in ("failed", "unknown"):
+        await sending.db.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
         await sending.db.set_result_message(outcome.row.id, shown_in)
 

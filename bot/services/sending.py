@@ -139,7 +139,8 @@ class SendingService:
 
     async def recover(self) -> list[SendRow]:
         """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Told first:
-        a crash while telling leaves the rest in `sending`, and the next start tells them (never nobody)."""
+        a crash while telling leaves the rest in `sending`, and the next start tells them (never nobody). Sends
+        that failed or went unknown just before a crash, before their operator saw it, are told too."""
         rows = await self.db.interrupted_sends()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
@@ -149,11 +150,22 @@ class SendingService:
                     "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
                     "It will not be resent automatically. Check /status or the provider before sending again."
                 ).format(number=format_phone(row.msisdn))
-            if row.preview_message_id is not None:
-                await self.notifier.edit(row.chat_id, row.preview_message_id, text)
-            await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id)
-            await self.db.mark_unknown(row.id, "interrupted")
+            await self._tell(row, text)
+            await self.db.mark_unknown(row.id, "interrupted", owed=False)
+        for row in await self.db.owed_outcomes():
+            log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
+            locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            with self.i18n.context(), self.i18n.use_locale(locale):
+                text = state_text(row)
+            await self._tell(row, text)
+            await self.db.outcome_shown(row.id)
         return rows
+
+    async def _tell(self, row: SendRow, text: str) -> None:
+        """The preview becomes `text`, and a reply makes the phone ring."""
+        if row.preview_message_id is not None:
+            await self.notifier.edit(row.chat_id, row.preview_message_id, text)
+        await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id)
 
     async def check_low_balance(self, balance: Decimal) -> None:
         """Warn the admins once when the balance falls below LOW_BALANCE_THRESHOLD; again only after it rose."""

@@ -27,6 +27,8 @@ CACHE_LIMIT = 10_000  # people (and operators) kept in memory; past it the cache
 
 # kv key prefix of a delivery notice decided but not yet given (see finish_tracking).
 NOTICE_OWED = "notice_owed:"
+# kv key prefix of a send that failed or whose outcome is unknown, until its operator was shown that.
+OUTCOME_OWED = "outcome_owed:"
 
 
 class StorageError(Exception):
@@ -438,19 +440,43 @@ class Database:
             )
 
     async def mark_failed(self, send_id: int, code: int | None, text: str) -> None:
+        """`sending` -> `failed`; its outcome is owed to the operator until `outcome_shown`."""
         now = utcnow()
-        await self._write(
-            """UPDATE sends SET state = 'failed', error_code = ?, error_text = ?, final_at = ?, updated_at = ?
-               WHERE id = ? AND state = 'sending'""",
-            (code, text, now, now, send_id),
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                """UPDATE sends SET state = 'failed', error_code = ?, error_text = ?, final_at = ?, updated_at = ?
+                   WHERE id = ? AND state = 'sending'""",
+                (code, text, now, now, send_id),
+            )
+            if cur.rowcount:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{OUTCOME_OWED}{send_id}", now)
+                )
+
+    async def mark_unknown(self, send_id: int, reason: str, *, owed: bool = True) -> None:
+        """`sending` -> `unknown`; unless `owed` is False, its outcome is owed to the operator until
+        `outcome_shown`."""
+        now = utcnow()
+        async with self.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE sends SET state = 'unknown', error_text = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
+                (reason, now, send_id),
+            )
+            if cur.rowcount and owed:
+                await conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{OUTCOME_OWED}{send_id}", now)
+                )
+
+    async def owed_outcomes(self) -> list[SendRow]:
+        """Sends that failed or went unknown and whose operator was not shown it (a crash came in between)."""
+        return await self._all(
+            SendRow,
+            "SELECT sends.* FROM sends JOIN kv ON kv.key = ? || sends.id ORDER BY sends.id",
+            (OUTCOME_OWED,),
         )
 
-    async def mark_unknown(self, send_id: int, reason: str) -> None:
-        now = utcnow()
-        await self._write(
-            "UPDATE sends SET state = 'unknown', error_text = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
-            (reason, now, send_id),
-        )
+    async def outcome_shown(self, send_id: int) -> None:
+        await self._write("DELETE FROM kv WHERE key = ?", (f"{OUTCOME_OWED}{send_id}",))
 
     async def set_result_message(self, send_id: int, message_id: int) -> None:
         await self._write(
