@@ -45,7 +45,8 @@ async def balance(message: Message, gateway: SmskaClient, settings: Settings) ->
 @router.callback_query(BalanceCb.filter())
 async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings) -> None:
     text = await balance_text(gateway, settings)
-    await callback.answer()
+    # A toast, so a press within the same second (same text, nothing to edit) still visibly did something.
+    await callback.answer(_("Balance updated"))
     if isinstance(callback.message, Message):
         try:
             await callback.message.edit_text(text, reply_markup=refresh_keyboard())
