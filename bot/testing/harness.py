@@ -102,8 +102,11 @@ class Harness:
         self.app, self._polling = None, None
         if app is None:
             return
-        with contextlib.suppress(RuntimeError):  # polling already stopped
+        try:
             await app.dp.stop_polling()
+        except RuntimeError:  # polling has not started yet (or already stopped): nothing to wait for
+            if task is not None:
+                task.cancel()
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=10)
