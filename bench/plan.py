@@ -45,20 +45,20 @@ FULL = Plan(
 
 QUICK = Plan(
     name="quick",
-    burst=600,
+    burst=500,
     rounds=2,
-    latency_cycles=40,
+    latency_cycles=30,
     mixed_users=10,
-    mixed_cycles=5,
-    sends=100,
-    send_users=50,
+    mixed_cycles=4,
+    sends=60,
+    send_users=30,
     send_latency=0.05,
-    tracking_sms=250,
+    tracking_sms=150,
     tracking_hours=1.0,
-    memory_updates=3000,
-    memory_sms=300,
+    memory_updates=2500,
+    memory_sms=250,
     startup_runs=2,
-    soak_updates=1000,
+    soak_updates=800,
 )
 
 SMOKE = Plan(

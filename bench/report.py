@@ -95,6 +95,13 @@ def table(r: dict[str, Any]) -> str:
         ),
         ("   wall / ideal", f"{s['send_ideal_ratio']:.2f}", "", "", ""),
         (
+            "   press -> gateway; gateway -> edit (p50 ms)",
+            f"{s['to_gateway_p50_ms']:.0f}; {s['after_gateway_p50_ms']:.0f}",
+            f"at most {s['gateway_max_parallel']} at the gateway at once",
+            "",
+            "",
+        ),
+        (
             "   notices: max/s overall; per chat",
             f"{s['notices_max_per_s']}; {s['notices_max_per_chat_s']}",
             "",
@@ -126,7 +133,7 @@ def table(r: dict[str, Any]) -> str:
         (
             "4. RSS idle (MB)",
             f"{mem['rss_idle_mb']:.1f}",
-            f"{base['import_aiogram_rss_mb']:.1f} import aiogram",
+            f"{base['import_aiogram_rss_mb']:.1f} import aiogram (+{mem['rss_idle_mb'] - base['import_aiogram_rss_mb']:.1f})",
             "<= 80",
             _verdict(mem["rss_idle_mb"] <= 80),
         ),
@@ -147,7 +154,8 @@ def table(r: dict[str, Any]) -> str:
         (
             "   start-up to first getUpdates (s)",
             f"{st['startup_s']:.2f}",
-            f"{base['import_aiogram_s']:.2f} import aiogram, {base['python_s']:.2f} python",
+            f"{base['import_aiogram_s']:.2f} import aiogram ({st['startup_s'] - base['import_aiogram_s']:+.2f}), "
+            f"{base['python_s']:.2f} python",
             "<= 1.5",
             _verdict(st["startup_s"] <= 1.5),
         ),

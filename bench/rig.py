@@ -173,6 +173,7 @@ class Child:
         self.proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
         self.started_at = 0.0
+        self.paused = False
 
     @property
     def pid(self) -> int:
@@ -204,10 +205,25 @@ class Child:
     def rss_mb(self) -> float:
         return rss_mb(self.pid)
 
+    def pause(self) -> None:
+        """SIGSTOP: frozen mid-poll, so another bot can poll the same server (its long poll is then ended with
+        409 Conflict, which this one reads when it goes on, and polls again after aiogram's ~1 s back-off)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
     async def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, then wait (SIGKILL after `timeout`); returns the exit code."""
         if self.proc is None:
             return None
+        if self.proc.returncode is None and self.paused:  # it would poll once more: end it without that
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)

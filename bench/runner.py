@@ -55,16 +55,11 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         say("baselines: python -c pass, python -c 'import aiogram'")
         results["baseline"] = await footprint.baselines(plan.startup_runs)
 
-        say(f"bare aiogram echo bot: {plan.rounds} x {plan.burst} /help")
+        extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
+        say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
         echo = echo_process(servers, workdir, help_answer())
         await echo.start(servers.telegram)
-        try:
-            results["bare"] = await updates.run_bare(servers, echo, plan.burst, plan.rounds, plan.latency_cycles)
-        finally:
-            results["bare"] = {**results.get("bare", {}), "exit_code": await echo.stop()}
-
-        extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
-        say("python -m bot: start-up, idle RSS")
+        echo.pause()
         main = bot_process(servers, workdir, "main", **MAIN_SETTINGS)
         operators = [
             *BURST_USERS,
@@ -74,9 +69,9 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             *(MEMORY_BASE + i for i in range(50)),
         ]
         await seed_operators(Path(main.env["DATABASE_PATH"]), operators)
-        first = await main.start(servers.telegram)
         counter = updates.Counter()
         try:
+            first = await main.start(servers.telegram)
             await servers.telegram.wait_idle(quiet=0.5, timeout=30)
             await asyncio.sleep(1.0)
             startup_all = [first, *extra]
@@ -87,16 +82,21 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             }
             results["memory"] = {"rss_idle_mb": main.rss_mb()}
 
-            say(f"python -m bot: {plan.rounds} x {plan.burst} /help, latency, mixed")
-            results["ours"] = await updates.run_ours(
-                servers,
-                plan.burst,
-                plan.rounds,
-                plan.latency_cycles,
-                plan.mixed_users,
-                plan.mixed_cycles,
-                counter,
-            )
+            say(f"both bots, taking turns: {plan.rounds} x {plan.burst} /help; latency; mixed")
+            try:
+                results["bare"], results["ours"] = await updates.compare(
+                    servers,
+                    echo,
+                    main,
+                    n=plan.burst,
+                    rounds=plan.rounds,
+                    latency_cycles=plan.latency_cycles,
+                    mixed_users=plan.mixed_users,
+                    mixed_cycles=plan.mixed_cycles,
+                    counter=counter,
+                )
+            finally:
+                await echo.stop()
 
             say(f"sending at volume: {plan.sends} sends, gateway latency {plan.send_latency * 1000:g} ms")
             before = counter.pushed

@@ -2,7 +2,8 @@
 
 Throughput: `burst` /help updates are queued at the fake server at once (spread over 20 users); the time
 runs from queueing the first to the last answer (sendMessage) arriving. Best of `rounds`, after a warm-up.
-Both bots run as subprocesses polling the same fake server, one after the other.
+Both bots run as subprocesses polling the same fake server, taking turns round by round (the idle one frozen
+with SIGSTOP), so a busy moment of the machine does not fall on one of them only.
 
 Latency: one user, one update at a time (the next after the answer): /help, /balance, /send <number> <text>
 (answered by the preview) and the Send press (answered by answerCallbackQuery, which the bot sends after
@@ -114,12 +115,6 @@ async def burst(servers: Servers, users: list[FakeUser], n: int, counter: Counte
     return {"updates": n, "seconds": wall, "updates_per_s": n / wall, "rig_cpu_share": rig_cpu / wall}
 
 
-async def throughput(servers: Servers, users: list[FakeUser], n: int, rounds: int, counter: Counter | None) -> Any:
-    await burst(servers, users, max(50, n // 2), counter)  # warm-up: imports, caches, connections, allocator
-    results = [await burst(servers, users, n, counter) for _ in range(rounds)]
-    return max(results, key=lambda r: r["updates_per_s"]), results
-
-
 def summarize(samples: list[Sample]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for op in OPS:
@@ -137,32 +132,72 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
     return out
 
 
-async def run_bare(servers: Servers, echo: Child, n: int, rounds: int, latency_n: int) -> dict[str, Any]:
+async def activate(servers: Servers, on: Child, off: Child) -> None:
+    """Let `on` poll the fake server and freeze `off` (see Child.pause); back when `on` is polling again."""
+    telegram = servers.telegram
+    if not off.paused:
+        off.pause()
+    if on.paused:
+        mark = len(telegram.calls)
+        on.resume()
+        await wait_calls(telegram, mark, lambda c: c.method == "getUpdates", 1, timeout=30)
+    await telegram.wait_for_poll(timeout=30)
+
+
+async def compare(
+    servers: Servers,
+    echo: Child,
+    bot: Child,
+    *,
+    n: int,
+    rounds: int,
+    latency_cycles: int,
+    mixed_users: int,
+    mixed_cycles: int,
+    counter: Counter,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Throughput rounds of the bare bot and the real one, alternating (a warm-up round each first), so both
+    see the machine in the same state; then their latencies, and the real bot's mixed load."""
     telegram = servers.telegram
     users = [telegram.user(uid, f"B{uid}", language_code="en") for uid in BURST_USERS]
-    best, all_rounds = await throughput(servers, users, n, rounds, None)
+    bare_rounds: list[dict[str, float]] = []
+    ours_rounds: list[dict[str, float]] = []
+    for r in range(rounds + 1):
+        size = max(50, n // 2) if r == 0 else n  # round 0 warms up: imports, caches, connections
+        await activate(servers, echo, bot)
+        bare = await burst(servers, users, size)
+        await activate(servers, bot, echo)
+        ours = await burst(servers, users, size, counter)
+        if r:
+            bare_rounds.append(bare)
+            ours_rounds.append(ours)
+
+    await activate(servers, echo, bot)
     latencies: list[float] = []
     user = users[0]
-    for _ in range(latency_n):
+    for _ in range(latency_cycles * len(OPS)):
         mark = len(telegram.calls)
         queued = time.monotonic()
         await user.send("/help")
         [answer] = await wait_calls(telegram, mark, is_message_to(user.chat_id), timeout=30)
         latencies.append(answer.time - queued)
-    return {
-        "help_updates_per_s": best["updates_per_s"],
-        "rounds": all_rounds,
+    bare_result = {
+        "help_updates_per_s": max(r["updates_per_s"] for r in bare_rounds),
+        "rounds": bare_rounds,
         "help_p50_ms": percentile(latencies, 50) * 1000,
         "help_p99_ms": percentile(latencies, 99) * 1000,
     }
+    await activate(servers, bot, echo)
+    ours_result = await latency_and_mixed(servers, latency_cycles, mixed_users, mixed_cycles, counter)
+    ours_result["help_updates_per_s"] = max(r["updates_per_s"] for r in ours_rounds)
+    ours_result["rounds"] = ours_rounds
+    return bare_result, ours_result
 
 
-async def run_ours(
-    servers: Servers, n: int, rounds: int, latency_cycles: int, mixed_users: int, mixed_cycles: int, counter: Counter
+async def latency_and_mixed(
+    servers: Servers, latency_cycles: int, mixed_users: int, mixed_cycles: int, counter: Counter
 ) -> dict[str, Any]:
     telegram = servers.telegram
-    users = [telegram.user(uid, f"B{uid}", language_code="en") for uid in BURST_USERS]
-    best, all_rounds = await throughput(servers, users, n, rounds, counter)
 
     # Latency: one update at a time.
     one = Cycle(servers, telegram.user(LATENCY_USER, "Lena", language_code="en"), counter)
@@ -186,8 +221,6 @@ async def run_ours(
     wall = time.monotonic() - started
     mixed_samples = [s for c in cycles for s in c.samples]
     return {
-        "help_updates_per_s": best["updates_per_s"],
-        "rounds": all_rounds,
         "latency": sequential,
         "p99_own_ms": percentile(own_all, 99) * 1000,
         "p50_own_ms": percentile(own_all, 50) * 1000,
