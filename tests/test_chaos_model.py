@@ -9,7 +9,7 @@ so presses race each other, Cancel, and restarts. After each run the send log, t
 what each operator saw are checked.
 
 Deterministic in its choices (`CHAOS_SEED`), bounded in time: `CHAOS_RUNS` runs of `CHAOS_STEPS` steps
-(default 6 x 40, ~20 s; `CHAOS_RUNS=60` for a long soak). A failure names the run's seed and its trace.
+(default 5 x 40, ~20 s; `CHAOS_RUNS=60` for a long soak). A failure names the run's seed and its trace.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from tests.chaos_support import (
     unhandled_records,
 )
 
-RUNS = int(os.environ.get("CHAOS_RUNS", "6"))
+RUNS = int(os.environ.get("CHAOS_RUNS", "5"))
 STEPS = int(os.environ.get("CHAOS_STEPS", "40"))
 SEED = int(os.environ.get("CHAOS_SEED", "6061"))
 

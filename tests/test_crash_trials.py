@@ -307,7 +307,7 @@ class Series:
     async def workload(self, trial: int) -> None:
         """One or two people at once, each with their own seeded choices (the same whatever the timing)."""
         rng = random.Random(f"{SEED}:{trial}")
-        people = rng.sample(self.users, rng.randint(1, 2))
+        people = rng.sample(self.users, rng.choices([1, 2], [3, 2])[0])
         await asyncio.gather(*(self.operator(p, random.Random(f"{SEED}:{trial}:{p.user_id}")) for p in people))
 
     # --- checks --------------------------------------------------------------------------------------
@@ -376,23 +376,32 @@ class Series:
         return dict(facts)
 
 
-async def _kill_moment(series: Series, mode: str, sends_before: int, queries_before: int, sent_before: int) -> None:
-    """Wait for the moment chosen by `mode` (a bounded wait: the workload may never get there)."""
-    rng, gateway = series.plan, series.gateway
+async def _kill_moment(mode: str, delay: float, gateway: SandboxGateway, sends: int, queries: int, sent: int) -> None:
+    """Wait for the moment chosen by `mode`, then `delay` more seconds (bounded: the workload may never get
+    there)."""
     try:
-        if mode == "timer":
-            await asyncio.sleep(rng.uniform(0.05, 1.0))
-        elif mode in ("send", "slow_send"):
-            await gateway.wait_requests(sends_before + 1, action="send", timeout=8)
-            await asyncio.sleep(rng.choice([0.0, rng.uniform(0.0, 0.03)]))
+        if mode in ("send", "slow_send"):
+            await gateway.wait_requests(sends + 1, action="send", timeout=8)
         elif mode == "answer":
-            await gateway.wait_sent(sent_before + 1, timeout=8)
-            await asyncio.sleep(rng.choice([0.0, rng.uniform(0.0, 0.01)]))
+            await gateway.wait_sent(sent + 1, timeout=8)
         elif mode == "tracking":
-            await gateway.wait_requests(queries_before + 1, action="query", timeout=3)
-            await asyncio.sleep(rng.uniform(0.0, 1.0))
+            await gateway.wait_requests(queries + 1, action="query", timeout=3)
     except TimeoutError:
         pass
+    await asyncio.sleep(delay)
+
+
+def _kill_delay(mode: str, rng: random.Random) -> float:
+    """Drawn before the trial starts, so that the plan of kills is the same whatever the timing."""
+    exact = rng.random() < 0.5
+    return {
+        "timer": rng.uniform(0.05, 1.0),
+        "send": 0.0 if exact else rng.uniform(0.0, 0.03),
+        "slow_send": 0.0 if exact else rng.uniform(0.0, 0.03),
+        "answer": 0.0 if exact else rng.uniform(0.0, 0.01),
+        "tracking": rng.uniform(0.0, 1.0),
+        "startup": rng.uniform(0.0, 0.4),
+    }[mode]
 
 
 async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
@@ -407,6 +416,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
         for trial in range(TRIALS):
             rng = series.plan
             mode = rng.choices(list(KILL_MODES), list(KILL_MODES.values()))[0]
+            delay = _kill_delay(mode, rng)
             series.modes[mode] += 1
             log = tmp_path / f"bot-{trial}.log"
             series.logs.append(log)
@@ -414,7 +424,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
             started = time.monotonic()
             pid = await server.spawn(series.env(), tmp_path, log)
             if mode == "startup":
-                await asyncio.sleep(rng.uniform(0.0, 0.4))
+                await asyncio.sleep(delay)
             else:
                 await polling_began(telegram, polls)
                 series.timing["start-up"] += time.monotonic() - started
@@ -425,7 +435,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
                 if mode == "slow_send":
                     gateway.inject(Fault.SLOW, action="send", delay=3.0)
                 work = asyncio.create_task(series.workload(trial))
-                moment = asyncio.create_task(_kill_moment(series, mode, sends, queries, len(gateway.sent)))
+                moment = asyncio.create_task(_kill_moment(mode, delay, gateway, sends, queries, len(gateway.sent)))
                 # A send-anchored kill needs the workload still sending: when it is done first, kill now.
                 watch = {moment, work} if mode in ("send", "slow_send", "answer") else {moment}
                 await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
