@@ -108,9 +108,18 @@ def read_sends(db_path: Path) -> list[Row]:
         return [dict(r) for r in conn.execute("SELECT * FROM sends ORDER BY id")]
 
 
-def tracked_ids(db_path: Path) -> set[int]:
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
-        return {int(r[0]) for r in conn.execute("SELECT send_id FROM tracking")}
+def snapshot(db_path: Path) -> tuple[list[Row], set[int]]:
+    """The send log and the ids in the tracking queue, read in one transaction: one moment of a bot that may be
+    running (the tracker may end a row's tracking between two separate reads)."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10, isolation_level=None)) as conn:
+        conn.row_factory = sqlite3.Row
+        conn.execute("BEGIN")
+        try:
+            rows = [dict(r) for r in conn.execute("SELECT * FROM sends ORDER BY id")]
+            tracked = {int(r[0]) for r in conn.execute("SELECT send_id FROM tracking")}
+        finally:
+            conn.execute("COMMIT")
+        return rows, tracked
 
 
 def integrity(db_path: Path) -> str:

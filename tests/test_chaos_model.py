@@ -36,8 +36,8 @@ from tests.chaos_support import (
     eventually,
     operator_told,
     read_sends,
+    snapshot,
     token_of,
-    tracked_ids,
     unhandled_records,
 )
 
@@ -287,10 +287,10 @@ class Model:
         found = Findings()
         if self.rng.random() < 0.5:
             await self.restart()
-            found.merge(audit(read_sends(self.h.db_path), tracked_ids(self.h.db_path), self.h.gateway, at_rest=True))
+            found.merge(audit(*snapshot(self.h.db_path), self.h.gateway, at_rest=True))
         await self.await_notices()
-        rows = read_sends(self.h.db_path)
-        found.merge(audit(rows, tracked_ids(self.h.db_path), self.h.gateway, at_rest=True))
+        rows, tracked = snapshot(self.h.db_path)
+        found.merge(audit(rows, tracked, self.h.gateway, at_rest=True))
         found.merge(self.check(rows))
         return found
 

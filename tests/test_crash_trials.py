@@ -51,9 +51,9 @@ from tests.chaos_support import (
     integrity,
     operator_told,
     read_sends,
+    snapshot,
     texts_about,
     token_of,
-    tracked_ids,
     unhandled_json_lines,
 )
 
@@ -317,8 +317,8 @@ class Series:
         if check != "ok":
             self.findings.add("integrity", f"trial {trial}: {check}")
             return
-        rows = read_sends(self.db_path)
-        self.findings.merge(audit(rows, tracked_ids(self.db_path), self.gateway, at_rest=False))
+        rows, tracked = snapshot(self.db_path)
+        self.findings.merge(audit(rows, tracked, self.gateway, at_rest=False))
         self.progress(rows, trial)
         sending = [r for r in rows if r["state"] == "sending"]
         self.kills_mid_send += bool(sending and not {r["id"] for r in sending} <= self.owed)
@@ -336,10 +336,10 @@ class Series:
     def after_start(self, trial: int | str) -> None:
         """The new process is polling: nothing in `sending`; each row a kill left there is `unknown` and its
         operator was told it may or may not have gone out."""
-        rows = read_sends(self.db_path)
+        rows, tracked = snapshot(self.db_path)
         # Presses queued while the bot was down may be being sent right now: only rows left by the kill are
         # known to be at rest.
-        self.findings.merge(audit(rows, tracked_ids(self.db_path), self.gateway, at_rest=False))
+        self.findings.merge(audit(rows, tracked, self.gateway, at_rest=False))
         self.progress(rows, trial)
         by_id = {r["id"]: r for r in rows}
         for send_id in sorted(self.owed):
@@ -358,8 +358,8 @@ class Series:
                 self.findings.add("unhandled", f"{log.name}: {line}")
 
     def final(self) -> dict[str, int]:
-        rows = read_sends(self.db_path)
-        self.findings.merge(audit(rows, tracked_ids(self.db_path), self.gateway, at_rest=True))
+        rows, tracked = snapshot(self.db_path)
+        self.findings.merge(audit(rows, tracked, self.gateway, at_rest=True))
         facts: Counter[str] = Counter(r["state"] for r in rows)
         for row in rows:
             draft = self.drafts.get(str(token_of(row["text"])))
