@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -162,6 +163,13 @@ def bot_env(servers: Servers, db_path: Path, **settings: str) -> dict[str, str]:
     return child_env(values)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the bench dies (Linux), so no bot is left behind if the bench is
+    killed (a CI timeout) or crashes — not even one frozen with SIGSTOP, which a SIGTERM would not reach."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Child:
     """A subprocess that polls the fake Telegram server: started, measured (RSS), stopped with SIGTERM."""
 
@@ -186,7 +194,12 @@ class Child:
         self._log = self.log_path.open("ab")
         self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
-            *self.args, cwd=self.cwd, env=self.env, stdout=self._log, stderr=asyncio.subprocess.STDOUT
+            *self.args,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         waiter = asyncio.create_task(wait_calls(server, mark, lambda c: c.method == "getUpdates", 1, timeout))
         died = asyncio.create_task(self.proc.wait())
