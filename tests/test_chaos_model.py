@@ -34,6 +34,7 @@ from tests.chaos_support import (
     audit,
     delivery_notices,
     eventually,
+    is_delivery_notice,
     operator_told,
     read_sends,
     snapshot,
@@ -302,7 +303,7 @@ class Model:
                 gid = str(row["gateway_id"])
 
                 def notice(m: BotMessage, gid: str = gid) -> bool:
-                    return gid in m.plain and "SMS to" in m.plain
+                    return is_delivery_notice(m, gid)
 
                 await chat.wait_for(
                     notice,
