@@ -517,12 +517,16 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     preview = await ChatView(telegram, duty.state).wait_for(
         lambda m: m.message_id == draft.message_id and SENT in m.plain, timeout=15
     )
+    edits = len(telegram.calls_to("editMessageText"))
     telegram.fail_next("editMessageText", error_code=502, delay=30)
     gid = next(r["gateway_id"] for r in read_sends(series.db_path) if token_of(r["text"]) == draft.token)
     await eventually(
         lambda: True if any(r["gateway_id"] == gid and r["final"] == 1 for r in read_sends(series.db_path)) else None,
         15,
         "the final status stored",
+    )
+    await eventually(
+        lambda: True if len(telegram.calls_to("editMessageText")) > edits else None, 15, "the notice begun (held)"
     )
     await kill(pid, "notice-held")
     polls = len(telegram.calls_to("getUpdates"))
