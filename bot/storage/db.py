@@ -429,9 +429,7 @@ class Database:
         async with self.transaction() as conn:
             await conn.execute(
                 """UPDATE sends SET state = 'accepted', gateway_id = ?, balance_after = ?, sent_at = ?,
-                     status_code = 3, status_name = 'ACCEPTD', updated_at = ?,
-                     -- the preview becomes the 'accepted' message: a notice may come before the handler stores it
-                     result_message_id = COALESCE(result_message_id, preview_message_id)
+                     status_code = 3, status_name = 'ACCEPTD', updated_at = ?
                    WHERE id = ? AND state IN ('sending', 'unknown')""",
                 (gateway_id, str(balance), now, now, send_id),
             )
