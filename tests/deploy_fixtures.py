@@ -212,6 +212,22 @@ class PollingBot:
 # -------------------------------------------------------------------------------------- subprocesses
 
 
+def webhook_settings(tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway) -> Settings:
+    """Settings of a webhook-mode bot on a free loopback port, with the shared secret."""
+    port = free_port()
+    return settings_from(
+        bot_env(
+            tmp_path,
+            telegram,
+            gateway,
+            WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+            WEBHOOK_SECRET=WEBHOOK_SECRET,
+            WEBHOOK_HOST="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+        )
+    )
+
+
 def clean_environ(env: dict[str, str]) -> dict[str, str]:
     """The parent's environment without any bot setting of its own, plus `env`; the checkout importable."""
     names = {name.upper() for name in Settings.model_fields}

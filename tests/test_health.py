@@ -8,12 +8,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import Settings
 from bot.gateway.sandbox import Fault, SandboxGateway
 from bot.testing.fake_telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
-    WEBHOOK_SECRET,
     PollingBot,
     WebhookBot,
     bot_env,
@@ -23,6 +21,7 @@ from tests.deploy_fixtures import (
     http,
     settings_from,
     telegram,
+    webhook_settings,
 )
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
@@ -31,21 +30,6 @@ __all__ = ["gateway", "http", "telegram"]  # fixtures
 async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, Any]]:
     async with http.get(url) as response:
         return response.status, await response.json()
-
-
-def webhook_settings(tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway) -> Settings:
-    port = free_port()
-    return settings_from(
-        bot_env(
-            tmp_path,
-            telegram,
-            gateway,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
-            WEBHOOK_SECRET=WEBHOOK_SECRET,
-            WEBHOOK_HOST="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-        )
-    )
 
 
 async def test_healthz_follows_the_database(

@@ -11,20 +11,16 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import Settings
 from bot.gateway.sandbox import SandboxGateway
 from bot.testing.fake_telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
-    WEBHOOK_SECRET,
     WebhookBot,
-    bot_env,
-    free_port,
     gateway,
     http,
     preview,
-    settings_from,
     telegram,
+    webhook_settings,
 )
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
@@ -48,24 +44,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def settings_for(tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway) -> Settings:
-    port = free_port()
-    return settings_from(
-        bot_env(
-            tmp_path,
-            telegram,
-            gateway,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
-            WEBHOOK_SECRET=WEBHOOK_SECRET,
-            WEBHOOK_HOST="127.0.0.1",
-            WEBHOOK_PORT=str(port),
-        )
-    )
-
-
 @pytest.fixture
 async def bot(tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway) -> AsyncIterator[WebhookBot]:
-    async with WebhookBot(settings_for(tmp_path, telegram, gateway)) as running:
+    async with WebhookBot(webhook_settings(tmp_path, telegram, gateway)) as running:
         yield running
 
 
@@ -119,7 +100,7 @@ async def test_without_prometheus_client_metrics_404_and_the_rest_works(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # `import prometheus_client` fails
-    async with WebhookBot(settings_for(tmp_path, telegram, gateway)) as running:
+    async with WebhookBot(webhook_settings(tmp_path, telegram, gateway)) as running:
         async with http.get(running.base + "/metrics") as response:
             assert response.status == 404
         async with http.get(running.base + "/healthz") as response:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -210,6 +211,4 @@ class DeliveryTracker:
         await self.notifier.send(send.chat_id, text, reply_to=reply_to)
 
     def _now_iso(self) -> str:
-        from datetime import UTC, datetime
-
         return datetime.fromtimestamp(self.clock(), UTC).isoformat()
