@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import gc
 import os
+import signal
 import sys
+from types import FrameType
 
-from bot.config import SettingsError, load_settings
-from bot.logs import setup_logging
-from bot.storage.db import StorageError
+
+def _stop_while_importing(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGINT before the bot's own handlers are in place (the imports take seconds): exit at once. Nothing
+    is open yet to be closed, and an exception raised here could surface inside an import as another error.
+    Without a handler, python as a container's PID 1 would ignore SIGTERM until Docker kills it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+signal.signal(signal.SIGTERM, _stop_while_importing)
+signal.signal(signal.SIGINT, _stop_while_importing)
+
+import argparse  # noqa: E402 — after the handlers, on purpose
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+
+from bot.config import SettingsError, load_settings  # noqa: E402
+from bot.logs import setup_logging  # noqa: E402
+from bot.storage.db import StorageError  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -41,6 +57,9 @@ def freeze_imports() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command is not None:  # the sandbox and the playground stop the ordinary way (KeyboardInterrupt, ...)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if args.command == "sandbox":
         from bot.gateway.sandbox import serve_forever
 
@@ -70,17 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         + ([settings.webhook_secret.get_secret_value()] if settings.webhook_secret else []),
     )
     try:
-        if args.webhook:
-            from bot.web import run_webhook
+        from bot.runners import run_polling, run_webhook
 
-            freeze_imports()
-            asyncio.run(run_webhook(settings))
-        else:
-            from bot.app import run_polling
-
-            freeze_imports()
-            asyncio.run(run_polling(settings))
-    except (StorageError, SettingsError) as exc:  # SettingsError: webhook settings (bot.web.webhook_config)
+        freeze_imports()
+        asyncio.run(run_webhook(settings) if args.webhook else run_polling(settings))
+    except (StorageError, SettingsError) as exc:  # SettingsError: webhook settings, or a token Telegram refused
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

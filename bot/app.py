@@ -1,22 +1,23 @@
 """Builds the bot: Bot, Dispatcher, storage, gateway client and services; start-up and shutdown.
 
-Production (`python -m bot`), the tests, the playground and the benchmarks all go through `build_app`, so
-they run the same code path.
+Production (`python -m bot`, run by `bot.runners`), the tests, the playground and the benchmarks all go through
+`build_app`, so they run the same code path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
@@ -35,6 +36,16 @@ from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: How start-up makes a Bot API call: `call()` until Telegram answers it (`bot.runners.persist`), or just once.
+Persist = Callable[[Callable[[], Awaitable[T]], str], Awaitable[T]]
+#: Telegram not answering (rather than answering no): start-up tries again.
+NOT_ANSWERING = (TelegramNetworkError, TelegramServerError)
+
+
+async def once(call: Callable[[], Awaitable[T]], what: str) -> T:
+    return await call()
+
 
 # Update types the routers handle; Telegram sends nothing else (chat-member updates only to see blocks).
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query", "my_chat_member"]
@@ -56,17 +67,18 @@ class App:
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    async def start(self) -> None:
+    async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.sync_admins(self.settings.admin_ids)
         await self.sending.recover()
-        await set_commands(self.bot, self.i18n, self.settings)
+        await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
         self.tracker.start()
+        self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
         # Updates being handled and sends that already started finish (bounded) before the clients and the
         # database they need close. aiogram's polling does not wait for its handler tasks itself.
-        handling = set(self.dp._handle_update_tasks)
+        handling = set(self.obs.updates.in_flight)
         if handling:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
@@ -155,7 +167,8 @@ def _commands(is_admin: bool) -> list[BotCommand]:
 
 
 async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
-    """The phone's command menu in both languages; admins get theirs through a chat-scoped menu."""
+    """The phone's command menu in both languages; admins get theirs through a chat-scoped menu. Telegram not
+    answering is raised (start-up tries again); any other refusal is logged and the bot goes on without it."""
     try:
         with i18n.context():
             for code in SUPPORTED:
@@ -170,22 +183,12 @@ async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
                             await bot.set_my_commands(
                                 _commands(True), scope=BotCommandScopeChat(chat_id=admin_id), language_code=lang
                             )
+                        except NOT_ANSWERING:
+                            raise
                         except TelegramAPIError as exc:  # the admin has not opened the chat yet
                             log.info("no admin menu for %s: %s", admin_id, exc)
                             break
+    except NOT_ANSWERING:
+        raise
     except TelegramAPIError as exc:
         log.warning("could not set the command menu: %s", exc)
-
-
-async def run_polling(settings: Settings, *, handle_signals: bool = True, ready: asyncio.Event | None = None) -> None:
-    from bot.web import StopSignals, serve_polling  # health port, SIGTERM → bounded drain of updates and sends
-
-    stop = asyncio.Event()
-    with StopSignals(stop, enabled=handle_signals):  # from the start: a SIGTERM during start-up stops cleanly too
-        app = await build_app(settings)
-        try:
-            await app.start()
-            await app.bot.delete_webhook(drop_pending_updates=False)
-            await serve_polling(app, handle_signals=False, ready=ready, stop=stop, allowed_updates=ALLOWED_UPDATES)
-        finally:
-            await app.close()

@@ -16,6 +16,7 @@ time, so they survive restarts and need nothing from the sending code.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -38,7 +39,6 @@ from aiogram.types import TelegramObject, Update, User
 from bot.logs import log_context
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.gateway.client import SmskaClient
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,9 @@ class UpdateMiddleware(BaseMiddleware):
     def __init__(self, counter: Any = None) -> None:
         self.counts: Counter[str] = Counter()
         self._counter = counter  # prometheus Counter(type) or None
+        #: The tasks handling an update right now (polling and the webhook run one task per update): what a
+        #: stop waits for before it closes the clients those updates need.
+        self.in_flight: set[asyncio.Task[Any]] = set()
 
     async def __call__(
         self,
@@ -170,8 +173,15 @@ class UpdateMiddleware(BaseMiddleware):
         if self._counter is not None:
             self._counter.labels(type=kind).inc()
         user: User | None = data.get("event_from_user")
-        with log_context(update_id=update_id, user_id=user.id if user is not None else None):
-            return await handler(event, data)
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight.add(task)
+        try:
+            with log_context(update_id=update_id, user_id=user.id if user is not None else None):
+                return await handler(event, data)
+        finally:
+            if task is not None:
+                self.in_flight.discard(task)
 
 
 class _RetriesCollector:
@@ -198,6 +208,7 @@ class Observability:
 
     def __init__(self) -> None:
         self.started_at = time.monotonic()
+        self.starting = True  # until start-up reached Telegram and is done: /readyz says "starting"
         self.stopping = False
         self.prometheus = _prometheus()
         self.registry: Any = None
@@ -257,63 +268,3 @@ def instrument(bot: Bot, dp: Dispatcher, gateway: SmskaClient, retries: Callable
     gateway.observer = obs.gateway
     obs.watch_retries(retries)
     return obs
-
-
-# --------------------------------------------------------------------------------- what the endpoints say
-
-
-async def health(app: App) -> tuple[bool, dict[str, Any]]:
-    """Liveness: the process answers and the database file is usable."""
-    database = await app.db.ping()
-    return database, {
-        "status": "ok" if database else "fail",
-        "database": "ok" if database else "unreachable",
-        "uptime_s": round(time.monotonic() - app.obs.started_at, 1),
-    }
-
-
-async def readiness(app: App) -> tuple[bool, dict[str, Any]]:
-    """Readiness: the database works, and the latest Telegram call and the latest gateway call worked."""
-    obs = app.obs
-    now = time.monotonic()
-    database = await app.db.ping()
-    depth: int | None = None
-    if database:
-        try:
-            depth = await app.db.tracking_depth()
-        except Exception:
-            database = False
-    telegram = obs.telegram.facts(now)
-    gateway = obs.gateway.facts(app.gateway, now)
-    ready = database and telegram["ok"] and gateway["ok"] and not obs.stopping
-    facts = {
-        "status": "ready" if ready else ("stopping" if obs.stopping else "not ready"),
-        "database": "ok" if database else "unreachable",
-        "telegram": telegram,
-        "gateway": gateway,
-        "tracking_queue": depth,
-    }
-    return ready, facts
-
-
-async def render_metrics(app: App) -> tuple[bytes, str] | None:
-    """The Prometheus text exposition, or None when prometheus-client is not installed."""
-    obs = app.obs
-    if obs.prometheus is None or obs.registry is None:
-        return None
-    try:
-        states = await app.db.send_counts_by_state()
-        finals = await app.db.final_status_counts()
-        depth = await app.db.tracking_depth()
-    except Exception as exc:  # a closed or broken database must not break the scrape
-        log.warning("metrics: database not readable: %s", type(exc).__name__)
-    else:
-        for state in {*SEND_STATES, *states}:
-            obs.sends.labels(state=state).set(states.get(state, 0))
-        for status, count in finals.items():
-            obs.final.labels(status=status).set(count)
-        obs.tracking.set(depth)
-    ready, _ = await readiness(app)
-    obs.up.set(1 if ready else 0)
-    body: bytes = obs.prometheus.generate_latest(obs.registry)
-    return body, obs.prometheus.CONTENT_TYPE_LATEST

@@ -29,9 +29,9 @@ import pytest
 from bot.app import App
 from bot.config import Settings
 from bot.gateway.sandbox import SandboxGateway
+from bot.runners import run_webhook, serve_polling
 from bot.testing.fake_people import FakeUser
 from bot.testing.fake_telegram import BotMessage, FakeTelegram
-from bot.web import run_webhook, serve_polling
 
 ROOT = Path(__file__).resolve().parent.parent
 # Test-only secrets, distinctive so that a leak into a log line or a chat is easy to find.
@@ -188,7 +188,6 @@ class PollingBot:
 
         app = self.app = await build_app(self.settings)
         try:
-            await app.start()
             await serve_polling(app, handle_signals=False, ready=self.ready, stop=self.stop)
         finally:
             await app.close()

@@ -16,8 +16,8 @@ import pytest
 
 from bot.app import ALLOWED_UPDATES
 from bot.gateway.sandbox import Fault, SandboxGateway
+from bot.http import MAX_BODY_BYTES, SECRET_HEADER
 from bot.testing.fake_telegram import FakeTelegram
-from bot.web import MAX_BODY_BYTES, SECRET_HEADER
 from tests.deploy_fixtures import (
     ADMIN,
     WEBHOOK_SECRET,

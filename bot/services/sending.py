@@ -132,15 +132,20 @@ class SendingService:
         assert row is not None
         return row
 
+    @property
+    def inflight_count(self) -> int:
+        return len(self._inflight)
+
     async def wait_inflight(self, timeout: float = 30.0) -> None:
         """Let sends that already started finish (bounded), e.g. before shutting down."""
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     async def recover(self) -> list[SendRow]:
-        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Told first:
-        a crash while telling leaves the rest in `sending`, and the next start tells them (never nobody). Sends
-        that failed or went unknown just before a crash, before their operator saw it, are told too."""
+        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Each becomes
+        `unknown` with its outcome owed in one write, and is marked shown once told: a crash or a stop while
+        telling leaves the rest owed, and the next start tells them (never nobody). Sends that failed or went
+        unknown just before a crash, before their operator saw it, are told too."""
         rows = await self.db.interrupted_sends()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
@@ -150,8 +155,9 @@ class SendingService:
                     "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
                     "It will not be resent automatically. Check /status or the provider before sending again."
                 ).format(number=format_phone(row.msisdn))
+            await self.db.mark_unknown(row.id, "interrupted")
             await self._tell(row, text)
-            await self.db.mark_unknown(row.id, "interrupted", owed=False)
+            await self.db.outcome_shown(row.id)
         for row in await self.db.owed_outcomes():
             log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
             locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale

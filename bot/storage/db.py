@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -58,7 +59,18 @@ class Database:
     @classmethod
     async def open(cls, path: Path | str) -> Database:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StorageError(f"cannot create the database folder {path.parent}: a file has that name") from None
+        except OSError as exc:
+            raise StorageError(f"cannot create the database folder {path.parent}: {exc.strerror}") from None
+        # Tried with the plain sqlite3 module first: when aiosqlite's connect fails, its worker thread outlives
+        # the event loop and prints "Event loop is closed" tracebacks after our one clear line.
+        try:
+            sqlite3.connect(path).close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the database file {path}: {exc}") from None
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except Exception as exc:

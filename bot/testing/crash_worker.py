@@ -29,7 +29,7 @@ from typing import Any
 # What `python -m bot` imports on its way to polling (some lazily): imported here once, shared by every child.
 import bot.__main__ as entry
 import bot.app
-import bot.web  # noqa: F401
+import bot.runners  # noqa: F401
 
 
 def _emit(message: dict[str, Any]) -> None:
