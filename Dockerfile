@@ -14,6 +14,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scripts/build-wheels.sh scripts/
 COPY bot/ bot/
+COPY locales/ locales/
 RUN sh scripts/build-wheels.sh /wheels
 
 FROM ${PYTHON_IMAGE} AS runtime

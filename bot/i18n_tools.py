@@ -1,5 +1,5 @@
 """Catalog upkeep: `python -m bot.i18n_tools` extracts every gettext id from bot/, updates the ru and en
-catalogs (keeping translations; English ids are their own English text) and compiles the .mo files.
+catalogs in locales/ (keeping translations; English ids are their own English text) and compiles the .mo files.
 
 `python -m bot.i18n_tools --check` changes nothing and exits 1 when an id is missing or untranslated in a
 catalog or a .mo file is stale — the tests run the same check. Stale means the .mo says something its .po does

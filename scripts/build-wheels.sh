@@ -8,7 +8,8 @@ set -eu
 out=${1:?usage: build-wheels.sh WHEEL_DIR [SOURCE_DIR]}
 src=${2:-.}
 python -m pip wheel --no-cache-dir --wheel-dir "$out" "$src[metrics]"
-# The catalogs are compiled (.mo, committed) and must ship inside the wheel: a bot without them speaks msgids.
+# The catalogs are compiled (locales/*/LC_MESSAGES/*.mo, committed) and must ship inside the wheel, where
+# pyproject.toml puts them as bot/locales/: a bot without them speaks msgids.
 python - "$out" <<'PY'
 import sys, zipfile, pathlib
 wheel = next(pathlib.Path(sys.argv[1]).glob("smska_telegram_bot-*.whl"))

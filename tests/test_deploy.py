@@ -171,7 +171,7 @@ def test_only_what_is_needed_enters_the_image(dockerfile: tuple[list[Instruction
     for copy in build.all("COPY"):
         *parts, _dest = copy.args.split()
         sources += parts
-    assert sorted(sources) == ["README.md", "bot/", "pyproject.toml", "scripts/build-wheels.sh"]
+    assert sorted(sources) == ["README.md", "bot/", "locales/", "pyproject.toml", "scripts/build-wheels.sh"]
     assert not runtime.all("COPY") and not runtime.all("ADD") and not build.all("ADD")
     mounted = re.findall(r"source=([^,]+),target", runtime.all("RUN")[-1].flags["mount"])
     # The build context is a whitelist: everything the Dockerfile reads, and nothing else.
@@ -328,7 +328,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ROOT / "README.md", src)
     (src / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "build-wheels.sh", src / "scripts")
-    shutil.copytree(ROOT / "bot", src / "bot", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]", "*.sqlite3*"))
+    junk = shutil.ignore_patterns("__pycache__", "*.py[co]", "*.sqlite3*")
+    shutil.copytree(ROOT / "bot", src / "bot", ignore=junk)
+    shutil.copytree(ROOT / "locales", src / "locales", ignore=junk)
     build_bin = clean_venv(base / "build-venv")
     built = run(["sh", "scripts/build-wheels.sh", str(base / "wheels")], cwd=src, path_first=build_bin)
     assert "with its catalogs" in built.stdout

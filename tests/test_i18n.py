@@ -157,6 +157,11 @@ def test_wheel_carries_the_compiled_catalogs(tmp_path: Path) -> None:
         timeout=300,
     )
     [wheel] = tmp_path.glob("*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
+    names = set(zipfile.ZipFile(wheel).namelist())
     for locale in ("ru", "en"):
-        assert f"bot/locales/{locale}/LC_MESSAGES/messages.mo" in names
+        for suffix in ("po", "mo"):  # from locales/ at the top of the checkout, into the package
+            assert f"bot/locales/{locale}/LC_MESSAGES/messages.{suffix}" in names
+    assert not [name for name in names if name.startswith("locales/")]
+    # pyproject.toml lists the packages (the price of mapping bot.locales to locales/): none may be left out.
+    sources = {str(path.relative_to(root)) for path in (root / "bot").rglob("*.py")}
+    assert sources - names == set(), "add the missing packages to [tool.setuptools] packages in pyproject.toml"
