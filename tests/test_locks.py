@@ -70,3 +70,13 @@ def test_the_locks_satisfy_pyproject_ranges(lock: str, extras: list[str]) -> Non
         if version is None or not requirement.specifier.contains(version, prereleases=True):
             unmet.append(f"{requirement} (locked: {version})")
     assert unmet == [], "refresh the locks: sh scripts/lock.sh"
+
+
+def test_the_readme_commands_install_the_locks() -> None:
+    blocks = re.findall(r"^```sh\n(.*?)^```", (ROOT / "README.md").read_text(), re.MULTILINE | re.DOTALL)
+    playground, tests = blocks[0].splitlines(), blocks[1].splitlines()  # .ci/run evaluates the second
+    assert len(playground) == len(tests) == 1
+    assert "pip install --require-hashes -r requirements/runtime.txt && " in playground[0]
+    assert playground[0].endswith("python -m bot playground")
+    assert "pip install --require-hashes -r requirements/dev.txt && " in tests[0]
+    assert tests[0].endswith("python -m pytest")
