@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # The smska Telegram bot. Build and run with `docker compose up -d --build` (README, "Deploy").
 #
-# Two stages: the first builds wheels of the bot and its dependencies (scripts/build-wheels.sh), the second
-# only installs those wheels (scripts/install-wheels.sh) into a slim Python and runs as a non-root user.
+# Two stages: the first builds wheels of the bot and of the locked versions of its dependencies (requirements/
+# runtime.txt, hash-checked; scripts/build-wheels.sh), the second only installs those wheels, offline
+# (scripts/install-wheels.sh), into a slim Python and runs as a non-root user.
 # tests/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -12,8 +13,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/runtime.txt requirements/
 COPY scripts/build-wheels.sh scripts/
 COPY bot/ bot/
+COPY locales/ locales/
 RUN sh scripts/build-wheels.sh /wheels
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,4 +1,4 @@
-"""Languages: aiogram's gettext I18n over the catalogs in bot/locales, and how a locale is chosen.
+"""Languages: aiogram's gettext I18n over the catalogs in locales/, and how a locale is chosen.
 
 Order (CONTRACT.md): a choice stored with /language, else the update's Telegram language_code when it is
 ru or en, else DEFAULT_LOCALE.
@@ -10,7 +10,16 @@ from pathlib import Path
 
 from aiogram.utils.i18n import I18n
 
-LOCALES_DIR = Path(__file__).parent / "locales"
+
+def _locales_dir() -> Path:
+    """bot/locales/ inside an installed wheel; locales/ beside bot/ in a checkout (an editable install reads
+    the checkout, and so does a run from the source tree)."""
+    package = Path(__file__).resolve().parent
+    installed, checkout = package / "locales", package.parent / "locales"
+    return installed if installed.is_dir() or not checkout.is_dir() else checkout
+
+
+LOCALES_DIR = _locales_dir()
 SUPPORTED = ("ru", "en")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from bot.config import Settings
 from bot.gateway.sandbox import SandboxGateway
@@ -35,6 +36,7 @@ from tests.deploy_fixtures import (
     settings_from,
     telegram,
 )
+from tests.test_locks import pins
 
 __all__ = ["gateway", "telegram"]  # fixtures
 
@@ -171,7 +173,14 @@ def test_only_what_is_needed_enters_the_image(dockerfile: tuple[list[Instruction
     for copy in build.all("COPY"):
         *parts, _dest = copy.args.split()
         sources += parts
-    assert sorted(sources) == ["README.md", "bot/", "pyproject.toml", "scripts/build-wheels.sh"]
+    assert sorted(sources) == [
+        "README.md",
+        "bot/",
+        "locales/",
+        "pyproject.toml",
+        "requirements/runtime.txt",
+        "scripts/build-wheels.sh",
+    ]
     assert not runtime.all("COPY") and not runtime.all("ADD") and not build.all("ADD")
     mounted = re.findall(r"source=([^,]+),target", runtime.all("RUN")[-1].flags["mount"])
     # The build context is a whitelist: everything the Dockerfile reads, and nothing else.
@@ -326,9 +335,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src.mkdir()
     shutil.copy(ROOT / "pyproject.toml", src)
     shutil.copy(ROOT / "README.md", src)
+    (src / "requirements").mkdir()
+    shutil.copy(ROOT / "requirements" / "runtime.txt", src / "requirements")
     (src / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "build-wheels.sh", src / "scripts")
-    shutil.copytree(ROOT / "bot", src / "bot", ignore=shutil.ignore_patterns("__pycache__", "*.py[co]", "*.sqlite3*"))
+    junk = shutil.ignore_patterns("__pycache__", "*.py[co]", "*.sqlite3*")
+    shutil.copytree(ROOT / "bot", src / "bot", ignore=junk)
+    shutil.copytree(ROOT / "locales", src / "locales", ignore=junk)
     build_bin = clean_venv(base / "build-venv")
     built = run(["sh", "scripts/build-wheels.sh", str(base / "wheels")], cwd=src, path_first=build_bin)
     assert "with its catalogs" in built.stdout
@@ -349,6 +362,19 @@ def test_the_wheels_install_offline_and_carry_the_catalogs(installed: Path, tmp_
     assert out[1] == str(["locales/en/LC_MESSAGES/messages.mo", "locales/ru/LC_MESSAGES/messages.mo"])
     usage = run([python, "-m", "bot", "--help"], cwd=tmp_path, path_first=installed).stdout
     assert "--webhook" in usage and "sandbox" in usage
+
+
+def test_the_image_installs_exactly_the_locked_versions(installed: Path, tmp_path: Path) -> None:
+    listing = run([str(installed / "python"), "-m", "pip", "list", "--format=json"], cwd=tmp_path, path_first=installed)
+    versions = {canonicalize_name(d["name"]): d["version"] for d in json.loads(listing.stdout)}
+    assert versions.pop("smska-telegram-bot") == "0.1.0"
+    for bootstrap in ("pip", "setuptools"):  # what `python -m venv` (or the base image) brings
+        versions.pop(bootstrap, None)
+    locked = pins(ROOT / "requirements" / "runtime.txt")
+    assert {
+        name: (version, locked.get(name)) for name, version in versions.items() if locked.get(name) != version
+    } == {}
+    assert {"aiogram", "aiohttp", "babel", "prometheus-client", "pydantic-settings"} <= versions.keys()
 
 
 @pytest.mark.timeout(900)
