@@ -42,7 +42,7 @@ def freeze_imports() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "sandbox":
-        from bot.gateway.sandbox import serve_forever
+        from bot.devkit.sandbox import serve_forever
 
         setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), os.environ.get("LOG_FORMAT", "text").lower())
         asyncio.run(
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "playground":
-        from bot.playground import main as playground_main
+        from bot.devkit.playground import main as playground_main
 
         return playground_main()
     try:

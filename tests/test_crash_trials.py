@@ -35,9 +35,8 @@ from pathlib import Path
 import pytest
 
 from bot.callbacks import SendCb
-from bot.gateway.sandbox import Fault, SandboxGateway
-from bot.testing.fake_people import ChatView, FakeUser
-from bot.testing.fake_telegram import BotMessage, FakeTelegram
+from bot.devkit.sandbox import Fault, SandboxGateway
+from bot.devkit.telegram import BotMessage, ChatView, FakeTelegram, FakeUser
 from tests.chaos_support import (
     MAYBE,
     NOTHING_SENT,

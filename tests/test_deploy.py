@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     ROOT,

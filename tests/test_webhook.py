@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from bot.app import ALLOWED_UPDATES
-from bot.gateway.sandbox import Fault, SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import Fault, SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from bot.web import MAX_BODY_BYTES, SECRET_HEADER
 from tests.deploy_fixtures import (
     ADMIN,

@@ -1,7 +1,7 @@
 """`python -m bot playground` — the whole bot offline, with a chat in the terminal where you are an admin.
 
 One process runs the sandbox smska gateway, the fake Telegram Bot API server and the real bot in polling mode
-(:class:`bot.testing.harness.Harness`, i.e. ``bot.app.build_app``: the production Dispatcher, routers, storage
+(:class:`bot.devkit.harness.Harness`, i.e. ``bot.app.build_app``: the production Dispatcher, routers, storage
 and gateway client), everything on 127.0.0.1. You talk to the bot as a simulated Telegram user:
 
 * a line is a message from you (``/commands`` included); a bare number (``1``) presses that button of the last
@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
-from bot.gateway.sandbox import MAGIC_NUMBERS, MagicNumber
+from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
+from bot.devkit.sandbox import MAGIC_NUMBERS, MagicNumber
+from bot.devkit.telegram import FakeUser
+from bot.devkit.telegram.models import BotEvent, BotMessage, MessageVersion, reply_keyboard_rows
 from bot.logs import setup_logging
-from bot.testing.fake_models import BotEvent, BotMessage, MessageVersion, reply_keyboard_rows
-from bot.testing.fake_people import FakeUser
-from bot.testing.harness import API_PASSWORD, TOKEN, Harness
 
 __all__ = ["Playground", "main", "pick_language"]
 
@@ -511,7 +511,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def _own_argv() -> list[str]:
     """The arguments after ``playground`` (``python -m bot playground ...``), or all of them
-    (``python -m bot.playground ...``)."""
+    (``python -m bot.devkit.playground ...``)."""
     args = sys.argv[1:]
     if "playground" in args:
         args = args[args.index("playground") + 1 :]

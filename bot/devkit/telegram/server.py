@@ -20,7 +20,7 @@ pydantic models, error classes, polling, retries — is exercised as in producti
 What Telegram does and the server imitates: long polling with ``offset`` confirmation, ``limit`` and
 ``allowed_updates`` (applied when updates are created, as Telegram does); 401 for a wrong token; 404 for an
 unknown method; 409 for getUpdates while a webhook is set or when a newer getUpdates supersedes one;
-HTML parse mode validation (``bot.testing.telegram_html``); "message is not modified", "message to edit not
+HTML parse mode validation (``bot.devkit.telegram.html_mode``); "message is not modified", "message to edit not
 found", "message is too long", "message text is empty", "BUTTON_DATA_INVALID", "bot was blocked by the
 user", "chat not found", "query is too old ..." for answering an unknown or already answered callback query.
 Webhook mode: after ``setWebhook`` updates are POSTed to the URL with ``X-Telegram-Bot-Api-Secret-Token``
@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from .fake_models import (
+from .html_mode import HtmlParseError, parse_html, trim_message, utf16_len
+from .models import (
     ApiErrorRecord,
     BotEvent,
     BotMessage,
@@ -70,8 +71,7 @@ from .fake_models import (
     render_message,
     short_line,
 )
-from .fake_people import ChatView, FakeGroup, FakeUser
-from .telegram_html import HtmlParseError, parse_html, trim_message, utf16_len
+from .people import ChatView, FakeGroup, FakeUser
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -834,7 +834,7 @@ class FakeTelegram:
         return self._pending[:limit]
 
     # ------------------------------------------------------------------------------------------------
-    # simulated people (used by fake_people)
+    # simulated people (used by people)
     # ------------------------------------------------------------------------------------------------
     def _chat_state(self, chat_id: int) -> ChatState:
         state = self._chats.get(chat_id)
