@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import bot.devkit.sandbox.server as sandbox_module
+import bot.devkit.sandbox as sandbox_module
 from bot.devkit.sandbox import (
     DOCUMENT_EXAMPLE_ID,
     MAGIC_NUMBERS,
