@@ -1,69 +1,36 @@
-"""`python -m bot playground` — the whole bot offline, with a chat in the terminal where you are an admin.
-
-One process runs the sandbox smska gateway, the fake Telegram Bot API server and the real bot in polling mode
-(:class:`bot.devkit.harness.Harness`, i.e. ``bot.app.build_app``: the production Dispatcher, routers, storage
-and gateway client), everything on 127.0.0.1. You talk to the bot as a simulated Telegram user:
-
-* a line is a message from you (``/commands`` included); a bare number (``1``) presses that button of the last
-  message with buttons (inline buttons, or the reply keyboard);
-* ``:contact +79041764995`` shares a contact, ``:stranger`` / ``:me`` switch between you (an admin) and Sam (a
-  stranger without access), ``:say TEXT`` sends TEXT literally (``:say 1``), ``:help``, ``:quit``.
-
-The bot's answers are printed as a transcript (``bot: ...`` with numbered buttons), edits as
-``bot: ✏️ edited: ...``, callback answers as ``bot: 💬 toast: ...`` / ``bot: ⚠️ alert: ...``; delivery notices
-arrive on their own. With stdin piped, each line is handled in turn (the bot's answers are waited for: until it
-has been quiet for a moment), and the program exits at end of input once pending delivery notices are in.
-
-The asyncio loop runs in a helper thread; the main thread reads the terminal, so Ctrl-C and Ctrl-D behave as
-usual. The bot's own logs (WARNING and above) go to stderr, never into the chat.
-"""
+"""The chat: :class:`Playground` turns your lines into a simulated person's messages and presses, and
+prints what the bot does in their chat as it happens (see the package docstring)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import concurrent.futures
 import contextlib
-import io
-import os
 import re
-import sys
-import tempfile
-import threading
 import time
-from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TextIO, TypeVar
+from typing import Literal, TextIO
 
-from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
-from bot.devkit.sandbox import MAGIC_NUMBERS, MagicNumber
-from bot.devkit.telegram import FakeUser
-from bot.devkit.telegram.models import BotEvent, BotMessage, MessageVersion, reply_keyboard_rows
-from bot.logs import setup_logging
+from bot.devkit.harness import Harness
+from bot.devkit.sandbox import MAGIC_NUMBERS
+from bot.devkit.telegram import BotMessage, FakeUser
 
-__all__ = ["Playground", "main", "pick_language"]
+from .constants import (
+    ADMIN_ID,
+    ADMIN_NAME,
+    DELIVERY_LIMIT,
+    FINAL_WORDS,
+    INDENT,
+    LINE_LIMIT,
+    NOTICE_QUIET,
+    QUIET,
+    STRANGER_ID,
+    STRANGER_NAME,
+    TICK,
+)
+from .transcript import _block, _first_line, hint_lines, magic_lines, render_event
 
-T = TypeVar("T")
 Outcome = Literal["bot", "local", "quit"]  # a line went to the bot / was handled here / asks to quit
 
-ADMIN_ID = 1001
-ADMIN_NAME = "Alex"
-STRANGER_ID = 5005
-STRANGER_NAME = "Sam"
-LANGUAGES = ("ru", "en")
-DEFAULT_LANGUAGE = "ru"  # as the contract's DEFAULT_LOCALE
-
-DELIVERY_DELAY = 3.0  # the sandbox turns an accepted SMS final after this many seconds
-POLL_INITIAL = 2.0  # DELIVERY_POLL_INITIAL: checks at +2 s and +4 s, so a notice comes ~4 s after a send
-POLL_MAX = 30.0
-QUIET = 0.7  # "the answers are in": no bot activity for this long
-NOTICE_QUIET = 1.2  # ... and after a send: the bot spaces its notices to one chat by ~1 s
-LINE_LIMIT = 10.0  # never wait longer than this for the answers to one line
-DELIVERY_LIMIT = DELIVERY_DELAY + 2 * POLL_INITIAL + 3.0  # after end of input, for pending delivery notices
-TICK = 0.05
-INDENT = " " * 5  # under "bot: "
-FINAL_WORDS = {4: "delivered", 5: "rejected", 6: "rejected", 7: "expired", 8: "deleted"}
 _PLAYGROUND_COMMAND = re.compile(r"^:([A-Za-z]+)\b\s*(.*)$", re.DOTALL)
 _NUMBER = re.compile(r"^\d{1,2}$")
 
@@ -73,112 +40,6 @@ except ImportError:  # pragma: no cover - platform dependent
     _readline = None  # type: ignore[assignment]
 
 
-# --------------------------------------------------------------------------------------------------------
-# texts
-# --------------------------------------------------------------------------------------------------------
-def pick_language(choice: str | None, environ: Mapping[str, str]) -> str:
-    """``--lang`` wins; else the first of LC_ALL, LC_MESSAGES, LANG that is set, when it is Russian or
-    English (``en_US.UTF-8`` -> en); else ru, the contract's DEFAULT_LOCALE."""
-    if choice:
-        return choice
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(variable, "")
-        if value:
-            code = value[:2].lower()
-            return code if code in LANGUAGES else DEFAULT_LANGUAGE
-    return DEFAULT_LANGUAGE
-
-
-def describe_magic(magic: MagicNumber) -> str:
-    """One short line: what the sandbox does with a magic recipient number."""
-    if magic.error is not None or not magic.statuses:
-        return magic.description
-    first = magic.statuses[0]
-    last = magic.statuses[-1]
-    start = "accepted" if first[1] == 3 else f"status {first[1]}|{first[2]}"
-    if len(magic.statuses) == 1:
-        return f"{start} ({first[1]}|{first[2]}), never final"
-    words = FINAL_WORDS.get(last[1], "final")
-    return f"{start}, then {words} ({last[1]}|{last[2]}) ~{DELIVERY_DELAY * last[0]:g} s later"
-
-
-def magic_lines() -> list[str]:
-    lines = [f"Sandbox recipients: any other number is delivered ~{DELIVERY_DELAY:g} s after the send; these are not:"]
-    lines.extend(f"  {magic.msisdn}  {describe_magic(magic)}" for magic in MAGIC_NUMBERS.values())
-    return lines
-
-
-def hint_lines() -> list[str]:
-    return [
-        "Type a message or /command (try /start, /balance, /send +7 904 176-49-95 Hello, /send, /history);",
-        "  a number (1, 2 ...) presses that button of the last message with buttons;",
-        "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
-        f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
-        "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
-        "  :help shows this again; :quit (or Ctrl-D) leaves.",
-    ]
-
-
-def _first_line(text: str, limit: int = 60) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _changed_line(old: str, new: str) -> str:
-    """The first line of ``old`` that ``new`` does not have in its place (what an edit changed first)."""
-    new_lines = [line.strip() for line in new.splitlines() if line.strip()]
-    for index, line in enumerate(part.strip() for part in old.splitlines() if part.strip()):
-        if index >= len(new_lines) or new_lines[index] != line:
-            return _first_line(line)
-    return _first_line(old)
-
-
-def _block(head: str, text: str) -> list[str]:
-    """``head`` + the first line of ``text``, the other lines indented under it (blank lines stay blank)."""
-    lines = text.splitlines() or [""]
-    return [head + lines[0], *[INDENT + line if line.strip() else "" for line in lines[1:]]]
-
-
-def _button_lines(version: MessageVersion) -> list[str]:
-    lines: list[str] = []
-    number = 0
-    markup = version.reply_markup or {}
-    for row in markup.get("inline_keyboard", []):
-        cells = []
-        for button in row:
-            number += 1
-            label = f"[{number}] {button.get('text', '')}"
-            if "url" in button:
-                label += f" <{button['url']}>"
-            cells.append(label)
-        lines.append(INDENT + "  ".join(cells))
-    for row in reply_keyboard_rows(version.reply_markup) or []:
-        cells = []
-        for text in row:
-            number += 1
-            cells.append(f"[{number}] «{text}»")
-        lines.append(INDENT + "⌨ " + "  ".join(cells))
-    return lines
-
-
-def render_event(event: BotEvent) -> list[str]:
-    """A bot event as transcript lines: a new message, an edit (with what it said before) or a delete."""
-    version = event.version
-    if event.kind == "delete":
-        return [f"bot: 🗑 deleted: {_first_line(version.plain)}"]
-    if event.kind == "message":
-        return [*_block("bot: ", version.plain), *_button_lines(version)]
-    lines = _block("bot: ✏️ edited: ", version.plain)
-    versions = event.message.versions
-    index = next((i for i, v in enumerate(versions) if v is version), -1)
-    if index > 0 and versions[index - 1].plain != version.plain:
-        lines.append(f"{INDENT}(was: {_changed_line(versions[index - 1].plain, version.plain)})")
-    return [*lines, *_button_lines(version)]
-
-
-# --------------------------------------------------------------------------------------------------------
-# the chat
-# --------------------------------------------------------------------------------------------------------
 @dataclass
 class Person:
     user: FakeUser
@@ -450,172 +311,3 @@ class Playground:
             self.note(f"pressed ⌨ «{text}»")
             await person.user.send(text)
         return "bot"
-
-
-# --------------------------------------------------------------------------------------------------------
-# process: an asyncio loop in a helper thread, the terminal in the main thread
-# --------------------------------------------------------------------------------------------------------
-class _LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="playground-loop", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        future = self.submit(coro)
-        try:
-            return future.result(timeout)
-        except BaseException:
-            future.cancel()
-            raise
-
-    def stop(self) -> None:
-        async def cancel_rest() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.loop.shutdown_asyncgens()
-
-        with contextlib.suppress(Exception):
-            self.call(cancel_rest(), timeout=5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        if not self.thread.is_alive():
-            self.loop.close()
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot playground",
-        description="The whole bot offline (sandbox gateway + local Telegram stand-in + the real bot), with a chat "
-        "in the terminal where you are an admin. With stdin piped, each line is a message from you.",
-    )
-    parser.add_argument("--db", metavar="PATH", help="keep the SQLite database in this file (default: a temporary one)")
-    parser.add_argument(
-        "--lang",
-        choices=LANGUAGES,
-        help="your Telegram language (default: from $LANG when it is Russian or English, else ru)",
-    )
-    return parser.parse_args(argv)
-
-
-def _own_argv() -> list[str]:
-    """The arguments after ``playground`` (``python -m bot playground ...``), or all of them
-    (``python -m bot.devkit.playground ...``)."""
-    args = sys.argv[1:]
-    if "playground" in args:
-        args = args[args.index("playground") + 1 :]
-    return args
-
-
-def _read_line(interactive: bool, playground: Playground) -> str:
-    """The next line from you; EOFError at the end (Ctrl-D, or the end of piped input)."""
-    if interactive:
-        playground.set_prompting(True)
-        try:
-            return input(playground.prompt())
-        finally:
-            playground.set_prompting(False)
-    line = sys.stdin.readline()
-    if not line:
-        raise EOFError
-    return line
-
-
-def _configure_streams() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="replace")
-    if isinstance(sys.stdin, io.TextIOWrapper) and not sys.stdin.isatty():
-        sys.stdin.reconfigure(encoding="utf-8", errors="replace")
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(_own_argv() if argv is None else argv)
-    _configure_streams()
-    interactive = sys.stdin.isatty()
-    language = pick_language(args.lang, os.environ)
-    setup_logging("WARNING", "text", secrets=[TOKEN, API_PASSWORD])  # stderr only: the chat stays clean
-
-    with tempfile.TemporaryDirectory(prefix="smska-playground-", ignore_cleanup_errors=True) as tmp:
-        db_path = Path(args.db).expanduser().resolve() if args.db else Path(tmp) / "playground.sqlite3"
-        harness = Harness(
-            Path(tmp),
-            admin_ids=(ADMIN_ID,),
-            delivery_delay=DELIVERY_DELAY,
-            settings_overrides={
-                "database_path": str(db_path),
-                "default_locale": language,
-                "delivery_poll_initial": POLL_INITIAL,
-                "delivery_poll_max": POLL_MAX,
-            },
-        )
-        out = sys.stdout
-        runner = _LoopThread()
-        runner.start()
-        playground: Playground | None = None
-        entered = False
-        status = 0
-        try:
-            runner.call(harness.__aenter__(), timeout=60)
-            entered = True
-            playground = Playground(harness, out, language, interactive=interactive)
-            runner.call(playground.start(), timeout=30)
-            kept = "kept" if args.db else "temporary; --db PATH keeps one"
-            playground.emit(
-                [
-                    "smska bot playground — the real bot, a local smska gateway emulator and a Telegram stand-in,",
-                    "all in this process on 127.0.0.1: no token, no provider account, no network.",
-                    f"You are {ADMIN_NAME} (Telegram id {ADMIN_ID}), an admin. Language: {language} "
-                    "(--lang ru|en; default from $LANG, else ru; /language in the chat switches it).",
-                    f"Database: {db_path} ({kept}).",
-                    *hint_lines(),
-                    *magic_lines(),
-                    "",
-                ]
-            )
-            while True:
-                try:
-                    line = _read_line(interactive, playground)
-                except EOFError:
-                    if interactive:
-                        out.write("\n")
-                    runner.call(playground.finish())
-                    break
-                if not runner.call(playground.handle(line)):
-                    break
-        except KeyboardInterrupt:
-            out.write("\n")
-            status = 130 if not interactive else 0
-        except Exception as exc:  # start-up failed (a port, the database ...): one line, no traceback
-            print(f"error: playground failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            status = 1
-        finally:
-            try:
-                if playground is not None:
-                    runner.call(playground.stop(), timeout=10)
-                if entered:
-                    runner.call(harness.__aexit__(None, None, None), timeout=30)
-            except KeyboardInterrupt:
-                status = status or 130
-            except Exception as exc:
-                print(f"warning: playground shutdown: {type(exc).__name__}: {exc}", file=sys.stderr)
-            runner.stop()
-        if interactive:
-            out.write("(bye)\n")
-        out.flush()
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
