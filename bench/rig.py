@@ -22,10 +22,9 @@ from typing import IO, Any
 from aiohttp import web
 
 from bench.stats import rss_mb
-from bot.gateway.sandbox import SandboxGateway
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import Call, FakeTelegram
 from bot.storage.db import Database
-from bot.testing.fake_models import Call
-from bot.testing.fake_telegram import FakeTelegram
 
 TOKEN = "987654:BENCH-token-Qx7secret"
 API_KEY = "bench"

@@ -23,10 +23,8 @@ import httpx
 
 from bench.rig import DELIVERED, SEND_BASE, Servers, is_notice, is_sent_edit, wait_calls
 from bench.stats import limit_violations, max_in_window, percentile
-from bot.gateway.sandbox import Fault
-from bot.testing.fake_models import BotMessage
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import MESSAGE_METHODS
+from bot.devkit.sandbox import Fault
+from bot.devkit.telegram import MESSAGE_METHODS, BotMessage, FakeUser
 
 
 def gateway_concurrency() -> int:

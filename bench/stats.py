@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from bot.testing.fake_models import Call
+from bot.devkit.telegram import Call
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -25,8 +25,8 @@ from bench.rig import API_KEY, API_PASSWORD, DELIVERED, NEVER_FINAL, TOKEN, Serv
 from bench.stats import limit_violations
 from bot.app import make_bot
 from bot.config import Settings
+from bot.devkit.sandbox import SandboxGateway
 from bot.gateway.client import SmskaClient
-from bot.gateway.sandbox import SandboxGateway
 from bot.i18n import make_i18n
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker

@@ -31,7 +31,7 @@ from bench.rig import (
     wait_calls,
 )
 from bench.stats import percentile
-from bot.testing.fake_people import FakeUser
+from bot.devkit.telegram import FakeUser
 
 OPS = ("help", "balance", "send", "confirm")
 

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if args.command == "sandbox":
-        from bot.gateway.sandbox import serve_forever
+        from bot.devkit.sandbox import serve_forever
 
         setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper(), os.environ.get("LOG_FORMAT", "text").lower())
         asyncio.run(
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "playground":
-        from bot.playground import main as playground_main
+        from bot.devkit.playground import main as playground_main
 
         return playground_main()
     try:

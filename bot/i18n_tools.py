@@ -30,7 +30,7 @@ KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None}
 def extract() -> Catalog:
     template = Catalog(project="smska-telegram-bot", fuzzy=False)
     for filename, lineno, message, _comments, context in extract_from_dir(
-        PACKAGE_DIR, method_map=[("testing/**.py", "ignore"), ("**.py", "python")], keywords=KEYWORDS
+        PACKAGE_DIR, method_map=[("devkit/**.py", "ignore"), ("**.py", "python")], keywords=KEYWORDS
     ):
         template.add(message, None, [(filename, lineno)], context=context)
     return template

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import BotMessage, FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import BotMessage, FakeTelegram
 
 T = TypeVar("T")
 Row = dict[str, Any]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
 
 ADMIN = 1001
 OPERATOR = 2002

@@ -1,6 +1,6 @@
 """Fixtures of the deploy tests (webhook, health, metrics, logs, shutdown): real parts over loopback.
 
-A fake Telegram Bot API server (`bot.testing.fake_telegram`), the sandbox gateway, real SQLite, and the real
+A fake Telegram Bot API server (`bot.devkit.telegram`), the sandbox gateway, real SQLite, and the real
 bot — in-process (`WebhookBot`, `PollingBot`) or as `python -m bot` in a subprocess (`BotProcess`). Nothing
 waits with a fixed sleep: waits are on events, subprocess output lines, or a condition re-checked until a
 deadline (`eventually`).
@@ -28,10 +28,9 @@ import pytest
 
 from bot.app import App
 from bot.config import Settings
-from bot.gateway.sandbox import SandboxGateway
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 from bot.runners import run_webhook, serve_polling
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 # Test-only secrets, distinctive so that a leak into a log line or a chat is easy to find.

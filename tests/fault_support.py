@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage, FakeTelegram
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 
 #: What /help answers (in English): the anchor of "the bot keeps serving".
 HELP_ANCHOR = "/send"

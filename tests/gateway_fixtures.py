@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.devkit.sandbox import SandboxGateway
 from bot.gateway.client import SmskaClient
-from bot.gateway.sandbox import SandboxGateway
 
 API_KEY = "clinic-login"
 PASSWORD = "Zq9&Secret=Pw+7731 %41/Щ"  # test-only; distinctive on purpose ("Zq9" marks a leak)

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.callbacks import SendCb, SenderCb
-from bot.gateway.sandbox import Fault
-from bot.testing.fake_people import ChatView, FakeUser
-from bot.testing.fake_telegram import BotMessage
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.sandbox import Fault
+from bot.devkit.telegram import BotMessage, ChatView, FakeUser
 from tests.chaos_support import (
     ERROR_NET,
     SETTLED,

@@ -12,7 +12,7 @@ moment of the workload, right as the gateway receives a send (with and without a
 answers one, and in the delivery tracker's window (query → status stored → operator told).
 
 Speed: starting `python -m bot` costs ~3 s of imports, so the random series forks each bot from a process
-that imported it once (`bot.testing.crash_worker`): from `bot.__main__.main()` on, each child is `python -m
+that imported it once (`tests/crash_worker.py`): from `bot.__main__.main()` on, each child is `python -m
 bot` with its own environment. The trial of issue 5 and the `python -m bot` restart in it are real processes.
 `CRASH_TRIALS` (default 30; e.g. 200 for a soak) and `CRASH_SEED` choose the series.
 """
@@ -35,9 +35,8 @@ from pathlib import Path
 import pytest
 
 from bot.callbacks import SendCb
-from bot.gateway.sandbox import Fault, SandboxGateway
-from bot.testing.fake_people import ChatView, FakeUser
-from bot.testing.fake_telegram import BotMessage, FakeTelegram
+from bot.devkit.sandbox import Fault, SandboxGateway
+from bot.devkit.telegram import BotMessage, ChatView, FakeTelegram, FakeUser
 from tests.chaos_support import (
     MAYBE,
     NOTHING_SENT,
@@ -114,7 +113,7 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class ForkServer:
-    """`python -m bot.testing.crash_worker`: starts bots by fork; tells when each one ends."""
+    """`python -m tests.crash_worker`: starts bots by fork; tells when each one ends."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -130,7 +129,7 @@ class ForkServer:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot.testing.crash_worker",
+                "tests.crash_worker",
                 cwd=self.directory,
                 env=python_env(),
                 stdin=asyncio.subprocess.PIPE,

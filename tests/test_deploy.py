@@ -22,8 +22,8 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from bot.config import Settings
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     ROOT,

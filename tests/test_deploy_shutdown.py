@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.gateway.sandbox import Fault, SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import Fault, SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     BotProcess,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.gateway.sandbox import Fault
-from bot.testing.harness import API_PASSWORD, Harness
+from bot.devkit.harness import API_PASSWORD, Harness
+from bot.devkit.sandbox import Fault
 from tests.conftest import ADMIN, OPERATOR, STRANGER
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-from bot.gateway.sandbox import Fault
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.sandbox import Fault
+from bot.devkit.telegram import BotMessage, FakeUser
 from tests.conftest import ADMIN, OPERATOR
 
 

@@ -36,8 +36,8 @@ from aiogram.utils.backoff import BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.testing.fake_telegram import NOT_MODIFIED, FakeTelegram, FakeTelegramTimeout
-from bot.testing.telegram_html import HtmlParseError, parse_html
+from bot.devkit.telegram import NOT_MODIFIED, FakeTelegram, FakeTelegramTimeout
+from bot.devkit.telegram.html_mode import HtmlParseError, parse_html
 
 FAST_BACKOFF = BackoffConfig(min_delay=0.01, max_delay=0.05, factor=1.5, jitter=0.0)
 

@@ -26,10 +26,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.gateway.sandbox import Fault
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import NOT_MODIFIED, BotMessage
-from bot.testing.harness import API_PASSWORD, TOKEN, Harness
+from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
+from bot.devkit.sandbox import Fault
+from bot.devkit.telegram import NOT_MODIFIED, BotMessage, FakeUser
 from tests.fault_support import (
     LogTrap,
     assert_db_consistent,

@@ -25,9 +25,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeUser
 from tests.fault_support import assert_serving, describe, parse_errors, trap_logs, unhandled
 
 ADMIN = 1001

@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import (
     ArgumentValidationFailed,
@@ -23,7 +24,6 @@ from bot.gateway.errors import (
     UndocumentedGatewayError,
 )
 from bot.gateway.parser import SendResult
-from bot.gateway.sandbox import Fault, SandboxGateway
 from bot.sms.status import DeliveryStatus
 from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,

@@ -12,9 +12,9 @@ from urllib.parse import quote, quote_plus, urlencode
 import httpx
 import pytest
 
+from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
-from bot.gateway.sandbox import Fault, SandboxGateway
 from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,
     PASSWORD,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.gateway.sandbox import SandboxGateway
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from bot.logs import log_context, mask_also, setup_logging
-from bot.testing.fake_telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     PASSWORD,

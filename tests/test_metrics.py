@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     WebhookBot,

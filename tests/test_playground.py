@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.gateway.sandbox import MAGIC_NUMBERS
-from bot.playground import describe_magic, pick_language
+from bot.devkit.playground import describe_magic, pick_language
+from bot.devkit.sandbox import MAGIC_NUMBERS
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60
@@ -55,7 +55,7 @@ SCRIPTS: dict[str, Script] = {
     "access": Script(":stranger\nhi\n:me\n1\n:stranger\n/balance\n"),
     # --lang wins over LANG; --db keeps the database (the options of `python -m bot playground`, given here to
     # the same main() through its own module entry)
-    "options": Script("/balance\n", args=("-m", "bot.playground", "--lang", "ru", "--db", "kept/bot.sqlite3")),
+    "options": Script("/balance\n", args=("-m", "bot.devkit.playground", "--lang", "ru", "--db", "kept/bot.sqlite3")),
 }
 
 

@@ -15,15 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-import bot.gateway.sandbox as sandbox_module
-from bot.gateway.errors import DOCUMENTED_ERROR_TEXTS
-from bot.gateway.sandbox import (
+import bot.devkit.sandbox as sandbox_module
+from bot.devkit.sandbox import (
     DOCUMENT_EXAMPLE_ID,
     MAGIC_NUMBERS,
     Fault,
     SandboxGateway,
     serve_forever,
 )
+from bot.gateway.errors import DOCUMENTED_ERROR_TEXTS
 from bot.sms.phone import normalize_phone
 from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,
@@ -367,7 +367,7 @@ async def test_serve_forever_in_process(http: httpx.AsyncClient) -> None:
 async def test_serve_forever_process_stops_cleanly_on_signal(http: httpx.AsyncClient, signum: int) -> None:
     env = {**os.environ, "SMSKA_API_KEY": "envkey", "SMSKA_API_PASSWORD": "Zq9-env-secret", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    code = "import asyncio; from bot.gateway.sandbox import serve_forever; asyncio.run(serve_forever('127.0.0.1', 0))"
+    code = "import asyncio; from bot.devkit.sandbox import serve_forever; asyncio.run(serve_forever('127.0.0.1', 0))"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )

@@ -6,7 +6,7 @@ The run: gateway faults on send, balance and query — among them error pages an
 password back (a careless gateway does that; the client must scrub it), timeouts and dropped connections;
 Telegram failures — 429, 5xx, a dropped getUpdates, a 502 page on getUpdates, a blocked user at a delivery
 notice; an exception raised inside a handler; a stranger's access request; and ordinary sends with delivery
-notices in between. The harness's token and password are distinctive (bot/testing/harness.py).
+notices in between. The harness's token and password are distinctive (bot/devkit/harness.py).
 
 Records are rendered whole: message, arguments, extras, exception text, traceback and repr of the exception.
 """
@@ -19,9 +19,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from bot.gateway.sandbox import Fault
-from bot.testing.fake_people import FakeUser
-from bot.testing.harness import API_PASSWORD, TOKEN, Harness
+from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
+from bot.devkit.sandbox import Fault
+from bot.devkit.telegram import FakeUser
 from tests.fault_support import assert_serving, eventually, trap_logs
 
 ADMIN = 1001

@@ -18,8 +18,8 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     ROOT,

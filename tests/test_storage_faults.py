@@ -38,9 +38,8 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeUser
 from tests.fault_support import LogTrap, assert_db_consistent, assert_serving, sends, trap_logs
 
 ADMIN = 1001

@@ -29,9 +29,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.testing.fake_people import FakeUser
-from bot.testing.fake_telegram import BotMessage
-from bot.testing.harness import Harness
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeUser
 from tests.fault_support import (
     ACCESS_TABLES,
     LogTrap,

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 
 from bot.app import ALLOWED_UPDATES
-from bot.gateway.sandbox import Fault, SandboxGateway
+from bot.devkit.sandbox import Fault, SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 from bot.http import MAX_BODY_BYTES, SECRET_HEADER
-from bot.testing.fake_telegram import FakeTelegram
 from tests.deploy_fixtures import (
     ADMIN,
     WEBHOOK_SECRET,

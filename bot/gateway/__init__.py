@@ -1,2 +1,2 @@
-"""The smska gateway layer: ``errors`` (typed errors), ``parser`` (reply text -> values), ``client``
-(``SmskaClient`` over httpx) and ``sandbox`` (an aiohttp emulator; imported only where needed)."""
+"""The smska gateway layer: ``errors`` (typed errors), ``parser`` (reply text -> values) and ``client``
+(``SmskaClient`` over httpx). Its emulator is ``bot.devkit.sandbox``."""

@@ -1,84 +1,12 @@
-"""An in-process emulator of the smska HTTP gateway (aiohttp), for tests, the playground and
-``python -m bot sandbox``.
-
-It speaks the protocol of shared/smska-api.md exactly: the same fields, the same reply lines (including the
-leading space of the balance reply `` 0|Balance status|7464``), the documented error texts. It answers
-``POST`` form bodies *and* ``GET`` query strings (the document's examples are GET URLs) on
-``/api/httppost.php`` and ``/api/httppostapi2.php``; like a default PHP script it labels its replies
-``text/html; charset=UTF-8`` (a client must not judge a reply by its content type). Its access log is off:
-a GET request line carries the password.
-
-Usage::
-
-    gw = SandboxGateway(api_key="test", api_password="test", balance=Decimal("1000"))
-    url = await gw.start(host="127.0.0.1", port=0)     # http://127.0.0.1:<port>/api/httppost.php
-    ...
-    await gw.stop()
-
-Behaviour
-    * Wrong or missing ``APIKey``/``APIPassword`` → ``1`` (checked first, for every action).
-    * ``Action`` absent or empty → send; ``balance``; ``query``; anything else → ``4``.
-    * Send: no ``Message``, no ``SenderID``, or an ``MSISDN`` that is not 11 digits starting with 7 → ``4``.
-      A sender not in ``senders`` → ``7``; when ``senders`` is None any sender of 1–11 characters from
-      latin letters, digits, space and ``.-_`` (not only spaces) is accepted — the usual alphanumeric
-      originator rule. Then the magic numbers below, then ``5`` when the balance does not cover
-      ``price_per_part × parts`` (parts by GSM-7 160/153, UCS-2 70/67, from ``bot.sms.parts``).
-      An accepted send lowers the balance and gets a fresh 17-character lowercase alphanumeric id.
-    * Query: ``BatchId`` missing or unknown → ``4``. (The real gateway's reply to an unknown id is not
-      documented; ``4`` is this emulator's choice.) The status is ``3|ACCEPTD`` and becomes ``4|DELIVRD``
-      ``delivery_delay`` seconds after the send, measured on ``clock`` (inject a fast clock to compress
-      time). ``force_status()`` pins a status by hand. The document's example id ``ah1acugxz98a27t9z`` is
-      known as ``4|DELIVRD``, so the document's example query URL answers its example reply.
-
-Magic recipient numbers (valid Russian mobiles, so they pass the bot's own number check)
-    ============  ===================================================================
-    79000000003   send answers ``3|Sent Error``
-    79000000005   send answers ``5|Insufficient Credits...`` (whatever the balance)
-    79000000006   send answers ``6|Invalid MSISDN...``
-    79000000031   accepted, stays ``3|ACCEPTD`` forever
-    79000000051   accepted, ``3|ACCEPTD`` then ``5|REJECTD`` after ``delivery_delay``
-    79000000061   accepted, ``3|ACCEPTD`` then ``6|REJECTD`` after ``delivery_delay``
-    79000000071   accepted, ``3|ACCEPTD`` then ``7|EXPIRED`` after ``delivery_delay``
-    79000000081   accepted, ``3|ACCEPTD`` then ``8|DELETED`` after ``delivery_delay``
-    79000000091   accepted, undocumented ``9|UNKNOWN`` then ``4|DELIVRD`` after ``delivery_delay``
-    ============  ===================================================================
-
-    Any other valid number: ``3|ACCEPTD`` then ``4|DELIVRD`` after ``delivery_delay``. The table is also
-    :data:`MAGIC_NUMBERS`.
-
-Fault injection (tests)
-    ``gw.inject(Fault.X, action=None, times=1, delay=..., code=..., body=...)`` makes the next ``times``
-    matching requests (``action`` "send"/"balance"/"query", None for any; ``times=None`` until
-    ``clear_faults()``) misbehave:
-
-    ============== ==============================================================================
-    HTTP_500       ``500`` with an HTML error page (or ``body``); the request is not processed
-    HTML           ``200`` with an HTML page (or ``body``); not processed
-    EMPTY          ``200`` with an empty body; not processed
-    GARBAGE        ``200`` with a body that is not a reply (``body`` to choose it); not processed
-    HANG           never answers (until ``stop()``, which it does not hold up); not processed
-    DROP           closes the connection without a reply, before processing
-    DROP_AFTER_SEND processes the request (a send counts and is charged), then closes the connection
-    SLOW           processes the request, answers after ``delay`` seconds
-    ERROR          answers ``<code>|<documented text>`` (``body`` to choose the text); not processed
-    ============== ==============================================================================
-
-Records
-    ``gw.requests``: every request received, as :class:`ReceivedRequest` (the password field removed);
-    ``gw.sent``: every accepted send, as :class:`SentMessage`; ``await gw.wait_requests(n, timeout=5)``
-    waits for the n-th request without sleeping.
-"""
+"""The sandbox gateway's HTTP server: :class:`SandboxGateway` (see the package docstring)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
-import os
 import re
 import secrets
-import signal
 import string
 import time
 from collections.abc import Callable, Iterable
@@ -92,128 +20,31 @@ from aiohttp import web
 from bot.gateway.errors import DOCUMENTED_ERROR_TEXTS
 from bot.sms.parts import count_parts
 
-__all__ = [
-    "DOCUMENT_EXAMPLE_ID",
-    "MAGIC_NUMBERS",
-    "Fault",
-    "MagicNumber",
-    "ReceivedRequest",
-    "SandboxGateway",
-    "SentMessage",
-    "credentials_from_env",
-    "serve_forever",
-]
+from .model import (
+    _DEFAULT_TIMELINE,
+    DOCUMENT_EXAMPLE_ID,
+    MAGIC_NUMBERS,
+    Fault,
+    ReceivedRequest,
+    SentMessage,
+    _Injection,
+)
 
 log = logging.getLogger(__name__)
 
 PATHS: Final = ("/api/httppost.php", "/api/httppostapi2.php")
 DEFAULT_HOST: Final = "127.0.0.1"
-DEFAULT_PORT: Final = 8090
 CONTENT_TYPE: Final = "text/html"
 ID_ALPHABET: Final = string.ascii_lowercase + string.digits
 ID_LENGTH: Final = 17
-#: The message id of the document's examples; the sandbox knows it as delivered.
-DOCUMENT_EXAMPLE_ID: Final = "ah1acugxz98a27t9z"
 
 _MSISDN = re.compile(r"7\d{10}")
 _SENDER = re.compile(r"[A-Za-z0-9 ._-]{1,11}")
-
-
-class Fault(enum.Enum):
-    HTTP_500 = "http_500"
-    HTML = "html"
-    EMPTY = "empty"
-    GARBAGE = "garbage"
-    HANG = "hang"
-    DROP = "drop"
-    DROP_AFTER_SEND = "drop_after_send"
-    SLOW = "slow"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class MagicNumber:
-    """What the sandbox does with a recipient number.
-
-    ``error``: the send is answered with this error code. Otherwise the send is accepted and ``statuses``
-    is its timeline: ``(after, code, name)``, ``after`` in units of ``delivery_delay``.
-    """
-
-    msisdn: str
-    description: str
-    error: int | None = None
-    statuses: tuple[tuple[float, int, str], ...] = ()
-
-
-def _final(msisdn: str, code: int, name: str, words: str) -> MagicNumber:
-    return MagicNumber(
-        msisdn,
-        f"accepted, {code}|{name} ({words}) after the delivery delay",
-        None,
-        ((0, 3, "ACCEPTD"), (1, code, name)),
-    )
-
-
-MAGIC_NUMBERS: Final[dict[str, MagicNumber]] = {
-    m.msisdn: m
-    for m in (
-        MagicNumber("79000000003", "send fails: error 3 (Sent Error)", error=3),
-        MagicNumber("79000000005", "send fails: error 5 (Insufficient Credits)", error=5),
-        MagicNumber("79000000006", "send fails: error 6 (Invalid MSISDN)", error=6),
-        MagicNumber("79000000031", "accepted, stays 3|ACCEPTD forever", statuses=((0, 3, "ACCEPTD"),)),
-        _final("79000000051", 5, "REJECTD", "rejected"),
-        _final("79000000061", 6, "REJECTD", "rejected"),
-        _final("79000000071", 7, "EXPIRED", "expired"),
-        _final("79000000081", 8, "DELETED", "deleted"),
-        MagicNumber(
-            "79000000091",
-            "accepted, undocumented 9|UNKNOWN, then 4|DELIVRD after the delivery delay",
-            statuses=((0, 9, "UNKNOWN"), (1, 4, "DELIVRD")),
-        ),
-    )
-}
-
-_DEFAULT_TIMELINE: Final = ((0.0, 3, "ACCEPTD"), (1.0, 4, "DELIVRD"))
 
 _HTML_PAGE: Final = (
     "<!DOCTYPE html>\n<html><head><title>{title}</title></head>\n"
     "<body><h1>{title}</h1><hr><address>nginx</address></body></html>\n"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedRequest:
-    """One request as the sandbox saw it. ``fields`` never holds ``APIPassword``."""
-
-    action: str  # "send", "balance", "query", or the raw unknown Action value
-    fields: dict[str, str]
-    at: float  # time.monotonic() when received
-    method: str
-    authenticated: bool
-    fault: Fault | None = None
-    content_type: str = ""  # of the request body ("" for a GET)
-    query_keys: tuple[str, ...] = ()  # names of the fields that came in the URL's query string
-
-
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    id: str
-    msisdn: str
-    text: str
-    sender: str
-    parts: int
-    cost: Decimal
-    at: float  # on the sandbox's clock
-
-
-@dataclass(slots=True)
-class _Injection:
-    fault: Fault
-    action: str | None
-    remaining: int | None
-    delay: float
-    code: int
-    body: str | None
 
 
 @dataclass(slots=True)
@@ -226,7 +57,7 @@ class _Outcome:
 
 
 class SandboxGateway:
-    """The smska gateway emulator. See the module docstring."""
+    """The smska gateway emulator. See the package docstring (:mod:`bot.devkit.sandbox`)."""
 
     def __init__(
         self,
@@ -539,53 +370,3 @@ def _error(code: int) -> _Outcome:
 
 def _money(amount: Decimal) -> str:
     return f"{amount:f}"
-
-
-def credentials_from_env() -> tuple[str, str]:
-    """``SMSKA_API_KEY``/``SMSKA_API_PASSWORD`` when set (and not blank), else ``test``/``test``."""
-    key = os.environ.get("SMSKA_API_KEY", "").strip() or "test"
-    password = os.environ.get("SMSKA_API_PASSWORD", "").strip() or "test"
-    return key, password
-
-
-async def serve_forever(
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    api_key: str | None = None,
-    api_password: str | None = None,
-    *,
-    stop: asyncio.Event | None = None,
-    announce: Callable[[str], None] = print,
-) -> None:
-    """Run a sandbox until SIGINT/SIGTERM (or ``stop`` is set), announcing its URL first.
-
-    ``api_key``/``api_password`` default to :func:`credentials_from_env`. The password is never printed.
-    """
-    env_key, env_password = credentials_from_env()
-    gateway = SandboxGateway(
-        api_key=api_key if api_key is not None else env_key,
-        api_password=api_password if api_password is not None else env_password,
-    )
-    stop = stop if stop is not None else asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            installed.append(signum)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-            pass
-    url = await gateway.start(host, port)
-    try:
-        announce(f"smska sandbox gateway listening on {url}")
-        announce(f"  SMSKA_URL={url}  SMSKA_API_KEY={gateway.api_key}  (password as configured)")
-        announce("  magic recipient numbers:")
-        for magic in MAGIC_NUMBERS.values():
-            announce(f"    {magic.msisdn}  {magic.description}")
-        announce("  stop with Ctrl+C")
-        await stop.wait()
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-        await gateway.stop()
-        announce("smska sandbox gateway stopped")

@@ -1,4 +1,4 @@
-"""Plain data kept by the fake Bot API server (see ``bot.testing.fake_telegram``): what the bot sent, what
+"""Plain data kept by the fake Bot API server (see ``bot.devkit.telegram``): what the bot sent, what
 it called, what it answered, and how to show it in a terminal."""
 
 from __future__ import annotations

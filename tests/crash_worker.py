@@ -12,7 +12,8 @@ Protocol, one JSON object a line:
           {"exit": <pid>, "status": <int>}     a child ended (exit code, or minus the signal that ended it)
 Closing stdin kills the remaining children and ends the server.
 
-Run: ``python -m bot.testing.crash_worker`` (the checkout importable).
+Run: ``python -m tests.crash_worker`` from the repository root (or with it on ``PYTHONPATH``). It lives with
+the tests because only they use it; the wheel does not carry it.
 """
 
 from __future__ import annotations

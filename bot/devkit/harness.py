@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings
-from bot.gateway.sandbox import SandboxGateway
-from bot.testing.fake_telegram import FakeTelegram
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import FakeTelegram
 
 TOKEN = "123456:TEST-token-Zq9secret"  # noqa: S105 - test-only; distinctive so a leak is easy to find
 API_KEY = "test"

@@ -1,4 +1,4 @@
-"""Simulated people and chats on the fake Bot API server (see ``bot.testing.fake_telegram``).
+"""Simulated people and chats on the fake Bot API server (see ``bot.devkit.telegram``).
 
 A :class:`FakeUser` talks to the bot in its private chat (or in a :class:`FakeGroup`) by queueing updates;
 both are :class:`ChatView` s that observe what the bot sends to their chat, with cursors so a test reads the
@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .fake_models import BotEvent, BotMessage, ChatState, FakeTelegramTimeout, find_button, render_message
+from .models import BotEvent, BotMessage, ChatState, FakeTelegramTimeout, find_button, render_message
 
 if TYPE_CHECKING:
-    from .fake_telegram import FakeTelegram
+    from .server import FakeTelegram
 
 __all__ = ["ChatView", "FakeGroup", "FakeUser"]
 

@@ -1,6 +1,6 @@
 """Telegram's HTML parse mode, as the Bot API server applies it: text + markup -> plain text + entities.
 
-Used by the fake Bot API server (``bot.testing.fake_telegram``) to reject what Telegram rejects with
+Used by the fake Bot API server (``bot.devkit.telegram``) to reject what Telegram rejects with
 ``400 Bad Request: can't parse entities: ...`` and to compute what a phone shows (``plain``).
 
 Supported (https://core.telegram.org/bots/api#html-style): ``b strong i em u ins s strike del``,
