@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -23,6 +22,7 @@ from bot.gateway.errors import GatewayError, InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, outcome_text, state_text, too_long
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneError, PhoneProblem, format_phone, normalize_phone
+from bot.sms.recipients import split_number
 from bot.storage.db import Database
 from bot.storage.models import SendRow
 from bot.texts import money
@@ -31,7 +31,6 @@ router = Router(name="send")
 log = logging.getLogger(__name__)
 
 EXAMPLE_NUMBER = "+7 904 176-49-95"
-NUMBER_WORD = re.compile(r"^[+\d()\-.]+$")
 
 
 class SendFlow(StatesGroup):
@@ -114,32 +113,6 @@ def senders_keyboard(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
 
 
 # --- composing ---------------------------------------------------------------------------------------------
-def split_number(args: str) -> tuple[str | None, str, PhoneProblem | None]:
-    """'+7 904 176-49-95 Server down' -> ('79041764995', 'Server down', None).
-
-    People put spaces inside numbers, so the shortest run of leading words that reads as a valid number wins.
-    When none does, the problem reported is that of all the leading words that look like parts of a number.
-    """
-    words = args.split()
-    for k in range(1, min(len(words), 6) + 1):
-        try:
-            msisdn = normalize_phone(" ".join(words[:k]))
-        except PhoneError:
-            continue
-        rest = args.strip()
-        for word in words[:k]:
-            rest = rest[rest.index(word) + len(word) :]
-        return msisdn, rest.strip(), None
-    numeric = 0
-    while numeric < len(words) and NUMBER_WORD.match(words[numeric]):
-        numeric += 1
-    try:
-        normalize_phone(" ".join(words[: max(numeric, 1)]))
-    except PhoneError as exc:
-        return None, args, exc.reason
-    return None, args, PhoneProblem.INVALID  # pragma: no cover - a valid number was found above
-
-
 async def show_preview(
     message: Message,
     state: FSMContext,
