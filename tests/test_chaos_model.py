@@ -20,11 +20,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.callbacks import SendCb, SenderCb
 from bot.gateway.sandbox import Fault
 from bot.testing.fake_people import ChatView, FakeUser
 from bot.testing.fake_telegram import BotMessage
 from bot.testing.harness import Harness
+from bot.ui.callbacks import SendCb, SenderCb
 from tests.chaos_support import (
     ERROR_NET,
     SETTLED,

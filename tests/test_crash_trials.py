@@ -34,10 +34,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.callbacks import SendCb
 from bot.gateway.sandbox import Fault, SandboxGateway
 from bot.testing.fake_people import ChatView, FakeUser
 from bot.testing.fake_telegram import BotMessage, FakeTelegram
+from bot.ui.callbacks import SendCb
 from tests.chaos_support import (
     MAYBE,
     NOTHING_SENT,

@@ -9,9 +9,9 @@ from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import AccessCb
 from bot.services.access import AccessService
 from bot.storage.db import Database
+from bot.ui.callbacks import AccessCb
 
 router = Router(name="admin")
 router.message.filter(MagicData(F.is_admin))

@@ -8,23 +8,18 @@ from datetime import datetime
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import BalanceCb
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
 from bot.texts import gateway_error, money
+from bot.ui import keyboards
+from bot.ui.callbacks import BalanceCb
 
 router = Router(name="balance")
 log = logging.getLogger(__name__)
-
-
-def refresh_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("🔄 Refresh"), callback_data=BalanceCb().pack())]]
-    )
 
 
 async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
@@ -39,7 +34,7 @@ async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
 
 @router.message(Command("balance"))
 async def balance(message: Message, gateway: SmskaClient, settings: Settings) -> None:
-    await message.answer(await balance_text(gateway, settings), reply_markup=refresh_keyboard())
+    await message.answer(await balance_text(gateway, settings), reply_markup=keyboards.balance_refresh())
 
 
 @router.callback_query(BalanceCb.filter())
@@ -49,7 +44,7 @@ async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Setti
     await callback.answer(_("Balance updated"))
     if isinstance(callback.message, Message):
         try:
-            await callback.message.edit_text(text, reply_markup=refresh_keyboard())
+            await callback.message.edit_text(text, reply_markup=keyboards.balance_refresh())
         except TelegramBadRequest as exc:
             if "message is not modified" not in exc.message:
                 raise

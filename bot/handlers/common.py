@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import FlowCancelCb, LanguageCb
 from bot.storage.db import Database
 from bot.storage.models import Operator
+from bot.ui import keyboards
+from bot.ui.callbacks import FlowCancelCb, LanguageCb
 
 router = Router(name="common")
 
@@ -64,20 +65,9 @@ async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
         await callback.message.edit_text(_("Cancelled. Nothing was sent."))
 
 
-def language_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text="🇷🇺 Русский", callback_data=LanguageCb(code="ru").pack()),
-                InlineKeyboardButton(text="🇬🇧 English", callback_data=LanguageCb(code="en").pack()),
-            ]
-        ]
-    )
-
-
 @router.message(Command("language"))
 async def language(message: Message) -> None:
-    await message.answer(_("Choose your language:"), reply_markup=language_keyboard())
+    await message.answer(_("Choose your language:"), reply_markup=keyboards.language())
 
 
 @router.callback_query(LanguageCb.filter(F.code.in_({"ru", "en"})))

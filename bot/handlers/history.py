@@ -7,16 +7,17 @@ import html
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import HistoryCb
 from bot.config import Settings
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import Operator, SendRow
 from bot.texts import status_icon, status_words, when
+from bot.ui import keyboards
+from bot.ui.callbacks import HistoryCb
 
 router = Router(name="history")
 PAGE = 5
@@ -61,12 +62,7 @@ async def history_page(
         lines.append(head)
         lines.append(f"{row_state(row)}" + (f" · <code>{row.gateway_id}</code>" if row.gateway_id else ""))
         lines.append(f"<i>{snippet(row.text)}</i>")
-    buttons = []
-    if page > 0:
-        buttons.append(InlineKeyboardButton(text="◀", callback_data=HistoryCb(page=page - 1).pack()))
-    if page < pages - 1:
-        buttons.append(InlineKeyboardButton(text="▶", callback_data=HistoryCb(page=page + 1).pack()))
-    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+    return "\n".join(lines), keyboards.history_paging(page, pages)
 
 
 @router.message(Command("history"))

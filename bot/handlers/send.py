@@ -12,11 +12,9 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import FlowCancelCb, SendCb, SenderCb
 from bot.config import Settings
 from bot.gateway.errors import GatewayError, InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, outcome_text, state_text, too_long
@@ -26,6 +24,9 @@ from bot.sms.recipients import split_number
 from bot.storage.db import Database
 from bot.storage.models import SendRow
 from bot.texts import money
+from bot.ui import keyboards
+from bot.ui.callbacks import SendCb, SenderCb
+from bot.ui.states import SendFlow
 
 router = Router(name="send")
 log = logging.getLogger(__name__)
@@ -33,12 +34,7 @@ log = logging.getLogger(__name__)
 EXAMPLE_NUMBER = "+7 904 176-49-95"
 
 
-class SendFlow(StatesGroup):
-    number = State()
-    text = State()
-
-
-# --- texts and keyboards -----------------------------------------------------------------------------------
+# --- texts -----------------------------------------------------------------------------------------------
 def phone_problem_text(problem: PhoneProblem) -> str:
     reasons = {
         PhoneProblem.EMPTY: _("No number given."),
@@ -58,12 +54,6 @@ def phone_problem_text(problem: PhoneProblem) -> str:
     )
 
 
-def flow_cancel_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=FlowCancelCb().pack())]]
-    )
-
-
 def preview_text(row: SendRow) -> str:
     parts = count_parts(row.text)
     return "\n".join(
@@ -78,38 +68,6 @@ def preview_text(row: SendRow) -> str:
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
     )
-
-
-def preview_keyboard(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            InlineKeyboardButton(text=_("✅ Send"), callback_data=SendCb(action="go", draft_id=row.id).pack()),
-            InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=SendCb(action="cancel", draft_id=row.id).pack()),
-        ]
-    ]
-    if len(senders) > 1:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=_("✉️ Sender: {sender}").format(sender=row.sender),
-                    callback_data=SendCb(action="senders", draft_id=row.id).pack(),
-                )
-            ]
-        )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def senders_keyboard(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
-    buttons = [
-        [
-            InlineKeyboardButton(
-                text=("• " if name == row.sender else "") + name,
-                callback_data=SenderCb(draft_id=row.id, index=i).pack(),
-            )
-        ]
-        for i, name in enumerate(senders)
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=buttons)
 
 
 # --- composing ---------------------------------------------------------------------------------------------
@@ -133,7 +91,7 @@ async def show_preview(
     await state.clear()
     user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
-    sent = await message.answer(preview_text(row), reply_markup=preview_keyboard(row, settings.smska_sender_ids))
+    sent = await message.answer(preview_text(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
     await sending.db.update_draft(row.id, preview_message_id=sent.message_id)
 
 
@@ -153,7 +111,7 @@ async def send_command(
             _("📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
                 example=EXAMPLE_NUMBER
             ),
-            reply_markup=flow_cancel_keyboard(),
+            reply_markup=keyboards.flow_cancel(),
         )
         return
     msisdn, text, problem = split_number(args)
@@ -181,7 +139,7 @@ async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None
     await state.update_data(msisdn=msisdn)
     await message.answer(
         _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn)),
-        reply_markup=flow_cancel_keyboard(),
+        reply_markup=keyboards.flow_cancel(),
     )
 
 
@@ -201,7 +159,7 @@ async def number_typed(message: Message, state: FSMContext) -> None:
 @router.message(SendFlow.number)
 async def number_other(message: Message) -> None:
     await message.answer(
-        _("I need a phone number: type it or share a contact. /cancel to stop."), reply_markup=flow_cancel_keyboard()
+        _("I need a phone number: type it or share a contact. /cancel to stop."), reply_markup=keyboards.flow_cancel()
     )
 
 
@@ -222,7 +180,7 @@ async def text_typed(
 @router.message(SendFlow.text)
 async def text_other(message: Message) -> None:
     await message.answer(
-        _("I need the text of the SMS as a plain message. /cancel to stop."), reply_markup=flow_cancel_keyboard()
+        _("I need the text of the SMS as a plain message. /cancel to stop."), reply_markup=keyboards.flow_cancel()
     )
 
 
@@ -318,7 +276,7 @@ async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Data
         await _answer(callback, state_text(row), show_alert=True)
         return
     await _answer(callback, _("Choose the sender"))
-    await _edit(callback, preview_text(row), senders_keyboard(row, settings.smska_sender_ids))
+    await _edit(callback, preview_text(row), keyboards.senders(row, settings.smska_sender_ids))
 
 
 @router.callback_query(SenderCb.filter())
@@ -334,4 +292,4 @@ async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Da
     row = await db.get_send(row.id)
     assert row is not None
     await _answer(callback)
-    await _edit(callback, preview_text(row), preview_keyboard(row, senders))
+    await _edit(callback, preview_text(row), keyboards.preview(row, senders))

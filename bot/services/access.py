@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, User
+from aiogram.types import User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import AccessCb
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
+from bot.ui import keyboards
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +79,7 @@ class AccessService:
                 text = _("🔔 Access request from {who}, id <code>{id}</code>.").format(
                     who=display_name(request.name, request.username, request.user_id), id=request.user_id
                 )
-                markup = InlineKeyboardMarkup(
-                    inline_keyboard=[
-                        [
-                            InlineKeyboardButton(
-                                text=_("✅ Approve"),
-                                callback_data=AccessCb(approve=True, request_id=request.id).pack(),
-                            ),
-                            InlineKeyboardButton(
-                                text=_("🚫 Deny"),
-                                callback_data=AccessCb(approve=False, request_id=request.id).pack(),
-                            ),
-                        ]
-                    ]
-                )
+                markup = keyboards.access_request(request)
             try:
                 sent = await self.bot.send_message(admin_id, text, reply_markup=markup)
             except TelegramAPIError as exc:
