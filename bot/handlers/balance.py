@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -17,6 +16,7 @@ from bot.gateway.errors import GatewayError
 from bot.texts import gateway_error, money
 from bot.ui import keyboards
 from bot.ui.callbacks import BalanceCb
+from bot.ui.messages import show
 
 router = Router(name="balance")
 log = logging.getLogger(__name__)
@@ -38,13 +38,8 @@ async def balance(message: Message, gateway: SmskaClient, settings: Settings) ->
 
 
 @router.callback_query(BalanceCb.filter())
-async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings) -> None:
+async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings, bot: Bot) -> None:
     text = await balance_text(gateway, settings)
     # A toast, so a press within the same second (same text, nothing to edit) still visibly did something.
     await callback.answer(_("Balance updated"))
-    if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(text, reply_markup=keyboards.balance_refresh())
-        except TelegramBadRequest as exc:
-            if "message is not modified" not in exc.message:
-                raise
+    await show(callback, bot, text, keyboards.balance_refresh())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -13,6 +13,7 @@ from bot.storage.db import Database
 from bot.storage.models import Operator
 from bot.ui import keyboards
 from bot.ui.callbacks import FlowCancelCb, LanguageCb
+from bot.ui.messages import show
 
 router = Router(name="common")
 
@@ -58,11 +59,10 @@ async def cancel(message: Message, state: FSMContext) -> None:
 
 
 @router.callback_query(FlowCancelCb.filter())
-async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
+async def cancel_button(callback: CallbackQuery, state: FSMContext, bot: Bot) -> None:
     await state.clear()
     await callback.answer()
-    if isinstance(callback.message, Message):
-        await callback.message.edit_text(_("Cancelled. Nothing was sent."))
+    await show(callback, bot, _("Cancelled. Nothing was sent."))
 
 
 @router.message(Command("language"))
@@ -71,10 +71,11 @@ async def language(message: Message) -> None:
 
 
 @router.callback_query(LanguageCb.filter(F.code.in_({"ru", "en"})))
-async def language_chosen(callback: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n) -> None:
+async def language_chosen(
+    callback: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n, bot: Bot
+) -> None:
     await db.set_locale(callback.from_user.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         text = _("Language: English. Send /help to see the commands.")
         await callback.answer()
-        if isinstance(callback.message, Message):
-            await callback.message.edit_text(text)
+        await show(callback, bot, text)

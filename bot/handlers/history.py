@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import html
 
-from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -18,6 +17,7 @@ from bot.storage.models import Operator, SendRow
 from bot.texts import status_icon, status_words, when
 from bot.ui import keyboards
 from bot.ui.callbacks import HistoryCb
+from bot.ui.messages import show
 
 router = Router(name="history")
 PAGE = 5
@@ -73,13 +73,13 @@ async def history(message: Message, db: Database, operator: Operator, settings: 
 
 @router.callback_query(HistoryCb.filter())
 async def history_paging(
-    callback: CallbackQuery, callback_data: HistoryCb, db: Database, operator: Operator, settings: Settings
+    callback: CallbackQuery,
+    callback_data: HistoryCb,
+    db: Database,
+    operator: Operator,
+    settings: Settings,
+    bot: Bot,
 ) -> None:
     text, markup = await history_page(db, operator, settings, callback_data.page)
     await callback.answer()
-    if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(text, reply_markup=markup)
-        except TelegramBadRequest as exc:
-            if "message is not modified" not in exc.message:
-                raise
+    await show(callback, bot, text, markup)

@@ -9,10 +9,9 @@ import html
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
@@ -26,6 +25,7 @@ from bot.storage.models import SendRow
 from bot.texts import money
 from bot.ui import keyboards
 from bot.ui.callbacks import SendCb, SenderCb
+from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
 
 router = Router(name="send")
@@ -193,103 +193,69 @@ async def balance_line(sending: SendingService) -> str:
 
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
-async def _answer(callback: CallbackQuery, text: str | None = None, show_alert: bool = False) -> None:
-    """Answer a press. Telegram refuses an answer to an expired query (~15 s: a slow send outlives it) or to one
-    already answered (a press delivered again after a restart), or fails (5xx, network); none of that may stop
-    the outcome being shown."""
-    try:
-        await callback.answer(text, show_alert=show_alert)
-    except TelegramAPIError as exc:
-        log.info("could not answer a button press: %s", exc.message)
-
-
-async def _edit(callback: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if not isinstance(callback.message, Message):
-        return
-    try:
-        await callback.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "message is not modified" not in exc.message:
-            raise
-
-
 @router.callback_query(SendCb.filter(F.action == "go"))
 async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
     try:
         outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id)
     except LookupError:
-        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
-        await _answer(callback, state_text(outcome.row), show_alert=True)
+        await answer_press(callback, state_text(outcome.row), show_alert=True)
         return
-    await _answer(callback)
+    await answer_press(callback)
     text = outcome_text(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + await balance_line(sending)
-    shown_in = await _show_outcome(callback, bot, text)
+    shown_in = await show(callback, bot, text)
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
         await sending.db.set_result_message(outcome.row.id, shown_in)
 
 
-async def _show_outcome(callback: CallbackQuery, bot: Bot, text: str) -> int:
-    """The preview becomes the outcome. When it cannot be edited (deleted, too old, Telegram failed), the
-    outcome goes in a new message: an operator always learns what became of the press. Returns the message id."""
-    message = callback.message
-    if isinstance(message, Message):
-        try:
-            await message.edit_text(text)
-            return message.message_id
-        except TelegramBadRequest as exc:
-            if "message is not modified" in exc.message:
-                return message.message_id
-            log.info("could not edit the preview, sending the outcome anew: %s", exc.message)
-        except TelegramAPIError as exc:
-            log.warning("could not edit the preview, sending the outcome anew: %s", exc.message)
-    chat_id = message.chat.id if message is not None else callback.from_user.id
-    return (await bot.send_message(chat_id, text)).message_id
-
-
 @router.callback_query(SendCb.filter(F.action == "cancel"))
-async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database) -> None:
+async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database, bot: Bot) -> None:
     if await db.cancel_draft(callback_data.draft_id, callback.from_user.id):
-        await _answer(callback)
-        await _edit(callback, _("Cancelled. Nothing was sent."))
+        await answer_press(callback)
+        await show(callback, bot, _("Cancelled. Nothing was sent."))
         return
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
-        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    await _answer(callback, state_text(row), show_alert=True)
+    await answer_press(callback, state_text(row), show_alert=True)
 
 
 @router.callback_query(SendCb.filter(F.action == "senders"))
-async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings) -> None:
+async def choose_sender(
+    callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
+) -> None:
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
-        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if row.state != "draft":
-        await _answer(callback, state_text(row), show_alert=True)
+        await answer_press(callback, state_text(row), show_alert=True)
         return
-    await _answer(callback, _("Choose the sender"))
-    await _edit(callback, preview_text(row), keyboards.senders(row, settings.smska_sender_ids))
+    await answer_press(callback, _("Choose the sender"))
+    await show(callback, bot, preview_text(row), keyboards.senders(row, settings.smska_sender_ids))
 
 
 @router.callback_query(SenderCb.filter())
-async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings) -> None:
+async def sender_chosen(
+    callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings, bot: Bot
+) -> None:
     senders = settings.smska_sender_ids
     row = await db.get_send(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
-        await _answer(callback, _("This preview is no longer valid."), show_alert=True)
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if not await db.update_draft(row.id, sender=senders[callback_data.index]):
-        await _answer(callback, state_text(row), show_alert=True)
+        await answer_press(callback, state_text(row), show_alert=True)
         return
     row = await db.get_send(row.id)
     assert row is not None
-    await _answer(callback)
-    await _edit(callback, preview_text(row), keyboards.preview(row, senders))
+    await answer_press(callback)
+    await show(callback, bot, preview_text(row), keyboards.preview(row, senders))
