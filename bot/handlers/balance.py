@@ -13,8 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
-from bot.texts import gateway_error, money
-from bot.ui import keyboards
+from bot.ui import keyboards, texts
 from bot.ui.callbacks import BalanceCb
 from bot.ui.messages import show
 
@@ -27,9 +26,8 @@ async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
         amount = await gateway.balance()
     except GatewayError as exc:
         log.info("balance query failed: %s", type(exc).__name__)
-        return gateway_error(exc)
-    stamp = datetime.now(settings.tz).strftime("%H:%M:%S")
-    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=stamp)
+        return texts.gateway_error(exc)
+    return texts.balance(amount, datetime.now(settings.tz))
 
 
 @router.message(Command("balance"))

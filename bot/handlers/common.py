@@ -11,42 +11,22 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import keyboards
+from bot.ui import keyboards, texts
 from bot.ui.callbacks import FlowCancelCb, LanguageCb
 from bot.ui.messages import show
 
 router = Router(name="common")
 
 
-def help_text(is_admin: bool) -> str:
-    text = _(
-        "📨 I send SMS through the smska.net gateway and tell you when each one is delivered.\n\n"
-        "/send — send an SMS (step by step)\n"
-        "/send <i>number text</i> — send in one message\n"
-        "/balance — money left on the SMS account\n"
-        "/status <i>id</i> — delivery status of an SMS\n"
-        "/history — your latest SMS\n"
-        "/language — Русский / English\n"
-        "/cancel — stop what you are doing\n\n"
-        "Example: <code>/send +7 904 176-49-95 Server db1 is down</code>\n"
-        "Nothing leaves before you press «Send» under the preview."
-    )
-    if is_admin:
-        text += "\n\n" + _(
-            "Admin:\n/users — who has access\n/allow <i>id</i> — give access\n/deny <i>id</i> — take access away"
-        )
-    return text
-
-
 @router.message(CommandStart())
 async def start(message: Message, operator: Operator, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("👋 Hello! You have access.") + "\n\n" + help_text(operator.is_admin))
+    await message.answer(_("👋 Hello! You have access.") + "\n\n" + texts.help_text(operator.is_admin))
 
 
 @router.message(Command("help"))
 async def help_(message: Message, operator: Operator) -> None:
-    await message.answer(help_text(operator.is_admin))
+    await message.answer(texts.help_text(operator.is_admin))
 
 
 @router.message(Command("cancel"))

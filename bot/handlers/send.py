@@ -5,7 +5,6 @@ Nothing leaves before the Send press; the press is handled by SendingService.con
 
 from __future__ import annotations
 
-import html
 import logging
 
 from aiogram import Bot, F, Router
@@ -15,59 +14,18 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.gateway.errors import GatewayError, InsufficientCredits
-from bot.services.sending import MAX_PARTS, SendingService, outcome_text, state_text, too_long
-from bot.sms.parts import count_parts
-from bot.sms.phone import PhoneError, PhoneProblem, format_phone, normalize_phone
+from bot.gateway.errors import InsufficientCredits
+from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.sms.recipients import split_number
 from bot.storage.db import Database
-from bot.storage.models import SendRow
-from bot.texts import money
-from bot.ui import keyboards
+from bot.ui import keyboards, texts
 from bot.ui.callbacks import SendCb, SenderCb
 from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
 
 router = Router(name="send")
 log = logging.getLogger(__name__)
-
-EXAMPLE_NUMBER = "+7 904 176-49-95"
-
-
-# --- texts -----------------------------------------------------------------------------------------------
-def phone_problem_text(problem: PhoneProblem) -> str:
-    reasons = {
-        PhoneProblem.EMPTY: _("No number given."),
-        PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
-        PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
-        PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
-        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8 (not 810 or 00)."),
-        PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
-        PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
-        PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),
-    }
-    return (
-        "❌ "
-        + reasons.get(problem, reasons[PhoneProblem.INVALID])
-        + "\n"
-        + _("Example: <code>{example}</code>").format(example=EXAMPLE_NUMBER)
-    )
-
-
-def preview_text(row: SendRow) -> str:
-    parts = count_parts(row.text)
-    return "\n".join(
-        [
-            _("📨 <b>Check before sending</b>"),
-            _("To: {number}").format(number=format_phone(row.msisdn)),
-            _("From: {sender}").format(sender=html.escape(row.sender)),
-            _("Text: {chars} characters, {parts} SMS ({encoding})").format(
-                chars=parts.chars, parts=parts.parts, encoding=parts.encoding
-            ),
-            "",
-            f"<blockquote>{html.escape(row.text)}</blockquote>",
-        ]
-    )
 
 
 # --- composing ---------------------------------------------------------------------------------------------
@@ -82,16 +40,12 @@ async def show_preview(
 ) -> None:
     parts = too_long(text)
     if parts is not None:
-        await message.answer(
-            _("❌ The text is too long: {parts} SMS. At most {max} are allowed; shorten it and send again.").format(
-                parts=parts, max=MAX_PARTS
-            )
-        )
+        await message.answer(texts.too_long(parts, MAX_PARTS))
         return
     await state.clear()
     user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
-    sent = await message.answer(preview_text(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
+    sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
     await sending.db.update_draft(row.id, preview_message_id=sent.message_id)
 
 
@@ -107,16 +61,11 @@ async def send_command(
     args = (command.args or "").strip()
     if not args:
         await state.set_state(SendFlow.number)
-        await message.answer(
-            _("📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
-                example=EXAMPLE_NUMBER
-            ),
-            reply_markup=keyboards.flow_cancel(),
-        )
+        await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
         return
     msisdn, text, problem = split_number(args)
     if msisdn is None:
-        await message.answer(phone_problem_text(problem or PhoneProblem.INVALID))
+        await message.answer(texts.phone_problem(problem or PhoneProblem.INVALID))
         return
     if not text:
         await ask_for_text(message, state, msisdn)
@@ -129,7 +78,7 @@ async def take_number(message: Message, state: FSMContext, raw: str) -> None:
     try:
         msisdn = normalize_phone(raw)
     except PhoneError as exc:
-        await message.answer(phone_problem_text(exc.reason))
+        await message.answer(texts.phone_problem(exc.reason))
         return
     await ask_for_text(message, state, msisdn)
 
@@ -137,10 +86,7 @@ async def take_number(message: Message, state: FSMContext, raw: str) -> None:
 async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
     await state.set_state(SendFlow.text)
     await state.update_data(msisdn=msisdn)
-    await message.answer(
-        _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn)),
-        reply_markup=keyboards.flow_cancel(),
-    )
+    await message.answer(texts.ask_text(msisdn), reply_markup=keyboards.flow_cancel())
 
 
 @router.message(SendFlow.number, F.contact)
@@ -184,14 +130,6 @@ async def text_other(message: Message) -> None:
     )
 
 
-async def balance_line(sending: SendingService) -> str:
-    try:
-        amount = await sending.gateway.balance()
-    except GatewayError:
-        return _("The balance could not be read right now.")
-    return _("Balance: {amount}").format(amount=money(amount))
-
-
 # --- the preview's buttons ---------------------------------------------------------------------------------
 @router.callback_query(SendCb.filter(F.action == "go"))
 async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
@@ -202,12 +140,12 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
-        await answer_press(callback, state_text(outcome.row), show_alert=True)
+        await answer_press(callback, texts.draft_state(outcome.row), show_alert=True)
         return
     await answer_press(callback)
-    text = outcome_text(outcome)
+    text = texts.outcome(outcome)
     if isinstance(outcome.error, InsufficientCredits):
-        text += "\n" + await balance_line(sending)
+        text += "\n" + texts.balance_line(await sending.balance())
     shown_in = await show(callback, bot, text)
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.outcome_shown(outcome.row.id)
@@ -225,7 +163,7 @@ async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Datab
     if row is None or row.user_id != callback.from_user.id:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    await answer_press(callback, state_text(row), show_alert=True)
+    await answer_press(callback, texts.draft_state(row), show_alert=True)
 
 
 @router.callback_query(SendCb.filter(F.action == "senders"))
@@ -237,10 +175,10 @@ async def choose_sender(
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if row.state != "draft":
-        await answer_press(callback, state_text(row), show_alert=True)
+        await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     await answer_press(callback, _("Choose the sender"))
-    await show(callback, bot, preview_text(row), keyboards.senders(row, settings.smska_sender_ids))
+    await show(callback, bot, texts.preview(row), keyboards.senders(row, settings.smska_sender_ids))
 
 
 @router.callback_query(SenderCb.filter())
@@ -253,9 +191,9 @@ async def sender_chosen(
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     if not await db.update_draft(row.id, sender=senders[callback_data.index]):
-        await answer_press(callback, state_text(row), show_alert=True)
+        await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     row = await db.get_send(row.id)
     assert row is not None
     await answer_press(callback)
-    await show(callback, bot, preview_text(row), keyboards.preview(row, senders))
+    await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))

@@ -27,7 +27,7 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import SendRow, TrackingRow
-from bot.texts import status_icon, status_words, when
+from bot.ui.texts import status_icon, status_words, when
 
 log = logging.getLogger(__name__)
 
