@@ -33,6 +33,7 @@ from bot.services.access import AccessService
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,12 @@ async def build_app(settings: Settings) -> App:
             api_password=settings.smska_api_password,
             timeout=settings.smska_timeout,
         )
+        notices = Notices(i18n, settings)
         access = AccessService(
-            db=db, bot=bot, i18n=i18n, admin_ids=settings.admin_ids, default_locale=settings.default_locale
+            db=db, bot=bot, notices=notices, admin_ids=settings.admin_ids, default_locale=settings.default_locale
         )
-        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings)
-        sending = SendingService(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, tracker=tracker)
+        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings)
+        sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
     except BaseException:
         await db.close()
         raise

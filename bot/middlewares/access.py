@@ -14,11 +14,11 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import choose_locale, supported
 from bot.services.access import AccessService
 from bot.storage.db import Database
+from bot.ui import texts
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class AccessMiddleware(BaseMiddleware):
             if chat is None or chat.type != "private":
                 # Groups, channels, inline mode: never act there. A button press gets a hint, the rest silence.
                 if event.callback_query is not None:
-                    await event.callback_query.answer(_("This bot works in private chats only."), show_alert=True)
+                    await event.callback_query.answer(texts.private_only(), show_alert=True)
                 return None
             operator = await self.db.get_operator(user.id)
             if operator is None:
@@ -79,8 +79,8 @@ class AccessMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 await event.callback_query.answer()
             return
-        text = await self.access.request_access(user, locale)
+        refusal = await self.access.request_access(user, locale)
         if event.callback_query is not None:
-            await event.callback_query.answer(_("⛔ No access. Your Telegram id: {id}").format(id=user.id))
+            await event.callback_query.answer(texts.no_access(user.id))
         elif event.message is not None:
-            await event.message.answer(text)
+            await event.message.answer(texts.refusal(refusal, user.id))

@@ -10,7 +10,6 @@ import html
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -26,13 +25,12 @@ from bot.gateway.errors import (
     SendFailed,
     SendOutcomeUnknown,
 )
+from bot.services.access import Refusal
+from bot.services.sending import Outcome
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
-
-if TYPE_CHECKING:
-    from bot.services.sending import Outcome
 
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = "+7 904 176-49-95"
@@ -287,3 +285,27 @@ def users(operators: Iterable[Operator]) -> str:
         name = html.escape(op.name) if op.name else "—"
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
+
+
+# --- the gate ---------------------------------------------------------------------------------------------
+def private_only() -> str:
+    return _("This bot works in private chats only.")
+
+
+def no_access(user_id: int) -> str:
+    """A stranger's button press (a toast: plain text)."""
+    return _("⛔ No access. Your Telegram id: {id}").format(id=user_id)
+
+
+def refusal(kind: Refusal, user_id: int) -> str:
+    """A stranger's message: who may use the bot, their id, and whether the admins were asked."""
+    if kind is Refusal.DECLINED:
+        return _(
+            "⛔ This bot is only for authorised on-call staff. An admin declined your request.\n"
+            "Your Telegram id: <code>{id}</code>"
+        ).format(id=user_id)
+    return _(
+        "⛔ This bot is only for authorised on-call staff.\n"
+        "Your Telegram id: <code>{id}</code>\n"
+        "The admins have been asked to let you in; you will get a message when they decide."
+    ).format(id=user_id)
