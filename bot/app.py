@@ -18,9 +18,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
@@ -33,6 +32,7 @@ from bot.services.access import AccessService
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.ui import commands
 from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
@@ -137,40 +137,21 @@ async def build_app(settings: Settings) -> App:
     )
 
 
-def _commands(is_admin: bool) -> list[BotCommand]:
-    items = [
-        BotCommand(command="send", description=_("Send an SMS")),
-        BotCommand(command="balance", description=_("Balance of the SMS account")),
-        BotCommand(command="status", description=_("Delivery status of an SMS")),
-        BotCommand(command="history", description=_("Latest SMS")),
-        BotCommand(command="cancel", description=_("Stop what you are doing")),
-        BotCommand(command="language", description=_("Русский / English")),
-        BotCommand(command="help", description=_("What the bot can do")),
-    ]
-    if is_admin:
-        items += [
-            BotCommand(command="users", description=_("Who has access")),
-            BotCommand(command="allow", description=_("Give access: /allow id")),
-            BotCommand(command="deny", description=_("Take access away: /deny id")),
-        ]
-    return items
-
-
 async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
     """The phone's command menu in both languages; admins get theirs through a chat-scoped menu."""
     try:
         with i18n.context():
             for code in SUPPORTED:
                 with i18n.use_locale(code):
-                    await bot.set_my_commands(_commands(False), scope=BotCommandScopeDefault(), language_code=code)
+                    await bot.set_my_commands(commands.menu(False), scope=BotCommandScopeDefault(), language_code=code)
             with i18n.use_locale(settings.default_locale):
-                await bot.set_my_commands(_commands(False), scope=BotCommandScopeDefault())
+                await bot.set_my_commands(commands.menu(False), scope=BotCommandScopeDefault())
             for admin_id in settings.admin_ids:
                 for lang in (*SUPPORTED, None):
                     with i18n.use_locale(lang or settings.default_locale):
                         try:
                             await bot.set_my_commands(
-                                _commands(True), scope=BotCommandScopeChat(chat_id=admin_id), language_code=lang
+                                commands.menu(True), scope=BotCommandScopeChat(chat_id=admin_id), language_code=lang
                             )
                         except TelegramAPIError as exc:  # the admin has not opened the chat yet
                             log.info("no admin menu for %s: %s", admin_id, exc)

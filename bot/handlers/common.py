@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import keyboards, texts
+from bot.ui import commands, keyboards
 from bot.ui.callbacks import FlowCancelCb, LanguageCb
 from bot.ui.messages import show
 
@@ -21,12 +21,12 @@ router = Router(name="common")
 @router.message(CommandStart())
 async def start(message: Message, operator: Operator, state: FSMContext) -> None:
     await state.clear()
-    await message.answer(_("👋 Hello! You have access.") + "\n\n" + texts.help_text(operator.is_admin))
+    await message.answer(_("👋 Hello! You have access.") + "\n\n" + commands.help_text(operator.is_admin))
 
 
 @router.message(Command("help"))
 async def help_(message: Message, operator: Operator) -> None:
-    await message.answer(texts.help_text(operator.is_admin))
+    await message.answer(commands.help_text(operator.is_admin))
 
 
 @router.message(Command("cancel"))

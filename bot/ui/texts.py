@@ -103,27 +103,6 @@ def gateway_error(exc: GatewayError) -> str:
     return _("❌ The gateway answered with error {code}.").format(code=exc.code)
 
 
-# --- /help --------------------------------------------------------------------------------------------------
-def help_text(is_admin: bool) -> str:
-    text = _(
-        "📨 I send SMS through the smska.net gateway and tell you when each one is delivered.\n\n"
-        "/send — send an SMS (step by step)\n"
-        "/send <i>number text</i> — send in one message\n"
-        "/balance — money left on the SMS account\n"
-        "/status <i>id</i> — delivery status of an SMS\n"
-        "/history — your latest SMS\n"
-        "/language — Русский / English\n"
-        "/cancel — stop what you are doing\n\n"
-        "Example: <code>/send +7 904 176-49-95 Server db1 is down</code>\n"
-        "Nothing leaves before you press «Send» under the preview."
-    )
-    if is_admin:
-        text += "\n\n" + _(
-            "Admin:\n/users — who has access\n/allow <i>id</i> — give access\n/deny <i>id</i> — take access away"
-        )
-    return text
-
-
 # --- composing and the preview ------------------------------------------------------------------------------
 def phone_problem(problem: PhoneProblem) -> str:
     reasons = {
