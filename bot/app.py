@@ -27,6 +27,7 @@ from bot.handlers import setup_routers
 from bot.i18n import SUPPORTED, make_i18n
 from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.services.access import AccessService
 from bot.services.sending import SendingService
@@ -114,9 +115,10 @@ async def build_app(settings: Settings) -> App:
 
     dp = Dispatcher(storage=MemoryStorage())
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
-    dp.update.outer_middleware(
-        AccessMiddleware(db=db, i18n=i18n, access=access, default_locale=settings.default_locale)
-    )
+    locale = LocaleMiddleware(i18n=i18n, db=db)
+    dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
+    dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
+    dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker

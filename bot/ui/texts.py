@@ -288,3 +288,15 @@ def refusal(kind: Refusal, user_id: int) -> str:
         "Your Telegram id: <code>{id}</code>\n"
         "The admins have been asked to let you in; you will get a message when they decide."
     ).format(id=user_id)
+
+
+# --- the error router ---------------------------------------------------------------------------------------
+def storage_unavailable() -> str:
+    return _(  # at most 200 characters in any language: it may be a button's alert
+        "⚠️ My database is not available right now (read-only, locked or full). Tell an admin. "
+        "If you were sending an SMS, check /history before trying again."
+    )
+
+
+def something_went_wrong() -> str:
+    return _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")
