@@ -1,5 +1,5 @@
-"""The last net: any exception a handler did not handle is logged (secrets masked) and answered in words, in
-the update's language (LocaleMiddleware also wraps the error pass)."""
+"""The last net, one handler per error family: any exception a handler did not handle is logged (secrets
+masked) and answered in words, in the update's language (LocaleMiddleware also wraps the error pass)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,67 @@ import logging
 import sqlite3
 
 from aiogram import Router
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
+from bot.gateway.errors import GatewayError
 from bot.ui import texts
 
 router = Router(name="errors")
 log = logging.getLogger(__name__)
 
 
-@router.errors()
-async def on_error(event: ErrorEvent) -> bool:
-    update = event.update
+@router.errors(ExceptionTypeFilter(sqlite3.Error))
+async def storage_error(event: ErrorEvent) -> bool:
+    # Read-only file, locked by another process, disk full: nothing the operator can fix by trying again.
     exc = event.exception
-    if isinstance(exc, sqlite3.Error):
-        # Read-only file, locked by another process, disk full: nothing the operator can fix by trying again.
-        log.error(
-            "database error while handling an update: %s: %s",
-            type(exc).__name__,
-            exc,
-            exc_info=exc,
-            extra={"update_id": update.update_id},
-        )
-        text = texts.storage_unavailable()
-    else:
-        log.error(
-            "unhandled %s while handling an update",
-            type(exc).__name__,
-            exc_info=exc,
-            extra={"update_id": update.update_id},
-        )
-        text = texts.something_went_wrong()
+    log.error(
+        "database error while handling an update: %s: %s",
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+        extra={"update_id": event.update.update_id},
+    )
+    await _tell(event, texts.storage_unavailable())
+    return True
+
+
+@router.errors(ExceptionTypeFilter(GatewayError))
+async def gateway_error(event: ErrorEvent) -> bool:
+    # Handlers answer gateway errors themselves; one that got past them still says what happened and what to do.
+    assert isinstance(event.exception, GatewayError)
+    _unhandled(event)
+    await _tell(event, texts.gateway_error(event.exception))
+    return True
+
+
+@router.errors(ExceptionTypeFilter(TelegramAPIError))
+async def telegram_error(event: ErrorEvent) -> bool:
+    _unhandled(event)
+    if not isinstance(event.exception, TelegramForbiddenError):  # blocked by the user: nobody to tell
+        await _tell(event, texts.something_went_wrong())
+    return True
+
+
+@router.errors()
+async def any_error(event: ErrorEvent) -> bool:
+    _unhandled(event)
+    await _tell(event, texts.something_went_wrong())
+    return True
+
+
+def _unhandled(event: ErrorEvent) -> None:
+    log.error(
+        "unhandled %s while handling an update",
+        type(event.exception).__name__,
+        exc_info=event.exception,
+        extra={"update_id": event.update.update_id},
+    )
+
+
+async def _tell(event: ErrorEvent, text: str) -> None:
+    update = event.update
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)
@@ -44,4 +75,3 @@ async def on_error(event: ErrorEvent) -> bool:
             await update.message.answer(text)
     except Exception as exc:  # Telegram itself may be the fault; the bot carries on
         log.warning("could not tell the user about an error: %s", type(exc).__name__)
-    return True
