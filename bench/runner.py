@@ -36,8 +36,8 @@ MAIN_SETTINGS = {"DELIVERY_POLL_INITIAL": "0.5", "DELIVERY_POLL_MAX": "5", "DELI
 
 def help_answer() -> str:
     """The real bot's /help answer for an operator, in English: the echo bot answers exactly this."""
-    from bot.handlers.common import help_text
     from bot.i18n import make_i18n
+    from bot.ui.commands import help_text
 
     i18n = make_i18n("en")
     with i18n.context(), i18n.use_locale("en"):

@@ -31,6 +31,7 @@ from bot.i18n import make_i18n
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.ui.notices import Notices
 
 TRACK_BASE = 6000
 CHATS = 50
@@ -94,9 +95,9 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         api_password=settings.smska_api_password,
         timeout=settings.smska_timeout,
     )
-    i18n = make_i18n("en")
-    tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, clock=clock)
-    sending = SendingService(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, tracker=tracker)
+    wording = Notices(make_i18n("en"), settings)
+    tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, clock=clock)
+    sending = SendingService(db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, tracker=tracker)
     mark = len(telegram.calls)
     try:
         cpu0, wall0 = time.process_time(), time.monotonic()

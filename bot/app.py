@@ -19,9 +19,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
@@ -29,11 +28,14 @@ from bot.handlers import setup_routers
 from bot.i18n import SUPPORTED, make_i18n
 from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.services.access import AccessService
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.ui import commands
+from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,20 +115,22 @@ async def build_app(settings: Settings) -> App:
             api_password=settings.smska_api_password,
             timeout=settings.smska_timeout,
         )
+        notices = Notices(i18n, settings)
         access = AccessService(
-            db=db, bot=bot, i18n=i18n, admin_ids=settings.admin_ids, default_locale=settings.default_locale
+            db=db, bot=bot, notices=notices, admin_ids=settings.admin_ids, default_locale=settings.default_locale
         )
-        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings)
-        sending = SendingService(db=db, bot=bot, gateway=gateway, i18n=i18n, settings=settings, tracker=tracker)
+        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings)
+        sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
     except BaseException:
         await db.close()
         raise
 
     dp = Dispatcher(storage=MemoryStorage())
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
-    dp.update.outer_middleware(
-        AccessMiddleware(db=db, i18n=i18n, access=access, default_locale=settings.default_locale)
-    )
+    locale = LocaleMiddleware(i18n=i18n, db=db)
+    dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
+    dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
+    dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
@@ -147,25 +151,6 @@ async def build_app(settings: Settings) -> App:
     )
 
 
-def _commands(is_admin: bool) -> list[BotCommand]:
-    items = [
-        BotCommand(command="send", description=_("Send an SMS")),
-        BotCommand(command="balance", description=_("Balance of the SMS account")),
-        BotCommand(command="status", description=_("Delivery status of an SMS")),
-        BotCommand(command="history", description=_("Latest SMS")),
-        BotCommand(command="cancel", description=_("Stop what you are doing")),
-        BotCommand(command="language", description=_("Русский / English")),
-        BotCommand(command="help", description=_("What the bot can do")),
-    ]
-    if is_admin:
-        items += [
-            BotCommand(command="users", description=_("Who has access")),
-            BotCommand(command="allow", description=_("Give access: /allow id")),
-            BotCommand(command="deny", description=_("Take access away: /deny id")),
-        ]
-    return items
-
-
 async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
     """The phone's command menu in both languages; admins get theirs through a chat-scoped menu. Telegram not
     answering is raised (start-up tries again); any other refusal is logged and the bot goes on without it."""
@@ -173,15 +158,15 @@ async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
         with i18n.context():
             for code in SUPPORTED:
                 with i18n.use_locale(code):
-                    await bot.set_my_commands(_commands(False), scope=BotCommandScopeDefault(), language_code=code)
+                    await bot.set_my_commands(commands.menu(False), scope=BotCommandScopeDefault(), language_code=code)
             with i18n.use_locale(settings.default_locale):
-                await bot.set_my_commands(_commands(False), scope=BotCommandScopeDefault())
+                await bot.set_my_commands(commands.menu(False), scope=BotCommandScopeDefault())
             for admin_id in settings.admin_ids:
                 for lang in (*SUPPORTED, None):
                     with i18n.use_locale(lang or settings.default_locale):
                         try:
                             await bot.set_my_commands(
-                                _commands(True), scope=BotCommandScopeChat(chat_id=admin_id), language_code=lang
+                                commands.menu(True), scope=BotCommandScopeChat(chat_id=admin_id), language_code=lang
                             )
                         except NOT_ANSWERING:
                             raise

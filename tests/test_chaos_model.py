@@ -20,10 +20,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.callbacks import SendCb, SenderCb
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import BotMessage, ChatView, FakeUser
+from bot.ui.callbacks import SendCb, SenderCb
 from tests.chaos_support import (
     ERROR_NET,
     SETTLED,

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.callbacks import SendCb
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import BotMessage, ChatView, FakeTelegram, FakeUser
+from bot.ui.callbacks import SendCb
 from tests.chaos_support import (
     MAYBE,
     NOTHING_SENT,

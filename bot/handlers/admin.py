@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import html
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, MagicData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import AccessCb
 from bot.services.access import AccessService
 from bot.storage.db import Database
+from bot.ui import texts
+from bot.ui.callbacks import AccessCb
 
 router = Router(name="admin")
 router.message.filter(MagicData(F.is_admin))
@@ -55,12 +54,7 @@ async def deny(message: Message, command: CommandObject, access: AccessService) 
 
 @router.message(Command("users"))
 async def users(message: Message, db: Database) -> None:
-    lines = [_("People with access:")]
-    for op in await db.list_operators():
-        role = _("admin") if op.is_admin else _("operator")
-        name = html.escape(op.name) if op.name else "—"
-        lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
-    await message.answer("\n".join(lines))
+    await message.answer(texts.users(await db.list_operators()))
 
 
 @router.callback_query(AccessCb.filter())

@@ -5,26 +5,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import BalanceCb
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
-from bot.texts import gateway_error, money
+from bot.ui import keyboards, texts
+from bot.ui.callbacks import BalanceCb
+from bot.ui.messages import show
 
 router = Router(name="balance")
 log = logging.getLogger(__name__)
-
-
-def refresh_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=_("🔄 Refresh"), callback_data=BalanceCb().pack())]]
-    )
 
 
 async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
@@ -32,24 +26,18 @@ async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
         amount = await gateway.balance()
     except GatewayError as exc:
         log.info("balance query failed: %s", type(exc).__name__)
-        return gateway_error(exc)
-    stamp = datetime.now(settings.tz).strftime("%H:%M:%S")
-    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=stamp)
+        return texts.gateway_error(exc)
+    return texts.balance(amount, datetime.now(settings.tz))
 
 
 @router.message(Command("balance"))
 async def balance(message: Message, gateway: SmskaClient, settings: Settings) -> None:
-    await message.answer(await balance_text(gateway, settings), reply_markup=refresh_keyboard())
+    await message.answer(await balance_text(gateway, settings), reply_markup=keyboards.balance_refresh())
 
 
 @router.callback_query(BalanceCb.filter())
-async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings) -> None:
+async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings, bot: Bot) -> None:
     text = await balance_text(gateway, settings)
     # A toast, so a press within the same second (same text, nothing to edit) still visibly did something.
     await callback.answer(_("Balance updated"))
-    if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(text, reply_markup=refresh_keyboard())
-        except TelegramBadRequest as exc:
-            if "message is not modified" not in exc.message:
-                raise
+    await show(callback, bot, text, keyboards.balance_refresh())

@@ -1,4 +1,5 @@
-"""The last net: any exception a handler did not handle is logged (secrets masked) and answered in words."""
+"""The last net, one handler per error family: any exception a handler did not handle is logged (secrets
+masked) and answered in words, in the update's language (LocaleMiddleware also wraps the error pass)."""
 
 from __future__ import annotations
 
@@ -6,46 +7,67 @@ import logging
 import sqlite3
 
 from aiogram import Router
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
+
+from bot.gateway.errors import GatewayError
+from bot.ui import texts
 
 router = Router(name="errors")
 log = logging.getLogger(__name__)
 
 
-@router.errors()
-async def on_error(event: ErrorEvent, i18n: I18n, locale: str | None = None) -> bool:
-    # aiogram's error middleware wraps the access gate, so the gate's language context is gone by now.
-    with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
-        await _report(event)
+@router.errors(ExceptionTypeFilter(sqlite3.Error))
+async def storage_error(event: ErrorEvent) -> bool:
+    # Read-only file, locked by another process, disk full: nothing the operator can fix by trying again.
+    exc = event.exception
+    log.error(
+        "database error while handling an update: %s: %s",
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+        extra={"update_id": event.update.update_id},
+    )
+    await _tell(event, texts.storage_unavailable())
     return True
 
 
-async def _report(event: ErrorEvent) -> None:
+@router.errors(ExceptionTypeFilter(GatewayError))
+async def gateway_error(event: ErrorEvent) -> bool:
+    # Handlers answer gateway errors themselves; one that got past them still says what happened and what to do.
+    assert isinstance(event.exception, GatewayError)
+    _unhandled(event)
+    await _tell(event, texts.gateway_error(event.exception))
+    return True
+
+
+@router.errors(ExceptionTypeFilter(TelegramAPIError))
+async def telegram_error(event: ErrorEvent) -> bool:
+    _unhandled(event)
+    if not isinstance(event.exception, TelegramForbiddenError):  # blocked by the user: nobody to tell
+        await _tell(event, texts.something_went_wrong())
+    return True
+
+
+@router.errors()
+async def any_error(event: ErrorEvent) -> bool:
+    _unhandled(event)
+    await _tell(event, texts.something_went_wrong())
+    return True
+
+
+def _unhandled(event: ErrorEvent) -> None:
+    log.error(
+        "unhandled %s while handling an update",
+        type(event.exception).__name__,
+        exc_info=event.exception,
+        extra={"update_id": event.update.update_id},
+    )
+
+
+async def _tell(event: ErrorEvent, text: str) -> None:
     update = event.update
-    exc = event.exception
-    if isinstance(exc, sqlite3.Error):
-        # Read-only file, locked by another process, disk full: nothing the operator can fix by trying again.
-        log.error(
-            "database error while handling an update: %s: %s",
-            type(exc).__name__,
-            exc,
-            exc_info=exc,
-            extra={"update_id": update.update_id},
-        )
-        text = _(  # at most 200 characters in any language: it may be a button's alert
-            "⚠️ My database is not available right now (read-only, locked or full). Tell an admin. "
-            "If you were sending an SMS, check /history before trying again."
-        )
-    else:
-        log.error(
-            "unhandled %s while handling an update",
-            type(exc).__name__,
-            exc_info=exc,
-            extra={"update_id": update.update_id},
-        )
-        text = _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)

@@ -1,4 +1,4 @@
-"""The gate every update passes: language first (a refusal is localized too), then private chat, then access.
+"""The gate every update passes: private chat, then access (in the language LocaleMiddleware chose before it).
 
 It is an outer middleware on `update`, so it sees every update type — messages, edits, button presses,
 contacts, files, inline queries, chat-member updates — before any router does.
@@ -13,22 +13,19 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import choose_locale, supported
+from bot.i18n import supported
 from bot.services.access import AccessService
 from bot.storage.db import Database
+from bot.ui import texts
 
 log = logging.getLogger(__name__)
 
 
 class AccessMiddleware(BaseMiddleware):
-    def __init__(self, *, db: Database, i18n: I18n, access: AccessService, default_locale: str) -> None:
+    def __init__(self, *, db: Database, access: AccessService) -> None:
         self.db = db
-        self.i18n = i18n
         self.access = access
-        self.default_locale = default_locale
         # What was last written to `people` per user, so an update costs a write only when something changed.
         self._seen: dict[int, tuple[str, str | None, str | None]] = {}
 
@@ -43,23 +40,20 @@ class AccessMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if user is None or user.is_bot:
             return None
-        person = await self.db.get_person(user.id)
-        locale = choose_locale(person.locale if person else None, user.language_code, self.default_locale)
-        data["locale"] = locale
-        with self.i18n.context(), self.i18n.use_locale(locale):
-            if chat is None or chat.type != "private":
-                # Groups, channels, inline mode: never act there. A button press gets a hint, the rest silence.
-                if event.callback_query is not None:
-                    await event.callback_query.answer(_("This bot works in private chats only."), show_alert=True)
-                return None
-            operator = await self.db.get_operator(user.id)
-            if operator is None:
-                await self._stranger(event, user, locale)
-                return None
-            await self._remember(user)
-            data["operator"] = operator
-            data["is_admin"] = operator.is_admin
-            return await handler(event, data)
+        locale: str = data["locale"]
+        if chat is None or chat.type != "private":
+            # Groups, channels, inline mode: never act there. A button press gets a hint, the rest silence.
+            if event.callback_query is not None:
+                await event.callback_query.answer(texts.private_only(), show_alert=True)
+            return None
+        operator = await self.db.get_operator(user.id)
+        if operator is None:
+            await self._stranger(event, user, locale)
+            return None
+        await self._remember(user)
+        data["operator"] = operator
+        data["is_admin"] = operator.is_admin
+        return await handler(event, data)
 
     async def _remember(self, user: User) -> None:
         facts = (user.full_name, user.username, supported(user.language_code))
@@ -79,8 +73,8 @@ class AccessMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 await event.callback_query.answer()
             return
-        text = await self.access.request_access(user, locale)
+        refusal = await self.access.request_access(user, locale)
         if event.callback_query is not None:
-            await event.callback_query.answer(_("⛔ No access. Your Telegram id: {id}").format(id=user.id))
+            await event.callback_query.answer(texts.no_access(user.id))
         elif event.message is not None:
-            await event.message.answer(text)
+            await event.message.answer(texts.refusal(refusal, user.id))

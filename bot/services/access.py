@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import html
+import enum
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, User
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import User
 
-from bot.callbacks import AccessCb
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
+
+if TYPE_CHECKING:
+    from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +24,18 @@ REFUSAL_EVERY = 600.0  # seconds: a stranger who keeps writing is refused at mos
 ASK_AGAIN_AFTER = timedelta(hours=24)  # after a denial, no new request reaches the admins before this
 
 
-def display_name(name: str, username: str | None, user_id: int) -> str:
-    label = html.escape(name or str(user_id))
-    if username:
-        label += f" (@{html.escape(username)})"
-    return label
+class Refusal(enum.Enum):
+    """What a stranger is told."""
+
+    ASKED = "asked"  # the admins were asked (now or before) and will decide
+    DECLINED = "declined"  # an admin declined within ASK_AGAIN_AFTER: no new request
 
 
 class AccessService:
-    def __init__(self, *, db: Database, bot: Bot, i18n: I18n, admin_ids: list[int], default_locale: str) -> None:
+    def __init__(self, *, db: Database, bot: Bot, notices: Notices, admin_ids: list[int], default_locale: str) -> None:
         self.db = db
         self.bot = bot
-        self.i18n = i18n
+        self.notices = notices
         self.admin_ids = list(admin_ids)
         self.default_locale = default_locale
         self._refused_at: dict[int, float] = {}
@@ -54,47 +55,23 @@ class AccessService:
             self._refused_at.clear()
         return True
 
-    async def request_access(self, user: User, locale: str) -> str:
-        """Open a request (once) and tell the admins; returns the refusal text for the stranger."""
+    async def request_access(self, user: User, locale: str) -> Refusal:
+        """Open a request (once) and tell the admins; returns what the stranger is told."""
         latest = await self.db.latest_request_for(user.id)
         if latest is not None and latest.status == "denied" and latest.decided_at:
             decided = datetime.fromisoformat(latest.decided_at)
             if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
-                return _(
-                    "⛔ This bot is only for authorised on-call staff. An admin declined your request.\n"
-                    "Your Telegram id: <code>{id}</code>"
-                ).format(id=user.id)
+                return Refusal.DECLINED
         request = await self.db.open_access_request(user.id, user.full_name, user.username, locale)
         if request is not None:
             await self._notify_admins(request)
-        return _(
-            "⛔ This bot is only for authorised on-call staff.\n"
-            "Your Telegram id: <code>{id}</code>\n"
-            "The admins have been asked to let you in; you will get a message when they decide."
-        ).format(id=user.id)
+        return Refusal.ASKED
 
     async def _notify_admins(self, request: AccessRequest) -> None:
         for admin_id in self.admin_ids:
-            with self.i18n.use_locale(await self.admin_locale(admin_id)):
-                text = _("🔔 Access request from {who}, id <code>{id}</code>.").format(
-                    who=display_name(request.name, request.username, request.user_id), id=request.user_id
-                )
-                markup = InlineKeyboardMarkup(
-                    inline_keyboard=[
-                        [
-                            InlineKeyboardButton(
-                                text=_("✅ Approve"),
-                                callback_data=AccessCb(approve=True, request_id=request.id).pack(),
-                            ),
-                            InlineKeyboardButton(
-                                text=_("🚫 Deny"),
-                                callback_data=AccessCb(approve=False, request_id=request.id).pack(),
-                            ),
-                        ]
-                    ]
-                )
+            notice = self.notices.access_request(await self.admin_locale(admin_id), request)
             try:
-                sent = await self.bot.send_message(admin_id, text, reply_markup=markup)
+                sent = await self.bot.send_message(admin_id, notice.text, reply_markup=notice.markup)
             except TelegramAPIError as exc:
                 log.warning("could not tell admin %s about an access request: %s", admin_id, exc)
                 continue
@@ -108,8 +85,7 @@ class AccessService:
             await self._close_request(pending, approved=True, admin=admin)
         if changed:
             locale = (pending.locale if pending else None) or await self.db.locale_for(user_id)
-            with self.i18n.use_locale(locale or self.default_locale):
-                text = _("✅ You now have access. Send /help to see what the bot can do.")
+            text = self.notices.access_granted(locale or self.default_locale)
             try:
                 await self.bot.send_message(user_id, text)
             except TelegramAPIError as exc:
@@ -125,14 +101,9 @@ class AccessService:
 
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""
-        who = display_name(request.name, request.username, request.user_id)
         for chat_id, message_id in await self.db.request_messages(request.id):
-            with self.i18n.use_locale(await self.admin_locale(chat_id)):
-                if approved:
-                    text = _("✅ {who} (id <code>{id}</code>) was allowed by {admin}.")
-                else:
-                    text = _("🚫 {who} (id <code>{id}</code>) was denied by {admin}.")
-                text = text.format(who=who, id=request.user_id, admin=html.escape(admin.full_name))
+            locale = await self.admin_locale(chat_id)
+            text = self.notices.access_decided(locale, request, approved=approved, admin=admin.full_name)
             try:
                 await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
             except TelegramAPIError as exc:

@@ -14,8 +14,10 @@ import time
 from collections.abc import AsyncIterator
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.types import ReplyParameters
+
+from bot.ui.messages import edit
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +86,12 @@ class Notifier:
         self.bot = bot
         self.limiter = limiter or RateLimiter()
 
-    async def send(
-        self, chat_id: int, text: str, *, reply_to: int | None = None, markup: InlineKeyboardMarkup | None = None
-    ) -> int | None:
+    async def send(self, chat_id: int, text: str, *, reply_to: int | None = None) -> int | None:
         """Send a message; its id, or None when Telegram would not take it (blocked, chat gone)."""
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
         try:
             async with self.limiter.turn(chat_id):
-                sent = await self.bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=markup)
+                sent = await self.bot.send_message(chat_id, text, reply_parameters=reply)
         except TelegramForbiddenError:
             log.info("chat %s blocked the bot; notice dropped", chat_id)
             return None
@@ -102,15 +102,5 @@ class Notifier:
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> bool:
         """Edit a message in place; False when it is gone (the caller may send a new one instead)."""
-        try:
-            async with self.limiter.turn(chat_id):
-                await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
-        except TelegramBadRequest as exc:
-            if "not modified" in exc.message:
-                return True
-            log.info("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
-            return False
-        except TelegramAPIError as exc:
-            log.info("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
-            return False
-        return True
+        async with self.limiter.turn(chat_id):
+            return await edit(self.bot, chat_id, message_id, text)

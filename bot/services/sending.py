@@ -12,10 +12,9 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
@@ -23,10 +22,11 @@ from bot.gateway.errors import GatewayError, GatewayRejected, GatewayUnavailable
 from bot.services.notifier import Notifier
 from bot.services.tracker import DeliveryTracker
 from bot.sms.parts import count_parts
-from bot.sms.phone import format_phone
 from bot.storage.db import Database
 from bot.storage.models import SendRow
-from bot.texts import gateway_error, money
+
+if TYPE_CHECKING:
+    from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,14 @@ class SendingService:
         db: Database,
         bot: Bot,
         gateway: SmskaClient,
-        i18n: I18n,
+        notices: Notices,
         settings: Settings,
         tracker: DeliveryTracker,
         notifier: Notifier | None = None,
     ) -> None:
         self.db = db
         self.gateway = gateway
-        self.i18n = i18n
+        self.notices = notices
         self.settings = settings
         self.tracker = tracker
         self.notifier = notifier or tracker.notifier
@@ -127,6 +127,13 @@ class SendingService:
         await self.check_low_balance(result.balance)
         return Outcome(sent=True, row=await self._reload(row.id))
 
+    async def balance(self) -> Decimal | None:
+        """The account's balance, or None when the gateway cannot tell right now."""
+        try:
+            return await self.gateway.balance()
+        except GatewayError:
+            return None
+
     async def _reload(self, send_id: int) -> SendRow:
         row = await self.db.get_send(send_id)
         assert row is not None
@@ -150,20 +157,13 @@ class SendingService:
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
             locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            with self.i18n.context(), self.i18n.use_locale(locale):
-                text = _(
-                    "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
-                    "It will not be resent automatically. Check /status or the provider before sending again."
-                ).format(number=format_phone(row.msisdn))
             await self.db.mark_unknown(row.id, "interrupted")
-            await self._tell(row, text)
+            await self._tell(row, self.notices.interrupted(locale, row))
             await self.db.outcome_shown(row.id)
         for row in await self.db.owed_outcomes():
             log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
             locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            with self.i18n.context(), self.i18n.use_locale(locale):
-                text = state_text(row)
-            await self._tell(row, text)
+            await self._tell(row, self.notices.owed_outcome(locale, row))
             await self.db.outcome_shown(row.id)
         return rows
 
@@ -188,45 +188,7 @@ class SendingService:
         await self.db.kv_set(LOW_BALANCE_KEY, str(balance))
         for admin_id in self.settings.admin_ids:
             locale = await self.db.locale_for(admin_id) or self.settings.default_locale
-            with self.i18n.context(), self.i18n.use_locale(locale):
-                text = _("💸 Low balance on the SMS account: {amount} (below {threshold}). Top it up soon.").format(
-                    amount=money(balance), threshold=money(threshold)
-                )
-            await self.notifier.send(admin_id, text)
-
-
-def outcome_text(outcome: Outcome) -> str:
-    """The text that replaces the preview once a press was handled (in the current locale)."""
-    row = outcome.row
-    number = format_phone(row.msisdn)
-    if outcome.error is not None:
-        if isinstance(outcome.error, SendOutcomeUnknown):
-            return gateway_error(outcome.error) + "\n" + _("To {number}").format(number=number)
-        return "\n".join([gateway_error(outcome.error), _("Nothing was sent to {number}.").format(number=number)])
-    if row.state == "accepted":
-        return _(
-            "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
-            "I will report the delivery result here."
-        ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
-    return state_text(row)
-
-
-def state_text(row: SendRow) -> str:
-    """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
-    number = format_phone(row.msisdn)
-    if row.state == "cancelled":
-        return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
-    if row.state == "sending":
-        return _("This SMS to {number} is being sent right now.").format(number=number)
-    if row.state == "accepted":
-        return _("This SMS to {number} was already sent (id {id}).").format(number=number, id=row.gateway_id)
-    if row.state == "failed":
-        return _("This SMS to {number} was not sent: the gateway refused it.").format(number=number)
-    if row.state == "unknown":
-        return _(
-            "⚠️ The SMS to {number} may or may not have gone out. Check /status or the provider before sending again."
-        ).format(number=number)
-    return _("This SMS to {number} has not been sent yet.").format(number=number)
+            await self.notifier.send(admin_id, self.notices.low_balance(locale, balance, threshold))
 
 
 def too_long(text: str) -> int | None:

@@ -14,20 +14,20 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
 from bot.services.notifier import Notifier
-from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import SendRow, TrackingRow
-from bot.texts import status_icon, status_words, when
+
+if TYPE_CHECKING:
+    from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class DeliveryTracker:
         db: Database,
         bot: Bot,
         gateway: SmskaClient,
-        i18n: I18n,
+        notices: Notices,
         settings: Settings,
         notifier: Notifier | None = None,
         concurrency: int = 8,
@@ -47,7 +47,7 @@ class DeliveryTracker:
     ) -> None:
         self.db = db
         self.gateway = gateway
-        self.i18n = i18n
+        self.notices = notices
         self.settings = settings
         self.notifier = notifier or Notifier(bot)
         self.clock = clock
@@ -191,20 +191,7 @@ class DeliveryTracker:
     async def notify(self, send: SendRow, status: DeliveryStatus | None) -> None:
         """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the
         phone ring (an edit alone is silent)."""
-        with self.i18n.context(), self.i18n.use_locale(await self.locale_for(send)):
-            number = format_phone(send.msisdn)
-            gid = send.gateway_id or "—"
-            if status is None:
-                hours = f"{self.settings.delivery_track_hours:g}"
-                head = _("❔ No final status for the SMS to {number} after {hours} h: unknown.").format(
-                    number=number, hours=hours
-                )
-            else:
-                head = _("{icon} SMS to {number}: {status}.").format(
-                    icon=status_icon(status), number=number, status=status_words(status)
-                )
-            stamp = when(self._now_iso(), self.settings.tz)
-            text = head + "\n" + _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)
+        text = self.notices.delivery(await self.locale_for(send), send, status, self._now_iso())
         reply_to = send.result_message_id
         if reply_to is not None:
             await self.notifier.edit(send.chat_id, reply_to, text)

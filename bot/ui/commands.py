@@ -1,0 +1,76 @@
+"""The bot's commands, once: the phone's menu (setMyCommands) and /help are both read from this table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+from babel.support import LazyProxy
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One line of /help: `/<command> <args> — <does>`."""
+
+    does: LazyProxy
+    args: LazyProxy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    menu: LazyProxy  # its description in the phone's menu
+    usage: tuple[Usage, ...] = ()  # its lines in /help; none: in the menu only
+    admin: bool = False  # admins only: their menu and /help add it
+
+
+#: In the order both the menu and /help show them.
+COMMANDS = (
+    Command(
+        "send",
+        __("Send an SMS"),
+        (Usage(__("send an SMS (step by step)")), Usage(__("send in one message"), __("<i>number text</i>"))),
+    ),
+    Command("balance", __("Balance of the SMS account"), (Usage(__("money left on the SMS account")),)),
+    Command("status", __("Delivery status of an SMS"), (Usage(__("delivery status of an SMS"), __("<i>id</i>")),)),
+    Command("history", __("Latest SMS"), (Usage(__("your latest SMS")),)),
+    Command("language", __("Русский / English"), (Usage(__("Русский / English")),)),
+    Command("cancel", __("Stop what you are doing"), (Usage(__("stop what you are doing")),)),
+    Command("help", __("What the bot can do")),
+    Command("users", __("Who has access"), (Usage(__("who has access")),), admin=True),
+    Command("allow", __("Give access: /allow id"), (Usage(__("give access"), __("<i>id</i>")),), admin=True),
+    Command("deny", __("Take access away: /deny id"), (Usage(__("take access away"), __("<i>id</i>")),), admin=True),
+)
+
+
+def menu(is_admin: bool) -> list[BotCommand]:
+    """The phone's command menu (in the current locale)."""
+    return [BotCommand(command=c.name, description=str(c.menu)) for c in COMMANDS if is_admin or not c.admin]
+
+
+def _lines(admin: bool) -> list[str]:
+    return [
+        f"/{c.name}" + (f" {u.args}" if u.args is not None else "") + f" — {u.does}"
+        for c in COMMANDS
+        if c.admin == admin
+        for u in c.usage
+    ]
+
+
+def help_text(is_admin: bool) -> str:
+    """/help (in the current locale); admins also get theirs."""
+    text = "\n\n".join(
+        [
+            _("📨 I send SMS through the smska.net gateway and tell you when each one is delivered."),
+            "\n".join(_lines(admin=False)),
+            _(
+                "Example: <code>/send +7 904 176-49-95 Server db1 is down</code>\n"
+                "Nothing leaves before you press «Send» under the preview."
+            ),
+        ]
+    )
+    if is_admin:
+        text += "\n\n" + "\n".join([_("Admin:"), *_lines(admin=True)])
+    return text

@@ -1,0 +1,71 @@
+"""Every inline keyboard the bot shows, built with aiogram's InlineKeyboardBuilder (called in an i18n context)."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.storage.models import AccessRequest, SendRow
+from bot.ui.callbacks import AccessCb, BalanceCb, FlowCancelCb, HistoryCb, LanguageCb, SendCb, SenderCb
+
+
+def language() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text="🇷🇺 Русский", callback_data=LanguageCb(code="ru"))
+    kb.button(text="🇬🇧 English", callback_data=LanguageCb(code="en"))
+    return kb.as_markup()
+
+
+def flow_cancel() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    return kb.as_markup()
+
+
+def preview(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
+    """Send and Cancel side by side; below them the sender, when there is a choice."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Send"), callback_data=SendCb(action="go", draft_id=row.id))
+    kb.button(text=_("✖️ Cancel"), callback_data=SendCb(action="cancel", draft_id=row.id))
+    if len(senders) > 1:
+        kb.button(
+            text=_("✉️ Sender: {sender}").format(sender=row.sender),
+            callback_data=SendCb(action="senders", draft_id=row.id),
+        )
+    kb.adjust(2, 1)
+    return kb.as_markup()
+
+
+def senders(row: SendRow, names: list[str]) -> InlineKeyboardMarkup:
+    """One sender a row; the current one marked."""
+    kb = InlineKeyboardBuilder()
+    for i, name in enumerate(names):
+        kb.button(text=("• " if name == row.sender else "") + name, callback_data=SenderCb(draft_id=row.id, index=i))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def balance_refresh() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🔄 Refresh"), callback_data=BalanceCb())
+    return kb.as_markup()
+
+
+def history_paging(page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """◀ and ▶ on one row, each only where there is a page to go to; None on a single page."""
+    if pages <= 1:
+        return None
+    kb = InlineKeyboardBuilder()
+    if page > 0:
+        kb.button(text="◀", callback_data=HistoryCb(page=page - 1))
+    if page < pages - 1:
+        kb.button(text="▶", callback_data=HistoryCb(page=page + 1))
+    return kb.as_markup()
+
+
+def access_request(request: AccessRequest) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Approve"), callback_data=AccessCb(approve=True, request_id=request.id))
+    kb.button(text=_("🚫 Deny"), callback_data=AccessCb(approve=False, request_id=request.id))
+    return kb.as_markup()

@@ -1,0 +1,109 @@
+"""What the bot says on its own — delivery results, restarts, low balance, access requests and decisions — in
+the language of whoever it says it to. Built once (bot.app) and handed to the services that speak on their own,
+so that they deal in data and never in words or buttons."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.sms.phone import format_phone
+from bot.sms.status import DeliveryStatus
+from bot.storage.models import AccessRequest, SendRow
+from bot.ui import keyboards
+from bot.ui.texts import draft_state, money, status_icon, status_words, when
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message ready to go: its text and, maybe, its buttons."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def display_name(name: str, username: str | None, user_id: int) -> str:
+    label = html.escape(name or str(user_id))
+    if username:
+        label += f" (@{html.escape(username)})"
+    return label
+
+
+class Notices:
+    def __init__(self, i18n: I18n, settings: Settings) -> None:
+        self.i18n = i18n
+        self.settings = settings
+
+    @contextmanager
+    def _speaking(self, locale: str) -> Iterator[None]:
+        with self.i18n.context(), self.i18n.use_locale(locale):
+            yield
+
+    # --- sending and tracking -----------------------------------------------------------------------------
+    def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at_iso: str) -> str:
+        """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
+        with self._speaking(locale):
+            number = format_phone(send.msisdn)
+            gid = send.gateway_id or "—"
+            if status is None:
+                hours = f"{self.settings.delivery_track_hours:g}"
+                head = _("❔ No final status for the SMS to {number} after {hours} h: unknown.").format(
+                    number=number, hours=hours
+                )
+            else:
+                head = _("{icon} SMS to {number}: {status}.").format(
+                    icon=status_icon(status), number=number, status=status_words(status)
+                )
+            stamp = when(at_iso, self.settings.tz)
+            return head + "\n" + _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)
+
+    def interrupted(self, locale: str, row: SendRow) -> str:
+        """A send a restart cut short: it may or may not have left."""
+        with self._speaking(locale):
+            return _(
+                "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
+                "It will not be resent automatically. Check /status or the provider before sending again."
+            ).format(number=format_phone(row.msisdn))
+
+    def owed_outcome(self, locale: str, row: SendRow) -> str:
+        """The outcome of a send its operator did not see before a restart."""
+        with self._speaking(locale):
+            return draft_state(row)
+
+    def low_balance(self, locale: str, balance: Decimal, threshold: Decimal) -> str:
+        with self._speaking(locale):
+            return _("💸 Low balance on the SMS account: {amount} (below {threshold}). Top it up soon.").format(
+                amount=money(balance), threshold=money(threshold)
+            )
+
+    # --- access -------------------------------------------------------------------------------------------
+    def access_request(self, locale: str, request: AccessRequest) -> Notice:
+        """To an admin: who asks, with Approve / Deny."""
+        with self._speaking(locale):
+            text = _("🔔 Access request from {who}, id <code>{id}</code>.").format(
+                who=display_name(request.name, request.username, request.user_id), id=request.user_id
+            )
+            return Notice(text, keyboards.access_request(request))
+
+    def access_decided(self, locale: str, request: AccessRequest, *, approved: bool, admin: str) -> str:
+        """An admin's copy of a request once decided: the outcome and who decided (`admin`: their name)."""
+        with self._speaking(locale):
+            if approved:
+                text = _("✅ {who} (id <code>{id}</code>) was allowed by {admin}.")
+            else:
+                text = _("🚫 {who} (id <code>{id}</code>) was denied by {admin}.")
+            who = display_name(request.name, request.username, request.user_id)
+            return text.format(who=who, id=request.user_id, admin=html.escape(admin))
+
+    def access_granted(self, locale: str) -> str:
+        """To the person let in."""
+        with self._speaking(locale):
+            return _("✅ You now have access. Send /help to see what the bot can do.")

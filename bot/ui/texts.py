@@ -1,0 +1,302 @@
+"""Renderers: data in, the words a person reads out (HTML, in the current locale).
+
+Everything here is called inside an i18n context: a handler's (set by the locale middleware), or one that
+`bot.ui.notices.Notices` opens for a message the bot sends on its own.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.gateway.errors import (
+    ArgumentValidationFailed,
+    AuthenticationFailed,
+    GatewayError,
+    GatewayUnavailable,
+    InsufficientCredits,
+    InvalidMsisdn,
+    InvalidSenderId,
+    SendFailed,
+    SendOutcomeUnknown,
+)
+from bot.services.access import Refusal
+from bot.services.sending import Outcome
+from bot.sms.parts import count_parts
+from bot.sms.phone import PhoneProblem, format_phone
+from bot.sms.status import DeliveryStatus, StatusKind
+from bot.storage.models import Operator, SendRow
+
+SUPPORT_PHONE = "8 800 100-60-03"
+EXAMPLE_NUMBER = "+7 904 176-49-95"
+SNIPPET = 40  # characters of an SMS text shown in /history
+
+
+def money(value: Decimal | str | None) -> str:
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    text = f"{amount:,.2f}".replace(",", " ")
+    return text[:-3] if text.endswith(".00") else text
+
+
+def when(iso_utc: str | None, tz: ZoneInfo) -> str:
+    if not iso_utc:
+        return "—"
+    return datetime.fromisoformat(iso_utc).astimezone(tz).strftime("%d.%m %H:%M")
+
+
+def status_words(status: DeliveryStatus) -> str:
+    kind = status.kind
+    if kind is StatusKind.ACCEPTED:
+        return _("sent to the network, not delivered yet")
+    if kind is StatusKind.DELIVERED:
+        return _("delivered")
+    if kind is StatusKind.REJECTED:
+        return _("rejected by the network")
+    if kind is StatusKind.EXPIRED:
+        return _("expired: the phone was unreachable")
+    if kind is StatusKind.DELETED:
+        return _("deleted by the network")
+    return _("unrecognised status {code} {name}").format(code=status.code, name=status.name)
+
+
+def status_icon(status: DeliveryStatus) -> str:
+    return {
+        StatusKind.ACCEPTED: "⏳",
+        StatusKind.DELIVERED: "✅",
+        StatusKind.REJECTED: "❌",
+        StatusKind.EXPIRED: "⌛",
+        StatusKind.DELETED: "❌",
+    }.get(status.kind, "❔")
+
+
+def gateway_error(exc: GatewayError) -> str:
+    """What happened and what to do, in one or two short lines. Never the raw gateway text alone."""
+    if isinstance(exc, SendOutcomeUnknown):
+        return _(
+            "⚠️ The gateway did not answer in time: the SMS may or may not have gone out. "
+            "It will not be resent automatically. Check /status or the provider before sending again."
+        )
+    if isinstance(exc, GatewayUnavailable):
+        return _("⚠️ The SMS gateway cannot be reached right now. Try again in a minute.")
+    if isinstance(exc, AuthenticationFailed):
+        return _(
+            "⛔ The gateway refused the login or password, or the account is locked. "
+            "An admin should check SMSKA_API_KEY and SMSKA_API_PASSWORD, or call the provider: {phone}."
+        ).format(phone=SUPPORT_PHONE)
+    if isinstance(exc, InsufficientCredits):
+        return _("💸 Not enough money on the SMS account. Ask an admin to top it up.")
+    if isinstance(exc, InvalidMsisdn):
+        return _("❌ The gateway does not accept this number. Check the number.")
+    if isinstance(exc, InvalidSenderId):
+        return _("❌ The gateway does not allow this sender name. Choose another sender.")
+    if isinstance(exc, ArgumentValidationFailed):
+        return _("❌ The gateway rejected the request as invalid.")
+    if isinstance(exc, SendFailed):
+        return _("❌ The gateway could not send the SMS. Try again later.")
+    return _("❌ The gateway answered with error {code}.").format(code=exc.code)
+
+
+# --- composing and the preview ------------------------------------------------------------------------------
+def phone_problem(problem: PhoneProblem) -> str:
+    reasons = {
+        PhoneProblem.EMPTY: _("No number given."),
+        PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
+        PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
+        PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
+        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8 (not 810 or 00)."),
+        PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
+        PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
+        PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),
+    }
+    return (
+        "❌ "
+        + reasons.get(problem, reasons[PhoneProblem.INVALID])
+        + "\n"
+        + _("Example: <code>{example}</code>").format(example=EXAMPLE_NUMBER)
+    )
+
+
+def ask_number() -> str:
+    return _("📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
+        example=EXAMPLE_NUMBER
+    )
+
+
+def ask_text(msisdn: str) -> str:
+    return _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn))
+
+
+def too_long(parts: int, max_parts: int) -> str:
+    return _("❌ The text is too long: {parts} SMS. At most {max} are allowed; shorten it and send again.").format(
+        parts=parts, max=max_parts
+    )
+
+
+def preview(row: SendRow) -> str:
+    parts = count_parts(row.text)
+    return "\n".join(
+        [
+            _("📨 <b>Check before sending</b>"),
+            _("To: {number}").format(number=format_phone(row.msisdn)),
+            _("From: {sender}").format(sender=html.escape(row.sender)),
+            _("Text: {chars} characters, {parts} SMS ({encoding})").format(
+                chars=parts.chars, parts=parts.parts, encoding=parts.encoding
+            ),
+            "",
+            f"<blockquote>{html.escape(row.text)}</blockquote>",
+        ]
+    )
+
+
+def outcome(result: Outcome) -> str:
+    """The text that replaces the preview once a press was handled."""
+    row = result.row
+    number = format_phone(row.msisdn)
+    if result.error is not None:
+        if isinstance(result.error, SendOutcomeUnknown):
+            return gateway_error(result.error) + "\n" + _("To {number}").format(number=number)
+        return "\n".join([gateway_error(result.error), _("Nothing was sent to {number}.").format(number=number)])
+    if row.state == "accepted":
+        return _(
+            "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
+            "I will report the delivery result here."
+        ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
+    return draft_state(row)
+
+
+def draft_state(row: SendRow) -> str:
+    """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
+    number = format_phone(row.msisdn)
+    if row.state == "cancelled":
+        return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
+    if row.state == "sending":
+        return _("This SMS to {number} is being sent right now.").format(number=number)
+    if row.state == "accepted":
+        return _("This SMS to {number} was already sent (id {id}).").format(number=number, id=row.gateway_id)
+    if row.state == "failed":
+        return _("This SMS to {number} was not sent: the gateway refused it.").format(number=number)
+    if row.state == "unknown":
+        return _(
+            "⚠️ The SMS to {number} may or may not have gone out. Check /status or the provider before sending again."
+        ).format(number=number)
+    return _("This SMS to {number} has not been sent yet.").format(number=number)
+
+
+def balance_line(amount: Decimal | None) -> str:
+    """Under a 'not enough money' outcome; None when the balance could not be read."""
+    if amount is None:
+        return _("The balance could not be read right now.")
+    return _("Balance: {amount}").format(amount=money(amount))
+
+
+# --- /balance, /status, /history, /users --------------------------------------------------------------------
+def balance(amount: Decimal, at: datetime) -> str:
+    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M:%S"))
+
+
+def describe_status(status: DeliveryStatus) -> str:
+    tail = _("final") if status.final else _("not final yet")
+    return f"{status_icon(status)} {status_words(status)} ({tail})"
+
+
+def status_usage() -> str:
+    return _("Send the SMS id after the command, for example:\n<code>/status ah1acugxz98a27t9z</code>")
+
+
+def status_report(message_id: str, row: SendRow | None, result: DeliveryStatus | GatewayError, tz: ZoneInfo) -> str:
+    """/status: the id, what the send log knows (when it is this operator's), and the status or why it is unknown."""
+    lines = [_("SMS <code>{id}</code>").format(id=html.escape(message_id))]
+    if row is not None:
+        lines.append(_("To {number}, sent {time}").format(number=format_phone(row.msisdn), time=when(row.sent_at, tz)))
+    lines.append(describe_status(result) if isinstance(result, DeliveryStatus) else gateway_error(result))
+    return "\n".join(lines)
+
+
+def row_state(row: SendRow) -> str:
+    if row.state == "accepted" and row.status_code is not None:
+        status = DeliveryStatus(row.status_code, row.status_name or "")
+        if not row.final and row.final_at is not None:
+            return "❔ " + _("no final status (unknown)")
+        return f"{status_icon(status)} {status_words(status)}"
+    if row.state == "failed":
+        return "❌ " + _("not sent (gateway error {code})").format(code=row.error_code if row.error_code else "—")
+    if row.state == "unknown":
+        return "⚠️ " + _("unknown: may or may not have gone out")
+    return "⏳ " + _("sending")
+
+
+def snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return html.escape(flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1] + "…")
+
+
+def no_history() -> str:
+    return _("No SMS sent yet. /send to send one.")
+
+
+def history_page(
+    rows: Iterable[SendRow], page: int, pages: int, tz: ZoneInfo, names: Mapping[int, str] | None = None
+) -> str:
+    """One page of /history; with `names` (admins), who sent each SMS."""
+    lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
+    for row in rows:
+        head = f"<b>{when(row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
+        if names is not None:
+            head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
+        lines.append("")
+        lines.append(head)
+        lines.append(f"{row_state(row)}" + (f" · <code>{row.gateway_id}</code>" if row.gateway_id else ""))
+        lines.append(f"<i>{snippet(row.text)}</i>")
+    return "\n".join(lines)
+
+
+def users(operators: Iterable[Operator]) -> str:
+    lines = [_("People with access:")]
+    for op in operators:
+        role = _("admin") if op.is_admin else _("operator")
+        name = html.escape(op.name) if op.name else "—"
+        lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
+    return "\n".join(lines)
+
+
+# --- the gate ---------------------------------------------------------------------------------------------
+def private_only() -> str:
+    return _("This bot works in private chats only.")
+
+
+def no_access(user_id: int) -> str:
+    """A stranger's button press (a toast: plain text)."""
+    return _("⛔ No access. Your Telegram id: {id}").format(id=user_id)
+
+
+def refusal(kind: Refusal, user_id: int) -> str:
+    """A stranger's message: who may use the bot, their id, and whether the admins were asked."""
+    if kind is Refusal.DECLINED:
+        return _(
+            "⛔ This bot is only for authorised on-call staff. An admin declined your request.\n"
+            "Your Telegram id: <code>{id}</code>"
+        ).format(id=user_id)
+    return _(
+        "⛔ This bot is only for authorised on-call staff.\n"
+        "Your Telegram id: <code>{id}</code>\n"
+        "The admins have been asked to let you in; you will get a message when they decide."
+    ).format(id=user_id)
+
+
+# --- the error router ---------------------------------------------------------------------------------------
+def storage_unavailable() -> str:
+    return _(  # at most 200 characters in any language: it may be a button's alert
+        "⚠️ My database is not available right now (read-only, locked or full). Tell an admin. "
+        "If you were sending an SMS, check /history before trying again."
+    )
+
+
+def something_went_wrong() -> str:
+    return _("⚠️ Something went wrong on my side. If you were sending an SMS, check /history before trying again.")

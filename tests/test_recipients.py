@@ -1,0 +1,49 @@
+"""Where the number ends and the text begins in `/send <number> <text>`: pure, no aiogram, milliseconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.sms.phone import PhoneProblem
+from bot.sms.recipients import split_number
+
+
+@pytest.mark.parametrize(
+    ("args", "msisdn", "text"),
+    [
+        ("+7 904 176-49-95 Server down", "79041764995", "Server down"),
+        ("8 (904) 176 49 95 db1 is down", "79041764995", "db1 is down"),
+        ("9041764995 hi", "79041764995", "hi"),
+        ("79041764995", "79041764995", ""),
+        ("  79041764995   two  spaces kept  ", "79041764995", "two  spaces kept"),
+        ("+7 904 176 49 95\nline two", "79041764995", "line two"),
+        ("79041764995 8 800 100-60-03 call us", "79041764995", "8 800 100-60-03 call us"),  # shortest run wins
+    ],
+)
+def test_a_number_and_the_text(args: str, msisdn: str, text: str) -> None:
+    assert split_number(args) == (msisdn, text, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ("hello there", PhoneProblem.NOT_A_NUMBER),
+        ("+7 904 176 hello", PhoneProblem.TOO_SHORT),
+        ("8 495 123-45-67 landline", PhoneProblem.NOT_MOBILE),
+        ("+1 202 555 0100 hi", PhoneProblem.NOT_RUSSIAN),
+        ("00 7 904 176 49 95 hi", PhoneProblem.INTERNATIONAL_PREFIX),
+    ],
+)
+def test_no_number_keeps_the_whole_text_and_says_why(args: str, problem: PhoneProblem) -> None:
+    split = split_number(args)
+    assert split.msisdn is None
+    assert split.text == args
+    assert split.problem is problem
+
+
+def test_parsing_does_not_need_aiogram() -> None:
+    code = "import sys, bot.sms.recipients; sys.exit('aiogram' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
