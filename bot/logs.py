@@ -1,9 +1,12 @@
-"""Logging: one line per event, text or JSON, with every known secret masked in whatever is written."""
+"""Logging: one line per event, text or JSON, with every known secret masked in whatever is written, phone
+numbers masked (`+7 904 ***-**-95`), and no SMS text at any level (aiosqlite's DEBUG lines carry the SQL
+parameters — numbers and texts — so that logger never goes below WARNING)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -14,6 +17,10 @@ from typing import Any
 MASK = "***"
 # Fields that handlers and services attach with `extra=` and that travel into JSON lines.
 CONTEXT_FIELDS = ("update_id", "user_id", "send_id", "action", "outcome")
+# A Russian mobile number as a person or the gateway writes it: 79041764995, +7 904 176-49-95, 8 (904) 176 49 95.
+PHONE = re.compile(r"(?<![\d+])(?:(?:\+?7|8)[\s(-]*)?(9\d{2})[\s)-]*\d{3}[\s-]*\d{2}[\s-]*(\d{2})(?![\d])")
+# Loggers whose records would carry what we must not write, whatever LOG_LEVEL says, and their floor.
+QUIET_LOGGERS = {"aiosqlite": logging.WARNING}
 
 # The fields of the update being handled (set by an outer middleware, see bot.metrics); tasks started while
 # handling it (a send) inherit them, so every line they log says which update and which operator it was for.
@@ -51,7 +58,7 @@ class _Redactor:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        return text
+        return PHONE.sub(r"+7 \1 ***-**-\2", text)
 
 
 class TextFormatter(logging.Formatter):
@@ -77,14 +84,16 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": self.redact(record.getMessage()),
         }
         for key in CONTEXT_FIELDS:
             if hasattr(record, key):
-                entry[key] = getattr(record, key)
+                value = getattr(record, key)
+                entry[key] = self.redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return self.redact(json.dumps(entry, ensure_ascii=False, default=str))
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        # Masked before serialising: a secret with a quote or a backslash in it would not match once escaped.
+        return json.dumps(entry, ensure_ascii=False, default=lambda value: self.redact(str(value)))
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
@@ -101,6 +110,8 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
 
 
 def mask_also(secret: str) -> None:

@@ -124,3 +124,44 @@ def test_a_secret_chosen_at_run_time_is_masked_too(capsys: pytest.CaptureFixture
     entry = json.loads(line)
     assert entry["message"] == "setWebhook failed: secret_token=*** password=***"
     assert entry["update_id"] == 7 and entry["user_id"] == ADMIN
+
+
+async def test_at_debug_no_line_carries_the_sms_text_or_the_whole_number(
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway
+) -> None:
+    env = bot_env(tmp_path, telegram, gateway, LOG_LEVEL="DEBUG")
+    bot = await BotProcess([], env, tmp_path).start()
+    try:
+        await bot.wait_line(r"Start polling")
+        admin = telegram.user(ADMIN, "Alice", language_code="en")
+        shown = await preview(admin, f"/send 79041764995 {PRIVATE_TEXT}")
+        await admin.press(shown, "✅ Send")
+        await admin.wait_for(lambda m: "delivered" in m.plain, timeout=20)
+        bot.signal(signal.SIGTERM)
+        assert await bot.wait(30) == 0
+    finally:
+        await bot.kill()
+    assert "DEBUG bot.gateway.client" in bot.output  # DEBUG really was on
+    assert PRIVATE_TEXT not in bot.output
+    assert "79041764995" not in bot.output and "176-49-95" not in bot.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_secrets_with_quotes_and_numbers_are_masked_before_the_line_is_written(
+    capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    odd_secret = 'pa"ss\\word'
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging("INFO", fmt, secrets=[odd_secret])
+        logging.getLogger("bot.test").warning(
+            "gateway said %s about 79041764995 and 8 (904) 176 49 95", odd_secret, extra={"action": odd_secret}
+        )
+        [line] = capsys.readouterr().err.splitlines()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    message = json.loads(line)["message"] if fmt == "json" else line
+    assert odd_secret not in line and json.dumps(odd_secret)[1:-1] not in line
+    assert message.count("+7 904 ***-**-95") == 2 and "176" not in line
