@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from bot.logs import log_context, mask_also, setup_logging
+from bot.logs import QUIET_LOGGERS, log_context, mask_also, setup_logging
 from tests.deploy_fixtures import (
     ADMIN,
     PASSWORD,
@@ -29,6 +30,19 @@ from tests.deploy_fixtures import (
 __all__ = ["gateway", "telegram"]  # fixtures
 
 PRIVATE_TEXT = "Patient Petrov, ward 7, call Dr. Zq9"  # never in a log line
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """setup_logging changes process-wide loggers: put them back for the tests that follow."""
+    root = logging.getLogger()
+    names = ["httpx", "httpcore", "aiogram.event", *QUIET_LOGGERS]
+    saved = (list(root.handlers), root.level, {name: logging.getLogger(name).level for name in names})
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
 
 
 def records(output: str) -> list[dict[str, Any]]:
