@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    metrics_token: SecretStr | None = None  # when set, /metrics asks for `Authorization: Bearer <it>`
 
     @field_validator("smska_sender_ids", "admin_ids", mode="before")
     @classmethod
@@ -80,7 +81,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("low_balance_threshold", "health_port", "webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "low_balance_threshold", "health_port", "webhook_url", "webhook_secret", "metrics_token", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -15,6 +15,7 @@ run and stop is `bot.runners`; the container's probe is `bot.probe` (standard li
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import re
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+#: A connection that has not sent a whole request within this many seconds is closed (aiohttp counts it from
+#: the connection's start and after each answer): half-sent headers cannot hold the port's sockets.
+IDLE_TIMEOUT = 10.0
+#: Seconds to read a webhook body once its headers came (Telegram sends it at once): else 408.
+BODY_TIMEOUT = 10.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 — a header name
 # What Telegram accepts as a secret_token.
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -87,7 +93,13 @@ def add_health_routes(web_app: web.Application, app: App) -> None:
         ok, facts = await readiness(app)
         return web.json_response(facts, status=200 if ok else 503)
 
+    token = app.settings.metrics_token
+
     async def metrics(request: web.Request) -> web.Response:
+        if token is not None and not same_secret(
+            request.headers.get("Authorization", ""), f"Bearer {token.get_secret_value()}"
+        ):
+            return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
         rendered = await render_metrics(app)
         if rendered is None:
             return web.Response(status=404, text="metrics need the optional prometheus-client package\n")
@@ -101,8 +113,15 @@ def add_health_routes(web_app: web.Application, app: App) -> None:
     web_app.router.add_get("/metrics", metrics)
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of a header with a secret; any text (non-ASCII too) is just "not the same"."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
 async def start_site(web_app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        web_app, access_log=None, handle_signals=False, shutdown_timeout=5.0, keepalive_timeout=IDLE_TIMEOUT
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -202,7 +221,7 @@ class WebhookHandler(SimpleRequestHandler):
         self._last_refusal_log = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
-        if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), self.bot):
+        if not same_secret(request.headers.get(SECRET_HEADER, ""), self.secret_token or ""):
             self._note_refusal(request)
             return web.Response(status=401, text="Unauthorized")
         if not self.accepting:  # starting or stopping: Telegram delivers it again later
@@ -210,9 +229,12 @@ class WebhookHandler(SimpleRequestHandler):
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return web.Response(status=413, text="Payload too large")
         try:
-            raw = await request.read()  # the application's client_max_size also stops a chunked body
+            async with asyncio.timeout(BODY_TIMEOUT):
+                raw = await request.read()  # the application's client_max_size also stops a chunked body
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413, text="Payload too large")
+        except TimeoutError:
+            return web.Response(status=408, text="Request timeout")
         try:
             data = json.loads(raw)
             if not isinstance(data, dict):
