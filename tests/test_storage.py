@@ -86,8 +86,9 @@ async def test_one_claim_wins_among_many(tmp_path: Path) -> None:
         assert results.count(True) == 1
         assert not await db.claim_draft(row.id, 2)  # someone else's draft is never theirs to send
         assert not await db.cancel_draft(row.id, 1)  # a draft that is being sent cannot be cancelled
-        interrupted = await db.recover_interrupted()
+        interrupted = await db.interrupted_sends()
         assert [r.id for r in interrupted] == [row.id]
+        await db.mark_unknown(row.id, "interrupted", owed=False)
         again = await db.get_send(row.id)
         assert again is not None and again.state == "unknown"
     finally:

@@ -488,19 +488,6 @@ class Database:
         """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
         return await self._all(SendRow, "SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
 
-    async def recover_interrupted(self) -> list[SendRow]:
-        """Rows left in `sending` by a crash become `unknown` (never resent); returns them to tell the operators."""
-        now = utcnow()
-        async with self._lock:
-            cur = await self._conn.execute(
-                """UPDATE sends SET state = 'unknown', error_text = 'interrupted', updated_at = ?
-                   WHERE state = 'sending' RETURNING *""",
-                (now,),
-            )
-            rows = await cur.fetchall()
-            await cur.close()
-        return [SendRow(**dict(r)) for r in rows]
-
     async def history(self, *, user_id: int | None, limit: int, offset: int = 0) -> list[SendRow]:
         """Latest sends, newest first, drafts and cancelled ones left out; `user_id=None` means everyone's."""
         where = "state NOT IN ('draft', 'cancelled')"

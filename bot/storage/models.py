@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +67,6 @@ class SendRow:
     sent_at: str | None
     final_at: str | None
     updated_at: str
-
-    @property
-    def balance(self) -> Decimal | None:
-        return None if self.balance_after is None else Decimal(self.balance_after)
 
 
 @dataclass(frozen=True, slots=True)
