@@ -25,12 +25,6 @@ log = logging.getLogger(__name__)
 CACHE_LIMIT = 10_000  # people (and operators) kept in memory; past it the cache starts over
 
 
-# kv key prefix of a delivery notice decided but not yet given (see finish_tracking).
-NOTICE_OWED = "notice_owed:"
-# kv key prefix of a send that failed or whose outcome is unknown, until its operator was shown that.
-OUTCOME_OWED = "outcome_owed:"
-
-
 class StorageError(Exception):
     """The database cannot be used (newer schema, unreadable file, ...); the message is one plain line."""
 
@@ -442,41 +436,30 @@ class Database:
     async def mark_failed(self, send_id: int, code: int | None, text: str) -> None:
         """`sending` -> `failed`; its outcome is owed to the operator until `outcome_shown`."""
         now = utcnow()
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                """UPDATE sends SET state = 'failed', error_code = ?, error_text = ?, final_at = ?, updated_at = ?
-                   WHERE id = ? AND state = 'sending'""",
-                (code, text, now, now, send_id),
-            )
-            if cur.rowcount:
-                await conn.execute(
-                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{OUTCOME_OWED}{send_id}", now)
-                )
+        await self._write(
+            """UPDATE sends SET state = 'failed', error_code = ?, error_text = ?, final_at = ?, updated_at = ?,
+                 outcome_owed_at = ?
+               WHERE id = ? AND state = 'sending'""",
+            (code, text, now, now, now, send_id),
+        )
 
     async def mark_unknown(self, send_id: int, reason: str, *, owed: bool = True) -> None:
         """`sending` -> `unknown`; unless `owed` is False, its outcome is owed to the operator until
         `outcome_shown`."""
         now = utcnow()
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                "UPDATE sends SET state = 'unknown', error_text = ?, updated_at = ? WHERE id = ? AND state = 'sending'",
-                (reason, now, send_id),
-            )
-            if cur.rowcount and owed:
-                await conn.execute(
-                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{OUTCOME_OWED}{send_id}", now)
-                )
+        await self._write(
+            """UPDATE sends SET state = 'unknown', error_text = ?, updated_at = ?,
+                 outcome_owed_at = COALESCE(?, outcome_owed_at)
+               WHERE id = ? AND state = 'sending'""",
+            (reason, now, now if owed else None, send_id),
+        )
 
     async def owed_outcomes(self) -> list[SendRow]:
         """Sends that failed or went unknown and whose operator was not shown it (a crash came in between)."""
-        return await self._all(
-            SendRow,
-            "SELECT sends.* FROM sends JOIN kv ON kv.key = ? || sends.id ORDER BY sends.id",
-            (OUTCOME_OWED,),
-        )
+        return await self._all(SendRow, "SELECT * FROM sends WHERE outcome_owed_at IS NOT NULL ORDER BY id")
 
     async def outcome_shown(self, send_id: int) -> None:
-        await self._write("DELETE FROM kv WHERE key = ?", (f"{OUTCOME_OWED}{send_id}",))
+        await self._write("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (send_id,))
 
     async def set_result_message(self, send_id: int, message_id: int) -> None:
         await self._write(
@@ -548,31 +531,29 @@ class Database:
         """Stop tracking: a final status (final=True) or the tracking window ran out (final=False).
         `notice_owed`: the operator is still to be told; it stays owed (`owed_notices`) until `notice_given`."""
         now = utcnow()
+        owed = now if notice_owed else None
         async with self.transaction() as conn:
             if status is not None:
                 await conn.execute(
-                    """UPDATE sends SET status_code = ?, status_name = ?, final = ?, final_at = ?, updated_at = ?
+                    """UPDATE sends SET status_code = ?, status_name = ?, final = ?, final_at = ?, updated_at = ?,
+                         notice_owed_at = COALESCE(?, notice_owed_at)
                        WHERE id = ?""",
-                    (status[0], status[1], int(final), now, now, send_id),
+                    (status[0], status[1], int(final), now, now, owed, send_id),
                 )
             else:
-                await conn.execute("UPDATE sends SET final_at = ?, updated_at = ? WHERE id = ?", (now, now, send_id))
-            await conn.execute("DELETE FROM tracking WHERE send_id = ?", (send_id,))
-            if notice_owed:
                 await conn.execute(
-                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (f"{NOTICE_OWED}{send_id}", now)
+                    """UPDATE sends SET final_at = ?, updated_at = ?, notice_owed_at = COALESCE(?, notice_owed_at)
+                       WHERE id = ?""",
+                    (now, now, owed, send_id),
                 )
+            await conn.execute("DELETE FROM tracking WHERE send_id = ?", (send_id,))
 
     async def owed_notices(self) -> list[SendRow]:
         """Sends whose tracking ended but whose operator was not told yet (a crash or a stop came first)."""
-        return await self._all(
-            SendRow,
-            "SELECT sends.* FROM sends JOIN kv ON kv.key = ? || sends.id ORDER BY sends.id",
-            (NOTICE_OWED,),
-        )
+        return await self._all(SendRow, "SELECT * FROM sends WHERE notice_owed_at IS NOT NULL ORDER BY id")
 
     async def notice_given(self, send_id: int) -> None:
-        await self._write("DELETE FROM kv WHERE key = ?", (f"{NOTICE_OWED}{send_id}",))
+        await self._write("UPDATE sends SET notice_owed_at = NULL WHERE id = ?", (send_id,))
 
     # --- key/value -------------------------------------------------------------------------------------
     async def kv_get(self, key: str) -> str | None:

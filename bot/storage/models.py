@@ -67,6 +67,8 @@ class SendRow:
     sent_at: str | None
     final_at: str | None
     updated_at: str
+    outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
+    notice_owed_at: str | None  # tracking ended, and its operator not told yet
 
 
 @dataclass(frozen=True, slots=True)
