@@ -58,7 +58,7 @@ class App:
 
     async def start(self) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
-        await self.db.sync_admins(self.settings.admin_ids)
+        await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()
         await set_commands(self.bot, self.i18n, self.settings)
         self.tracker.start()

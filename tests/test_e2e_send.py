@@ -144,7 +144,7 @@ async def test_never_final_is_reported_unknown_after_the_window(tmp_path) -> Non
         await admin.press(preview, "✅ Send")
         notice = await admin.wait_for(lambda m: "No final status" in m.plain, timeout=15)
         assert "unknown" in notice.plain
-        assert await rig.app.db.tracking_depth() == 0 if rig.app else False
+        assert await rig.app.db.tracking.depth() == 0 if rig.app else False
 
 
 async def test_gateway_errors_on_send_are_answered_and_logged(rig: Harness) -> None:

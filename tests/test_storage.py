@@ -39,7 +39,7 @@ async def test_older_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None
     db = await Database.open(path)
     try:
         assert await db.schema_version() == LATEST
-        operator = await db.get_operator(42)
+        operator = await db.people.operator(42)
         assert operator is not None and operator.name == "Old Timer"
     finally:
         await db.close()
@@ -121,15 +121,15 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     try:
         assert await db.schema_version() == LATEST
         # The markers are where the code looks for them now, with the moment they became owed.
-        assert {r.id: r.outcome_owed_at for r in await db.owed_outcomes()} == OWED_OUTCOMES
-        assert {r.id: r.notice_owed_at for r in await db.owed_notices()} == OWED_NOTICES
-        assert await db.kv_get("low_balance_warned") == "997.00"
-        [tracked] = await db.due_tracking(1746353000.5, limit=10)
-        send = await db.get_send(tracked.send_id)
+        assert {r.id: r.outcome_owed_at for r in await db.sends.owed_outcomes()} == OWED_OUTCOMES
+        assert {r.id: r.notice_owed_at for r in await db.tracking.owed_notices()} == OWED_NOTICES
+        assert await db.kv.get("low_balance_warned") == "997.00"
+        [tracked] = await db.tracking.due(1746353000.5, limit=10)
+        send = await db.sends.get(tracked.send_id)
         assert send is not None and (tracked.send_id, tracked.attempts, send.gateway_id) == (4, 2, "gw-4")
-        assert [r.id for r in await db.interrupted_sends()] == [3]
-        assert await db.get_operator(7) is not None and await db.get_operator(8) is None
-        assert [a["action"] for a in await db.audit()] == ["request", "allow", "request"]
+        assert [r.id for r in await db.sends.interrupted()] == [3]
+        assert await db.people.operator(7) is not None and await db.people.operator(8) is None
+        assert [a["action"] for a in await db.access.audit()] == ["request", "allow", "request"]
     finally:
         await db.close()
     after = dump(path)
@@ -186,18 +186,20 @@ def test_newer_file_stops_the_bot_with_one_line(tmp_path: Path) -> None:
 async def test_one_claim_wins_among_many(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "bot.sqlite3")
     try:
-        row = await db.create_draft(
+        row = await db.sends.create_draft(
             user_id=1, chat_id=1, msisdn="79041764995", sender="A", text="t", encoding="GSM-7", parts=1, locale="en"
         )
-        results = await asyncio.gather(*(db.claim_draft(row.id, 1) for _ in range(20)))
-        assert results.count(True) == 1
-        assert not await db.claim_draft(row.id, 2)  # someone else's draft is never theirs to send
-        assert not await db.cancel_draft(row.id, 1)  # a draft that is being sent cannot be cancelled
-        interrupted = await db.interrupted_sends()
+        results = await asyncio.gather(*(db.sends.claim(row.id, 1) for _ in range(20)))
+        [claimed] = [r for r in results if r is not None]
+        assert claimed.id == row.id and claimed.state == "sending"  # the winner gets the row it wrote
+        assert await db.sends.claim(row.id, 2) is None  # someone else's draft is never theirs to send
+        assert await db.sends.cancel(row.id, 1) is None  # a draft that is being sent cannot be cancelled
+        interrupted = await db.sends.interrupted()
         assert [r.id for r in interrupted] == [row.id]
-        await db.mark_unknown(row.id, "interrupted", owed=False)
-        again = await db.get_send(row.id)
-        assert again is not None and again.state == "unknown"
+        written = await db.sends.mark_unknown(row.id, "interrupted", owed=False)
+        assert written is not None and written.state == "unknown"
+        again = await db.sends.get(row.id)
+        assert again == written
     finally:
         await db.close()
 
@@ -205,14 +207,14 @@ async def test_one_claim_wins_among_many(tmp_path: Path) -> None:
 async def test_operators_and_languages_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     db = await Database.open(path)
-    await db.sync_admins([1])
-    assert await db.allow(7, by=1, name="Oleg")
-    await db.set_locale(7, "ru")
+    await db.people.sync_admins([1])
+    assert await db.access.allow(7, by=1, name="Oleg")
+    await db.people.set_locale(7, "ru")
     await db.close()
     db = await Database.open(path)
     try:
-        assert (await db.get_operator(7)) is not None
-        assert await db.locale_for(7) == "ru"
-        assert [a["action"] for a in await db.audit()] == ["allow"]
+        assert (await db.people.operator(7)) is not None
+        assert await db.people.locale_for(7) == "ru"
+        assert [a["action"] for a in await db.access.audit()] == ["allow"]
     finally:
         await db.close()

@@ -56,7 +56,7 @@ async def deny(message: Message, command: CommandObject, access: AccessService) 
 @router.message(Command("users"))
 async def users(message: Message, db: Database) -> None:
     lines = [_("People with access:")]
-    for op in await db.list_operators():
+    for op in await db.people.operators():
         role = _("admin") if op.is_admin else _("operator")
         name = html.escape(op.name) if op.name else "—"
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
@@ -65,7 +65,7 @@ async def users(message: Message, db: Database) -> None:
 
 @router.callback_query(AccessCb.filter())
 async def decide(callback: CallbackQuery, callback_data: AccessCb, db: Database, access: AccessService) -> None:
-    request = await db.get_access_request(callback_data.request_id)
+    request = await db.access.request(callback_data.request_id)
     if request is None:
         await callback.answer(_("This request no longer exists."))
         return

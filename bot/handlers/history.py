@@ -45,13 +45,13 @@ async def history_page(
     db: Database, operator: Operator, settings: Settings, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     who = None if operator.is_admin else operator.user_id
-    total = await db.history_count(user_id=who)
+    total = await db.sends.history_count(user_id=who)
     if total == 0:
         return _("No SMS sent yet. /send to send one."), None
     pages = (total + PAGE - 1) // PAGE
     page = min(max(page, 0), pages - 1)
-    rows = await db.history(user_id=who, limit=PAGE, offset=page * PAGE)
-    names = await db.names() if operator.is_admin else {}
+    rows = await db.sends.history(user_id=who, limit=PAGE, offset=page * PAGE)
+    names = await db.people.names() if operator.is_admin else {}
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
         head = f"<b>{when(row.created_at, settings.tz)}</b> · {format_phone(row.msisdn)}"

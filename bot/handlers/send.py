@@ -161,7 +161,7 @@ async def show_preview(
     user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     sent = await message.answer(preview_text(row), reply_markup=preview_keyboard(row, settings.smska_sender_ids))
-    await sending.db.update_draft(row.id, preview_message_id=sent.message_id)
+    await sending.db.sends.set_preview(row.id, sent.message_id)
 
 
 @router.message(Command("send"))
@@ -299,9 +299,9 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         text += "\n" + await balance_line(sending)
     shown_in = await _show_outcome(callback, bot, text)
     if outcome.row.state in ("failed", "unknown"):
-        await sending.db.outcome_shown(outcome.row.id)
+        await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
-        await sending.db.set_result_message(outcome.row.id, shown_in)
+        await sending.db.sends.set_result_message(outcome.row.id, shown_in)
 
 
 async def _show_outcome(callback: CallbackQuery, bot: Bot, text: str) -> int:
@@ -324,11 +324,11 @@ async def _show_outcome(callback: CallbackQuery, bot: Bot, text: str) -> int:
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))
 async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database) -> None:
-    if await db.cancel_draft(callback_data.draft_id, callback.from_user.id):
+    if await db.sends.cancel(callback_data.draft_id, callback.from_user.id) is not None:
         await _answer(callback)
         await _edit(callback, _("Cancelled. Nothing was sent."))
         return
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
         await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -337,7 +337,7 @@ async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Datab
 
 @router.callback_query(SendCb.filter(F.action == "senders"))
 async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings) -> None:
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
         await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -351,14 +351,14 @@ async def choose_sender(callback: CallbackQuery, callback_data: SendCb, db: Data
 @router.callback_query(SenderCb.filter())
 async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings) -> None:
     senders = settings.smska_sender_ids
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
         await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    if not await db.update_draft(row.id, sender=senders[callback_data.index]):
+    if await db.sends.set_sender(row.id, senders[callback_data.index]) is None:
         await _answer(callback, state_text(row), show_alert=True)
         return
-    row = await db.get_send(row.id)
+    row = await db.sends.get(row.id)
     assert row is not None
     await _answer(callback)
     await _edit(callback, preview_text(row), preview_keyboard(row, senders))

@@ -46,7 +46,7 @@ async def status(
             _("Send the SMS id after the command, for example:\n<code>/status ah1acugxz98a27t9z</code>")
         )
         return
-    row = await db.find_send_by_gateway_id(message_id)
+    row = await db.sends.by_gateway_id(message_id)
     if row is not None and not operator.is_admin and row.user_id != operator.user_id:
         row = None  # someone else's SMS: the gateway's answer only, none of their facts
     lines = [_("SMS <code>{id}</code>").format(id=html.escape(message_id))]

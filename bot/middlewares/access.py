@@ -43,7 +43,7 @@ class AccessMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if user is None or user.is_bot:
             return None
-        person = await self.db.get_person(user.id)
+        person = await self.db.people.get(user.id)
         locale = choose_locale(person.locale if person else None, user.language_code, self.default_locale)
         data["locale"] = locale
         with self.i18n.context(), self.i18n.use_locale(locale):
@@ -52,7 +52,7 @@ class AccessMiddleware(BaseMiddleware):
                 if event.callback_query is not None:
                     await event.callback_query.answer(_("This bot works in private chats only."), show_alert=True)
                 return None
-            operator = await self.db.get_operator(user.id)
+            operator = await self.db.people.operator(user.id)
             if operator is None:
                 await self._stranger(event, user, locale)
                 return None
@@ -65,7 +65,7 @@ class AccessMiddleware(BaseMiddleware):
         facts = (user.full_name, user.username, supported(user.language_code))
         if self._seen.get(user.id) != facts:
             try:
-                await self.db.touch_person(user.id, *facts)
+                await self.db.people.touch(user.id, *facts)
             except sqlite3.Error as exc:  # a read-only or full database must not refuse reads (/balance, /status)
                 log.warning("could not record who wrote: %s: %s", type(exc).__name__, exc, extra={"user_id": user.id})
                 return

@@ -40,7 +40,7 @@ class AccessService:
         self._refused_at: dict[int, float] = {}
 
     async def admin_locale(self, admin_id: int) -> str:
-        return await self.db.locale_for(admin_id) or self.default_locale
+        return await self.db.people.locale_for(admin_id) or self.default_locale
 
     # --- strangers -------------------------------------------------------------------------------------
     def should_refuse(self, user_id: int) -> bool:
@@ -56,7 +56,7 @@ class AccessService:
 
     async def request_access(self, user: User, locale: str) -> str:
         """Open a request (once) and tell the admins; returns the refusal text for the stranger."""
-        latest = await self.db.latest_request_for(user.id)
+        latest = await self.db.access.latest_for(user.id)
         if latest is not None and latest.status == "denied" and latest.decided_at:
             decided = datetime.fromisoformat(latest.decided_at)
             if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
@@ -64,7 +64,7 @@ class AccessService:
                     "⛔ This bot is only for authorised on-call staff. An admin declined your request.\n"
                     "Your Telegram id: <code>{id}</code>"
                 ).format(id=user.id)
-        request = await self.db.open_access_request(user.id, user.full_name, user.username, locale)
+        request = await self.db.access.open_request(user.id, user.full_name, user.username, locale)
         if request is not None:
             await self._notify_admins(request)
         return _(
@@ -98,16 +98,16 @@ class AccessService:
             except TelegramAPIError as exc:
                 log.warning("could not tell admin %s about an access request: %s", admin_id, exc)
                 continue
-            await self.db.add_request_message(request.id, admin_id, sent.message_id)
+            await self.db.access.add_request_message(request.id, admin_id, sent.message_id)
 
     # --- decisions -------------------------------------------------------------------------------------
     async def grant(self, user_id: int, admin: User) -> bool:
-        pending = await self.db.pending_request_for(user_id)
-        changed = await self.db.allow(user_id, admin.id, pending.name if pending else "")
+        pending = await self.db.access.pending_for(user_id)
+        changed = await self.db.access.allow(user_id, admin.id, pending.name if pending else "")
         if pending is not None:
             await self._close_request(pending, approved=True, admin=admin)
         if changed:
-            locale = (pending.locale if pending else None) or await self.db.locale_for(user_id)
+            locale = (pending.locale if pending else None) or await self.db.people.locale_for(user_id)
             with self.i18n.use_locale(locale or self.default_locale):
                 text = _("✅ You now have access. Send /help to see what the bot can do.")
             try:
@@ -117,8 +117,8 @@ class AccessService:
         return changed
 
     async def revoke(self, user_id: int, admin: User) -> bool:
-        pending = await self.db.pending_request_for(user_id)
-        changed = await self.db.deny(user_id, admin.id)
+        pending = await self.db.access.pending_for(user_id)
+        changed = await self.db.access.deny(user_id, admin.id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
         return changed
@@ -126,7 +126,7 @@ class AccessService:
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""
         who = display_name(request.name, request.username, request.user_id)
-        for chat_id, message_id in await self.db.request_messages(request.id):
+        for chat_id, message_id in await self.db.access.request_messages(request.id):
             with self.i18n.use_locale(await self.admin_locale(chat_id)):
                 if approved:
                     text = _("✅ {who} (id <code>{id}</code>) was allowed by {admin}.")
