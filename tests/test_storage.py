@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -124,9 +125,8 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
         assert {r.id: r.outcome_owed_at for r in await db.sends.owed_outcomes()} == OWED_OUTCOMES
         assert {r.id: r.notice_owed_at for r in await db.tracking.owed_notices()} == OWED_NOTICES
         assert await db.kv.get("low_balance_warned") == "997.00"
-        [tracked] = await db.tracking.due(1746353000.5, limit=10)
-        send = await db.sends.get(tracked.send_id)
-        assert send is not None and (tracked.send_id, tracked.attempts, send.gateway_id) == (4, 2, "gw-4")
+        [(tracked, send)] = await db.tracking.due(1746353000.5, limit=10)
+        assert (tracked.send_id, tracked.attempts, send.gateway_id) == (4, 2, "gw-4")
         assert [r.id for r in await db.sends.interrupted()] == [3]
         assert await db.people.operator(7) is not None and await db.people.operator(8) is None
         assert [a["action"] for a in await db.access.audit()] == ["request", "allow", "request"]
@@ -149,6 +149,62 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_owed_markers_are_set_and_cleared_on_the_send_row(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        drafts = [
+            await db.sends.create_draft(
+                user_id=1,
+                chat_id=1,
+                msisdn="79041764995",
+                sender="A",
+                text=f"t{i}",
+                encoding="GSM-7",
+                parts=1,
+                locale="en",
+            )
+            for i in range(4)
+        ]
+        for draft in drafts:
+            assert await db.sends.claim(draft.id, 1) is not None
+        failed = await db.sends.mark_failed(drafts[0].id, 3, "SendFailed")
+        unknown = await db.sends.mark_unknown(drafts[1].id, "no answer")
+        quiet = await db.sends.mark_unknown(drafts[2].id, "interrupted", owed=False)
+        assert failed is not None and failed.state == "failed" and failed.outcome_owed_at is not None
+        assert unknown is not None and unknown.state == "unknown" and unknown.outcome_owed_at is not None
+        assert quiet is not None and quiet.outcome_owed_at is None
+        assert await db.sends.mark_failed(drafts[0].id, 3, "again") is None  # no longer `sending`: nothing written
+        assert [r.id for r in await db.sends.owed_outcomes()] == [drafts[0].id, drafts[1].id]
+        await db.sends.outcome_shown(drafts[0].id)
+        assert [r.id for r in await db.sends.owed_outcomes()] == [drafts[1].id]
+
+        accepted = await db.sends.mark_accepted(
+            drafts[3].id, "gw-1", Decimal("10.5"), first_check_at=1.0, interval=10.0, deadline_at=100.0
+        )
+        assert accepted is not None and (accepted.state, accepted.gateway_id, accepted.balance_after) == (
+            "accepted",
+            "gw-1",
+            "10.5",
+        )
+        [(tracked, send)] = await db.tracking.due(5.0, limit=10)
+        assert (tracked.send_id, send) == (accepted.id, accepted)
+        await db.tracking.reschedule(send, next_check_at=20.0, interval=20.0, status=(3, "ACCEPTD"))
+        assert await db.tracking.due(5.0, limit=10) == []
+        [(tracked, send)] = await db.tracking.due(20.0, limit=10)
+        assert (tracked.attempts, tracked.interval, send) == (1, 20.0, accepted)  # the same status: not rewritten
+        await db.tracking.reschedule(send, next_check_at=40.0, interval=40.0, status=(1, "ENROUTE"))
+        [(tracked, send)] = await db.tracking.due(40.0, limit=10)
+        assert (tracked.attempts, send.status_code, send.status_name) == (2, 1, "ENROUTE")
+        finished = await db.tracking.finish(accepted.id, status=(4, "DELIVRD"), final=True, notice_owed=True)
+        assert finished is not None and (finished.status_name, finished.final) == ("DELIVRD", 1)
+        assert finished.notice_owed_at is not None and await db.tracking.depth() == 0
+        assert [r.id for r in await db.tracking.owed_notices()] == [accepted.id]
+        await db.tracking.notice_given(accepted.id)
+        assert await db.tracking.owed_notices() == []
+    finally:
+        await db.close()
 
 
 async def test_newer_file_is_refused_with_one_clear_line(tmp_path: Path) -> None:

@@ -355,10 +355,10 @@ async def sender_chosen(callback: CallbackQuery, callback_data: SenderCb, db: Da
     if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
         await _answer(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    if await db.sends.set_sender(row.id, senders[callback_data.index]) is None:
+    updated = await db.sends.set_sender(row.id, senders[callback_data.index])
+    if updated is None:
         await _answer(callback, state_text(row), show_alert=True)
         return
-    row = await db.sends.get(row.id)
-    assert row is not None
+    row = updated
     await _answer(callback)
     await _edit(callback, preview_text(row), preview_keyboard(row, senders))

@@ -78,32 +78,31 @@ class SendingService:
 
     async def confirm(self, draft_id: int, user_id: int) -> Outcome:
         """The Send press. Only the press that moves the draft to `sending` calls the gateway."""
-        if not await self.db.sends.claim(draft_id, user_id):
+        claimed = await self.db.sends.claim(draft_id, user_id)
+        if claimed is None:
             row = await self.db.sends.get(draft_id)
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
             return Outcome(sent=False, row=row)
         # The gateway call runs in its own task: an interrupted handler or a shutdown must not cut a send
         # in half; close() waits for it.
-        task = asyncio.create_task(self._send(draft_id), name=f"send-{draft_id}")
+        task = asyncio.create_task(self._send(claimed), name=f"send-{draft_id}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    async def _send(self, draft_id: int) -> Outcome:
-        row = await self.db.sends.get(draft_id)
-        assert row is not None
+    async def _send(self, row: SendRow) -> Outcome:
         log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})
         try:
             result = await self.gateway.send(row.msisdn, row.text, row.sender)
         except SendOutcomeUnknown as exc:
-            await self.db.sends.mark_unknown(row.id, "no answer")
+            written = await self.db.sends.mark_unknown(row.id, "no answer")
             log.warning("SMS outcome unknown", extra={"send_id": row.id, "outcome": "unknown"})
-            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+            return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except (GatewayRejected, GatewayUnavailable) as exc:
-            await self.db.sends.mark_failed(row.id, exc.code, type(exc).__name__)
+            written = await self.db.sends.mark_failed(row.id, exc.code, type(exc).__name__)
             log.info("SMS not sent: %s", type(exc).__name__, extra={"send_id": row.id, "outcome": "failed"})
-            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+            return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except BaseException:
             # Anything else (a bug, a cancellation): we cannot know whether it left, so it is `unknown`.
             with contextlib.suppress(Exception):
@@ -111,7 +110,7 @@ class SendingService:
             raise
         first, interval, deadline = self.tracker.schedule_for_new()
         try:
-            await self.db.sends.mark_accepted(
+            written = await self.db.sends.mark_accepted(
                 row.id, result.message_id, result.balance, first_check_at=first, interval=interval, deadline_at=deadline
             )
         except Exception:
@@ -125,7 +124,7 @@ class SendingService:
         self.tracker.wake()
         log.info("SMS accepted", extra={"send_id": row.id, "outcome": "accepted"})
         await self.check_low_balance(result.balance)
-        return Outcome(sent=True, row=await self._reload(row.id))
+        return Outcome(sent=True, row=written or await self._reload(row.id))
 
     async def _reload(self, send_id: int) -> SendRow:
         row = await self.db.sends.get(send_id)

@@ -133,14 +133,13 @@ class DeliveryTracker:
             due = await self.db.tracking.due(self.clock(), limit=self.concurrency)
             if not due:
                 break
-            await asyncio.gather(*(self._check(row) for row in due))
+            await asyncio.gather(*(self._check(row, send) for row, send in due))
             checked += len(due)
         return checked
 
     # --- one SMS ---------------------------------------------------------------------------------------
-    async def _check(self, row: TrackingRow) -> None:
-        send = await self.db.sends.get(row.send_id)
-        if send is None or send.gateway_id is None:
+    async def _check(self, row: TrackingRow, send: SendRow) -> None:
+        if send.gateway_id is None:
             await self.db.tracking.finish(row.send_id, status=None, final=False)
             return
         status: DeliveryStatus | None = None
@@ -161,7 +160,7 @@ class DeliveryTracker:
             # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
             interval = self.next_interval(row.interval)
             await self.db.tracking.reschedule(
-                send.id, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
+                send, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
             )
 
     def _notify_later(self, send: SendRow, status: DeliveryStatus | None) -> None:
