@@ -274,3 +274,21 @@ async def test_operators_and_languages_survive_reopening(tmp_path: Path) -> None
         assert [a["action"] for a in await db.access.audit()] == ["allow"]
     finally:
         await db.close()
+
+
+async def test_kv_values_are_kept_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    assert await db.kv.get("low_balance_warned") is None  # remembered as missing, then set: the cache follows
+    await db.kv.set("low_balance_warned", "12.50")
+    assert await db.kv.get("low_balance_warned") == "12.50"
+    await db.close()
+    db = await Database.open(path)
+    try:
+        assert await db.kv.get("low_balance_warned") == "12.50"
+        await db.kv.set("low_balance_warned", None)
+        assert await db.kv.get("low_balance_warned") is None
+    finally:
+        await db.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 0
