@@ -131,9 +131,9 @@ async def seed_operators(db_path: Path, operators: Iterable[int]) -> None:
     """Create the database (migrations) and allow these users, as an admin's /allow would."""
     db = await Database.open(db_path)
     try:
-        await db.sync_admins([ADMIN])
+        await db.people.sync_admins([ADMIN])
         for user_id in operators:
-            await db.allow(user_id, by=ADMIN, name=f"Operator {user_id}")
+            await db.access.allow(user_id, by=ADMIN, name=f"Operator {user_id}")
     finally:
         await db.close()
 

@@ -126,7 +126,7 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         while True:
             await tracker.run_due()
             rounds += 1
-            upcoming = await db.next_tracking_time()
+            upcoming = await db.tracking.next_time()
             if upcoming is None or upcoming > horizon:
                 break
             clock.now = max(clock.now, upcoming)
@@ -134,7 +134,7 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         wall = time.monotonic() - wall0
         queries = tracker.queries  # all of them, including those made during the sending phase
         seen = sum(1 for r in sandbox.requests if r.action == "query")
-        pending = await db.tracking_depth()
+        pending = await db.tracking.depth()
         await tracker.stop()  # the notices it decided go out
     finally:
         await http.aclose()

@@ -71,7 +71,7 @@ class App:
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
-        await self.db.sync_admins(self.settings.admin_ids)
+        await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
         self.tracker.start()

@@ -167,7 +167,7 @@ async def readiness(app: App) -> tuple[bool, dict[str, Any]]:
     depth: int | None = None
     if database:
         try:
-            depth = await app.db.tracking_depth()
+            depth = await app.db.tracking.depth()
         except Exception:
             database = False
     telegram = obs.telegram.facts(now)
@@ -190,9 +190,9 @@ async def render_metrics(app: App) -> tuple[bytes, str] | None:
     if obs.prometheus is None or obs.registry is None:
         return None
     try:
-        states = await app.db.send_counts_by_state()
-        finals = await app.db.final_status_counts()
-        depth = await app.db.tracking_depth()
+        states = await app.db.sends.counts_by_state()
+        finals = await app.db.sends.final_status_counts()
+        depth = await app.db.tracking.depth()
     except Exception as exc:  # a closed or broken database must not break the scrape
         log.warning("metrics: database not readable: %s", type(exc).__name__)
     else:

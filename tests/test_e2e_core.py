@@ -80,7 +80,7 @@ async def test_allow_deny_users_by_command(rig: Harness) -> None:
     assert "only for authorised" in (await operator.wait_for(lambda m: "only for authorised" in m.plain)).plain
     await admin.send("/allow nonsense")
     assert "/allow 123456789" in (await admin.next_message()).plain
-    audit = [row["action"] for row in await rig.app.db.audit()] if rig.app else []
+    audit = [row["action"] for row in await rig.app.db.access.audit()] if rig.app else []
     assert audit[:2] == ["deny", "allow"]
 
 

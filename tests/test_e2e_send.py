@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from typing import Any
 
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault
@@ -143,7 +144,7 @@ async def test_never_final_is_reported_unknown_after_the_window(tmp_path) -> Non
         await admin.press(preview, "✅ Send")
         notice = await admin.wait_for(lambda m: "No final status" in m.plain, timeout=15)
         assert "unknown" in notice.plain
-        assert await rig.app.db.tracking_depth() == 0 if rig.app else False
+        assert await rig.app.db.tracking.depth() == 0 if rig.app else False
 
 
 async def test_gateway_errors_on_send_are_answered_and_logged(rig: Harness) -> None:
@@ -261,3 +262,40 @@ async def test_contact_shared_outside_the_flow_starts_a_send(rig: Harness) -> No
     await admin.send("contact text")
     preview = await admin.next_message()
     assert "Check before sending" in preview.plain and "contact text" in preview.plain
+
+
+async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each statement is one trip to aiosqlite's thread, waiting for the GIL under load: a state change returns
+    the row it wrote instead of a write and a read back. Counted: the draft (row, preview id) and the press
+    (claim, accepted + tracking row in one transaction, result message id); the tracker's look at its queue,
+    which the accepted SMS wakes, is left out."""
+    async with Harness(tmp_path, settings_overrides={"delivery_poll_initial": 3600.0}) as rig:
+        assert rig.app is not None
+        conn: Any = rig.app.db._conn
+        trips: list[str] = []
+        original = conn._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            sql = args[0] if args and isinstance(args[0], str) else getattr(fn, "__name__", "?")
+            if "FROM tracking" not in sql:
+                trips.append(" ".join(sql.split()[:3]))
+            return await original(fn, *args, **kwargs)
+
+        conn._execute = counted
+        admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        for _ in range(2):  # who Alice is: written at the first update, read back (and cached) at the next
+            await admin.send("/help")
+            await admin.next_message()
+        trips.clear()
+        preview = await preview_for(admin, "/send 79041764995 counted")
+        await asyncio.sleep(0.2)  # the preview id is written after Telegram answered
+        assert len(trips) == 2, trips
+        trips.clear()
+        await admin.press(preview, "✅ Send")
+        await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
+        for _ in range(50):
+            if sends(rig)[0]["result_message_id"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert len(trips) == 6, trips
+        conn._execute = original

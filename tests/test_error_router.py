@@ -36,7 +36,7 @@ async def test_each_error_family_is_answered_in_the_operators_language(
     async def broken(*args: Any, **kwargs: Any) -> int:
         raise exc
 
-    rig.app.db.history_count = broken  # type: ignore[method-assign]
+    rig.app.db.sends.history_count = broken  # type: ignore[method-assign]
     admin = rig.telegram.user(ADMIN, first_name="Alisa", language_code="ru")
     i18n = I18n(path=LOCALES_DIR, default_locale="en")
     with i18n.context(), i18n.use_locale("ru"):

@@ -379,7 +379,7 @@ async def test_telegram_bot_blocked_when_the_notice_comes(rig: Rig) -> None:
         await admin.unblock_bot()
     row = row_for(rig, text)
     assert row["final"] == 1 and row["status_name"] == "DELIVRD"
-    assert await h.app.db.tracking_depth() == 0
+    assert await h.app.db.tracking.depth() == 0
     assert any(e.error_code == 403 and e.method == "sendMessage" for e in h.telegram.errors)
     await finish(rig, mark)
 

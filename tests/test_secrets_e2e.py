@@ -118,7 +118,7 @@ async def test_no_secret_in_any_log_record_or_message(tmp_path: Path, monkeypatc
             async def broken(*args: object, **kwargs: object) -> int:
                 raise RuntimeError("history is broken today")
 
-            monkeypatch.setattr(h.app.db, "history_count", broken)
+            monkeypatch.setattr(h.app.db.sends, "history_count", broken)
             await admin.send("/history")
             await admin.wait_for(lambda m: "went wrong" in m.plain)
             monkeypatch.undo()

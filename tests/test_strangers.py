@@ -109,7 +109,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             # More rows, so that history has a second page.
             db = h.app.db
             for i in range(6):
-                row = await db.create_draft(
+                row = await db.sends.create_draft(
                     user_id=OPERATOR,
                     chat_id=OPERATOR,
                     msisdn=SECRET_NUMBER,
@@ -119,8 +119,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                     parts=1,
                     locale="en",
                 )
-                assert await db.claim_draft(row.id, OPERATOR)
-                await db.mark_failed(row.id, 3, "SendFailed")
+                assert await db.sends.claim(row.id, OPERATOR)
+                await db.sends.mark_failed(row.id, 3, "SendFailed")
             # A draft whose Send button is never pressed.
             await operator.send(f"/send {SECRET_NUMBER} {SECRET_TEXT} (draft)")
             draft = await operator.wait_for(lambda m: "Check before sending" in m.plain)
@@ -133,7 +133,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             await earlier.send("/start")
             request = await admin.wait_for(lambda m: "Access request" in m.plain and "Mallory" in m.plain)
             await settle(h)
-            assert await db.tracking_depth() == 0
+            assert await db.tracking.depth() == 0
             yield World(h, trap, admin, operator, draft, history, balance, request, gateway_id)
 
 

@@ -54,12 +54,12 @@ async def deny(message: Message, command: CommandObject, access: AccessService) 
 
 @router.message(Command("users"))
 async def users(message: Message, db: Database) -> None:
-    await message.answer(texts.users(await db.list_operators()))
+    await message.answer(texts.users(await db.people.operators()))
 
 
 @router.callback_query(AccessCb.filter())
 async def decide(callback: CallbackQuery, callback_data: AccessCb, db: Database, access: AccessService) -> None:
-    request = await db.get_access_request(callback_data.request_id)
+    request = await db.access.request(callback_data.request_id)
     if request is None:
         await callback.answer(_("This request no longer exists."))
         return

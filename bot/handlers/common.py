@@ -54,7 +54,7 @@ async def language(message: Message) -> None:
 async def language_chosen(
     callback: CallbackQuery, callback_data: LanguageCb, db: Database, i18n: I18n, bot: Bot
 ) -> None:
-    await db.set_locale(callback.from_user.id, callback_data.code)
+    await db.people.set_locale(callback.from_user.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         text = _("Language: English. Send /help to see the commands.")
         await callback.answer()

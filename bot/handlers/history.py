@@ -21,13 +21,13 @@ async def history_page(
     db: Database, operator: Operator, settings: Settings, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     who = None if operator.is_admin else operator.user_id
-    total = await db.history_count(user_id=who)
+    total = await db.sends.history_count(user_id=who)
     if total == 0:
         return texts.no_history(), None
     pages = (total + PAGE - 1) // PAGE
     page = min(max(page, 0), pages - 1)
-    rows = await db.history(user_id=who, limit=PAGE, offset=page * PAGE)
-    names = await db.names() if operator.is_admin else None  # admins see who sent each SMS
+    rows = await db.sends.history(user_id=who, limit=PAGE, offset=page * PAGE)
+    names = await db.people.names() if operator.is_admin else None  # admins see who sent each SMS
     return texts.history_page(rows, page, pages, settings.tz, names), keyboards.history_paging(page, pages)
 
 

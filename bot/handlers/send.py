@@ -46,7 +46,7 @@ async def show_preview(
     user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
-    await sending.db.update_draft(row.id, preview_message_id=sent.message_id)
+    await sending.db.sends.set_preview(row.id, sent.message_id)
 
 
 @router.message(Command("send"))
@@ -134,7 +134,8 @@ async def text_other(message: Message) -> None:
 @router.callback_query(SendCb.filter(F.action == "go"))
 async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
     try:
-        outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id)
+        pressed = callback.message.message_id if callback.message is not None else None
+        outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id, pressed)
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -148,18 +149,18 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         text += "\n" + texts.balance_line(await sending.balance())
     shown_in = await show(callback, bot, text)
     if outcome.row.state in ("failed", "unknown"):
-        await sending.db.outcome_shown(outcome.row.id)
+        await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
-        await sending.db.set_result_message(outcome.row.id, shown_in)
+        await sending.db.sends.set_result_message(outcome.row.id, shown_in)
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))
 async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Database, bot: Bot) -> None:
-    if await db.cancel_draft(callback_data.draft_id, callback.from_user.id):
+    if await db.sends.cancel(callback_data.draft_id, callback.from_user.id) is not None:
         await answer_press(callback)
         await show(callback, bot, _("Cancelled. Nothing was sent."))
         return
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -170,7 +171,7 @@ async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Datab
 async def choose_sender(
     callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
 ) -> None:
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -186,14 +187,14 @@ async def sender_chosen(
     callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings, bot: Bot
 ) -> None:
     senders = settings.smska_sender_ids
-    row = await db.get_send(callback_data.draft_id)
+    row = await db.sends.get(callback_data.draft_id)
     if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
-    if not await db.update_draft(row.id, sender=senders[callback_data.index]):
+    updated = await db.sends.set_sender(row.id, senders[callback_data.index])
+    if updated is None:
         await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
-    row = await db.get_send(row.id)
-    assert row is not None
+    row = updated
     await answer_press(callback)
     await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))

@@ -36,7 +36,7 @@ async def status(
     if not MESSAGE_ID.match(message_id):
         await message.answer(texts.status_usage())
         return
-    row = await db.find_send_by_gateway_id(message_id)
+    row = await db.sends.by_gateway_id(message_id)
     if row is not None and not operator.is_admin and row.user_id != operator.user_id:
         row = None  # someone else's SMS: the gateway's answer only, none of their facts
     result: DeliveryStatus | GatewayError

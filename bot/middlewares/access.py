@@ -46,7 +46,7 @@ class AccessMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 await event.callback_query.answer(texts.private_only(), show_alert=True)
             return None
-        operator = await self.db.get_operator(user.id)
+        operator = await self.db.people.operator(user.id)
         if operator is None:
             await self._stranger(event, user, locale)
             return None
@@ -59,7 +59,7 @@ class AccessMiddleware(BaseMiddleware):
         facts = (user.full_name, user.username, supported(user.language_code))
         if self._seen.get(user.id) != facts:
             try:
-                await self.db.touch_person(user.id, *facts)
+                await self.db.people.touch(user.id, *facts)
             except sqlite3.Error as exc:  # a read-only or full database must not refuse reads (/balance, /status)
                 log.warning("could not record who wrote: %s: %s", type(exc).__name__, exc, extra={"user_id": user.id})
                 return

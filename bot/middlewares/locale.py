@@ -33,7 +33,7 @@ class LocaleMiddleware(I18nMiddleware):
         if isinstance(event, ErrorEvent):  # the error came before a language was chosen: maybe the database's
             stored = None
         else:
-            person = await self.db.get_person(user.id)
+            person = await self.db.people.get(user.id)
             stored = person.locale if person else None
         data["locale"] = locale = choose_locale(stored, user.language_code, self.i18n.default_locale)
         return locale

@@ -41,7 +41,7 @@ class AccessService:
         self._refused_at: dict[int, float] = {}
 
     async def admin_locale(self, admin_id: int) -> str:
-        return await self.db.locale_for(admin_id) or self.default_locale
+        return await self.db.people.locale_for(admin_id) or self.default_locale
 
     # --- strangers -------------------------------------------------------------------------------------
     def should_refuse(self, user_id: int) -> bool:
@@ -57,12 +57,12 @@ class AccessService:
 
     async def request_access(self, user: User, locale: str) -> Refusal:
         """Open a request (once) and tell the admins; returns what the stranger is told."""
-        latest = await self.db.latest_request_for(user.id)
+        latest = await self.db.access.latest_for(user.id)
         if latest is not None and latest.status == "denied" and latest.decided_at:
             decided = datetime.fromisoformat(latest.decided_at)
             if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
                 return Refusal.DECLINED
-        request = await self.db.open_access_request(user.id, user.full_name, user.username, locale)
+        request = await self.db.access.open_request(user.id, user.full_name, user.username, locale)
         if request is not None:
             await self._notify_admins(request)
         return Refusal.ASKED
@@ -75,16 +75,16 @@ class AccessService:
             except TelegramAPIError as exc:
                 log.warning("could not tell admin %s about an access request: %s", admin_id, exc)
                 continue
-            await self.db.add_request_message(request.id, admin_id, sent.message_id)
+            await self.db.access.add_request_message(request.id, admin_id, sent.message_id)
 
     # --- decisions -------------------------------------------------------------------------------------
     async def grant(self, user_id: int, admin: User) -> bool:
-        pending = await self.db.pending_request_for(user_id)
-        changed = await self.db.allow(user_id, admin.id, pending.name if pending else "")
+        pending = await self.db.access.pending_for(user_id)
+        changed = await self.db.access.allow(user_id, admin.id, pending.name if pending else "")
         if pending is not None:
             await self._close_request(pending, approved=True, admin=admin)
         if changed:
-            locale = (pending.locale if pending else None) or await self.db.locale_for(user_id)
+            locale = (pending.locale if pending else None) or await self.db.people.locale_for(user_id)
             text = self.notices.access_granted(locale or self.default_locale)
             try:
                 await self.bot.send_message(user_id, text)
@@ -93,15 +93,15 @@ class AccessService:
         return changed
 
     async def revoke(self, user_id: int, admin: User) -> bool:
-        pending = await self.db.pending_request_for(user_id)
-        changed = await self.db.deny(user_id, admin.id)
+        pending = await self.db.access.pending_for(user_id)
+        changed = await self.db.access.deny(user_id, admin.id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
         return changed
 
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""
-        for chat_id, message_id in await self.db.request_messages(request.id):
+        for chat_id, message_id in await self.db.access.request_messages(request.id):
             locale = await self.admin_locale(chat_id)
             text = self.notices.access_decided(locale, request, approved=approved, admin=admin.full_name)
             try:

@@ -65,7 +65,7 @@ class SendingService:
 
     async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
         parts = count_parts(text)
-        return await self.db.create_draft(
+        return await self.db.sends.create_draft(
             user_id=user_id,
             chat_id=chat_id,
             msisdn=msisdn,
@@ -76,42 +76,42 @@ class SendingService:
             locale=locale,
         )
 
-    async def confirm(self, draft_id: int, user_id: int) -> Outcome:
-        """The Send press. Only the press that moves the draft to `sending` calls the gateway."""
-        if not await self.db.claim_draft(draft_id, user_id):
-            row = await self.db.get_send(draft_id)
+    async def confirm(self, draft_id: int, user_id: int, preview_message_id: int | None = None) -> Outcome:
+        """The Send press (on the preview `preview_message_id`). Only the press that moves the draft to `sending`
+        calls the gateway."""
+        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id)
+        if claimed is None:
+            row = await self.db.sends.get(draft_id)
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
             return Outcome(sent=False, row=row)
         # The gateway call runs in its own task: an interrupted handler or a shutdown must not cut a send
         # in half; close() waits for it.
-        task = asyncio.create_task(self._send(draft_id), name=f"send-{draft_id}")
+        task = asyncio.create_task(self._send(claimed), name=f"send-{draft_id}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
 
-    async def _send(self, draft_id: int) -> Outcome:
-        row = await self.db.get_send(draft_id)
-        assert row is not None
+    async def _send(self, row: SendRow) -> Outcome:
         log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})
         try:
             result = await self.gateway.send(row.msisdn, row.text, row.sender)
         except SendOutcomeUnknown as exc:
-            await self.db.mark_unknown(row.id, "no answer")
+            written = await self.db.sends.mark_unknown(row.id, "no answer")
             log.warning("SMS outcome unknown", extra={"send_id": row.id, "outcome": "unknown"})
-            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+            return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except (GatewayRejected, GatewayUnavailable) as exc:
-            await self.db.mark_failed(row.id, exc.code, type(exc).__name__)
+            written = await self.db.sends.mark_failed(row.id, exc.code, type(exc).__name__)
             log.info("SMS not sent: %s", type(exc).__name__, extra={"send_id": row.id, "outcome": "failed"})
-            return Outcome(sent=True, row=await self._reload(row.id), error=exc)
+            return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except BaseException:
             # Anything else (a bug, a cancellation): we cannot know whether it left, so it is `unknown`.
             with contextlib.suppress(Exception):
-                await self.db.mark_unknown(row.id, "interrupted")
+                await self.db.sends.mark_unknown(row.id, "interrupted")
             raise
         first, interval, deadline = self.tracker.schedule_for_new()
         try:
-            await self.db.mark_accepted(
+            written = await self.db.sends.mark_accepted(
                 row.id, result.message_id, result.balance, first_check_at=first, interval=interval, deadline_at=deadline
             )
         except Exception:
@@ -125,7 +125,7 @@ class SendingService:
         self.tracker.wake()
         log.info("SMS accepted", extra={"send_id": row.id, "outcome": "accepted"})
         await self.check_low_balance(result.balance)
-        return Outcome(sent=True, row=await self._reload(row.id))
+        return Outcome(sent=True, row=written or await self._reload(row.id))
 
     async def balance(self) -> Decimal | None:
         """The account's balance, or None when the gateway cannot tell right now."""
@@ -135,7 +135,7 @@ class SendingService:
             return None
 
     async def _reload(self, send_id: int) -> SendRow:
-        row = await self.db.get_send(send_id)
+        row = await self.db.sends.get(send_id)
         assert row is not None
         return row
 
@@ -153,18 +153,18 @@ class SendingService:
         `unknown` with its outcome owed in one write, and is marked shown once told: a crash or a stop while
         telling leaves the rest owed, and the next start tells them (never nobody). Sends that failed or went
         unknown just before a crash, before their operator saw it, are told too."""
-        rows = await self.db.interrupted_sends()
+        rows = await self.db.sends.interrupted()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
-            locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            await self.db.mark_unknown(row.id, "interrupted")
+            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            await self.db.sends.mark_unknown(row.id, "interrupted")
             await self._tell(row, self.notices.interrupted(locale, row))
-            await self.db.outcome_shown(row.id)
-        for row in await self.db.owed_outcomes():
+            await self.db.sends.outcome_shown(row.id)
+        for row in await self.db.sends.owed_outcomes():
             log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
-            locale = await self.db.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
             await self._tell(row, self.notices.owed_outcome(locale, row))
-            await self.db.outcome_shown(row.id)
+            await self.db.sends.outcome_shown(row.id)
         return rows
 
     async def _tell(self, row: SendRow, text: str) -> None:
@@ -178,16 +178,16 @@ class SendingService:
         threshold = self.settings.low_balance_threshold
         if threshold is None:
             return
-        warned = await self.db.kv_get(LOW_BALANCE_KEY) is not None
+        warned = await self.db.kv.get(LOW_BALANCE_KEY) is not None
         if balance >= threshold:
             if warned:
-                await self.db.kv_set(LOW_BALANCE_KEY, None)
+                await self.db.kv.set(LOW_BALANCE_KEY, None)
             return
         if warned:
             return
-        await self.db.kv_set(LOW_BALANCE_KEY, str(balance))
+        await self.db.kv.set(LOW_BALANCE_KEY, str(balance))
         for admin_id in self.settings.admin_ids:
-            locale = await self.db.locale_for(admin_id) or self.settings.default_locale
+            locale = await self.db.people.locale_for(admin_id) or self.settings.default_locale
             await self.notifier.send(admin_id, self.notices.low_balance(locale, balance, threshold))
 
 

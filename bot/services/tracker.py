@@ -121,7 +121,7 @@ class DeliveryTracker:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _seconds_to_next(self) -> float:
-        upcoming = await self.db.next_tracking_time()
+        upcoming = await self.db.tracking.next_time()
         if upcoming is None:
             return 3600.0
         return max(0.0, min(3600.0, upcoming - self.clock()))
@@ -130,18 +130,17 @@ class DeliveryTracker:
         """Check every SMS whose time has come, a bounded number at a time; returns how many were checked."""
         checked = 0
         while not self._stopping.is_set():
-            due = await self.db.due_tracking(self.clock(), limit=self.concurrency)
+            due = await self.db.tracking.due(self.clock(), limit=self.concurrency)
             if not due:
                 break
-            await asyncio.gather(*(self._check(row) for row in due))
+            await asyncio.gather(*(self._check(row, send) for row, send in due))
             checked += len(due)
         return checked
 
     # --- one SMS ---------------------------------------------------------------------------------------
-    async def _check(self, row: TrackingRow) -> None:
-        send = await self.db.get_send(row.send_id)
-        if send is None or send.gateway_id is None:
-            await self.db.finish_tracking(row.send_id, status=None, final=False)
+    async def _check(self, row: TrackingRow, send: SendRow) -> None:
+        if send.gateway_id is None:
+            await self.db.tracking.finish(row.send_id, status=None, final=False)
             return
         status: DeliveryStatus | None = None
         self.queries += 1
@@ -152,16 +151,16 @@ class DeliveryTracker:
         now = self.clock()
         pair = None if status is None else (status.code, status.name)
         if status is not None and status.final:
-            await self.db.finish_tracking(send.id, status=pair, final=True, notice_owed=True)
+            await self.db.tracking.finish(send.id, status=pair, final=True, notice_owed=True)
             self._notify_later(send, status)
         elif now >= row.deadline_at:
-            await self.db.finish_tracking(send.id, status=pair, final=False, notice_owed=True)
+            await self.db.tracking.finish(send.id, status=pair, final=False, notice_owed=True)
             self._notify_later(send, None)
         else:
             # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
             interval = self.next_interval(row.interval)
-            await self.db.reschedule(
-                send.id, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
+            await self.db.tracking.reschedule(
+                send, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
             )
 
     def _notify_later(self, send: SendRow, status: DeliveryStatus | None) -> None:
@@ -174,19 +173,19 @@ class DeliveryTracker:
     async def _notice(self, send: SendRow, status: DeliveryStatus | None) -> None:
         try:
             await self.notify(send, status)
-            await self.db.notice_given(send.id)
+            await self.db.tracking.notice_given(send.id)
         except Exception:
             log.exception("delivery notice failed", extra={"send_id": send.id})
 
     async def _give_owed_notices(self) -> None:
         """Notices decided before a crash or a stop that never went out: they go now (a second time at worst —
         better than an operator never learning that the SMS was rejected)."""
-        for send in await self.db.owed_notices():
+        for send in await self.db.tracking.owed_notices():
             final = send.final == 1 and send.status_code is not None
             self._notify_later(send, DeliveryStatus(send.status_code or 0, send.status_name or "") if final else None)
 
     async def locale_for(self, send: SendRow) -> str:
-        return await self.db.locale_for(send.user_id) or send.locale or self.settings.default_locale
+        return await self.db.people.locale_for(send.user_id) or send.locale or self.settings.default_locale
 
     async def notify(self, send: SendRow, status: DeliveryStatus | None) -> None:
         """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the

@@ -94,6 +94,20 @@ MIGRATIONS: list[str] = [
         value  TEXT NOT NULL
     );
     """,
+    # 2: the owed outcome and delivery notice of a send become its own columns (they were kv rows
+    # 'outcome_owed:<id>' and 'notice_owed:<id>' whose value was the time the marker was set; NULL: not owed).
+    """
+    ALTER TABLE sends ADD COLUMN outcome_owed_at TEXT;
+    ALTER TABLE sends ADD COLUMN notice_owed_at TEXT;
+    UPDATE sends SET outcome_owed_at = (SELECT value FROM kv WHERE key = 'outcome_owed:' || sends.id)
+     WHERE 'outcome_owed:' || id IN (SELECT key FROM kv);
+    UPDATE sends SET notice_owed_at = (SELECT value FROM kv WHERE key = 'notice_owed:' || sends.id)
+     WHERE 'notice_owed:' || id IN (SELECT key FROM kv);
+    DELETE FROM kv WHERE key IN (SELECT 'outcome_owed:' || id FROM sends WHERE outcome_owed_at IS NOT NULL)
+                      OR key IN (SELECT 'notice_owed:' || id FROM sends WHERE notice_owed_at IS NOT NULL);
+    CREATE INDEX sends_outcome_owed ON sends(id) WHERE outcome_owed_at IS NOT NULL;
+    CREATE INDEX sends_notice_owed ON sends(id) WHERE notice_owed_at IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

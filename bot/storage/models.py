@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +67,8 @@ class SendRow:
     sent_at: str | None
     final_at: str | None
     updated_at: str
-
-    @property
-    def balance(self) -> Decimal | None:
-        return None if self.balance_after is None else Decimal(self.balance_after)
+    outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
+    notice_owed_at: str | None  # tracking ended, and its operator not told yet
 
 
 @dataclass(frozen=True, slots=True)

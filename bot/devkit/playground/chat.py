@@ -173,7 +173,7 @@ class Playground:
             magic = MAGIC_NUMBERS.get(sent.msisdn)
             if magic is not None and (not magic.statuses or magic.statuses[-1][1] not in FINAL_WORDS):
                 continue  # never final (or never accepted)
-            row = await app.db.find_send_by_gateway_id(sent.id)
+            row = await app.db.sends.by_gateway_id(sent.id)
             if row is not None and row.state == "accepted" and not row.final:
                 return True
         return False

@@ -1,0 +1,29 @@
+"""Small named values that must survive a restart (e.g. that the admins were warned of a low balance)."""
+
+from __future__ import annotations
+
+from bot.storage.store import Store
+
+
+class KvRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        # Read after every accepted send, so kept in memory: filled under the lock, set after this repository's
+        # own writes. The bot is the only writer of `kv` while it runs.
+        self._values: dict[str, str | None] = {}
+
+    async def get(self, key: str) -> str | None:
+        if key in self._values:
+            return self._values[key]
+        async with self._store.locked() as db:
+            value = await db.scalar("SELECT value FROM kv WHERE key = ?", (key,))
+            self._values[key] = None if value is None else str(value)
+        return self._values[key]
+
+    async def set(self, key: str, value: str | None) -> None:
+        """Store `value` under `key`; None deletes it."""
+        if value is None:
+            await self._store.rows("DELETE FROM kv WHERE key = ?", (key,))
+        else:
+            await self._store.rows("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        self._values[key] = value

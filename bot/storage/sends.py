@@ -1,0 +1,192 @@
+"""The send log: a draft is a row; its state changes are conditional UPDATEs that return the row they wrote.
+
+draft -> sending (`claim`: one conditional UPDATE, so exactly one caller ever gets the row) -> accepted | failed
+| unknown; draft -> cancelled. A state change returns the row as written, or None when its condition did not
+match (the row was not in the state the change starts from). `outcome_owed_at` marks a send that failed or
+went unknown until its operator was shown that (`outcome_shown`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.storage.models import SendRow
+from bot.storage.store import Row, Store, utcnow
+
+
+def _send(row: Row | None) -> SendRow | None:
+    return None if row is None else SendRow(**dict(row))
+
+
+class SendsRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def _change(self, sql: str, params: tuple[Any, ...]) -> SendRow | None:
+        """One UPDATE ... RETURNING *: the row as written, or None when the condition did not match."""
+        return _send(await self._store.row(sql, params))
+
+    async def _list(self, sql: str, params: tuple[Any, ...] = ()) -> list[SendRow]:
+        return [SendRow(**dict(r)) for r in await self._store.rows(sql, params)]
+
+    # --- drafts ----------------------------------------------------------------------------------------
+    async def create_draft(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        msisdn: str,
+        sender: str,
+        text: str,
+        encoding: str,
+        parts: int,
+        locale: str | None,
+    ) -> SendRow:
+        now = utcnow()
+        row = await self._store.row(
+            """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, parts, locale,
+                                  created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+            (user_id, chat_id, msisdn, sender, text, encoding, parts, locale, now, now),
+        )
+        assert row is not None
+        return SendRow(**dict(row))
+
+    async def set_preview(self, send_id: int, message_id: int) -> SendRow | None:
+        """The message that shows the draft; None when it is no longer a draft."""
+        return await self._change(
+            """UPDATE sends SET preview_message_id = ?, updated_at = ? WHERE id = ? AND state = 'draft'
+               RETURNING *""",
+            (message_id, utcnow(), send_id),
+        )
+
+    async def set_sender(self, send_id: int, sender: str) -> SendRow | None:
+        """None when it is no longer a draft."""
+        return await self._change(
+            "UPDATE sends SET sender = ?, updated_at = ? WHERE id = ? AND state = 'draft' RETURNING *",
+            (sender, utcnow(), send_id),
+        )
+
+    async def claim(self, send_id: int, user_id: int, preview_message_id: int | None = None) -> SendRow | None:
+        """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
+        preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
+        preview): whatever happens next is then told on that preview."""
+        return await self._change(
+            """UPDATE sends SET state = 'sending', updated_at = ?, preview_message_id = COALESCE(preview_message_id, ?)
+               WHERE id = ? AND user_id = ? AND state = 'draft' RETURNING *""",
+            (utcnow(), preview_message_id, send_id, user_id),
+        )
+
+    async def cancel(self, send_id: int, user_id: int) -> SendRow | None:
+        return await self._change(
+            """UPDATE sends SET state = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ? AND state = 'draft'
+               RETURNING *""",
+            (utcnow(), send_id, user_id),
+        )
+
+    # --- outcomes --------------------------------------------------------------------------------------
+    async def mark_accepted(
+        self,
+        send_id: int,
+        gateway_id: str,
+        balance: Decimal,
+        *,
+        first_check_at: float,
+        interval: float,
+        deadline_at: float,
+    ) -> SendRow | None:
+        """Record the gateway's id and queue the SMS for delivery tracking, atomically."""
+        now = utcnow()
+        async with self._store.transaction() as db:
+            row = await db.row(
+                """UPDATE sends SET state = 'accepted', gateway_id = ?, balance_after = ?, sent_at = ?,
+                     status_code = 3, status_name = 'ACCEPTD', updated_at = ?
+                   WHERE id = ? AND state IN ('sending', 'unknown') RETURNING *""",
+                (gateway_id, str(balance), now, now, send_id),
+            )
+            if row is not None:
+                await db.rows(
+                    """INSERT OR REPLACE INTO tracking (send_id, next_check_at, interval, attempts, deadline_at)
+                       VALUES (?, ?, ?, 0, ?)""",
+                    (send_id, first_check_at, interval, deadline_at),
+                )
+        return _send(row)
+
+    async def mark_failed(self, send_id: int, code: int | None, text: str) -> SendRow | None:
+        """`sending` -> `failed`; its outcome is owed to the operator until `outcome_shown`."""
+        now = utcnow()
+        return await self._change(
+            """UPDATE sends SET state = 'failed', error_code = ?, error_text = ?, final_at = ?, updated_at = ?,
+                 outcome_owed_at = ?
+               WHERE id = ? AND state = 'sending' RETURNING *""",
+            (code, text, now, now, now, send_id),
+        )
+
+    async def mark_unknown(self, send_id: int, reason: str, *, owed: bool = True) -> SendRow | None:
+        """`sending` -> `unknown`; unless `owed` is False, its outcome is owed to the operator until
+        `outcome_shown`."""
+        now = utcnow()
+        return await self._change(
+            """UPDATE sends SET state = 'unknown', error_text = ?, updated_at = ?,
+                 outcome_owed_at = COALESCE(?, outcome_owed_at)
+               WHERE id = ? AND state = 'sending' RETURNING *""",
+            (reason, now, now if owed else None, send_id),
+        )
+
+    async def owed_outcomes(self) -> list[SendRow]:
+        """Sends that failed or went unknown and whose operator was not shown it (a crash came in between)."""
+        return await self._list("SELECT * FROM sends WHERE outcome_owed_at IS NOT NULL ORDER BY id")
+
+    async def outcome_shown(self, send_id: int) -> None:
+        await self._store.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (send_id,))
+
+    async def set_result_message(self, send_id: int, message_id: int) -> None:
+        """The message that shows the outcome; the delivery notice edits it."""
+        await self._store.rows(
+            "UPDATE sends SET result_message_id = ?, updated_at = ? WHERE id = ?", (message_id, utcnow(), send_id)
+        )
+
+    async def interrupted(self) -> list[SendRow]:
+        """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
+        return await self._list("SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
+
+    # --- reads -----------------------------------------------------------------------------------------
+    async def get(self, send_id: int) -> SendRow | None:
+        return _send(await self._store.row("SELECT * FROM sends WHERE id = ?", (send_id,)))
+
+    async def by_gateway_id(self, gateway_id: str) -> SendRow | None:
+        return _send(
+            await self._store.row("SELECT * FROM sends WHERE gateway_id = ? ORDER BY id DESC LIMIT 1", (gateway_id,))
+        )
+
+    async def history(self, *, user_id: int | None, limit: int, offset: int = 0) -> list[SendRow]:
+        """Latest sends, newest first, drafts and cancelled ones left out; `user_id=None` means everyone's."""
+        where, params = _history_filter(user_id)
+        return await self._list(
+            f"SELECT * FROM sends WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            (*params, limit, offset),
+        )
+
+    async def history_count(self, *, user_id: int | None) -> int:
+        where, params = _history_filter(user_id)
+        return int(await self._store.scalar(f"SELECT COUNT(*) FROM sends WHERE {where}", params))  # noqa: S608
+
+    # --- read-only counts for /metrics ------------------------------------------------------------------
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self._store.rows("SELECT state, COUNT(*) FROM sends GROUP BY state")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def final_status_counts(self) -> dict[str, int]:
+        """Accepted SMS whose tracking ended: by final status name, `untracked` when the window ran out."""
+        rows = await self._store.rows(
+            """SELECT CASE WHEN final = 1 THEN COALESCE(status_name, 'UNKNOWN') ELSE 'untracked' END, COUNT(*)
+               FROM sends WHERE state = 'accepted' AND final_at IS NOT NULL GROUP BY 1"""
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _history_filter(user_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    if user_id is None:
+        return "state NOT IN ('draft', 'cancelled')", ()
+    return "state NOT IN ('draft', 'cancelled') AND user_id = ?", (user_id,)
