@@ -9,7 +9,8 @@ from bot.handlers import admin, balance, common, errors, fallback, history, send
 
 def setup_routers() -> list[Router]:
     # Routers are module-level objects and can be attached to one parent only: detach them first, so that
-    # several apps (tests, benchmarks) can be built in one process.
+    # several apps (tests, benchmarks) can be built in one process. aiogram has no public way to detach a
+    # router, hence its private `_parent_router` (the one private aiogram attribute the bot touches).
     routers = [
         errors.router,
         common.router,
