@@ -173,7 +173,9 @@ async def test_sigterm_at_any_moment_of_start_up_exits_promptly_and_cleanly(
         took = time.monotonic() - began
     finally:
         await bot.kill()
-    assert code == 0, bot.output
+    # Python itself needs ~50 ms (more on a loaded machine) before the bot's first line runs: a signal in that
+    # window takes its default action, which is just as clean (nothing is open yet). From then on: exit 0.
+    assert code == 0 or (after < 0.3 and code == -signal.SIGTERM), bot.output
     assert took < 5, f"{took:.1f}s"
     assert "Traceback" not in bot.output and "Error" not in bot.output, bot.output
     db = Path(bot_env(tmp_path, telegram, gateway)["DATABASE_PATH"])
