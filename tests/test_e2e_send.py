@@ -1,4 +1,9 @@
-"""Sending as an on-call operator meets it: compose, preview, exactly-once Send, outcome, delivery notice."""
+"""The contract's send path over the HTTP rig: preview, exactly-once Send (double taps, a lost answer), outcome,
+delivery notice (also after a restart).
+
+The rules of composing (guided steps, hints, Cancel, the sender switch, bad input, outcomes in words, paging)
+are in the fast tier: ``tests/fast/test_send_rules.py``.
+"""
 
 from __future__ import annotations
 
@@ -43,44 +48,6 @@ async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
     assert row["state"] == "accepted" and row["status_code"] == 4 and row["final"] == 1
 
 
-async def test_guided_send_with_contact_and_hints(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.send("/send")
-    assert "Who gets the SMS" in (await admin.next_message()).plain
-    await admin.send_sticker()
-    assert "I need a phone number" in (await admin.next_message()).plain
-    await admin.send("+44 20 7946 0958")
-    assert "Only Russian mobile numbers" in (await admin.next_message()).plain
-    await admin.send_contact("+79041764995", first_name="Duty")
-    assert "To +7 904 176-49-95" in (await admin.next_message()).plain
-    await admin.send_photo()
-    assert "I need the text" in (await admin.next_message()).plain
-    await admin.send("Привет, это дежурный")
-    preview = await admin.next_message()
-    assert "UCS-2" in preview.plain and "Привет, это дежурный" in preview.plain
-
-
-async def test_cancel_at_each_step_sends_nothing(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.send("/send")
-    await admin.next_message()
-    await admin.send("/cancel")
-    assert "Cancelled" in (await admin.next_message()).plain
-    await admin.send("/send 89041764995")
-    ask = await admin.next_message()
-    await admin.press(ask, "Cancel")
-    await admin.wait_for(lambda m: m.message_id == ask.message_id and "Cancelled" in m.plain)
-    preview = await preview_for(admin, "/send 89041764995 text")
-    await admin.press(preview, "Cancel")
-    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Cancelled" in m.plain)
-    # The old preview's Send button, pressed after Cancel (a forged press with its real data), sends nothing.
-    send_data = preview.versions[0].buttons[0][0].data
-    cq = await admin.press_data(preview.message_id, send_data)
-    answer = await rig.telegram.callback_answer(cq)
-    assert "cancelled" in (answer.text or "")
-    assert rig.gateway.sent == []
-
-
 async def test_five_concurrent_presses_send_once(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     rig.gateway.inject(Fault.SLOW, action="send", delay=0.5)
@@ -91,76 +58,6 @@ async def test_five_concurrent_presses_send_once(rig: Harness) -> None:
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain, timeout=10)
     assert len(rig.gateway.sent) == 1
     assert sum(1 for a in answers if a.text and ("being sent" in a.text or "already sent" in a.text)) == 4
-
-
-async def test_sender_switch(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    preview = await preview_for(admin, "/send 79041764995 from backup")
-    await admin.press(preview, "✉️ Sender: OnCall")
-    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Backup" in m.button_texts)
-    await admin.press(preview, "Backup")
-    updated = await admin.wait_for(lambda m: m.message_id == preview.message_id and "From: Backup" in m.plain)
-    await admin.press(updated, "✅ Send")
-    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
-    assert rig.gateway.sent[0].sender == "Backup"
-
-
-async def test_bad_inputs_get_reasons(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.send("/send 8 495 123-45-67 landline")
-    assert "not a mobile number" in (await admin.next_message()).plain
-    await admin.send("/send 12345 short")
-    reply = await admin.next_message()
-    assert "Too few digits" in reply.plain and "+7 904 176-49-95" in reply.plain
-    await admin.send("/send 79041764995 " + "x" * 1600)
-    assert "too long: 11 SMS" in (await admin.next_message()).plain
-    await admin.send("/send 79041764995 <b>not bold</b> & <script>")
-    preview = await admin.next_message()
-    assert "<b>not bold</b> & <script>" in preview.plain
-    assert rig.gateway.sent == []
-
-
-async def test_each_final_status_ends_in_the_right_notice(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    for msisdn, words in [
-        ("79000000051", "rejected by the network"),
-        ("79000000071", "expired"),
-        ("79000000081", "deleted by the network"),
-        ("79000000091", "delivered"),
-    ]:
-        preview = await preview_for(admin, f"/send {msisdn} test")
-        await admin.press(preview, "✅ Send")
-        notice = await admin.wait_for(
-            lambda m, p=preview, w=words: m.message_id != p.message_id and w in m.plain and "SMS to" in m.plain,
-            timeout=15,
-        )
-        assert notice.reply_to == preview.message_id or notice.plain
-
-
-async def test_never_final_is_reported_unknown_after_the_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    async with Harness(tmp_path, settings_overrides={"delivery_track_hours": 2 / 3600}) as rig:
-        admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-        preview = await preview_for(admin, "/send 79000000031 never final")
-        await admin.press(preview, "✅ Send")
-        notice = await admin.wait_for(lambda m: "No final status" in m.plain, timeout=15)
-        assert "unknown" in notice.plain
-        assert await rig.app.db.tracking.depth() == 0 if rig.app else False
-
-
-async def test_gateway_errors_on_send_are_answered_and_logged(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    for msisdn, words in [
-        ("79000000003", "could not send"),
-        ("79000000005", "Not enough money"),
-        ("79000000006", "does not accept this number"),
-    ]:
-        preview = await preview_for(admin, f"/send {msisdn} x")
-        await admin.press(preview, "✅ Send")
-        failed = await admin.wait_for(lambda m, p=preview, w=words: m.message_id == p.message_id and w in m.plain)
-        assert "Nothing was sent" in failed.plain
-    rows = sends(rig)
-    assert [r["state"] for r in rows] == ["failed", "failed", "failed"]
-    assert [r["error_code"] for r in rows] == [3, 5, 6]
 
 
 async def test_send_timeout_is_unknown_and_never_resent(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -208,60 +105,6 @@ async def test_tracking_continues_across_restart_and_operators_get_only_their_ow
     await admin.send("/history")
     both = await admin.wait_for(lambda m: "49-96" in m.plain and "49-95" in m.plain)
     assert "Oleg" in both.plain
-
-
-async def test_history_pages_with_buttons_that_edit_in_place(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    for i in range(7):
-        preview = await preview_for(admin, f"/send 7904176490{i} page test {i}")
-        await admin.press(preview, "✅ Send")
-        await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
-    await admin.send("/history")
-    first = await admin.wait_for(lambda m: "page 1 of 2" in m.plain)
-    assert "page test 6" in first.plain and "page test 1" not in first.plain
-    assert first.button_texts == ["▶"]
-    await admin.press(first, "▶")
-    second = await admin.wait_for(lambda m: m.message_id == first.message_id and "page 2 of 2" in m.plain)
-    assert "page test 0" in second.plain and "page test 6" not in second.plain
-    assert second.button_texts == ["◀"]
-
-
-async def test_low_balance_warns_admins_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    async with Harness(tmp_path, settings_overrides={"low_balance_threshold": "998.5"}) as rig:
-        admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-        for i in range(3):
-            preview = await preview_for(admin, f"/send 79041764995 low {i}")
-            await admin.press(preview, "✅ Send")
-            await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
-        await admin.send("/help")
-        await admin.wait_for(lambda m: "/send" in m.plain and "Low balance" not in m.plain)
-        warnings = [m for m in admin.messages if "Low balance" in m.plain]
-        assert len(warnings) == 1 and "998" in warnings[0].plain
-
-
-async def test_insufficient_credits_shows_the_balance(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    preview = await preview_for(admin, "/send 79000000005 no money")
-    await admin.press(preview, "✅ Send")
-    failed = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Not enough money" in m.plain)
-    assert "Balance: 1 000" in failed.plain
-
-
-async def test_text_outside_a_flow_gets_a_hint(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.send("hello?")
-    assert "/send" in (await admin.next_message()).plain
-    await admin.send_sticker()
-    assert "/help" in (await admin.next_message()).plain
-
-
-async def test_contact_shared_outside_the_flow_starts_a_send(rig: Harness) -> None:
-    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.send_contact("79041764995", first_name="Duty")
-    assert "To +7 904 176-49-95" in (await admin.next_message()).plain
-    await admin.send("contact text")
-    preview = await admin.next_message()
-    assert "Check before sending" in preview.plain and "contact text" in preview.plain
 
 
 async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]

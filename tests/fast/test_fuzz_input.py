@@ -1,8 +1,8 @@
 """Bad input, generated: every text reaches every place a person can type, and always gets a reply.
 
 The inputs are drawn up front by Hypothesis (``derandomize=True``: the same list on every run, no example
-database) and then fed through ONE Harness in one async test — a Hypothesis example per event loop would cost
-a bot start-up each. They mix control characters, bidirectional marks, emoji, ``< > &``, HTML and Markdown
+database) and then fed through ONE bot in one async test — a Hypothesis example per event loop would cost
+a bot start-up each. Fast tier (``tests.fast.client``): each update goes straight to the real Dispatcher. They mix control characters, bidirectional marks, emoji, ``< > &``, HTML and Markdown
 metacharacters, digits that are not ASCII (``²``, ``١``, full-width), strings of 5000 characters, and
 ``/send`` followed by anything.
 
@@ -12,7 +12,7 @@ Each text is used
 * at the text step (``/send 79041764995``, then the text),
 * as the argument of ``/send``, ``/status`` and ``/allow`` (the admin's command).
 
-Every exchange must get exactly one reply; no update may end in an unhandled exception; the fake Bot API
+Every exchange must get exactly one reply; no update may end in an unhandled exception; the recorded Bot API
 (which parses HTML as Telegram does) must never answer "can't parse entities" (or "too long", "empty"); and
 where the bot shows the text back — a preview, the id of ``/status`` — it shows it literally.
 """
@@ -25,13 +25,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.devkit.harness import Harness
-from bot.devkit.telegram import BotMessage, FakeUser
-from tests.fault_support import assert_serving, describe, parse_errors, trap_logs, unhandled
+from tests.fast.client import FastBot, FastUser, Sent, assert_serving
+from tests.fault_support import describe, trap_logs, unhandled
 
 ADMIN = 1001
 EXAMPLES = 150
-PATIENCE = 10.0
 
 CONTROL = st.one_of(st.characters(min_codepoint=0, max_codepoint=0x1F), st.sampled_from("\x7f\x85\u2028\u2029\ufeff"))
 BIDI = st.sampled_from(["\u200f", "\u200e", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u061c"])
@@ -82,9 +80,13 @@ def draw_texts(n: int) -> list[str]:
     return unique[:n]
 
 
-async def reply_to(user: FakeUser, text: str) -> BotMessage:
+async def reply_to(user: FastUser, text: str) -> Sent:
+    """Send ``text``; the one message the bot answered with (the update is handled when ``send`` returns)."""
+    user.mark_seen()
     await user.send(text)
-    return await user.next_message(timeout=PATIENCE)
+    replies = user.unseen()
+    assert len(replies) == 1, (text[:80], replies)
+    return replies[0]
 
 
 async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
@@ -92,8 +94,8 @@ async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
     assert len(texts) >= EXAMPLES * 0.9, len(texts)
     assert any(len(t) == 5000 for t in texts)
     with trap_logs(logging.INFO) as trap:
-        async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
-            admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        async with FastBot(tmp_path, admin_ids=(ADMIN,)) as h:
+            admin = h.user(ADMIN, first_name="Alice", language_code="en")
             previews = 0
             for i, text in enumerate(texts):
                 where = f"input #{i} {text[:80]!r}"
@@ -112,7 +114,7 @@ async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
                 if "SMS " in status.plain and "/status ah1acugxz98a27t9z" not in status.plain:
                     assert text.strip() in status.plain, where
                 await reply_to(admin, "/allow " + text)
-                assert not parse_errors(h.telegram), (where, parse_errors(h.telegram))
+                assert not h.telegram.parse_errors(), (where, h.telegram.parse_errors())
                 assert not unhandled(trap.records), (where, describe(unhandled(trap.records)))
             await assert_serving(admin)
             assert previews > EXAMPLES / 4

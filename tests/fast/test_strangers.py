@@ -17,6 +17,8 @@ the access request are exercised for every update type), and checked:
 Forged button presses carry the operator's real callback_data, both on a message id of the stranger's own chat
 (Telegram sends an inaccessible message) and on the operator's real message (a forged update from the
 operator's chat).
+
+Fast tier (``tests.fast.client``): updates go straight to the real Dispatcher; Bot API calls are recorded.
 """
 
 from __future__ import annotations
@@ -29,21 +31,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.devkit.harness import Harness
-from bot.devkit.telegram import BotMessage, FakeUser
-from tests.fault_support import (
-    ACCESS_TABLES,
-    LogTrap,
-    assert_serving,
-    describe,
-    dump,
-    eventually,
-    parse_errors,
-    rows,
-    telegram_text,
-    trap_logs,
-    unhandled,
-)
+from tests.fast.client import FastBot, FastUser, Sent, assert_serving
+from tests.fault_support import ACCESS_TABLES, LogTrap, describe, dump, rows, trap_logs, unhandled
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -58,14 +47,14 @@ GROUP_ID = -100777
 
 @dataclass
 class World:
-    h: Harness
+    h: FastBot
     trap: LogTrap
-    admin: FakeUser
-    operator: FakeUser
-    draft: BotMessage  # the operator's preview, never pressed
-    history: BotMessage  # the operator's /history, first page
-    balance: BotMessage  # the operator's /balance
-    request: BotMessage  # the admin's copy of an access request, with Approve / Deny
+    admin: FastUser
+    operator: FastUser
+    draft: Sent  # the operator's preview, never pressed
+    history: Sent  # the operator's /history, first page
+    balance: Sent  # the operator's /balance
+    request: Sent  # the admin's copy of an access request, with Approve / Deny
     gateway_id: str
     next_id: int = 5000
     query_ids: dict[int, set[str]] = field(default_factory=dict)
@@ -73,35 +62,31 @@ class World:
     def needles(self) -> list[str]:
         return [SECRET_NUMBER, "916 111-22-33", "9161112233", SECRET_TEXT, "Reactor", self.gateway_id, OPERATOR_NAME]
 
-    def data(self, message: BotMessage, text: str) -> str:
+    def data(self, message: Sent, text: str) -> str:
         value = message.button(text).get("callback_data")
         assert isinstance(value, str)
         return value
 
 
-async def settle(h: Harness) -> None:
-    """Every update fetched and handled, no Bot API request in flight."""
-    assert h.app is not None
-    app = h.app
-    await h.telegram.wait_idle(quiet=0.05)
-    await eventually(lambda: not app.dp._handle_update_tasks, 10)
-    await h.telegram.wait_idle(quiet=0.05)
+async def settle(h: FastBot) -> None:
+    """Every update handled (feeding returns when it is), every send and notice it started done."""
+    await h.settle()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     directory: Path = tmp_path_factory.mktemp("strangers")
     with trap_logs(level=20) as trap:
-        async with Harness(directory, admin_ids=(ADMIN,)) as h:
+        async with FastBot(directory, admin_ids=(ADMIN,)) as h:
             assert h.app is not None
-            admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
-            operator = h.telegram.user(OPERATOR, first_name="Oleg", last_name=OPERATOR_NAME, language_code="en")
+            admin = h.user(ADMIN, first_name="Alice", language_code="en")
+            operator = h.user(OPERATOR, first_name="Oleg", last_name=OPERATOR_NAME, language_code="en")
             await admin.send(f"/allow {OPERATOR}")
             await operator.wait_for(lambda m: "You now have access" in m.plain)
             # A real SMS, sent and delivered.
             await operator.send(f"/send {SECRET_NUMBER} {SECRET_TEXT}")
             sent = await operator.wait_for(lambda m: "Check before sending" in m.plain)
-            await operator.press(sent, "✅ Send")
+            await operator.press("✅ Send", on=sent)
             await operator.wait_for(  # the notice: the accepted message edited, then a reply to it
                 lambda m: "delivered" in m.plain and m.message_id != sent.message_id, timeout=15
             )
@@ -129,7 +114,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             await operator.send("/balance")
             balance = await operator.wait_for(lambda m: "Balance" in m.plain)
             # An earlier stranger's access request, as the admin sees it.
-            earlier = h.telegram.user(EARLIER_STRANGER, first_name="Mallory", language_code="en")
+            earlier = h.user(EARLIER_STRANGER, first_name="Mallory", language_code="en")
             await earlier.send("/start")
             request = await admin.wait_for(lambda m: "Access request" in m.plain and "Mallory" in m.plain)
             await settle(h)
@@ -137,10 +122,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             yield World(h, trap, admin, operator, draft, history, balance, request, gateway_id)
 
 
-Case = Callable[[World, FakeUser], Awaitable[Any]]
+Case = Callable[[World, FastUser], Awaitable[Any]]
 
 
-async def _press(w: World, user: FakeUser, data: str, *, on_operator_message: BotMessage | None = None) -> None:
+async def _press(w: World, user: FastUser, data: str, *, on_operator_message: Sent | None = None) -> None:
     if on_operator_message is None:
         qid = await user.press_data(99, data)
     else:
@@ -149,15 +134,15 @@ async def _press(w: World, user: FakeUser, data: str, *, on_operator_message: Bo
 
 
 def text_case(text: str) -> Case:
-    async def run(w: World, user: FakeUser) -> None:
+    async def run(w: World, user: FastUser) -> None:
         await user.send(text)
 
     return run
 
 
 def press_case(button: str, which: str, *, on_operator_message: bool = False) -> Case:
-    async def run(w: World, user: FakeUser) -> None:
-        message: BotMessage = getattr(w, which)
+    async def run(w: World, user: FastUser) -> None:
+        message: Sent = getattr(w, which)
         data = w.data(message, button)
         await _press(w, user, data, on_operator_message=message if on_operator_message else None)
 
@@ -165,75 +150,75 @@ def press_case(button: str, which: str, *, on_operator_message: bool = False) ->
 
 
 def raw_press_case(make: Callable[[World], str]) -> Case:
-    async def run(w: World, user: FakeUser) -> None:
+    async def run(w: World, user: FastUser) -> None:
         await _press(w, user, make(w))
 
     return run
 
 
-async def contact(w: World, user: FakeUser) -> None:
+async def contact(w: World, user: FastUser) -> None:
     await user.send_contact("+79041764995", "Duty")
 
 
-async def own_contact(w: World, user: FakeUser) -> None:
+async def own_contact(w: World, user: FastUser) -> None:
     await user.send_contact("+79041764996", user.first_name, user_id=user.user_id)
 
 
-async def document(w: World, user: FakeUser) -> None:
+async def document(w: World, user: FastUser) -> None:
     await user.send_document("numbers.csv", "text/csv", caption=f"/send {SECRET_NUMBER[:-1]}0 hi")
 
 
-async def photo(w: World, user: FakeUser) -> None:
+async def photo(w: World, user: FastUser) -> None:
     await user.send_photo(caption="/history")
 
 
-async def sticker(w: World, user: FakeUser) -> None:
+async def sticker(w: World, user: FastUser) -> None:
     await user.send_sticker()
 
 
-async def voice(w: World, user: FakeUser) -> None:
+async def voice(w: World, user: FastUser) -> None:
     await user.send_voice()
 
 
-async def location(w: World, user: FakeUser) -> None:
+async def location(w: World, user: FastUser) -> None:
     await user.send_raw({"location": {"latitude": 55.75, "longitude": 37.61}})
 
 
-async def inline(w: World, user: FakeUser) -> None:
+async def inline(w: World, user: FastUser) -> None:
     qid = await user.inline_query(SECRET_NUMBER[:5])
     w.query_ids.setdefault(user.user_id, set()).add(qid)
 
 
-async def edited(w: World, user: FakeUser) -> None:
+async def edited(w: World, user: FastUser) -> None:
     original = await user.send("hello")
     await user.edit(original, "/send 79041764995 edited into a command")
 
 
-async def edited_history(w: World, user: FakeUser) -> None:
+async def edited_history(w: World, user: FastUser) -> None:
     original = await user.send("/help")
     await user.edit(original, "/history")
 
 
-async def in_group(w: World, user: FakeUser) -> None:
-    group = w.h.telegram.group(GROUP_ID, title="Ops")
+async def in_group(w: World, user: FastUser) -> None:
+    group = w.h.group(GROUP_ID, title="Ops")
     await user.send("/send 79041764995 from a group", chat=group)
     await user.send("/history", chat=group)
     await user.send_contact("+79041764995", "Duty", chat=group)
 
 
-async def press_in_group(w: World, user: FakeUser) -> None:
-    group = w.h.telegram.group(GROUP_ID, title="Ops")
+async def press_in_group(w: World, user: FastUser) -> None:
+    group = w.h.group(GROUP_ID, title="Ops")
     qid = await user.press_data(1, w.data(w.draft, "✅ Send"), chat=group)
     w.query_ids.setdefault(user.user_id, set()).add(qid)
 
 
-async def blocks_bot(w: World, user: FakeUser) -> None:
+async def blocks_bot(w: World, user: FastUser) -> None:
     await user.block_bot()
     await user.unblock_bot()
 
 
-async def adds_bot_to_group(w: World, user: FakeUser) -> None:
-    group = w.h.telegram.group(GROUP_ID - user.user_id, title="Stranger's group")
+async def adds_bot_to_group(w: World, user: FastUser) -> None:
+    group = w.h.group(GROUP_ID - user.user_id, title="Stranger's group")
     await group.add_bot(user)
     await user.send("/send 79041764995 hi", chat=group)
 
@@ -290,11 +275,11 @@ def _next_request_id(w: World) -> int:
     return int(found[0]["n"])
 
 
-def stranger_chats(user: FakeUser) -> set[int]:
+def stranger_chats(user: FastUser) -> set[int]:
     return {user.user_id, GROUP_ID, GROUP_ID - user.user_id}
 
 
-async def play(w: World, user: FakeUser, cases: list[Case]) -> None:
+async def play(w: World, user: FastUser, cases: list[Case]) -> None:
     h = w.h
     requests_before = len(h.gateway.requests)
     tables_before = dump(h.db_path, exclude=ACCESS_TABLES)
@@ -312,18 +297,18 @@ async def play(w: World, user: FakeUser, cases: list[Case]) -> None:
     to_admin = [c for c in calls if c.params.get("chat_id") == ADMIN]
     assert len(to_admin) <= 1 and all("Access request" in str(c.params.get("text")) for c in to_admin), to_admin
     assert not [c for c in calls if c.params.get("chat_id") == OPERATOR]
-    seen = telegram_text(h.telegram, chat_ids=stranger_chats(user), query_ids=w.query_ids.get(user.user_id, set()))
+    seen = h.telegram.readable(chat_ids=stranger_chats(user), query_ids=w.query_ids.get(user.user_id, set()))
     for needle in w.needles():
         assert needle not in seen, f"{needle!r} shown to a stranger: {seen[:1000]}"
     records = w.trap.since(mark)
     assert not unhandled(records), describe(unhandled(records))
-    assert not parse_errors(h.telegram)
+    assert not h.telegram.parse_errors()
 
 
 @pytest.mark.parametrize("name", list(CASES))
 async def test_stranger_case(world: World, name: str) -> None:
     world.next_id += 1
-    user = world.h.telegram.user(world.next_id, first_name="Eve", username="eve", language_code="en")
+    user = world.h.user(world.next_id, first_name="Eve", username="eve", language_code="en")
     await play(world, user, [CASES[name]])
     # A refusal, if any, names the stranger's own id and nothing else of interest.
     for message in user.messages:
@@ -332,7 +317,7 @@ async def test_stranger_case(world: World, name: str) -> None:
 
 async def test_one_stranger_tries_everything(world: World) -> None:
     """One person, every update type in a row: one refusal, one access request, nothing else."""
-    user = world.h.telegram.user(3003, first_name="Trudy", language_code="en")
+    user = world.h.user(3003, first_name="Trudy", language_code="en")
     await play(world, user, list(CASES.values()))
     assert len([m for m in user.messages if "only for authorised" in m.plain]) == 1
     requests = rows(world.h.db_path, "SELECT * FROM access_requests WHERE user_id = 3003")
