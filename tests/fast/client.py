@@ -74,7 +74,7 @@ class Call(NamedTuple):
 
 
 class ApiError(NamedTuple):
-    """An error answer: what Telegram refused, and why (``description`` without the "Bad Request: " part)."""
+    """An error answer: what Telegram refused, and why (``description`` as Telegram words it)."""
 
     method: str
     params: JsonDict
@@ -276,10 +276,25 @@ class Telegram:
         self._queries: dict[str, bool] = {}  # query id -> answered
         self._failures: dict[str, list[Refused]] = {}
         self._ids = itertools.count(1)
+        self._methods: dict[str, Callable[[JsonDict], Any]] = {
+            "getMe": self._get_me,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._true,
+            "sendChatAction": self._send_chat_action,
+            "setMyCommands": self._set_my_commands,
+            "deleteMyCommands": self._true,
+            "setWebhook": self._true,
+            "deleteWebhook": self._true,
+            "leaveChat": self._leave_chat,
+        }
 
     def fail_next(self, method: str, error_code: int = 429, description: str = "", *, retry_after: int = 1) -> None:
         """The next call of ``method`` is refused (a 429 carries ``retry_after``)."""
-        text = description or ("Too Many Requests: retry after 1" if error_code == 429 else "Bad Request: refused")
+        text = description or (f"Too Many Requests: retry after {retry_after}" if error_code == 429 else "refused")
         self._failures.setdefault(method, []).append(
             Refused(error_code, text, retry_after if error_code == 429 else None)
         )
@@ -307,6 +322,10 @@ class Telegram:
         """The answer to a button press, once the bot gave it."""
         return await self.signal.wait_until(lambda: self.toasts.get(query_id), timeout)
 
+    def new_file_id(self, kind: str) -> JsonDict:
+        file_id = f"FAST{kind.upper()}{next(self._ids):012d}"
+        return {"file_id": file_id, "file_unique_id": file_id[-12:]}
+
     def new_query_id(self) -> str:
         query_id = str(4_242_000_000_000_000 + next(self._ids))
         self._queries[query_id] = False
@@ -319,7 +338,7 @@ class Telegram:
             failures = self._failures.get(method)
             if failures:
                 raise failures.pop(0)
-            handler = getattr(self, "_" + re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower(), None)
+            handler = self._methods.get(method)
             if handler is None:
                 raise Refused(404, "Not Found: method not found")
             return 200, {"ok": True, "result": handler(params)}
@@ -455,9 +474,6 @@ class Telegram:
         self.toasts[query_id] = Toast(query_id, text if isinstance(text, str) else None, bool(params.get("show_alert")))
         return True
 
-    def _answer_inline_query(self, params: JsonDict) -> bool:
-        return True
-
     def _send_chat_action(self, params: JsonDict) -> bool:
         self._writable(params)
         return True
@@ -468,13 +484,7 @@ class Telegram:
         self.commands[(key, str(params.get("language_code") or ""))] = list(params.get("commands") or [])
         return True
 
-    def _delete_my_commands(self, params: JsonDict) -> bool:
-        return True
-
-    def _set_webhook(self, params: JsonDict) -> bool:
-        return True
-
-    def _delete_webhook(self, params: JsonDict) -> bool:
+    def _true(self, params: JsonDict) -> bool:
         return True
 
     def _leave_chat(self, params: JsonDict) -> bool:
@@ -697,8 +707,7 @@ class FastUser(ChatView):
     send_contact = share_contact
 
     def _file(self, kind: str) -> JsonDict:
-        file_id = f"FAST{kind.upper()}{next(self.fb.telegram._ids):012d}"
-        return {"file_id": file_id, "file_unique_id": file_id[-12:]}
+        return self.fb.telegram.new_file_id(kind)
 
     async def send_sticker(self, emoji: str = "👍", *, chat: ChatView | None = None) -> JsonDict:
         sticker = {**self._file("sticker"), "type": "regular", "width": 512, "height": 512, "emoji": emoji}
