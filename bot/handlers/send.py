@@ -21,7 +21,7 @@ from bot.sms.recipients import split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
 from bot.ui.callbacks import SendCb, SenderCb
-from bot.ui.messages import answer_press, show
+from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
 
 router = Router(name="send")
@@ -47,6 +47,10 @@ async def show_preview(
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
     await sending.db.sends.set_preview(row.id, sent.message_id)
+    # A correction: the older open draft to the same number, or with the same text, can no longer send.
+    for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
+        if old.preview_message_id is not None and message.bot is not None:
+            await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
 
 
 @router.message(Command("send"))

@@ -14,6 +14,11 @@ from typing import Any
 from bot.storage.models import SendRow
 from bot.storage.store import Row, Store, utcnow
 
+#: Why a draft was cancelled, kept in its `error_text` (a cancelled draft has no error): /cancel, or a newer
+#: draft to the same number or with the same text. The Cancel button leaves it NULL.
+CANCELLED_BY_OPERATOR = "cancelled"
+REPLACED = "replaced"
+
 
 def _send(row: Row | None) -> SendRow | None:
     return None if row is None else SendRow(**dict(row))
@@ -83,6 +88,24 @@ class SendsRepository:
             """UPDATE sends SET state = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ? AND state = 'draft'
                RETURNING *""",
             (utcnow(), send_id, user_id),
+        )
+
+    async def cancel_open(self, user_id: int, *, reason: str = CANCELLED_BY_OPERATOR) -> list[SendRow]:
+        """Every open draft of this operator -> `cancelled` (/cancel); the rows as written. `reason` is kept in
+        `error_text` (unused by a cancelled draft), so that a later press can say why."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+               WHERE user_id = ? AND state = 'draft' RETURNING *""",
+            (reason, utcnow(), user_id),
+        )
+
+    async def replace_open(self, user_id: int, msisdn: str, text: str, *, keep: int) -> list[SendRow]:
+        """This operator's open drafts to the same number or with the same text, other than `keep`, ->
+        `cancelled` as replaced; the rows as written."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+               WHERE user_id = ? AND state = 'draft' AND id != ? AND (msisdn = ? OR text = ?) RETURNING *""",
+            (REPLACED, utcnow(), user_id, keep, msisdn, text),
         )
 
     # --- outcomes --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
+from bot.storage.sends import REPLACED
 
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = "+7 904 176-49-95"
@@ -171,9 +172,21 @@ def outcome(result: Outcome) -> str:
     return draft_state(row)
 
 
+def closed_preview(row: SendRow) -> str:
+    """A preview closed by /cancel or replaced by a newer draft: what it was, and that it can no longer send."""
+    number = format_phone(row.msisdn)
+    if row.error_text == REPLACED:
+        head = _("🔁 Replaced by the newer preview below. Nothing was sent to {number}.").format(number=number)
+    else:
+        head = _("✖️ Cancelled with /cancel. Nothing was sent to {number}.").format(number=number)
+    return head + f"\n<s>{snippet(row.text)}</s>"
+
+
 def draft_state(row: SendRow) -> str:
     """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
     number = format_phone(row.msisdn)
+    if row.state == "cancelled" and row.error_text == REPLACED:
+        return _("This preview was replaced by a newer one. Nothing was sent to {number}.").format(number=number)
     if row.state == "cancelled":
         return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
     if row.state == "sending":

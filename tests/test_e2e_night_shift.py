@@ -1,0 +1,69 @@
+"""The night-shift review (issue 15), end to end over loopback: stale previews, corrections, notices that say
+which SMS, and the words a person woken at 3 a.m. reads."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeUser
+from tests.conftest import ADMIN
+
+
+async def preview_for(user: FakeUser, command: str) -> BotMessage:
+    await user.send(command)
+    return await user.wait_for(lambda m: "Check before sending" in m.plain)
+
+
+def states(rig: Harness) -> list[tuple[str, str | None]]:
+    with sqlite3.connect(rig.db_path) as conn:
+        return [(r[0], r[1]) for r in conn.execute("SELECT state, error_text FROM sends ORDER BY id")]
+
+
+async def press_old_send(rig: Harness, user: FakeUser, preview: BotMessage) -> str:
+    """A press on the preview's Send button as it was first shown (its real callback data): the toast."""
+    data = preview.versions[0].buttons[0][0].data
+    answer = await rig.telegram.callback_answer(await user.press_data(preview.message_id, data))
+    return answer.text or ""
+
+
+# --- 1. /cancel and corrections close the older previews ------------------------------------------------------
+async def test_cancel_closes_the_open_previews(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    first = await preview_for(admin, "/send +7 904 176-49-95 Server db1 is down")
+    second = await preview_for(admin, "/send 89161234567 Disk full on web2")
+    await admin.send("/cancel")
+    reply = await admin.wait_for(lambda m: m.message_id not in (first.message_id, second.message_id))
+    assert "can no longer send" in reply.plain
+    for preview, text in ((first, "Server db1 is down"), (second, "Disk full on web2")):
+        closed = rig.telegram.message(admin.chat_id, preview.message_id)
+        assert "Cancelled with /cancel" in closed.plain and text in closed.plain
+        assert closed.buttons == []
+        assert "cancelled" in await press_old_send(rig, admin, preview)
+    assert rig.gateway.sent == []
+    assert states(rig) == [("cancelled", "cancelled"), ("cancelled", "cancelled")]
+    await admin.send("/cancel")
+    assert "Nothing to cancel" in (await admin.next_message()).plain
+
+
+async def test_a_corrected_send_replaces_the_older_preview(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    typo = await preview_for_ru(admin, "/send 89041764995 Сервер упол")
+    other = await preview_for_ru(admin, "/send 89161234567 Другое")
+    fixed = await preview_for_ru(admin, "/send 89041764995 Сервер упал")
+    closed = await admin.wait_for(lambda m: m.message_id == typo.message_id and "Заменено" in m.plain)
+    assert closed.buttons == [] and "Сервер упол" in closed.plain
+    assert "заменён" in await press_old_send(rig, admin, typo)
+    again = await preview_for_ru(admin, "/send 89261234567 Сервер упал")  # same text, another number
+    await admin.wait_for(lambda m: m.message_id == fixed.message_id and "Заменено" in m.plain)
+    # The draft to another number with another text stays open; the newest one sends.
+    assert rig.telegram.message(admin.chat_id, other.message_id).buttons != []
+    await admin.press(again, "✅ Отправить")
+    await admin.wait_for(lambda m: m.message_id == again.message_id and "Отправлено" in m.plain)
+    assert [(s.msisdn, s.text) for s in rig.gateway.sent] == [("79261234567", "Сервер упал")]
+    assert [s for s, _ in states(rig)] == ["cancelled", "draft", "cancelled", "accepted"]
+
+
+async def preview_for_ru(user: FakeUser, command: str) -> BotMessage:
+    await user.send(command)
+    return await user.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
