@@ -67,3 +67,28 @@ async def test_a_corrected_send_replaces_the_older_preview(rig: Harness) -> None
 async def preview_for_ru(user: FakeUser, command: str) -> BotMessage:
     await user.send(command)
     return await user.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
+
+
+# --- 2. a delivery notice names its SMS ---------------------------------------------------------------------
+async def test_delivery_notices_name_their_sms(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    texts = ["Server db1 is down, failover started at the primary site", "Disk full on web2"]
+    for number, text in zip(("89041764995", "89161234567"), texts, strict=True):
+        preview = await preview_for(admin, f"/send {number} {text}")
+        await admin.press(preview, "✅ Send")
+        await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
+    notices = [await admin.wait_for(lambda m: "delivered" in m.plain and m.reply_to is not None) for _ in texts]
+    by_number = {("+7 904" in n.plain): n.plain for n in notices}
+    first, second = by_number[True], by_number[False]
+    assert "“Server db1 is down, failover…”, sent " in first
+    assert "“Disk full on web2”, sent " in second
+    sent = rig.gateway.sent
+    assert sent[0].id in first and sent[1].id in second
+
+
+async def test_a_russian_notice_quotes_with_guillemets(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    preview = await preview_for_ru(admin, "/send 89041764995 Сервер упал")
+    await admin.press(preview, "✅ Отправить")
+    notice = await admin.wait_for(lambda m: "доставлено" in m.plain and m.reply_to is not None)
+    assert "«Сервер упал», отправлено " in notice.plain

@@ -19,7 +19,7 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import draft_state, money, status_icon, status_words, when
+from bot.ui.texts import draft_state, first_words, money, status_icon, status_words, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,12 @@ class Notices:
                 head = _("{icon} SMS to {number}: {status}.").format(
                     icon=status_icon(status), number=number, status=status_words(status)
                 )
+            # Which SMS: three notices in a row must not differ by their id alone.
+            which = _("“{text}”, sent {time}").format(
+                text=first_words(send.text), time=when(send.sent_at or send.created_at, self.settings.tz)
+            )
             stamp = when(at_iso, self.settings.tz)
-            return head + "\n" + _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)
+            return "\n".join([head, which, _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)])
 
     def interrupted(self, locale: str, row: SendRow) -> str:
         """A send a restart cut short: it may or may not have left."""

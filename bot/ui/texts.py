@@ -36,6 +36,7 @@ from bot.storage.sends import REPLACED
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = "+7 904 176-49-95"
 SNIPPET = 40  # characters of an SMS text shown in /history
+FIRST_WORDS = 30  # characters of an SMS text that name it in a delivery notice
 
 
 def money(value: Decimal | str | None) -> str:
@@ -248,6 +249,15 @@ def row_state(row: SendRow) -> str:
 def snippet(text: str) -> str:
     flat = " ".join(text.split())
     return html.escape(flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1] + "…")
+
+
+def first_words(text: str, limit: int = FIRST_WORDS) -> str:
+    """The start of an SMS text, cut at a word boundary (escaped): enough to tell one SMS from another."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return html.escape(flat)
+    cut = flat[: limit + 1].rsplit(" ", 1)[0] if " " in flat[: limit + 1] else flat[:limit]
+    return html.escape(cut.rstrip(",.;:—-") + "…")
 
 
 def no_history() -> str:
