@@ -92,3 +92,37 @@ async def test_a_russian_notice_quotes_with_guillemets(rig: Harness) -> None:
     await admin.press(preview, "✅ Отправить")
     notice = await admin.wait_for(lambda m: "доставлено" in m.plain and m.reply_to is not None)
     assert "«Сервер упал», отправлено " in notice.plain
+
+
+# --- 3. a correction keeps the text -------------------------------------------------------------------------
+async def test_a_bad_number_keeps_the_text_and_asks_for_the_number(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    await admin.send("/send 8 904 176-49 Сервер упал")
+    refused = await admin.next_message()
+    assert "Слишком мало цифр" in refused.plain and "«Сервер упал»" in refused.plain
+    await admin.send("+7 904 176-49-95")  # the corrected number alone
+    preview = await admin.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
+    assert "Кому: +7 904 176-49-95" in preview.plain and "Сервер упал" in preview.plain
+    await admin.press(preview, "✅ Отправить")
+    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Отправлено" in m.plain)
+    assert [(s.msisdn, s.text) for s in rig.gateway.sent] == [("79041764995", "Сервер упал")]
+
+
+async def test_a_message_that_starts_with_a_number_is_a_send(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    preview = await preview_for_ru(admin, "+7 904 176-49-95 Сервер упал")
+    assert "Кому: +7 904 176-49-95" in preview.plain and "Сервер упал" in preview.plain
+    await admin.send("8 916 123 45 67")  # the number alone: asks for the text
+    assert "+7 916 123-45-67" in (await admin.next_message()).plain
+    second = await preview_for_ru(admin, "Диск заполнен")
+    assert "Кому: +7 916 123-45-67" in second.plain
+    await admin.send("Сервер упал")  # no number, no flow: still the hint, nothing sent
+    assert "/send" in (await admin.next_message()).plain
+    assert rig.gateway.sent == []
+
+
+async def test_a_comma_after_the_number(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    preview = await preview_for(admin, "/send 8 (904) 176-49-95, тест")
+    assert "To: +7 904 176-49-95" in preview.plain
+    assert preview.plain.endswith("\nтест")

@@ -16,8 +16,8 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
-from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
-from bot.sms.recipients import split_number
+from bot.sms.phone import PhoneProblem
+from bot.sms.recipients import NumberSplit, split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
 from bot.ui.callbacks import SendCb, SenderCb
@@ -67,24 +67,40 @@ async def send_command(
         await state.set_state(SendFlow.number)
         await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
         return
-    msisdn, text, problem = split_number(args)
-    if msisdn is None:
-        await message.answer(texts.phone_problem(problem or PhoneProblem.INVALID))
-        return
-    if not text:
-        await ask_for_text(message, state, msisdn)
-        return
-    await show_preview(message, state, sending, settings, msisdn, text, locale)
+    await compose(message, state, sending, settings, locale, split_number(args))
 
 
-async def take_number(message: Message, state: FSMContext, raw: str) -> None:
-    """A number typed or shared: on to the text step, or the reason it cannot be used (the step stays)."""
-    try:
-        msisdn = normalize_phone(raw)
-    except PhoneError as exc:
-        await message.answer(texts.phone_problem(exc.reason))
+async def compose(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, split: NumberSplit
+) -> None:
+    """What `/send <number> <text>` (or a message that starts with a number) asks for: the preview, the text
+    when only a number came, or the number again — with the text kept — when the number is not good."""
+    if split.msisdn is None:
+        await state.set_state(SendFlow.number)
+        await state.update_data(text=split.text or None)
+        answer = texts.phone_problem(split.problem or PhoneProblem.INVALID)
+        if split.text:
+            answer += "\n\n" + texts.text_kept(split.text)
+        await message.answer(answer, reply_markup=keyboards.flow_cancel())
         return
-    await ask_for_text(message, state, msisdn)
+    if not split.text:
+        await ask_for_text(message, state, split.msisdn)
+        return
+    await show_preview(message, state, sending, settings, split.msisdn, split.text, locale)
+
+
+async def take_number(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, raw: str
+) -> None:
+    """A number typed or shared at the number step: the preview when the text is known (kept from a one-shot
+    /send, or typed after the number), else on to the text step; or why it cannot be used (the step stays)."""
+    split = split_number(raw)
+    if split.msisdn is None:
+        await message.answer(texts.phone_problem(split.problem or PhoneProblem.INVALID))
+        return
+    kept = (await state.get_data()).get("text")
+    text = split.text or (kept if isinstance(kept, str) else "")
+    await compose(message, state, sending, settings, locale, NumberSplit(split.msisdn, text, None))
 
 
 async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
@@ -95,15 +111,33 @@ async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None
 
 @router.message(SendFlow.number, F.contact)
 @router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
-async def number_from_contact(message: Message, state: FSMContext) -> None:
+async def number_from_contact(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
+) -> None:
     assert message.contact is not None
-    await take_number(message, state, message.contact.phone_number)
+    await take_number(message, state, sending, settings, locale, message.contact.phone_number)
 
 
 @router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(message: Message, state: FSMContext) -> None:
+async def number_typed(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
+) -> None:
     assert message.text is not None
-    await take_number(message, state, message.text)
+    await take_number(message, state, sending, settings, locale, message.text)
+
+
+async def starts_with_number(message: Message) -> dict[str, NumberSplit] | bool:
+    """A filter: the message starts with a valid number (then handed on as `split`)."""
+    split = split_number(message.text or "")
+    return {"split": split} if split.msisdn is not None else False
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), starts_with_number)
+async def number_outside_a_flow(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, split: NumberSplit
+) -> None:
+    """`+7 904 176-49-95 Server down` without /send is taken as /send."""
+    await compose(message, state, sending, settings, locale, split)
 
 
 @router.message(SendFlow.number)

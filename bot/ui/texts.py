@@ -135,6 +135,13 @@ def ask_text(msisdn: str) -> str:
     return _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn))
 
 
+def text_kept(text: str) -> str:
+    """Under a refused number: the text is not lost, only the number is asked again."""
+    return _("✏️ I kept the text “{text}”. Send the right number and I will show the preview.").format(
+        text=first_words(text)
+    )
+
+
 def too_long(parts: int, max_parts: int) -> str:
     return _("❌ The text is too long: {parts} SMS. At most {max} are allowed; shorten it and send again.").format(
         parts=parts, max=max_parts
