@@ -126,3 +126,34 @@ async def test_a_comma_after_the_number(rig: Harness) -> None:
     preview = await preview_for(admin, "/send 8 (904) 176-49-95, тест")
     assert "To: +7 904 176-49-95" in preview.plain
     assert preview.plain.endswith("\nтест")
+
+
+# --- 4. a lone digit that could start the text ----------------------------------------------------------------
+async def test_a_lone_digit_is_asked_about_into_the_number(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    await admin.send("/send 8 904 176 49 9 5 серверов упало")
+    question = await admin.next_message()
+    assert "не хватает цифры" in question.plain and "«5»" in question.plain
+    assert "+7 904 176-49-95, текст «серверов упало»" in question.plain
+    assert "текст «5 серверов упало»" in question.plain
+    assert rig.gateway.sent == [] and states(rig) == []  # no draft before the answer
+    await admin.press(question, "📱 +7 904 176-49-95")
+    preview = await admin.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
+    assert "Кому: +7 904 176-49-95" in preview.plain and preview.plain.endswith("\nсерверов упало")
+    asked = rig.telegram.message(admin.chat_id, question.message_id)
+    assert asked.buttons == []  # answered: its buttons are gone
+    stale = await rig.telegram.callback_answer(await admin.press_data(question.message_id, "dig:text"))
+    assert "больше не" in (stale.text or "")
+
+
+async def test_a_lone_digit_kept_in_the_text(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await admin.send("8 904 176 49 9 5 servers down")  # without /send: the same question
+    question = await admin.next_message()
+    assert "one digit short" in question.plain
+    await admin.press(question, "✏️ “5 …” is the text")
+    asked = await admin.wait_for(lambda m: "Who gets the SMS" in m.plain)
+    assert "“5 servers down”" in asked.plain
+    await admin.send("8 904 176 49 96")
+    preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
+    assert "To: +7 904 176-49-96" in preview.plain and preview.plain.endswith("\n5 servers down")

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bot.sms.phone import PhoneProblem
-from bot.sms.recipients import split_number
+from bot.sms.recipients import lone_digit, split_number
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,22 @@ def test_punctuation_after_the_number_separates_it(args: str) -> None:
 def test_parsing_does_not_need_aiogram() -> None:
     code = "import sys, bot.sms.recipients; sys.exit('aiogram' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_lone_digit_that_could_start_the_text() -> None:
+    found = lone_digit("8 904 176 49 9 5 серверов упало")
+    assert found == ("5", "79041764995", "серверов упало", "5 серверов упало", "8 904 176 49 9")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        "8 904 176 49 95 серверов упало",  # the number is whole without help
+        "8 904 176 49 9 5",  # no text follows: nothing to take from
+        "8 904 176 49 9 55 серверов",  # not a lone digit
+        "+7 904 176-49-95 5 серверов упало",  # the 5 is the text's, and stays there
+        "hello 5 there",
+    ],
+)
+def test_no_lone_digit(args: str) -> None:
+    assert lone_digit(args) is None

@@ -17,10 +17,10 @@ from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
 from bot.sms.phone import PhoneProblem
-from bot.sms.recipients import NumberSplit, split_number
+from bot.sms.recipients import LoneDigit, NumberSplit, lone_digit, split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
-from bot.ui.callbacks import SendCb, SenderCb
+from bot.ui.callbacks import DigitCb, SendCb, SenderCb
 from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
 
@@ -37,13 +37,16 @@ async def show_preview(
     msisdn: str,
     text: str,
     locale: str,
+    user_id: int | None = None,
 ) -> None:
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))
         return
     await state.clear()
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    if user_id is None:
+        user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
     await sending.db.sends.set_preview(row.id, sent.message_id)
@@ -67,14 +70,30 @@ async def send_command(
         await state.set_state(SendFlow.number)
         await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
         return
-    await compose(message, state, sending, settings, locale, split_number(args))
+    await compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
 
 
 async def compose(
-    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, split: NumberSplit
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    split: NumberSplit,
+    digit: LoneDigit | None = None,
 ) -> None:
     """What `/send <number> <text>` (or a message that starts with a number) asks for: the preview, the text
-    when only a number came, or the number again — with the text kept — when the number is not good."""
+    when only a number came, or the number again — with the text kept — when the number is not good.
+
+    `8 904 176 49 9 5 серверов упало` (`digit`): the number is whole only with the 5 that may start the text.
+    Guessing either way at 3 a.m. is worse than one tap: taken into the number, the SMS may go to a stranger
+    and the text loses its first word; left in the text, the number is short. So the bot asks, showing both
+    readings in full; typing the number again works too (the text with the digit is kept)."""
+    if digit is not None:
+        await state.set_state(SendFlow.number)
+        await state.update_data(text=digit.text_with, digit_msisdn=digit.msisdn, digit_text=digit.text)
+        await message.answer(texts.lone_digit(digit), reply_markup=keyboards.lone_digit(digit))
+        return
     if split.msisdn is None:
         await state.set_state(SendFlow.number)
         await state.update_data(text=split.text or None)
@@ -137,7 +156,34 @@ async def number_outside_a_flow(
     message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, split: NumberSplit
 ) -> None:
     """`+7 904 176-49-95 Server down` without /send is taken as /send."""
-    await compose(message, state, sending, settings, locale, split)
+    await compose(message, state, sending, settings, locale, split, lone_digit(message.text or ""))
+
+
+@router.callback_query(DigitCb.filter())
+async def digit_chosen(
+    callback: CallbackQuery,
+    callback_data: DigitCb,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    msisdn, text, kept = data.get("digit_msisdn"), data.get("digit_text"), data.get("text")
+    message = callback.message
+    if not (isinstance(msisdn, str) and isinstance(text, str) and isinstance(kept, str)) or not isinstance(
+        message, Message
+    ):
+        await answer_press(callback, _("This question is no longer open."), show_alert=True)
+        return
+    await answer_press(callback)
+    await state.update_data(digit_msisdn=None, digit_text=None)
+    await show(callback, bot, message.html_text)  # the question stays readable, without its buttons
+    if callback_data.choice == "number":
+        await show_preview(message, state, sending, settings, msisdn, text, locale, user_id=callback.from_user.id)
+        return
+    await message.answer(texts.text_kept(kept) + "\n" + texts.ask_number(), reply_markup=keyboards.flow_cancel())
 
 
 @router.message(SendFlow.number)

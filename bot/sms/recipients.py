@@ -53,3 +53,34 @@ def _after(args: str, words: list[str], k: int) -> str:
     for word in words[:k]:
         rest = rest[rest.index(word) + len(word) :]
     return rest.strip().lstrip(TRAILING).strip()
+
+
+class LoneDigit(NamedTuple):
+    """`8 904 176 49 9 5 серверов упало`: the number is whole only with a lone digit that may start the text."""
+
+    digit: str  # '5'
+    msisdn: str  # the number with it: 79041764995
+    text: str  # the text without it: 'серверов упало'
+    text_with: str  # the text with it, as typed: '5 серверов упало'
+    typed: str  # the number as typed without it: '8 904 176 49 9'
+
+
+def lone_digit(args: str) -> LoneDigit | None:
+    """The split `split_number` makes, when its number ends in a word of one digit that the words before it
+    needed (they are one digit short) and text follows: that digit may as well be the start of the text."""
+    split = split_number(args)
+    words = args.split()
+    if split.msisdn is None or not split.text:
+        return None
+    k = next(k for k in range(1, len(words) + 1) if _after(args, words, k) == split.text)
+    digit = words[k - 1].rstrip(TRAILING)
+    if k < 2 or len(digit) != 1 or not digit.isdigit():
+        return None
+    typed = " ".join(words[: k - 1])
+    try:
+        normalize_phone(typed)
+    except PhoneError as exc:
+        if exc.reason is not PhoneProblem.TOO_SHORT:
+            return None
+        return LoneDigit(digit, split.msisdn, split.text, _after(args, words, k - 1), typed)
+    return None  # pragma: no cover - the shortest run that is a number would have ended before the digit

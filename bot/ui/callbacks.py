@@ -34,3 +34,9 @@ class HistoryCb(CallbackData, prefix="hist"):
 
 class FlowCancelCb(CallbackData, prefix="flow"):
     pass
+
+
+class DigitCb(CallbackData, prefix="dig"):
+    """`8 904 176 49 9 5 text`: the lone digit goes to the number ("number") or stays the text's ("text")."""
+
+    choice: str

@@ -6,8 +6,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.sms.phone import format_phone
+from bot.sms.recipients import LoneDigit
 from bot.storage.models import AccessRequest, SendRow
-from bot.ui.callbacks import AccessCb, BalanceCb, FlowCancelCb, HistoryCb, LanguageCb, SendCb, SenderCb
+from bot.ui.callbacks import AccessCb, BalanceCb, DigitCb, FlowCancelCb, HistoryCb, LanguageCb, SendCb, SenderCb
 
 
 def language() -> InlineKeyboardMarkup:
@@ -68,4 +70,14 @@ def access_request(request: AccessRequest) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Approve"), callback_data=AccessCb(approve=True, request_id=request.id))
     kb.button(text=_("🚫 Deny"), callback_data=AccessCb(approve=False, request_id=request.id))
+    return kb.as_markup()
+
+
+def lone_digit(found: LoneDigit) -> InlineKeyboardMarkup:
+    """The digit in the number, or at the start of the text; and Cancel."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text="📱 " + format_phone(found.msisdn), callback_data=DigitCb(choice="number"))
+    kb.button(text=_("✏️ “{digit} …” is the text").format(digit=found.digit), callback_data=DigitCb(choice="text"))
+    kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    kb.adjust(1)
     return kb.as_markup()

@@ -29,6 +29,7 @@ from bot.services.access import Refusal
 from bot.services.sending import Outcome
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
+from bot.sms.recipients import LoneDigit
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
 from bot.storage.sends import REPLACED
@@ -139,6 +140,21 @@ def text_kept(text: str) -> str:
     """Under a refused number: the text is not lost, only the number is asked again."""
     return _("✏️ I kept the text “{text}”. Send the right number and I will show the preview.").format(
         text=first_words(text)
+    )
+
+
+def lone_digit(found: LoneDigit) -> str:
+    """The number is whole only with a lone digit that may be the start of the text: which is it?"""
+    return "\n".join(
+        [
+            _(
+                "❓ The number <code>{typed}</code> is one digit short, unless the “{digit}” after it is its last digit."
+            ).format(typed=html.escape(found.typed), digit=found.digit),
+            _("Is the {digit} part of the number or the start of the text?").format(digit=found.digit),
+            "",
+            _("📱 to {number}, text “{text}”").format(number=format_phone(found.msisdn), text=first_words(found.text)),
+            _("✏️ text “{text}”, and you send the number again").format(text=first_words(found.text_with)),
+        ]
     )
 
 
