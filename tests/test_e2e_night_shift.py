@@ -157,3 +157,42 @@ async def test_a_lone_digit_kept_in_the_text(rig: Harness) -> None:
     await admin.send("8 904 176 49 96")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
     assert "To: +7 904 176-49-96" in preview.plain and preview.plain.endswith("\n5 servers down")
+
+
+# --- 5. /status: unknown ids, the latest SMS, Refresh ------------------------------------------------------
+async def send_and_wait(user: FakeUser, command: str, sent_word: str = "Sent to") -> BotMessage:
+    preview = await preview_for(user, command)
+    await user.press(preview, 1)
+    return await user.wait_for(lambda m: m.message_id == preview.message_id and sent_word in m.plain)
+
+
+async def test_status_of_an_unknown_or_upper_case_id(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await send_and_wait(admin, "/send 89041764995 Server db1 is down")
+    gateway_id = rig.gateway.sent[0].id
+    await admin.send("/status nosuchid1234567")
+    unknown = await admin.next_message()
+    assert "No SMS with id nosuchid1234567 is known" in unknown.plain and "gateway" not in unknown.plain
+    await admin.send("/status NOSUCHID1234567")
+    assert "Ids are in lower case: nosuchid1234567" in (await admin.next_message()).plain
+    await admin.send(f"/status {gateway_id.upper()}")  # the SMS itself, typed in capitals
+    found = await admin.next_message()
+    assert gateway_id in found.plain and "Server db1 is down" in found.plain
+
+
+async def test_status_alone_shows_the_latest_sms_with_the_earlier_ones_and_refresh(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    rig.gateway.delivery_delay = 3600.0  # stays "not delivered yet" until the test pins a status
+    await send_and_wait(admin, "/send 89041764995 First one")
+    await send_and_wait(admin, "/send 89161234567 Second one")
+    await admin.send("/status")
+    latest = await admin.next_message()
+    assert "Second one" in latest.plain and "To +7 916 123-45-67, sent" in latest.plain
+    assert "not delivered yet" in latest.plain
+    assert latest.button_texts[0] == "🔄 Refresh" and "+7 904 176-49-95" in latest.button_texts[1]
+    rig.gateway.force_status(rig.gateway.sent[1].id, 4, "DELIVRD")
+    await admin.press(latest, "🔄 Refresh")
+    await admin.wait_for(lambda m: m.message_id == latest.message_id and "delivered (final)" in m.plain)
+    await admin.press(latest, 2)  # the earlier SMS
+    earlier = await admin.wait_for(lambda m: m.message_id == latest.message_id and "First one" in m.plain)
+    assert "+7 916 123-45-67" in earlier.button_texts[1]

@@ -183,6 +183,14 @@ class SendsRepository:
             await self._store.row("SELECT * FROM sends WHERE gateway_id = ? ORDER BY id DESC LIMIT 1", (gateway_id,))
         )
 
+    async def recent(self, user_id: int, limit: int) -> list[SendRow]:
+        """This operator's latest sends (no drafts, no cancelled ones), the latest sent first (/status)."""
+        return await self._list(
+            """SELECT * FROM sends WHERE user_id = ? AND state NOT IN ('draft', 'cancelled')
+               ORDER BY COALESCE(sent_at, created_at) DESC, id DESC LIMIT ?""",
+            (user_id, limit),
+        )
+
     async def history(self, *, user_id: int | None, limit: int, offset: int = 0) -> list[SendRow]:
         """Latest sends, newest first, drafts and cancelled ones left out; `user_id=None` means everyone's."""
         where, params = _history_filter(user_id)

@@ -40,3 +40,9 @@ class DigitCb(CallbackData, prefix="dig"):
     """`8 904 176 49 9 5 text`: the lone digit goes to the number ("number") or stays the text's ("text")."""
 
     choice: str
+
+
+class StatusCb(CallbackData, prefix="st"):
+    """/status of one send of the send log (its row id): 🔄 Refresh, or one of the few before it."""
+
+    send_id: int

@@ -9,7 +9,17 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.sms.phone import format_phone
 from bot.sms.recipients import LoneDigit
 from bot.storage.models import AccessRequest, SendRow
-from bot.ui.callbacks import AccessCb, BalanceCb, DigitCb, FlowCancelCb, HistoryCb, LanguageCb, SendCb, SenderCb
+from bot.ui.callbacks import (
+    AccessCb,
+    BalanceCb,
+    DigitCb,
+    FlowCancelCb,
+    HistoryCb,
+    LanguageCb,
+    SendCb,
+    SenderCb,
+    StatusCb,
+)
 
 
 def language() -> InlineKeyboardMarkup:
@@ -79,5 +89,16 @@ def lone_digit(found: LoneDigit) -> InlineKeyboardMarkup:
     kb.button(text="📱 " + format_phone(found.msisdn), callback_data=DigitCb(choice="number"))
     kb.button(text=_("✏️ “{digit} …” is the text").format(digit=found.digit), callback_data=DigitCb(choice="text"))
     kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def status(shown: SendRow, others: list[tuple[SendRow, str]]) -> InlineKeyboardMarkup:
+    """🔄 Refresh for the SMS shown; below it one button for each of the few before it (`others`: the row and its
+    label)."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🔄 Refresh"), callback_data=StatusCb(send_id=shown.id))
+    for row, label in others:
+        kb.button(text=label, callback_data=StatusCb(send_id=row.id))
     kb.adjust(1)
     return kb.as_markup()

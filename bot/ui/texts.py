@@ -238,24 +238,6 @@ def balance(amount: Decimal, at: datetime) -> str:
     return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M:%S"))
 
 
-def describe_status(status: DeliveryStatus) -> str:
-    tail = _("final") if status.final else _("not final yet")
-    return f"{status_icon(status)} {status_words(status)} ({tail})"
-
-
-def status_usage() -> str:
-    return _("Send the SMS id after the command, for example:\n<code>/status ah1acugxz98a27t9z</code>")
-
-
-def status_report(message_id: str, row: SendRow | None, result: DeliveryStatus | GatewayError, tz: ZoneInfo) -> str:
-    """/status: the id, what the send log knows (when it is this operator's), and the status or why it is unknown."""
-    lines = [_("SMS <code>{id}</code>").format(id=html.escape(message_id))]
-    if row is not None:
-        lines.append(_("To {number}, sent {time}").format(number=format_phone(row.msisdn), time=when(row.sent_at, tz)))
-    lines.append(describe_status(result) if isinstance(result, DeliveryStatus) else gateway_error(result))
-    return "\n".join(lines)
-
-
 def row_state(row: SendRow) -> str:
     if row.state == "accepted" and row.status_code is not None:
         status = DeliveryStatus(row.status_code, row.status_name or "")
