@@ -196,3 +196,25 @@ async def test_status_alone_shows_the_latest_sms_with_the_earlier_ones_and_refre
     await admin.press(latest, 2)  # the earlier SMS
     earlier = await admin.wait_for(lambda m: m.message_id == latest.message_id and "First one" in m.plain)
     assert "+7 916 123-45-67" in earlier.button_texts[1]
+
+
+# --- 6. /history: when it was sent, in that order ------------------------------------------------------------
+async def test_history_shows_and_orders_by_the_time_sent(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    early = await preview_for(admin, "/send 89041764995 Made first, sent last")
+    await send_and_wait(admin, "/send 89161234567 Made second, sent first")
+    await admin.press(early, 1)
+    await admin.wait_for(lambda m: m.message_id == early.message_id and "Sent to" in m.plain)
+    # The first draft was made a while before it was sent (23:19 in the review, sent 23:21).
+    with sqlite3.connect(rig.db_path) as conn:
+        conn.execute("UPDATE sends SET created_at = '2026-01-01T20:19:00+00:00' WHERE id = 1")
+        conn.execute(
+            "UPDATE sends SET created_at = '2026-01-01T20:20:00+00:00', sent_at = '2026-01-01T20:20:30+00:00'"
+            " WHERE id = 2"
+        )
+        conn.execute("UPDATE sends SET sent_at = '2026-01-01T20:21:00+00:00' WHERE id = 1")
+    await admin.send("/history")
+    page = (await admin.next_message()).plain
+    assert page.index("Made first, sent last") < page.index("Made second, sent first")
+    assert "01.01 23:21 · +7 904 176-49-95" in page and "01.01 23:20 · +7 916 123-45-67" in page
+    assert "23:19" not in page

@@ -192,10 +192,12 @@ class SendsRepository:
         )
 
     async def history(self, *, user_id: int | None, limit: int, offset: int = 0) -> list[SendRow]:
-        """Latest sends, newest first, drafts and cancelled ones left out; `user_id=None` means everyone's."""
+        """Latest sends, the latest sent first (a send that never went out: by when its draft was made), drafts
+        and cancelled ones left out; `user_id=None` means everyone's."""
         where, params = _history_filter(user_id)
         return await self._list(
-            f"SELECT * FROM sends WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            f"""SELECT * FROM sends WHERE {where}
+                ORDER BY COALESCE(sent_at, created_at) DESC, id DESC LIMIT ? OFFSET ?""",  # noqa: S608
             (*params, limit, offset),
         )
 

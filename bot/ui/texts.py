@@ -275,7 +275,7 @@ def history_page(
     """One page of /history; with `names` (admins), who sent each SMS."""
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
-        head = f"<b>{when(row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
+        head = f"<b>{when(row.sent_at or row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
         if names is not None:
             head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
         lines.append("")
