@@ -7,7 +7,7 @@ import sqlite3
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, OPERATOR, STRANGER
 
 
 async def preview_for(user: FakeUser, command: str) -> BotMessage:
@@ -218,3 +218,47 @@ async def test_history_shows_and_orders_by_the_time_sent(rig: Harness) -> None:
     assert page.index("Made first, sent last") < page.index("Made second, sent first")
     assert "01.01 23:21 · +7 904 176-49-95" in page and "01.01 23:20 · +7 916 123-45-67" in page
     assert "23:19" not in page
+
+
+# --- 7. access: told in words, names not blanks --------------------------------------------------------------
+async def test_a_denied_stranger_is_told(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    stranger = rig.telegram.user(STRANGER, first_name="Sam", language_code="ru")
+    await stranger.send("/start")
+    assert "когда они решат, вам придёт сообщение" in (await stranger.next_message()).plain
+    request = await admin.wait_for(lambda m: "Access request" in m.plain)
+    await admin.press(request, "🚫 Deny")
+    told = await stranger.next_message()
+    assert "отклонил ваш запрос" in told.plain
+
+
+async def test_a_revoked_operator_is_answered_in_words(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    operator = rig.telegram.user(OPERATOR, first_name="Olga", language_code="en")
+    await admin.send(f"/allow {OPERATOR}")
+    await admin.next_message()
+    preview = await preview_for(operator, "/send 89041764995 still allowed?")
+    await admin.send(f"/deny {OPERATOR}")
+    await admin.wait_for(lambda m: "no longer has access" in m.plain)
+    for _ in range(2):  # not once per ten minutes: every time
+        answer = await rig.telegram.callback_answer(await operator.press(preview, "✅ Send"))
+        assert "taken away your access" in (answer.text or "")
+        await operator.send("/balance")
+        assert "taken away your access" in (await operator.next_message()).plain
+    assert rig.gateway.sent == []
+
+
+async def test_users_shows_names_also_after_allow_by_id(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", last_name="Smith", language_code="en")
+    stranger = rig.telegram.user(STRANGER, first_name="Sam", language_code="en")
+    await stranger.send("/start")
+    request = await admin.wait_for(lambda m: "Access request" in m.plain)
+    await admin.press(request, "🚫 Deny")
+    await stranger.wait_for(lambda m: "declined" in m.plain)
+    await admin.send(f"/allow {STRANGER}")  # changed their mind: by id, the request long decided
+    await admin.wait_for(lambda m: "can now use the bot" in m.plain)
+    await admin.send("/users")
+    listing = (await admin.wait_for(lambda m: "People with access" in m.plain)).plain
+    assert f"• {ADMIN} Alice Smith — admin" in listing
+    assert f"• {STRANGER} Sam — operator" in listing
+    assert "— —" not in listing

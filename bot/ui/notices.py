@@ -19,7 +19,7 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import draft_state, first_words, money, status_icon, status_words, when
+from bot.ui.texts import declined, draft_state, first_words, money, status_icon, status_words, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +111,8 @@ class Notices:
         """To the person let in."""
         with self._speaking(locale):
             return _("✅ You now have access. Send /help to see what the bot can do.")
+
+    def access_declined(self, locale: str) -> str:
+        """To the person whose request an admin declined."""
+        with self._speaking(locale):
+            return declined()

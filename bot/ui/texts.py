@@ -285,11 +285,14 @@ def history_page(
     return "\n".join(lines)
 
 
-def users(operators: Iterable[Operator]) -> str:
+def users(operators: Iterable[Operator], names: Mapping[int, str] | None = None) -> str:
+    """/users; `names`: the names people wrote with, for those whose access row has none (admins from
+    ADMIN_IDS, `/allow <id>` of someone the bot had not met)."""
     lines = [_("People with access:")]
     for op in operators:
         role = _("admin") if op.is_admin else _("operator")
-        name = html.escape(op.name) if op.name else "—"
+        known = op.name or (names or {}).get(op.user_id, "")
+        name = html.escape(known) if known else _("(has not written to the bot yet)")
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
 
@@ -302,6 +305,18 @@ def private_only() -> str:
 def no_access(user_id: int) -> str:
     """A stranger's button press (a toast: plain text)."""
     return _("⛔ No access. Your Telegram id: {id}").format(id=user_id)
+
+
+def revoked(user_id: int, *, plain: bool = False) -> str:
+    """To someone whose access an admin took away (`plain`: for an alert, no markup)."""
+    text = _("⛔ An admin has taken away your access to this bot. Ask them if you need it back.")
+    mark = "{id}" if plain else "<code>{id}</code>"
+    return text + "\n" + _("Your Telegram id: {id}").format(id=mark.format(id=user_id))
+
+
+def declined() -> str:
+    """To a stranger, once an admin declined their request."""
+    return _("⛔ An admin declined your request for access to this bot.")
 
 
 def refusal(kind: Refusal, user_id: int) -> str:
