@@ -19,7 +19,7 @@ async def test_balance_and_refresh(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     await admin.send("/balance")
     reply = await admin.next_message()
-    assert "Balance: 1 000" in reply.plain
+    assert "Balance: 1\u00a0000" in reply.plain
     assert reply.button_texts == ["🔄 Refresh"]
     rig.gateway.balance -= 10
     await admin.press(reply, "Refresh")

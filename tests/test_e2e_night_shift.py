@@ -4,6 +4,7 @@ which SMS, and the words a person woken at 3 a.m. reads."""
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
@@ -262,3 +263,33 @@ async def test_users_shows_names_also_after_allow_by_id(rig: Harness) -> None:
     assert f"• {ADMIN} Alice Smith — admin" in listing
     assert f"• {STRANGER} Sam — operator" in listing
     assert "— —" not in listing
+
+
+# --- 8. sent and delivered look different; plain characters in one tap ---------------------------------------
+async def test_sent_and_delivered_look_different(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    sent = (await send_and_wait(admin, "/send 89041764995 Server db1 is down")).plain
+    assert sent.startswith("📤 Sent to") and "balance left: 999" in sent
+    notice = await admin.wait_for(lambda m: "delivered" in m.plain and m.reply_to is not None)
+    assert notice.plain.startswith("✅") and "📤" not in notice.plain
+
+
+async def test_an_em_dash_is_named_and_replaced_in_one_tap(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    text = "Server db1 is down — failover to db2 started, the replica is catching up, ETA 10 min"
+    preview = await preview_for(admin, f"/send 89041764995 {text}")
+    assert "84 characters, 2 SMS" in preview.plain and "UCS-2" not in preview.plain
+    assert "Because of —, it costs 2 SMS; with plain characters, 1." in preview.plain
+    await admin.press(preview, "🔤 Plain characters: 1 SMS")
+    plain = await admin.wait_for(lambda m: m.message_id == preview.message_id and "84 characters, 1 SMS" in m.plain)
+    assert "Because of" not in plain.plain and "🔤 Plain characters: 1 SMS" not in plain.button_texts
+    await admin.press(plain, "✅ Send")
+    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
+    assert [s.text for s in rig.gateway.sent] == [text.replace("—", "-")]
+
+
+async def test_amounts_do_not_break(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    rig.gateway.balance = Decimal("12345.5")
+    await admin.send("/balance")
+    assert "12\u00a0345.50" in (await admin.next_message()).plain

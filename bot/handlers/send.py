@@ -16,7 +16,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
+from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit, NumberSplit, lone_digit, split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
@@ -282,3 +284,24 @@ async def sender_chosen(
     row = updated
     await answer_press(callback)
     await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))
+
+
+@router.callback_query(SendCb.filter(F.action == "plain"))
+async def plain_characters(
+    callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
+) -> None:
+    """One tap: the typographic characters that made the text cost more parts become plain ones."""
+    row = await db.sends.get(callback_data.draft_id)
+    if row is None or row.user_id != callback.from_user.id:
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    found = plainer(row.text)
+    parts = count_parts(found.text) if found is not None else None
+    updated = None
+    if found is not None and parts is not None:
+        updated = await db.sends.set_text(row.id, row.user_id, found.text, parts.encoding, parts.parts)
+    if updated is None:
+        await answer_press(callback, texts.draft_state(row), show_alert=True)
+        return
+    await answer_press(callback)
+    await show(callback, bot, texts.preview(updated), keyboards.preview(updated, settings.smska_sender_ids))

@@ -73,6 +73,14 @@ class SendsRepository:
             (sender, utcnow(), send_id),
         )
 
+    async def set_text(self, send_id: int, user_id: int, text: str, encoding: str, parts: int) -> SendRow | None:
+        """A draft's text changed (plain characters for typographic ones); None when it is no longer a draft."""
+        return await self._change(
+            """UPDATE sends SET text = ?, encoding = ?, parts = ?, updated_at = ?
+               WHERE id = ? AND user_id = ? AND state = 'draft' RETURNING *""",
+            (text, encoding, parts, utcnow(), send_id, user_id),
+        )
+
     async def claim(self, send_id: int, user_id: int, preview_message_id: int | None = None) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the

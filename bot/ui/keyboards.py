@@ -7,6 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.sms.phone import format_phone
+from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui.callbacks import (
@@ -44,6 +45,12 @@ def preview(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
         kb.button(
             text=_("✉️ Sender: {sender}").format(sender=row.sender),
             callback_data=SendCb(action="senders", draft_id=row.id),
+        )
+    found = plainer(row.text)
+    if found is not None:
+        kb.button(
+            text=_("🔤 Plain characters: {parts} SMS").format(parts=found.parts),
+            callback_data=SendCb(action="plain", draft_id=row.id),
         )
     kb.adjust(2, 1)
     return kb.as_markup()

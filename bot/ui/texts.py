@@ -29,6 +29,7 @@ from bot.services.access import Refusal
 from bot.services.sending import Outcome
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
+from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
@@ -44,7 +45,7 @@ def money(value: Decimal | str | None) -> str:
     if value is None:
         return "—"
     amount = Decimal(value)
-    text = f"{amount:,.2f}".replace(",", " ")
+    text = f"{amount:,.2f}".replace(",", "\u00a0")  # no-break: an amount never breaks across lines
     return text[:-3] if text.endswith(".00") else text
 
 
@@ -71,7 +72,7 @@ def status_words(status: DeliveryStatus) -> str:
 
 def status_icon(status: DeliveryStatus) -> str:
     return {
-        StatusKind.ACCEPTED: "⏳",
+        StatusKind.ACCEPTED: "📤",
         StatusKind.DELIVERED: "✅",
         StatusKind.REJECTED: "❌",
         StatusKind.EXPIRED: "⌛",
@@ -171,13 +172,25 @@ def preview(row: SendRow) -> str:
             _("📨 <b>Check before sending</b>"),
             _("To: {number}").format(number=format_phone(row.msisdn)),
             _("From: {sender}").format(sender=html.escape(row.sender)),
-            _("Text: {chars} characters, {parts} SMS ({encoding})").format(
-                chars=parts.chars, parts=parts.parts, encoding=parts.encoding
-            ),
+            _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
+            *plain_note(row.text),
             "",
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
     )
+
+
+def plain_note(text: str) -> list[str]:
+    """Under the length: which characters make the text cost more parts, when plain ones would not."""
+    found = plainer(text)
+    if found is None:
+        return []
+    names = ", ".join(_("no-break space") if ch.isspace() else f"<code>{html.escape(ch)}</code>" for ch in found.chars)
+    return [
+        _("⚠️ Because of {chars}, it costs {was} SMS; with plain characters, {parts}.").format(
+            chars=names, was=found.was, parts=found.parts
+        )
+    ]
 
 
 def outcome(result: Outcome) -> str:
@@ -190,7 +203,7 @@ def outcome(result: Outcome) -> str:
         return "\n".join([gateway_error(result.error), _("Nothing was sent to {number}.").format(number=number)])
     if row.state == "accepted":
         return _(
-            "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
+            "📤 Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
             "I will report the delivery result here."
         ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
     return draft_state(row)
