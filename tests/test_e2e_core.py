@@ -51,7 +51,7 @@ async def test_stranger_refused_once_and_admin_approves_by_button(rig: Harness) 
     assert len([m for m in stranger.messages if "only for authorised" in m.plain]) == 1
     assert rig.gateway.requests == []
     await admin.press(request, "Approve")
-    decided = await admin.wait_for(lambda m: m.message_id == request.message_id and "allowed by Alice" in m.plain)
+    decided = await admin.wait_for(lambda m: m.message_id == request.message_id and "given access by Alice" in m.plain)
     assert decided.button_texts == []
     welcome = await stranger.wait_for(lambda m: "You now have access" in m.plain)
     assert welcome
@@ -87,12 +87,12 @@ async def test_allow_deny_users_by_command(rig: Harness) -> None:
 async def test_status_of_each_documented_code(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     for code, name, words in [
-        (3, "ACCEPTD", "sent to the network, not delivered yet (not final yet)"),
+        (3, "ACCEPTD", "with the carrier, not delivered yet (not final yet)"),
         (4, "DELIVRD", "delivered (final)"),
-        (5, "REJECTD", "rejected by the network (final)"),
-        (6, "REJECTD", "rejected by the network (final)"),
+        (5, "REJECTD", "rejected by the carrier (final)"),
+        (6, "REJECTD", "rejected by the carrier (final)"),
         (7, "EXPIRED", "expired: the phone was unreachable (final)"),
-        (8, "DELETED", "deleted by the network (final)"),
+        (8, "DELETED", "deleted by the carrier (final)"),
         (9, "SOMETHING", "unrecognised status 9 SOMETHING (not final yet)"),
     ]:
         message_id = f"id{code}abcdefghijklmn"

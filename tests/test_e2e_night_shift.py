@@ -3,6 +3,7 @@ which SMS, and the words a person woken at 3 a.m. reads."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from decimal import Decimal
 
@@ -293,3 +294,25 @@ async def test_amounts_do_not_break(rig: Harness) -> None:
     rig.gateway.balance = Decimal("12345.5")
     await admin.send("/balance")
     assert "12\u00a0345.50" in (await admin.next_message()).plain
+
+
+# --- 9. words ------------------------------------------------------------------------------------------------
+async def test_words_a_native_reader_expects(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
+    rig.gateway.force_status("idrejected000001", 5, "REJECTD")
+    await admin.send("/status idrejected000001")
+    rejected = (await admin.next_message()).plain
+    assert "отклонено оператором связи" in rejected and "(статус окончательный)" in rejected
+    await admin.send("/balance")
+    balance = (await admin.next_message()).plain
+    assert re.search(r"\(на \d\d:\d\d\)$", balance), balance  # no seconds
+    await admin.send("/send 810 44 20 7946 0958 hi")
+    assert "Номер начинайте с +7 или 8" in (await admin.next_message()).plain
+    english = rig.telegram.user(OPERATOR, first_name="Olga", language_code="en")
+    await admin.send(f"/allow {OPERATOR}")
+    await admin.next_message()
+    await english.send("/help")
+    help_text = (await english.wait_for(lambda m: "Example" in m.plain)).plain
+    assert "“Send”" in help_text and "«" not in help_text
+    preview = await preview_for(english, "/send 89041764995 hi")
+    assert "Sender: OnCall" in preview.plain and "From:" not in preview.plain

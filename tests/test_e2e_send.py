@@ -27,7 +27,7 @@ async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send +7 904 176-49-95 Server db1 is down")
     assert "To: +7 904 176-49-95" in preview.plain
-    assert "From: OnCall" in preview.plain
+    assert "Sender: OnCall" in preview.plain
     assert "18 characters, 1 SMS\n" in preview.plain
     assert "Server db1 is down" in preview.plain
     assert rig.gateway.sent == []  # nothing leaves before the Send press
@@ -99,7 +99,7 @@ async def test_sender_switch(rig: Harness) -> None:
     await admin.press(preview, "✉️ Sender: OnCall")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Backup" in m.button_texts)
     await admin.press(preview, "Backup")
-    updated = await admin.wait_for(lambda m: m.message_id == preview.message_id and "From: Backup" in m.plain)
+    updated = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sender: Backup" in m.plain)
     await admin.press(updated, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert rig.gateway.sent[0].sender == "Backup"
@@ -123,9 +123,9 @@ async def test_bad_inputs_get_reasons(rig: Harness) -> None:
 async def test_each_final_status_ends_in_the_right_notice(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     for msisdn, words in [
-        ("79000000051", "rejected by the network"),
+        ("79000000051", "rejected by the carrier"),
         ("79000000071", "expired"),
-        ("79000000081", "deleted by the network"),
+        ("79000000081", "deleted by the carrier"),
         ("79000000091", "delivered"),
     ]:
         preview = await preview_for(admin, f"/send {msisdn} test")

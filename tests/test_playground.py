@@ -132,15 +132,15 @@ def test_notes_contact_and_quit(runs: dict[str, Future[Run]]) -> None:
 def test_full_send_with_delivery_notice(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
     send = run.after("you: /send +7 904 176-49-95 Hello")
-    assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     From: OnCall" in send
+    assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     Sender: OnCall" in send
     assert (
         "     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: OnCall\nyou: 3\n     (pressed [3] ✉️ Sender: OnCall)" in send
     )
     assert "\nbot: 💬 toast: Choose the sender\nbot: ✏️ edited: 📨 Check before sending\n" in send  # the callback answer
     assert "     [1] • OnCall\n     [2] Backup\nyou: 2\n" in send
     chosen = run.after("     (pressed [2] Backup)")
-    assert "     From: Backup\n" in chosen
-    assert "     (was: From: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
+    assert "     Sender: Backup\n" in chosen
+    assert "     (was: Sender: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
     sent = run.after("bot: ✏️ edited: 📤 Sent to +7 904 176-49-95.")
     assert "balance left: 999" in sent
     assert "(was: 📨 Check before sending)" in sent
@@ -170,7 +170,7 @@ def test_stranger_asks_and_admin_approves(runs: dict[str, Future[Run]]) -> None:
     assert back.startswith(
         "sam: :me\n— you are Alex now (the admin) —\n     (while you were away:)\n"
         "bot: 🔔 Access request from Sam, id 5005.\n     [1] ✅ Approve  [2] 🚫 Deny\nyou: 1\n"
-        "     (pressed [1] ✅ Approve)\nbot: ✏️ edited: ✅ Sam (id 5005) was allowed by Alex.\n"
+        "     (pressed [1] ✅ Approve)\nbot: ✏️ edited: ✅ Sam (id 5005) was given access by Alex.\n"
     )
     assert "(🔔 news for Sam — :stranger to see it)" in back
     assert "bot: ✅ You now have access." in run.after("you: :stranger")

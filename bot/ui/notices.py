@@ -101,9 +101,9 @@ class Notices:
         """An admin's copy of a request once decided: the outcome and who decided (`admin`: their name)."""
         with self._speaking(locale):
             if approved:
-                text = _("✅ {who} (id <code>{id}</code>) was allowed by {admin}.")
+                text = _("✅ {who} (id <code>{id}</code>) was given access by {admin}.")
             else:
-                text = _("🚫 {who} (id <code>{id}</code>) was denied by {admin}.")
+                text = _("🚫 {who} (id <code>{id}</code>) was refused access by {admin}.")
             who = display_name(request.name, request.username, request.user_id)
             return text.format(who=who, id=request.user_id, admin=html.escape(admin))
 

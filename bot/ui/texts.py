@@ -58,15 +58,15 @@ def when(iso_utc: str | None, tz: ZoneInfo) -> str:
 def status_words(status: DeliveryStatus) -> str:
     kind = status.kind
     if kind is StatusKind.ACCEPTED:
-        return _("sent to the network, not delivered yet")
+        return _("with the carrier, not delivered yet")
     if kind is StatusKind.DELIVERED:
         return _("delivered")
     if kind is StatusKind.REJECTED:
-        return _("rejected by the network")
+        return _("rejected by the carrier")
     if kind is StatusKind.EXPIRED:
         return _("expired: the phone was unreachable")
     if kind is StatusKind.DELETED:
-        return _("deleted by the network")
+        return _("deleted by the carrier")
     return _("unrecognised status {code} {name}").format(code=status.code, name=status.name)
 
 
@@ -114,9 +114,9 @@ def phone_problem(problem: PhoneProblem) -> str:
         PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
         PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
         PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
-        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8 (not 810 or 00)."),
+        PhoneProblem.INTERNATIONAL_PREFIX: _("Start the number with +7 or 8 (not 810 or 00)."),
         PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
-        PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
+        PhoneProblem.NOT_MOBILE: _("This is not a mobile number, and SMS can only go to mobile numbers."),
         PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),
     }
     return (
@@ -171,7 +171,7 @@ def preview(row: SendRow) -> str:
         [
             _("📨 <b>Check before sending</b>"),
             _("To: {number}").format(number=format_phone(row.msisdn)),
-            _("From: {sender}").format(sender=html.escape(row.sender)),
+            _("Sender: {sender}").format(sender=html.escape(row.sender)),
             _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
             *plain_note(row.text),
             "",
@@ -248,7 +248,7 @@ def balance_line(amount: Decimal | None) -> str:
 
 # --- /balance, /status, /history, /users --------------------------------------------------------------------
 def balance(amount: Decimal, at: datetime) -> str:
-    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M:%S"))
+    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M"))
 
 
 def row_state(row: SendRow) -> str:
@@ -305,7 +305,7 @@ def users(operators: Iterable[Operator], names: Mapping[int, str] | None = None)
     for op in operators:
         role = _("admin") if op.is_admin else _("operator")
         known = op.name or (names or {}).get(op.user_id, "")
-        name = html.escape(known) if known else _("(has not written to the bot yet)")
+        name = html.escape(known) if known else _("(name not known yet)")
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
 
