@@ -316,3 +316,12 @@ async def test_words_a_native_reader_expects(rig: Harness) -> None:
     assert "“Send”" in help_text and "«" not in help_text
     preview = await preview_for(english, "/send 89041764995 hi")
     assert "Sender: OnCall" in preview.plain and "From:" not in preview.plain
+
+
+async def test_a_lone_digit_at_the_number_step_is_asked_about_too(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await admin.send("/send")
+    await admin.next_message()
+    await admin.send("8 904 176 49 9 5 servers down")
+    assert "one digit short" in (await admin.next_message()).plain
+    assert rig.gateway.sent == [] and states(rig) == []

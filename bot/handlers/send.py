@@ -121,7 +121,8 @@ async def take_number(
         return
     kept = (await state.get_data()).get("text")
     text = split.text or (kept if isinstance(kept, str) else "")
-    await compose(message, state, sending, settings, locale, NumberSplit(split.msisdn, text, None))
+    digit = lone_digit(raw) if split.text else None  # the same question as after /send
+    await compose(message, state, sending, settings, locale, NumberSplit(split.msisdn, text, None), digit)
 
 
 async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
