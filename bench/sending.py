@@ -36,11 +36,12 @@ def gateway_concurrency() -> int:
 
 
 async def prepare_previews(users: list[FakeUser], per_user: int, number: str, tag: str) -> list[BotMessage]:
-    """Each user asks for `per_user` previews at once; returns them all."""
+    """Each user asks for `per_user` previews at once, each to its own number from `number` on (a newer draft to
+    the same number replaces the older one); returns them all."""
     for user in users:
         user.mark_seen()
         for k in range(per_user):
-            await user.send(f"/send {number} {tag} {user.user_id}-{k}")
+            await user.send(f"/send {int(number) + k} {tag} {user.user_id}-{k}")
     previews: list[BotMessage] = []
     for user in users:
         for _ in range(per_user):

@@ -32,8 +32,8 @@ async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send +7 904 176-49-95 Server db1 is down")
     assert "To: +7 904 176-49-95" in preview.plain
-    assert "From: OnCall" in preview.plain
-    assert "18 characters, 1 SMS (GSM-7)" in preview.plain
+    assert "Sender: OnCall" in preview.plain
+    assert "18 characters, 1 SMS\n" in preview.plain
     assert "Server db1 is down" in preview.plain
     assert rig.gateway.sent == []  # nothing leaves before the Send press
     await admin.press(preview, "✅ Send")
@@ -132,7 +132,7 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
         trips.clear()
         preview = await preview_for(admin, "/send 79041764995 counted")
         await asyncio.sleep(0.2)  # the preview id is written after Telegram answered
-        assert len(trips) == 2, trips
+        assert len(trips) == 3, trips
         trips.clear()
         await admin.press(preview, "✅ Send")
         await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)

@@ -145,7 +145,10 @@ async def test_gateway_fault(rig: Rig, action: str, fault: Fault, code: int | No
     h.gateway.clear_faults()
 
     assert elapsed < PATIENCE
-    if code is not None:
+    if code == 4 and action == "query":
+        # An id the send log does not know and the gateway calls invalid: a typo, said so (issue 15, point 5).
+        assert "No SMS with id faultcell00000001 is known" in reply.plain, reply.plain
+    elif code is not None:
         assert CODES[code] in reply.plain, reply.plain
     elif action == "send":
         assert "may or may not have gone out" in reply.plain, reply.plain

@@ -112,7 +112,7 @@ def test_start_balance_and_refresh(runs: dict[str, Future[Run]]) -> None:
     assert start.startswith("you: /start\nbot: 👋 Hello! You have access.")
     assert "/allow" in start  # the admin's help
     balance = run.after("you: /balance")
-    assert balance.startswith("you: /balance\nbot: 💰 Balance: 1 000 (at ")
+    assert balance.startswith("you: /balance\nbot: 💰 Balance: 1\u00a0000 (at ")
     # The press is answered with a toast; the message is edited unless the time shown is still the same second.
     assert "\n     [1] 🔄 Refresh\nyou: 1\n     (pressed [1] 🔄 Refresh)\nbot: 💬 toast: Balance updated" in balance
     assert not run.stderr.strip(), run.stderr  # the bot's logs stay out of the chat, and nothing was worth one
@@ -132,28 +132,28 @@ def test_notes_contact_and_quit(runs: dict[str, Future[Run]]) -> None:
 def test_full_send_with_delivery_notice(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
     send = run.after("you: /send +7 904 176-49-95 Hello")
-    assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     From: OnCall" in send
+    assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     Sender: OnCall" in send
     assert (
         "     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: OnCall\nyou: 3\n     (pressed [3] ✉️ Sender: OnCall)" in send
     )
     assert "\nbot: 💬 toast: Choose the sender\nbot: ✏️ edited: 📨 Check before sending\n" in send  # the callback answer
     assert "     [1] • OnCall\n     [2] Backup\nyou: 2\n" in send
     chosen = run.after("     (pressed [2] Backup)")
-    assert "     From: Backup\n" in chosen
-    assert "     (was: From: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
-    sent = run.after("bot: ✏️ edited: ✅ Sent to +7 904 176-49-95.")
+    assert "     Sender: Backup\n" in chosen
+    assert "     (was: Sender: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
+    sent = run.after("bot: ✏️ edited: 📤 Sent to +7 904 176-49-95.")
     assert "balance left: 999" in sent
     assert "(was: 📨 Check before sending)" in sent
     # the delivery notice, on its own: the "Sent" message is edited, and a reply makes the phone ring
     notice = run.after("bot: ✏️ edited: ✅ SMS to +7 904 176-49-95: delivered.")
-    assert "(was: ✅ Sent to +7 904 176-49-95.)" in notice
+    assert "(was: 📤 Sent to +7 904 176-49-95.)" in notice
     assert "\nbot: ✅ SMS to +7 904 176-49-95: delivered." in notice
 
 
 def test_send_to_a_magic_number_ends_rejected(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
     assert "To: +7 900 000-00-51" in run.after("you: /send 79000000051 Test")
-    sent = run.after("bot: ✏️ edited: ✅ Sent to +7 900 000-00-51.")
+    sent = run.after("bot: ✏️ edited: 📤 Sent to +7 900 000-00-51.")
     assert "balance left: 998" in sent
     assert "bot: ✏️ edited: ❌ SMS to +7 900 000-00-51: rejected" in sent
     assert "\nbot: ❌ SMS to +7 900 000-00-51: rejected" in sent
@@ -170,17 +170,17 @@ def test_stranger_asks_and_admin_approves(runs: dict[str, Future[Run]]) -> None:
     assert back.startswith(
         "sam: :me\n— you are Alex now (the admin) —\n     (while you were away:)\n"
         "bot: 🔔 Access request from Sam, id 5005.\n     [1] ✅ Approve  [2] 🚫 Deny\nyou: 1\n"
-        "     (pressed [1] ✅ Approve)\nbot: ✏️ edited: ✅ Sam (id 5005) was allowed by Alex.\n"
+        "     (pressed [1] ✅ Approve)\nbot: ✏️ edited: ✅ Sam (id 5005) was given access by Alex.\n"
     )
     assert "(🔔 news for Sam — :stranger to see it)" in back
     assert "bot: ✅ You now have access." in run.after("you: :stranger")
-    assert "bot: 💰 Balance: 1 000" in run.after("sam: /balance")  # Sam is an operator now
+    assert "bot: 💰 Balance: 1\u00a0000" in run.after("sam: /balance")  # Sam is an operator now
 
 
 def test_lang_and_db_options(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "options")
     assert "Language: ru" in run.stdout
-    assert "bot: 💰 Баланс: 1 000" in run.after("you: /balance")
+    assert "bot: 💰 Баланс: 1\u00a0000" in run.after("you: /balance")
     assert "     [1] 🔄 Обновить" in run.stdout
     kept = [line for line in run.stdout.splitlines() if line.startswith("Database: ")]
     assert kept and kept[0].endswith("kept/bot.sqlite3 (kept).")

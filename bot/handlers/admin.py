@@ -54,7 +54,7 @@ async def deny(message: Message, command: CommandObject, access: AccessService) 
 
 @router.message(Command("users"))
 async def users(message: Message, db: Database) -> None:
-    await message.answer(texts.users(await db.people.operators()))
+    await message.answer(texts.users(await db.people.operators(), await db.people.names()))
 
 
 @router.callback_query(AccessCb.filter())

@@ -11,9 +11,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import commands, keyboards
+from bot.ui import commands, keyboards, texts
 from bot.ui.callbacks import FlowCancelCb, LanguageCb
-from bot.ui.messages import show
+from bot.ui.messages import edit, show
 
 router = Router(name="common")
 
@@ -30,11 +30,20 @@ async def help_(message: Message, operator: Operator) -> None:
 
 
 @router.message(Command("cancel"))
-async def cancel(message: Message, state: FSMContext) -> None:
-    if await state.get_state() is None:
+async def cancel(message: Message, state: FSMContext, db: Database, operator: Operator, bot: Bot) -> None:
+    """The current step and every open draft of this operator: their previews say so and can no longer send."""
+    in_flow = await state.get_state() is not None
+    await state.clear()
+    drafts = await db.sends.cancel_open(operator.user_id)
+    for row in drafts:
+        if row.preview_message_id is not None:
+            await edit(bot, row.chat_id, row.preview_message_id, texts.closed_preview(row))
+    if not in_flow and not drafts:
         await message.answer(_("Nothing to cancel."))
         return
-    await state.clear()
+    if drafts:
+        await message.answer(_("Cancelled, and the open previews can no longer send. Nothing was sent."))
+        return
     await message.answer(_("Cancelled. Nothing was sent."))
 
 

@@ -16,12 +16,14 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
-from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
-from bot.sms.recipients import split_number
+from bot.sms.parts import count_parts
+from bot.sms.phone import PhoneProblem
+from bot.sms.plain import plainer
+from bot.sms.recipients import LoneDigit, NumberSplit, lone_digit, split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
-from bot.ui.callbacks import SendCb, SenderCb
-from bot.ui.messages import answer_press, show
+from bot.ui.callbacks import DigitCb, SendCb, SenderCb
+from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
 
 router = Router(name="send")
@@ -37,16 +39,23 @@ async def show_preview(
     msisdn: str,
     text: str,
     locale: str,
+    user_id: int | None = None,
 ) -> None:
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))
         return
     await state.clear()
-    user_id = message.from_user.id if message.from_user else message.chat.id
+    if user_id is None:
+        user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
     await sending.db.sends.set_preview(row.id, sent.message_id)
+    # A correction: the older open draft to the same number, or with the same text, can no longer send.
+    for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
+        if old.preview_message_id is not None and message.bot is not None:
+            await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
 
 
 @router.message(Command("send"))
@@ -63,24 +72,57 @@ async def send_command(
         await state.set_state(SendFlow.number)
         await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
         return
-    msisdn, text, problem = split_number(args)
-    if msisdn is None:
-        await message.answer(texts.phone_problem(problem or PhoneProblem.INVALID))
-        return
-    if not text:
-        await ask_for_text(message, state, msisdn)
-        return
-    await show_preview(message, state, sending, settings, msisdn, text, locale)
+    await compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
 
 
-async def take_number(message: Message, state: FSMContext, raw: str) -> None:
-    """A number typed or shared: on to the text step, or the reason it cannot be used (the step stays)."""
-    try:
-        msisdn = normalize_phone(raw)
-    except PhoneError as exc:
-        await message.answer(texts.phone_problem(exc.reason))
+async def compose(
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    split: NumberSplit,
+    digit: LoneDigit | None = None,
+) -> None:
+    """What `/send <number> <text>` (or a message that starts with a number) asks for: the preview, the text
+    when only a number came, or the number again — with the text kept — when the number is not good.
+
+    `8 904 176 49 9 5 серверов упало` (`digit`): the number is whole only with the 5 that may start the text.
+    Guessing either way at 3 a.m. is worse than one tap: taken into the number, the SMS may go to a stranger
+    and the text loses its first word; left in the text, the number is short. So the bot asks, showing both
+    readings in full; typing the number again works too (the text with the digit is kept)."""
+    if digit is not None:
+        await state.set_state(SendFlow.number)
+        await state.update_data(text=digit.text_with, digit_msisdn=digit.msisdn, digit_text=digit.text)
+        await message.answer(texts.lone_digit(digit), reply_markup=keyboards.lone_digit(digit))
         return
-    await ask_for_text(message, state, msisdn)
+    if split.msisdn is None:
+        await state.set_state(SendFlow.number)
+        await state.update_data(text=split.text or None)
+        answer = texts.phone_problem(split.problem or PhoneProblem.INVALID)
+        if split.text:
+            answer += "\n\n" + texts.text_kept(split.text)
+        await message.answer(answer, reply_markup=keyboards.flow_cancel())
+        return
+    if not split.text:
+        await ask_for_text(message, state, split.msisdn)
+        return
+    await show_preview(message, state, sending, settings, split.msisdn, split.text, locale)
+
+
+async def take_number(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, raw: str
+) -> None:
+    """A number typed or shared at the number step: the preview when the text is known (kept from a one-shot
+    /send, or typed after the number), else on to the text step; or why it cannot be used (the step stays)."""
+    split = split_number(raw)
+    if split.msisdn is None:
+        await message.answer(texts.phone_problem(split.problem or PhoneProblem.INVALID))
+        return
+    kept = (await state.get_data()).get("text")
+    text = split.text or (kept if isinstance(kept, str) else "")
+    digit = lone_digit(raw) if split.text else None  # the same question as after /send
+    await compose(message, state, sending, settings, locale, NumberSplit(split.msisdn, text, None), digit)
 
 
 async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
@@ -91,15 +133,60 @@ async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None
 
 @router.message(SendFlow.number, F.contact)
 @router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
-async def number_from_contact(message: Message, state: FSMContext) -> None:
+async def number_from_contact(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
+) -> None:
     assert message.contact is not None
-    await take_number(message, state, message.contact.phone_number)
+    await take_number(message, state, sending, settings, locale, message.contact.phone_number)
 
 
 @router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(message: Message, state: FSMContext) -> None:
+async def number_typed(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
+) -> None:
     assert message.text is not None
-    await take_number(message, state, message.text)
+    await take_number(message, state, sending, settings, locale, message.text)
+
+
+async def starts_with_number(message: Message) -> dict[str, NumberSplit] | bool:
+    """A filter: the message starts with a valid number (then handed on as `split`)."""
+    split = split_number(message.text or "")
+    return {"split": split} if split.msisdn is not None else False
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), starts_with_number)
+async def number_outside_a_flow(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, split: NumberSplit
+) -> None:
+    """`+7 904 176-49-95 Server down` without /send is taken as /send."""
+    await compose(message, state, sending, settings, locale, split, lone_digit(message.text or ""))
+
+
+@router.callback_query(DigitCb.filter())
+async def digit_chosen(
+    callback: CallbackQuery,
+    callback_data: DigitCb,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    msisdn, text, kept = data.get("digit_msisdn"), data.get("digit_text"), data.get("text")
+    message = callback.message
+    if not (isinstance(msisdn, str) and isinstance(text, str) and isinstance(kept, str)) or not isinstance(
+        message, Message
+    ):
+        await answer_press(callback, _("This question is no longer open."), show_alert=True)
+        return
+    await answer_press(callback)
+    await state.update_data(digit_msisdn=None, digit_text=None)
+    await show(callback, bot, message.html_text)  # the question stays readable, without its buttons
+    if callback_data.choice == "number":
+        await show_preview(message, state, sending, settings, msisdn, text, locale, user_id=callback.from_user.id)
+        return
+    await message.answer(texts.text_kept(kept) + "\n" + texts.ask_number(), reply_markup=keyboards.flow_cancel())
 
 
 @router.message(SendFlow.number)
@@ -198,3 +285,24 @@ async def sender_chosen(
     row = updated
     await answer_press(callback)
     await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))
+
+
+@router.callback_query(SendCb.filter(F.action == "plain"))
+async def plain_characters(
+    callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
+) -> None:
+    """One tap: the typographic characters that made the text cost more parts become plain ones."""
+    row = await db.sends.get(callback_data.draft_id)
+    if row is None or row.user_id != callback.from_user.id:
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    found = plainer(row.text)
+    parts = count_parts(found.text) if found is not None else None
+    updated = None
+    if found is not None and parts is not None:
+        updated = await db.sends.set_text(row.id, row.user_id, found.text, parts.encoding, parts.parts)
+    if updated is None:
+        await answer_press(callback, texts.draft_state(row), show_alert=True)
+        return
+    await answer_press(callback)
+    await show(callback, bot, texts.preview(updated), keyboards.preview(updated, settings.smska_sender_ids))

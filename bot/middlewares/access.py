@@ -69,9 +69,16 @@ class AccessMiddleware(BaseMiddleware):
         if event.edited_message is not None or (event.message is None and event.callback_query is None):
             return
         log.info("refused an update from a stranger", extra={"user_id": user.id})
-        if not self.access.should_refuse(user.id):
+        if await self.db.access.was_operator(user.id):
+            # Access taken away: every press and message is answered in words (a bounded set of people).
             if event.callback_query is not None:
-                await event.callback_query.answer()
+                await event.callback_query.answer(texts.revoked(user.id, plain=True), show_alert=True)
+            elif event.message is not None:
+                await event.message.answer(texts.revoked(user.id))
+            return
+        if not self.access.should_refuse(user.id):
+            if event.callback_query is not None:  # a press is always answered, in words
+                await event.callback_query.answer(texts.no_access(user.id))
             return
         refusal = await self.access.request_access(user, locale)
         if event.callback_query is not None:

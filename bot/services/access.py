@@ -97,6 +97,12 @@ class AccessService:
         changed = await self.db.access.deny(user_id, admin.id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
+            if changed:  # they were promised an answer
+                locale = pending.locale or await self.db.people.locale_for(user_id) or self.default_locale
+                try:
+                    await self.bot.send_message(user_id, self.notices.access_declined(locale))
+                except TelegramAPIError as exc:
+                    log.info("could not tell user %s they were declined: %s", user_id, exc)
         return changed
 
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:

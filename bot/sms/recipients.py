@@ -7,37 +7,80 @@ from typing import NamedTuple
 
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 
-NUMBER_WORD = re.compile(r"^[+\d()\-.]+$")
+NUMBER_WORD = re.compile(r"^[+\d()\-.]+[,;:]?$")
 MAX_NUMBER_WORDS = 6  # '+7 (904) 176 49 95' is six words; no valid number needs more
+TRAILING = ",;:"  # '/send 8 (904) 176-49-95, test': punctuation after the number is not part of either
 
 
 class NumberSplit(NamedTuple):
     msisdn: str | None  # 79XXXXXXXXX, or None when no leading words form a valid number
-    text: str  # what follows the number; all of the input when there is no number
+    text: str  # what follows the number (or the words that look like one, when they are not a valid number)
     problem: PhoneProblem | None  # why the leading words are not a number (None when one was found)
 
 
 def split_number(args: str) -> NumberSplit:
     """'+7 904 176-49-95 Server down' -> ('79041764995', 'Server down', None).
 
-    People put spaces inside numbers, so the shortest run of leading words that reads as a valid number wins.
-    When none does, the problem reported is that of all the leading words that look like parts of a number.
+    People put spaces inside numbers, so the shortest run of leading words that reads as a valid number wins; a
+    comma, semicolon or colon right after the number separates it from the text. When no run does, the problem
+    reported is that of all the leading words that look like parts of a number, and the text is what follows
+    them — kept, so that only the number has to be given again.
     """
     words = args.split()
     for k in range(1, min(len(words), MAX_NUMBER_WORDS) + 1):
+        last = words[k - 1].rstrip(TRAILING)
+        if not last:
+            continue
         try:
-            msisdn = normalize_phone(" ".join(words[:k]))
+            msisdn = normalize_phone(" ".join([*words[: k - 1], last]))
         except PhoneError:
             continue
-        rest = args.strip()
-        for word in words[:k]:
-            rest = rest[rest.index(word) + len(word) :]
-        return NumberSplit(msisdn, rest.strip(), None)
+        return NumberSplit(msisdn, _after(args, words, k), None)
     numeric = 0
     while numeric < len(words) and NUMBER_WORD.match(words[numeric]):
         numeric += 1
+    text = _after(args, words, numeric) if numeric else args.strip()
     try:
-        normalize_phone(" ".join(words[: max(numeric, 1)]))
+        normalize_phone(" ".join(w.rstrip(TRAILING) for w in words[: max(numeric, 1)]))
     except PhoneError as exc:
-        return NumberSplit(None, args, exc.reason)
-    return NumberSplit(None, args, PhoneProblem.INVALID)  # pragma: no cover - a valid number was found above
+        return NumberSplit(None, text, exc.reason)
+    return NumberSplit(None, text, PhoneProblem.INVALID)  # pragma: no cover - a valid number was found above
+
+
+def _after(args: str, words: list[str], k: int) -> str:
+    """What follows the first `k` words of `args`, as typed (inner spacing and line breaks kept)."""
+    rest = args.strip()
+    for word in words[:k]:
+        rest = rest[rest.index(word) + len(word) :]
+    return rest.strip().lstrip(TRAILING).strip()
+
+
+class LoneDigit(NamedTuple):
+    """`8 904 176 49 9 5 серверов упало`: the number is whole only with a lone digit that may start the text."""
+
+    digit: str  # '5'
+    msisdn: str  # the number with it: 79041764995
+    text: str  # the text without it: 'серверов упало'
+    text_with: str  # the text with it, as typed: '5 серверов упало'
+    typed: str  # the number as typed without it: '8 904 176 49 9'
+
+
+def lone_digit(args: str) -> LoneDigit | None:
+    """The split `split_number` makes, when its number ends in a word of one digit that the words before it
+    needed (they are one digit short) and text follows: that digit may as well be the start of the text."""
+    split = split_number(args)
+    words = args.split()
+    if split.msisdn is None or not split.text:
+        return None
+    k = next(k for k in range(1, len(words) + 1) if _after(args, words, k) == split.text)
+    digit = words[k - 1].rstrip(TRAILING)
+    if k < 2 or len(digit) != 1 or not digit.isdigit():
+        return None
+    typed = " ".join(words[: k - 1])
+    try:
+        normalize_phone(typed)
+    except PhoneError as exc:
+        if exc.reason is not PhoneProblem.TOO_SHORT:
+            return None
+        return LoneDigit(digit, split.msisdn, split.text, _after(args, words, k - 1), typed)
+    return None  # pragma: no cover - the shortest run that is a number would have ended before the digit

@@ -28,8 +28,15 @@ class AccessRepository:
             self._people.forget_operator(user_id)
             if await db.scalar("SELECT active FROM operators WHERE user_id = ?", (user_id,)) == 1:
                 return False
-            if not name:
-                name = await db.scalar("SELECT name FROM people WHERE user_id = ?", (user_id,)) or ""
+            if not name:  # `/allow <id>`: the name they wrote with, or the one of their latest request
+                name = (
+                    await db.scalar("SELECT name FROM people WHERE user_id = ?", (user_id,))
+                    or await db.scalar(
+                        "SELECT name FROM access_requests WHERE user_id = ? AND name != '' ORDER BY id DESC LIMIT 1",
+                        (user_id,),
+                    )
+                    or ""
+                )
             await db.rows(
                 """INSERT INTO operators (user_id, role, name, added_by, added_at, active)
                    VALUES (?, 'operator', ?, ?, ?, 1)
@@ -101,6 +108,15 @@ class AccessRepository:
     async def latest_for(self, user_id: int) -> AccessRequest | None:
         return await self._request(
             "SELECT * FROM access_requests WHERE user_id = ? ORDER BY id DESC LIMIT 1", (user_id,)
+        )
+
+    async def was_operator(self, user_id: int) -> bool:
+        """An operator whose access was taken away (they are told so, not asked to wait for a decision)."""
+        return (
+            await self._store.scalar(
+                "SELECT 1 FROM operators WHERE user_id = ? AND active = 0 AND role = 'operator'", (user_id,)
+            )
+            is not None
         )
 
     async def add_request_message(self, request_id: int, chat_id: int, message_id: int) -> None:

@@ -14,6 +14,11 @@ from typing import Any
 from bot.storage.models import SendRow
 from bot.storage.store import Row, Store, utcnow
 
+#: Why a draft was cancelled, kept in its `error_text` (a cancelled draft has no error): /cancel, or a newer
+#: draft to the same number or with the same text. The Cancel button leaves it NULL.
+CANCELLED_BY_OPERATOR = "cancelled"
+REPLACED = "replaced"
+
 
 def _send(row: Row | None) -> SendRow | None:
     return None if row is None else SendRow(**dict(row))
@@ -68,6 +73,14 @@ class SendsRepository:
             (sender, utcnow(), send_id),
         )
 
+    async def set_text(self, send_id: int, user_id: int, text: str, encoding: str, parts: int) -> SendRow | None:
+        """A draft's text changed (plain characters for typographic ones); None when it is no longer a draft."""
+        return await self._change(
+            """UPDATE sends SET text = ?, encoding = ?, parts = ?, updated_at = ?
+               WHERE id = ? AND user_id = ? AND state = 'draft' RETURNING *""",
+            (text, encoding, parts, utcnow(), send_id, user_id),
+        )
+
     async def claim(self, send_id: int, user_id: int, preview_message_id: int | None = None) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
@@ -83,6 +96,24 @@ class SendsRepository:
             """UPDATE sends SET state = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ? AND state = 'draft'
                RETURNING *""",
             (utcnow(), send_id, user_id),
+        )
+
+    async def cancel_open(self, user_id: int, *, reason: str = CANCELLED_BY_OPERATOR) -> list[SendRow]:
+        """Every open draft of this operator -> `cancelled` (/cancel); the rows as written. `reason` is kept in
+        `error_text` (unused by a cancelled draft), so that a later press can say why."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+               WHERE user_id = ? AND state = 'draft' RETURNING *""",
+            (reason, utcnow(), user_id),
+        )
+
+    async def replace_open(self, user_id: int, msisdn: str, text: str, *, keep: int) -> list[SendRow]:
+        """This operator's open drafts to the same number or with the same text, other than `keep`, ->
+        `cancelled` as replaced; the rows as written."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+               WHERE user_id = ? AND state = 'draft' AND id != ? AND (msisdn = ? OR text = ?) RETURNING *""",
+            (REPLACED, utcnow(), user_id, keep, msisdn, text),
         )
 
     # --- outcomes --------------------------------------------------------------------------------------
@@ -160,11 +191,21 @@ class SendsRepository:
             await self._store.row("SELECT * FROM sends WHERE gateway_id = ? ORDER BY id DESC LIMIT 1", (gateway_id,))
         )
 
+    async def recent(self, user_id: int, limit: int) -> list[SendRow]:
+        """This operator's latest sends (no drafts, no cancelled ones), the latest sent first (/status)."""
+        return await self._list(
+            """SELECT * FROM sends WHERE user_id = ? AND state NOT IN ('draft', 'cancelled')
+               ORDER BY COALESCE(sent_at, created_at) DESC, id DESC LIMIT ?""",
+            (user_id, limit),
+        )
+
     async def history(self, *, user_id: int | None, limit: int, offset: int = 0) -> list[SendRow]:
-        """Latest sends, newest first, drafts and cancelled ones left out; `user_id=None` means everyone's."""
+        """Latest sends, the latest sent first (a send that never went out: by when its draft was made), drafts
+        and cancelled ones left out; `user_id=None` means everyone's."""
         where, params = _history_filter(user_id)
         return await self._list(
-            f"SELECT * FROM sends WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+            f"""SELECT * FROM sends WHERE {where}
+                ORDER BY COALESCE(sent_at, created_at) DESC, id DESC LIMIT ? OFFSET ?""",  # noqa: S608
             (*params, limit, offset),
         )
 

@@ -34,3 +34,15 @@ class HistoryCb(CallbackData, prefix="hist"):
 
 class FlowCancelCb(CallbackData, prefix="flow"):
     pass
+
+
+class DigitCb(CallbackData, prefix="dig"):
+    """`8 904 176 49 9 5 text`: the lone digit goes to the number ("number") or stays the text's ("text")."""
+
+    choice: str
+
+
+class StatusCb(CallbackData, prefix="st"):
+    """/status of one send of the send log (its row id): 🔄 Refresh, or one of the few before it."""
+
+    send_id: int

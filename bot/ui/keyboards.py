@@ -6,8 +6,21 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.sms.phone import format_phone
+from bot.sms.plain import plainer
+from bot.sms.recipients import LoneDigit
 from bot.storage.models import AccessRequest, SendRow
-from bot.ui.callbacks import AccessCb, BalanceCb, FlowCancelCb, HistoryCb, LanguageCb, SendCb, SenderCb
+from bot.ui.callbacks import (
+    AccessCb,
+    BalanceCb,
+    DigitCb,
+    FlowCancelCb,
+    HistoryCb,
+    LanguageCb,
+    SendCb,
+    SenderCb,
+    StatusCb,
+)
 
 
 def language() -> InlineKeyboardMarkup:
@@ -32,6 +45,12 @@ def preview(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
         kb.button(
             text=_("✉️ Sender: {sender}").format(sender=row.sender),
             callback_data=SendCb(action="senders", draft_id=row.id),
+        )
+    found = plainer(row.text)
+    if found is not None:
+        kb.button(
+            text=_("🔤 Plain characters: {parts} SMS").format(parts=found.parts),
+            callback_data=SendCb(action="plain", draft_id=row.id),
         )
     kb.adjust(2, 1)
     return kb.as_markup()
@@ -68,4 +87,25 @@ def access_request(request: AccessRequest) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Approve"), callback_data=AccessCb(approve=True, request_id=request.id))
     kb.button(text=_("🚫 Deny"), callback_data=AccessCb(approve=False, request_id=request.id))
+    return kb.as_markup()
+
+
+def lone_digit(found: LoneDigit) -> InlineKeyboardMarkup:
+    """The digit in the number, or at the start of the text; and Cancel."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text="📱 " + format_phone(found.msisdn), callback_data=DigitCb(choice="number"))
+    kb.button(text=_("✏️ “{digit} …” is the text").format(digit=found.digit), callback_data=DigitCb(choice="text"))
+    kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def status(shown: SendRow, others: list[tuple[SendRow, str]]) -> InlineKeyboardMarkup:
+    """🔄 Refresh for the SMS shown; below it one button for each of the few before it (`others`: the row and its
+    label)."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🔄 Refresh"), callback_data=StatusCb(send_id=shown.id))
+    for row, label in others:
+        kb.button(text=label, callback_data=StatusCb(send_id=row.id))
+    kb.adjust(1)
     return kb.as_markup()

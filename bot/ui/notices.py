@@ -19,7 +19,7 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import draft_state, money, status_icon, status_words, when
+from bot.ui.texts import declined, draft_state, first_words, money, status_icon, status_words, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +62,12 @@ class Notices:
                 head = _("{icon} SMS to {number}: {status}.").format(
                     icon=status_icon(status), number=number, status=status_words(status)
                 )
+            # Which SMS: three notices in a row must not differ by their id alone.
+            which = _("“{text}”, sent {time}").format(
+                text=first_words(send.text), time=when(send.sent_at or send.created_at, self.settings.tz)
+            )
             stamp = when(at_iso, self.settings.tz)
-            return head + "\n" + _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)
+            return "\n".join([head, which, _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)])
 
     def interrupted(self, locale: str, row: SendRow) -> str:
         """A send a restart cut short: it may or may not have left."""
@@ -97,9 +101,9 @@ class Notices:
         """An admin's copy of a request once decided: the outcome and who decided (`admin`: their name)."""
         with self._speaking(locale):
             if approved:
-                text = _("✅ {who} (id <code>{id}</code>) was allowed by {admin}.")
+                text = _("✅ {who} (id <code>{id}</code>) was given access by {admin}.")
             else:
-                text = _("🚫 {who} (id <code>{id}</code>) was denied by {admin}.")
+                text = _("🚫 {who} (id <code>{id}</code>) was refused access by {admin}.")
             who = display_name(request.name, request.username, request.user_id)
             return text.format(who=who, id=request.user_id, admin=html.escape(admin))
 
@@ -107,3 +111,8 @@ class Notices:
         """To the person let in."""
         with self._speaking(locale):
             return _("✅ You now have access. Send /help to see what the bot can do.")
+
+    def access_declined(self, locale: str) -> str:
+        """To the person whose request an admin declined."""
+        with self._speaking(locale):
+            return declined()

@@ -29,19 +29,23 @@ from bot.services.access import Refusal
 from bot.services.sending import Outcome
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
+from bot.sms.plain import plainer
+from bot.sms.recipients import LoneDigit
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
+from bot.storage.sends import REPLACED
 
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = "+7 904 176-49-95"
 SNIPPET = 40  # characters of an SMS text shown in /history
+FIRST_WORDS = 30  # characters of an SMS text that name it in a delivery notice
 
 
 def money(value: Decimal | str | None) -> str:
     if value is None:
         return "—"
     amount = Decimal(value)
-    text = f"{amount:,.2f}".replace(",", " ")
+    text = f"{amount:,.2f}".replace(",", "\u00a0")  # no-break: an amount never breaks across lines
     return text[:-3] if text.endswith(".00") else text
 
 
@@ -54,21 +58,21 @@ def when(iso_utc: str | None, tz: ZoneInfo) -> str:
 def status_words(status: DeliveryStatus) -> str:
     kind = status.kind
     if kind is StatusKind.ACCEPTED:
-        return _("sent to the network, not delivered yet")
+        return _("with the carrier, not delivered yet")
     if kind is StatusKind.DELIVERED:
         return _("delivered")
     if kind is StatusKind.REJECTED:
-        return _("rejected by the network")
+        return _("rejected by the carrier")
     if kind is StatusKind.EXPIRED:
         return _("expired: the phone was unreachable")
     if kind is StatusKind.DELETED:
-        return _("deleted by the network")
+        return _("deleted by the carrier")
     return _("unrecognised status {code} {name}").format(code=status.code, name=status.name)
 
 
 def status_icon(status: DeliveryStatus) -> str:
     return {
-        StatusKind.ACCEPTED: "⏳",
+        StatusKind.ACCEPTED: "📤",
         StatusKind.DELIVERED: "✅",
         StatusKind.REJECTED: "❌",
         StatusKind.EXPIRED: "⌛",
@@ -110,9 +114,9 @@ def phone_problem(problem: PhoneProblem) -> str:
         PhoneProblem.NOT_A_NUMBER: _("That does not look like a phone number."),
         PhoneProblem.TOO_SHORT: _("Too few digits for a phone number."),
         PhoneProblem.TOO_LONG: _("Too many digits for a phone number."),
-        PhoneProblem.INTERNATIONAL_PREFIX: _("Write the number with +7 or 8 (not 810 or 00)."),
+        PhoneProblem.INTERNATIONAL_PREFIX: _("Start the number with +7 or 8 (not 810 or 00)."),
         PhoneProblem.NOT_RUSSIAN: _("Only Russian mobile numbers can be used."),
-        PhoneProblem.NOT_MOBILE: _("This is not a mobile number: SMS go to mobiles only."),
+        PhoneProblem.NOT_MOBILE: _("This is not a mobile number, and SMS can only go to mobile numbers."),
         PhoneProblem.INVALID: _("This number does not exist in the Russian numbering plan."),
     }
     return (
@@ -133,6 +137,28 @@ def ask_text(msisdn: str) -> str:
     return _("✏️ To {number}. Now send the text of the SMS.").format(number=format_phone(msisdn))
 
 
+def text_kept(text: str) -> str:
+    """Under a refused number: the text is not lost, only the number is asked again."""
+    return _("✏️ I kept the text “{text}”. Send the right number and I will show the preview.").format(
+        text=first_words(text)
+    )
+
+
+def lone_digit(found: LoneDigit) -> str:
+    """The number is whole only with a lone digit that may be the start of the text: which is it?"""
+    return "\n".join(
+        [
+            _(
+                "❓ The number <code>{typed}</code> is one digit short, unless the “{digit}” after it is its last digit."
+            ).format(typed=html.escape(found.typed), digit=found.digit),
+            _("Is the {digit} part of the number or the start of the text?").format(digit=found.digit),
+            "",
+            _("📱 to {number}, text “{text}”").format(number=format_phone(found.msisdn), text=first_words(found.text)),
+            _("✏️ text “{text}”, and you send the number again").format(text=first_words(found.text_with)),
+        ]
+    )
+
+
 def too_long(parts: int, max_parts: int) -> str:
     return _("❌ The text is too long: {parts} SMS. At most {max} are allowed; shorten it and send again.").format(
         parts=parts, max=max_parts
@@ -145,14 +171,26 @@ def preview(row: SendRow) -> str:
         [
             _("📨 <b>Check before sending</b>"),
             _("To: {number}").format(number=format_phone(row.msisdn)),
-            _("From: {sender}").format(sender=html.escape(row.sender)),
-            _("Text: {chars} characters, {parts} SMS ({encoding})").format(
-                chars=parts.chars, parts=parts.parts, encoding=parts.encoding
-            ),
+            _("Sender: {sender}").format(sender=html.escape(row.sender)),
+            _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
+            *plain_note(row.text),
             "",
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
     )
+
+
+def plain_note(text: str) -> list[str]:
+    """Under the length: which characters make the text cost more parts, when plain ones would not."""
+    found = plainer(text)
+    if found is None:
+        return []
+    names = ", ".join(_("no-break space") if ch.isspace() else f"<code>{html.escape(ch)}</code>" for ch in found.chars)
+    return [
+        _("⚠️ Because of {chars}, it costs {was} SMS; with plain characters, {parts}.").format(
+            chars=names, was=found.was, parts=found.parts
+        )
+    ]
 
 
 def outcome(result: Outcome) -> str:
@@ -165,15 +203,27 @@ def outcome(result: Outcome) -> str:
         return "\n".join([gateway_error(result.error), _("Nothing was sent to {number}.").format(number=number)])
     if row.state == "accepted":
         return _(
-            "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
+            "📤 Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
             "I will report the delivery result here."
         ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
     return draft_state(row)
 
 
+def closed_preview(row: SendRow) -> str:
+    """A preview closed by /cancel or replaced by a newer draft: what it was, and that it can no longer send."""
+    number = format_phone(row.msisdn)
+    if row.error_text == REPLACED:
+        head = _("🔁 Replaced by the newer preview below. Nothing was sent to {number}.").format(number=number)
+    else:
+        head = _("✖️ Cancelled with /cancel. Nothing was sent to {number}.").format(number=number)
+    return head + f"\n<s>{snippet(row.text)}</s>"
+
+
 def draft_state(row: SendRow) -> str:
     """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
     number = format_phone(row.msisdn)
+    if row.state == "cancelled" and row.error_text == REPLACED:
+        return _("This preview was replaced by a newer one. Nothing was sent to {number}.").format(number=number)
     if row.state == "cancelled":
         return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
     if row.state == "sending":
@@ -198,25 +248,7 @@ def balance_line(amount: Decimal | None) -> str:
 
 # --- /balance, /status, /history, /users --------------------------------------------------------------------
 def balance(amount: Decimal, at: datetime) -> str:
-    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M:%S"))
-
-
-def describe_status(status: DeliveryStatus) -> str:
-    tail = _("final") if status.final else _("not final yet")
-    return f"{status_icon(status)} {status_words(status)} ({tail})"
-
-
-def status_usage() -> str:
-    return _("Send the SMS id after the command, for example:\n<code>/status ah1acugxz98a27t9z</code>")
-
-
-def status_report(message_id: str, row: SendRow | None, result: DeliveryStatus | GatewayError, tz: ZoneInfo) -> str:
-    """/status: the id, what the send log knows (when it is this operator's), and the status or why it is unknown."""
-    lines = [_("SMS <code>{id}</code>").format(id=html.escape(message_id))]
-    if row is not None:
-        lines.append(_("To {number}, sent {time}").format(number=format_phone(row.msisdn), time=when(row.sent_at, tz)))
-    lines.append(describe_status(result) if isinstance(result, DeliveryStatus) else gateway_error(result))
-    return "\n".join(lines)
+    return _("💰 Balance: <b>{amount}</b> (at {time})").format(amount=money(amount), time=at.strftime("%H:%M"))
 
 
 def row_state(row: SendRow) -> str:
@@ -237,6 +269,15 @@ def snippet(text: str) -> str:
     return html.escape(flat if len(flat) <= SNIPPET else flat[: SNIPPET - 1] + "…")
 
 
+def first_words(text: str, limit: int = FIRST_WORDS) -> str:
+    """The start of an SMS text, cut at a word boundary (escaped): enough to tell one SMS from another."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return html.escape(flat)
+    cut = flat[: limit + 1].rsplit(" ", 1)[0] if " " in flat[: limit + 1] else flat[:limit]
+    return html.escape(cut.rstrip(",.;:—-") + "…")
+
+
 def no_history() -> str:
     return _("No SMS sent yet. /send to send one.")
 
@@ -247,7 +288,7 @@ def history_page(
     """One page of /history; with `names` (admins), who sent each SMS."""
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
-        head = f"<b>{when(row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
+        head = f"<b>{when(row.sent_at or row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
         if names is not None:
             head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
         lines.append("")
@@ -257,11 +298,14 @@ def history_page(
     return "\n".join(lines)
 
 
-def users(operators: Iterable[Operator]) -> str:
+def users(operators: Iterable[Operator], names: Mapping[int, str] | None = None) -> str:
+    """/users; `names`: the names people wrote with, for those whose access row has none (admins from
+    ADMIN_IDS, `/allow <id>` of someone the bot had not met)."""
     lines = [_("People with access:")]
     for op in operators:
         role = _("admin") if op.is_admin else _("operator")
-        name = html.escape(op.name) if op.name else "—"
+        known = op.name or (names or {}).get(op.user_id, "")
+        name = html.escape(known) if known else _("(name not known yet)")
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
 
@@ -274,6 +318,18 @@ def private_only() -> str:
 def no_access(user_id: int) -> str:
     """A stranger's button press (a toast: plain text)."""
     return _("⛔ No access. Your Telegram id: {id}").format(id=user_id)
+
+
+def revoked(user_id: int, *, plain: bool = False) -> str:
+    """To someone whose access an admin took away (`plain`: for an alert, no markup)."""
+    text = _("⛔ An admin has taken away your access to this bot. Ask them if you need it back.")
+    mark = "{id}" if plain else "<code>{id}</code>"
+    return text + "\n" + _("Your Telegram id: {id}").format(id=mark.format(id=user_id))
+
+
+def declined() -> str:
+    """To a stranger, once an admin declined their request."""
+    return _("⛔ An admin declined your request for access to this bot.")
 
 
 def refusal(kind: Refusal, user_id: int) -> str:
