@@ -45,7 +45,12 @@ async def show_preview(
     await state.clear()
     user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
-    sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
+    hit = await sending.limits.hit(user_id, row.parts)
+    body = texts.preview(row) if hit is None else texts.preview(row) + "\n\n" + texts.over_limit(hit)
+    markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
+    sent = await message.answer(body, reply_markup=markup)
+    if hit is not None:
+        await sending.limits.tell_admins(user_id, hit)
     await sending.db.sends.set_preview(row.id, sent.message_id)
 
 
@@ -132,12 +137,20 @@ async def text_other(message: Message) -> None:
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
 @router.callback_query(SendCb.filter(F.action == "go"))
-async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
+async def confirm(
+    callback: CallbackQuery, callback_data: SendCb, sending: SendingService, settings: Settings, bot: Bot
+) -> None:
     try:
         pressed = callback.message.message_id if callback.message is not None else None
         outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id, pressed)
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    if outcome.limit is not None:
+        await answer_press(callback, texts.over_limit(outcome.limit), show_alert=True)
+        row = outcome.row
+        body = texts.preview(row) + "\n\n" + texts.over_limit(outcome.limit)
+        await show(callback, bot, body, keyboards.preview(row, settings.smska_sender_ids, can_send=False))
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.

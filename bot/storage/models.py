@@ -69,6 +69,7 @@ class SendRow:
     updated_at: str
     outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
     notice_owed_at: str | None  # tracking ended, and its operator not told yet
+    claimed_at: str | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
 
 
 @dataclass(frozen=True, slots=True)

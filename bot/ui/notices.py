@@ -15,11 +15,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import draft_state, money, status_icon, status_words, when
+from bot.ui.texts import draft_state, limit_reached, money, status_icon, status_words, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,11 @@ class Notices:
             return _("💸 Low balance on the SMS account: {amount} (below {threshold}). Top it up soon.").format(
                 amount=money(balance), threshold=money(threshold)
             )
+
+    def limit_reached(self, locale: str, user_id: int, name: str, username: str | None, hit: LimitHit) -> str:
+        """To the admins: an operator reached a spend limit (once per operator and window)."""
+        with self._speaking(locale):
+            return limit_reached(display_name(name, username, user_id), user_id, hit)
 
     # --- access -------------------------------------------------------------------------------------------
     def access_request(self, locale: str, request: AccessRequest) -> Notice:

@@ -26,6 +26,7 @@ from bot.gateway.errors import (
     SendOutcomeUnknown,
 )
 from bot.services.access import Refusal
+from bot.services.limits import HOUR, LimitHit
 from bot.services.sending import Outcome
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
@@ -153,6 +154,30 @@ def preview(row: SendRow) -> str:
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
     )
+
+
+def over_limit(hit: LimitHit) -> str:
+    """Under a preview that cannot be sent, and as the press's alert (plain text)."""
+    if hit.window == HOUR:
+        text = _("⛔ Over your limit: {used} of {limit} SMS parts in the last hour are used, this SMS needs {parts}.")
+    else:
+        text = _(
+            "⛔ Over your limit: {used} of {limit} SMS parts in the last 24 hours are used, this SMS needs {parts}."
+        )
+    return (
+        text.format(used=hit.used, limit=hit.limit, parts=hit.parts)
+        + " "
+        + _("It cannot be sent now; the admins have been told.")
+    )
+
+
+def limit_reached(who: str, user_id: int, hit: LimitHit) -> str:
+    """To the admins (`who` is HTML already)."""
+    if hit.window == HOUR:
+        text = _("⚠️ {who} (id <code>{id}</code>) reached the limit of {limit} SMS parts an hour; their sends are held.")
+    else:
+        text = _("⚠️ {who} (id <code>{id}</code>) reached the limit of {limit} SMS parts a day; their sends are held.")
+    return text.format(who=who, id=user_id, limit=hit.limit)
 
 
 def outcome(result: Outcome) -> str:
