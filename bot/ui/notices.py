@@ -53,7 +53,7 @@ class Notices:
         """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
         with self._speaking(locale):
             number = format_phone(send.msisdn)
-            gid = send.gateway_id or "—"
+            gid = html.escape(send.gateway_id or "—")
             if status is None:
                 hours = f"{self.settings.delivery_track_hours:g}"
                 head = _("❔ No final status for the SMS to {number} after {hours} h: unknown.").format(

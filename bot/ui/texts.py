@@ -64,7 +64,7 @@ def status_words(status: DeliveryStatus) -> str:
         return _("expired: the phone was unreachable")
     if kind is StatusKind.DELETED:
         return _("deleted by the network")
-    return _("unrecognised status {code} {name}").format(code=status.code, name=status.name)
+    return _("unrecognised status {code} {name}").format(code=status.code, name=html.escape(status.name))
 
 
 def status_icon(status: DeliveryStatus) -> str:
@@ -192,7 +192,7 @@ def outcome(result: Outcome) -> str:
         return _(
             "✅ Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
             "I will report the delivery result here."
-        ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
+        ).format(number=number, id=html.escape(row.gateway_id or "—"), balance=money(row.balance_after))
     return draft_state(row)
 
 
@@ -277,7 +277,7 @@ def history_page(
             head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
         lines.append("")
         lines.append(head)
-        lines.append(f"{row_state(row)}" + (f" · <code>{row.gateway_id}</code>" if row.gateway_id else ""))
+        lines.append(f"{row_state(row)}" + (f" · <code>{html.escape(row.gateway_id)}</code>" if row.gateway_id else ""))
         lines.append(f"<i>{snippet(row.text)}</i>")
     return "\n".join(lines)
 
