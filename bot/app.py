@@ -31,6 +31,7 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.services.access import AccessService
+from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
@@ -68,11 +69,14 @@ class App:
     retry: RetryAfterMiddleware
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
+    retention: Retention | None = None  # RETENTION_DAYS (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()
+        if self.retention is not None:
+            await self.retention.start()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
         self.tracker.start()
         self.obs.starting = False
@@ -85,6 +89,8 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
         await self.tracker.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.http.aclose()
         await self.db.close()
         await self.bot.session.close()
@@ -148,6 +154,7 @@ async def build_app(settings: Settings) -> App:
         tracker=tracker,
         retry=retry,
         obs=obs,
+        retention=Retention(db=db, settings=settings),
     )
 
 

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     operator_parts_per_hour: int | None = Field(default=500, ge=1)
     operator_parts_per_day: int | None = Field(default=None, ge=1)
 
+    # After this many days a send's text and number are erased (who, when, outcome stay); unset: keep.
+    retention_days: float | None = Field(default=None, gt=0)
+
     timezone: str = "Europe/Moscow"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -89,6 +92,7 @@ class Settings(BaseSettings):
         "low_balance_threshold",
         "operator_parts_per_hour",
         "operator_parts_per_day",
+        "retention_days",
         "health_port",
         "webhook_url",
         "webhook_secret",

@@ -114,6 +114,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sends ADD COLUMN claimed_at TEXT;
     UPDATE sends SET claimed_at = COALESCE(sent_at, updated_at) WHERE state IN ('sending', 'accepted', 'unknown');
     CREATE INDEX sends_user_claimed ON sends(user_id, claimed_at) WHERE claimed_at IS NOT NULL;
+    -- RETENTION_DAYS: when a send's text and number were erased (who, when and the outcome stay).
+    ALTER TABLE sends ADD COLUMN erased_at TEXT;
     """,
 ]
 

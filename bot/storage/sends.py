@@ -184,6 +184,22 @@ class SendsRepository:
         """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
         return await self._list("SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
 
+    async def erase_older_than(self, cutoff: str) -> int:
+        """RETENTION_DAYS: the text and number of sends created before `cutoff` (UTC ISO) are erased; who sent
+        it, when and what became of it stay. A send still being sent, tracked or owed to its operator waits; an
+        old draft can no longer be sent (cancelled). Returns how many were erased."""
+        now = utcnow()
+        rows = await self._store.rows(
+            """UPDATE sends SET text = '', msisdn = '', erased_at = ?, updated_at = ?,
+                 state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
+               WHERE created_at < ? AND erased_at IS NULL AND state != 'sending'
+                 AND outcome_owed_at IS NULL AND notice_owed_at IS NULL
+                 AND id NOT IN (SELECT send_id FROM tracking)
+               RETURNING id""",
+            (now, now, cutoff),
+        )
+        return len(rows)
+
     # --- reads -----------------------------------------------------------------------------------------
     async def get(self, send_id: int) -> SendRow | None:
         return _send(await self._store.row("SELECT * FROM sends WHERE id = ?", (send_id,)))

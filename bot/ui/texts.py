@@ -52,6 +52,11 @@ def when(iso_utc: str | None, tz: ZoneInfo) -> str:
     return datetime.fromisoformat(iso_utc).astimezone(tz).strftime("%d.%m %H:%M")
 
 
+def recipient(row: SendRow) -> str:
+    """The number an SMS went to, or that it was erased (RETENTION_DAYS)."""
+    return format_phone(row.msisdn) if row.erased_at is None else _("number erased")
+
+
 def status_words(status: DeliveryStatus) -> str:
     kind = status.kind
     if kind is StatusKind.ACCEPTED:
@@ -198,7 +203,7 @@ def outcome(result: Outcome) -> str:
 
 def draft_state(row: SendRow) -> str:
     """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
-    number = format_phone(row.msisdn)
+    number = recipient(row)
     if row.state == "cancelled":
         return _("This SMS to {number} was cancelled. Nothing was sent.").format(number=number)
     if row.state == "sending":
@@ -239,7 +244,7 @@ def status_report(message_id: str, row: SendRow | None, result: DeliveryStatus |
     """/status: the id, what the send log knows (when it is this operator's), and the status or why it is unknown."""
     lines = [_("SMS <code>{id}</code>").format(id=html.escape(message_id))]
     if row is not None:
-        lines.append(_("To {number}, sent {time}").format(number=format_phone(row.msisdn), time=when(row.sent_at, tz)))
+        lines.append(_("To {number}, sent {time}").format(number=recipient(row), time=when(row.sent_at, tz)))
     lines.append(describe_status(result) if isinstance(result, DeliveryStatus) else gateway_error(result))
     return "\n".join(lines)
 
@@ -272,13 +277,15 @@ def history_page(
     """One page of /history; with `names` (admins), who sent each SMS."""
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
-        head = f"<b>{when(row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
+        number = recipient(row)
+        head = f"<b>{when(row.created_at, tz)}</b> · {number}"
         if names is not None:
             head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
         lines.append("")
         lines.append(head)
         lines.append(f"{row_state(row)}" + (f" · <code>{html.escape(row.gateway_id)}</code>" if row.gateway_id else ""))
-        lines.append(f"<i>{snippet(row.text)}</i>")
+        shown = snippet(row.text) if row.erased_at is None else _("text erased")
+        lines.append(f"<i>{shown}</i>")
     return "\n".join(lines)
 
 
