@@ -31,6 +31,7 @@ from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.services.access import AccessService
+from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
@@ -89,6 +90,7 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
         await self.tracker.stop()
+        await self.access.close()
         if self.retention is not None:
             await self.retention.stop()
         await self.http.aclose()
@@ -122,10 +124,18 @@ async def build_app(settings: Settings) -> App:
             timeout=settings.smska_timeout,
         )
         notices = Notices(i18n, settings)
+        notifier = Notifier(bot)  # one limiter for everything the bot says on its own
         access = AccessService(
-            db=db, bot=bot, notices=notices, admin_ids=settings.admin_ids, default_locale=settings.default_locale
+            db=db,
+            bot=bot,
+            notices=notices,
+            admin_ids=settings.admin_ids,
+            default_locale=settings.default_locale,
+            notifier=notifier,
         )
-        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings)
+        tracker = DeliveryTracker(
+            db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, notifier=notifier
+        )
         sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
     except BaseException:
         await db.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -12,6 +14,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import User
 
+from bot.services.notifier import Notifier
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
 
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REFUSAL_EVERY = 600.0  # seconds: a stranger who keeps writing is refused at most this often
 ASK_AGAIN_AFTER = timedelta(hours=24)  # after a denial, no new request reaches the admins before this
+DIGEST_EVERY = 5.0  # seconds: at most one new request message per admin this often; the rest wait for a digest
 
 
 class Refusal(enum.Enum):
@@ -32,13 +36,26 @@ class Refusal(enum.Enum):
 
 
 class AccessService:
-    def __init__(self, *, db: Database, bot: Bot, notices: Notices, admin_ids: list[int], default_locale: str) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        notices: Notices,
+        admin_ids: list[int],
+        default_locale: str,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.db = db
         self.bot = bot
         self.notices = notices
         self.admin_ids = list(admin_ids)
         self.default_locale = default_locale
+        self.notifier = notifier or Notifier(bot)
         self._refused_at: dict[int, float] = {}
+        self._told_at: dict[int, float] = {}  # admin -> when their last request message or digest went out
+        self._held: dict[int, list[AccessRequest]] = {}  # admin -> requests waiting for the next digest
+        self._digests: dict[int, asyncio.Task[None]] = {}
 
     async def admin_locale(self, admin_id: int) -> str:
         return await self.db.people.locale_for(admin_id) or self.default_locale
@@ -68,14 +85,49 @@ class AccessService:
         return Refusal.ASKED
 
     async def _notify_admins(self, request: AccessRequest) -> None:
+        """Each request reaches each admin once: in a message of its own with Approve / Deny, or — when the admin
+        got one less than DIGEST_EVERY ago (a flood of strangers) — in the next digest."""
         for admin_id in self.admin_ids:
-            notice = self.notices.access_request(await self.admin_locale(admin_id), request)
-            try:
-                sent = await self.bot.send_message(admin_id, notice.text, reply_markup=notice.markup)
-            except TelegramAPIError as exc:
-                log.warning("could not tell admin %s about an access request: %s", admin_id, exc)
+            if admin_id in self._held or time.monotonic() - self._told_at.get(admin_id, -DIGEST_EVERY) < DIGEST_EVERY:
+                self._held.setdefault(admin_id, []).append(request)
+                if admin_id not in self._digests:
+                    self._digests[admin_id] = asyncio.create_task(self._digest(admin_id), name=f"digest-{admin_id}")
                 continue
-            await self.db.access.add_request_message(request.id, admin_id, sent.message_id)
+            self._told_at[admin_id] = time.monotonic()
+            await self._send_request(admin_id, request)
+
+    async def _send_request(self, admin_id: int, request: AccessRequest) -> None:
+        notice = self.notices.access_request(await self.admin_locale(admin_id), request)
+        sent = await self.notifier.send(admin_id, notice.text, markup=notice.markup)
+        if sent is None:
+            log.warning("could not tell admin %s about an access request", admin_id)
+            return
+        await self.db.access.add_request_message(request.id, admin_id, sent)
+
+    async def _digest(self, admin_id: int) -> None:
+        """DIGEST_EVERY after the admin's last request message: the requests held since, in one message."""
+        try:
+            await asyncio.sleep(max(0.0, self._told_at.get(admin_id, 0.0) + DIGEST_EVERY - time.monotonic()))
+            held = self._held.pop(admin_id, [])
+            self._told_at[admin_id] = time.monotonic()
+            if len(held) == 1:
+                await self._send_request(admin_id, held[0])
+            elif held:
+                text = self.notices.access_digest(await self.admin_locale(admin_id), held)
+                await self.notifier.send(admin_id, text)
+        except Exception:
+            log.exception("could not send the digest of access requests to admin %s", admin_id)
+        finally:
+            self._digests.pop(admin_id, None)
+
+    async def close(self) -> None:
+        """Stop the digests waiting to go out (their requests stay pending; /allow and /deny decide them)."""
+        tasks = list(self._digests.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # --- decisions -------------------------------------------------------------------------------------
     async def grant(self, user_id: int, admin: User) -> bool:

@@ -20,7 +20,9 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import draft_state, limit_reached, money, status_icon, status_words, when
+from bot.ui.texts import access_digest, draft_state, limit_reached, money, status_icon, status_words, when
+
+DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,13 @@ class Notices:
                 who=display_name(request.name, request.username, request.user_id), id=request.user_id
             )
             return Notice(text, keyboards.access_request(request))
+
+    def access_digest(self, locale: str, requests: list[AccessRequest]) -> str:
+        """To an admin: the requests that came in while they were being told of another (a flood)."""
+        with self._speaking(locale):
+            return access_digest(
+                [(display_name(r.name, r.username, r.user_id), r.user_id) for r in requests], DIGEST_LINES
+            )
 
     def access_decided(self, locale: str, request: AccessRequest, *, approved: bool, admin: str) -> str:
         """An admin's copy of a request once decided: the outcome and who decided (`admin`: their name)."""

@@ -322,6 +322,16 @@ def refusal(kind: Refusal, user_id: int) -> str:
     ).format(id=user_id)
 
 
+def access_digest(people: list[tuple[str, int]], most: int) -> str:
+    """Access requests in one message (`people`: HTML-ready name, id); decided by command."""
+    lines = [_("🔔 {count} more access requests:").format(count=len(people))]
+    lines += [f"• {who}, id <code>{user_id}</code>" for who, user_id in people[:most]]
+    if len(people) > most:
+        lines.append(_("… and {count} more.").format(count=len(people) - most))
+    lines.append(_("Let someone in with <code>/allow id</code>, refuse with <code>/deny id</code>."))
+    return "\n".join(lines)
+
+
 # --- the error router ---------------------------------------------------------------------------------------
 def storage_unavailable() -> str:
     return _(  # at most 200 characters in any language: it may be a button's alert
