@@ -144,6 +144,28 @@ class AccessService:
                 log.info("could not tell user %s they were allowed: %s", user_id, exc)
         return changed
 
+    async def decide(self, request_id: int, approve: bool, admin: User) -> AccessRequest | None:
+        """An Approve / Deny press: the request decided once (atomically), every admin's copy updated and the
+        person told when let in. None when it was decided already (by another press or command)."""
+        request = await self.db.access.decide(request_id, approve, admin.id)
+        if request is None:
+            return None
+        await self._close_request(request, approved=approve, admin=admin)
+        if approve:
+            text = self.notices.access_granted(request.locale or await self.admin_locale(request.user_id))
+            try:
+                await self.bot.send_message(request.user_id, text)
+            except TelegramAPIError as exc:
+                log.info("could not tell user %s they were allowed: %s", request.user_id, exc)
+        return request
+
+    async def decided_by(self, request: AccessRequest) -> str:
+        """The name of the admin who decided `request` (their id when no name is known)."""
+        if request.decided_by is None:
+            return "—"
+        person = await self.db.people.get(request.decided_by)
+        return person.name if person is not None and person.name else str(request.decided_by)
+
     async def revoke(self, user_id: int, admin: User) -> bool:
         pending = await self.db.access.pending_for(user_id)
         changed = await self.db.access.deny(user_id, admin.id)

@@ -322,6 +322,13 @@ def refusal(kind: Refusal, user_id: int) -> str:
     ).format(id=user_id)
 
 
+def already_decided(approved: bool, admin: str) -> str:
+    """A press on a request someone decided first (a toast: plain text)."""
+    if approved:
+        return _("Already decided by {admin}: allowed.").format(admin=admin)
+    return _("Already decided by {admin}: denied.").format(admin=admin)
+
+
 def access_digest(people: list[tuple[str, int]], most: int) -> str:
     """Access requests in one message (`people`: HTML-ready name, id); decided by command."""
     lines = [_("🔔 {count} more access requests:").format(count=len(people))]
