@@ -142,6 +142,7 @@ async def build_app(settings: Settings) -> App:
         raise
 
     dp = Dispatcher(storage=MemoryStorage())
+    access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language

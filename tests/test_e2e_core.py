@@ -77,7 +77,7 @@ async def test_allow_deny_users_by_command(rig: Harness) -> None:
     await admin.send(f"/deny {OPERATOR}")
     assert "no longer has access" in (await admin.next_message()).plain
     await operator.send("/balance")
-    assert "only for authorised" in (await operator.wait_for(lambda m: "only for authorised" in m.plain)).plain
+    assert "access to this bot was withdrawn" in (await operator.wait_for(lambda m: "withdrawn" in m.plain)).plain
     await admin.send("/allow nonsense")
     assert "/allow 123456789" in (await admin.next_message()).plain
     audit = [row["action"] for row in await rig.app.db.access.audit()] if rig.app else []

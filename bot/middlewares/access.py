@@ -48,7 +48,13 @@ class AccessMiddleware(BaseMiddleware):
             return None
         operator = await self.db.people.operator(user.id)
         if operator is None:
-            await self._stranger(event, user, locale)
+            if await self.db.people.revoked(user.id):
+                state = data.get("state")
+                if state is not None:  # no step of a flow outlives access
+                    await state.clear()
+                await self._revoked(event, user)
+            else:
+                await self._stranger(event, user, locale)
             return None
         await self._remember(user)
         data["operator"] = operator
@@ -64,6 +70,16 @@ class AccessMiddleware(BaseMiddleware):
                 log.warning("could not record who wrote: %s: %s", type(exc).__name__, exc, extra={"user_id": user.id})
                 return
             self._seen[user.id] = facts
+
+    async def _revoked(self, event: Update, user: User) -> None:
+        """Someone whose access was withdrawn: every message and press answered in words (rate-limited)."""
+        if event.edited_message is not None or (event.message is None and event.callback_query is None):
+            return
+        answer = self.access.should_answer_revoked(user.id)
+        if event.callback_query is not None:
+            await event.callback_query.answer(texts.access_withdrawn(user.id) if answer else None, show_alert=answer)
+        elif event.message is not None and answer:
+            await event.message.answer(texts.access_withdrawn(user.id))
 
     async def _stranger(self, event: Update, user: User, locale: str) -> None:
         if event.edited_message is not None or (event.message is None and event.callback_query is None):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import User
 
 from bot.services.notifier import Notifier
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFUSAL_EVERY = 600.0  # seconds: a stranger who keeps writing is refused at most this often
+# Someone whose access was withdrawn is answered every time, up to this many answers a minute (then silence).
+REVOKED_ANSWERS_A_MINUTE = 5
 ASK_AGAIN_AFTER = timedelta(hours=24)  # after a denial, no new request reaches the admins before this
 DIGEST_EVERY = 5.0  # seconds: at most one new request message per admin this often; the rest wait for a digest
 
@@ -53,6 +56,8 @@ class AccessService:
         self.default_locale = default_locale
         self.notifier = notifier or Notifier(bot)
         self._refused_at: dict[int, float] = {}
+        self._revoked_answered_at: dict[int, list[float]] = {}
+        self.fsm_storage: BaseStorage | None = None  # the dispatcher's (set by bot.app): flows of the revoked end
         self._told_at: dict[int, float] = {}  # admin -> when their last request message or digest went out
         self._held: dict[int, list[AccessRequest]] = {}  # admin -> requests waiting for the next digest
         self._digests: dict[int, asyncio.Task[None]] = {}
@@ -70,6 +75,19 @@ class AccessService:
         self._refused_at[user_id] = now
         if len(self._refused_at) > 10_000:  # bound memory against a flood of distinct ids
             self._refused_at.clear()
+        return True
+
+    def should_answer_revoked(self, user_id: int) -> bool:
+        """Every message of someone whose access was withdrawn is answered, up to REVOKED_ANSWERS_A_MINUTE a
+        minute (a flood gets silence beyond that)."""
+        now = time.monotonic()
+        if len(self._revoked_answered_at) > 10_000:
+            self._revoked_answered_at.clear()
+        recent = [t for t in self._revoked_answered_at.get(user_id, []) if now - t < 60.0]
+        if len(recent) >= REVOKED_ANSWERS_A_MINUTE:
+            self._revoked_answered_at[user_id] = recent
+            return False
+        self._revoked_answered_at[user_id] = [*recent, now]
         return True
 
     async def request_access(self, user: User, locale: str) -> Refusal:
@@ -151,6 +169,8 @@ class AccessService:
         if request is None:
             return None
         await self._close_request(request, approved=approve, admin=admin)
+        if not approve:
+            await self._withdraw(request.user_id)
         if approve:
             text = self.notices.access_granted(request.locale or await self.admin_locale(request.user_id))
             try:
@@ -171,7 +191,22 @@ class AccessService:
         changed = await self.db.access.deny(user_id, admin.id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
+        if changed:
+            await self._withdraw(user_id)
         return changed
+
+    async def _withdraw(self, user_id: int) -> None:
+        """Nothing of a revoked person's stays live: their open drafts are cancelled (each preview says so) and
+        their guided step is cleared, so a later /allow does not bring an old preview or step back."""
+        drafts = await self.db.sends.cancel_drafts_of(user_id)
+        locale = await self.admin_locale(user_id)
+        for row in drafts:
+            if row.preview_message_id is not None:
+                await self.notifier.edit(row.chat_id, row.preview_message_id, self.notices.draft_withdrawn(locale))
+        if self.fsm_storage is not None:
+            key = StorageKey(bot_id=self.bot.id, chat_id=user_id, user_id=user_id)
+            await self.fsm_storage.set_state(key, None)
+            await self.fsm_storage.set_data(key, {})
 
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""

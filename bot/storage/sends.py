@@ -118,6 +118,14 @@ class SendsRepository:
             (utcnow(), send_id, user_id),
         )
 
+    async def cancel_drafts_of(self, user_id: int) -> list[SendRow]:
+        """Every open draft of this person cancelled (their access was withdrawn); the rows as written."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', updated_at = ? WHERE user_id = ? AND state = 'draft'
+               RETURNING *""",
+            (utcnow(), user_id),
+        )
+
     # --- outcomes --------------------------------------------------------------------------------------
     async def mark_accepted(
         self,

@@ -20,7 +20,16 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import access_digest, draft_state, limit_reached, money, status_icon, status_words, when
+from bot.ui.texts import (
+    access_digest,
+    access_withdrawn_draft,
+    draft_state,
+    limit_reached,
+    money,
+    status_icon,
+    status_words,
+    when,
+)
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 
@@ -117,6 +126,11 @@ class Notices:
                 text = _("🚫 {who} (id <code>{id}</code>) was denied by {admin}.")
             who = display_name(request.name, request.username, request.user_id)
             return text.format(who=who, id=request.user_id, admin=html.escape(admin))
+
+    def draft_withdrawn(self, locale: str) -> str:
+        """A revoked person's open preview."""
+        with self._speaking(locale):
+            return access_withdrawn_draft()
 
     def access_granted(self, locale: str) -> str:
         """To the person let in."""

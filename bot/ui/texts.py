@@ -308,6 +308,17 @@ def no_access(user_id: int) -> str:
     return _("⛔ No access. Your Telegram id: {id}").format(id=user_id)
 
 
+def access_withdrawn(user_id: int) -> str:
+    """Every message (and press: plain text) of someone whose access was withdrawn."""
+    return _(
+        "⛔ Your access to this bot was withdrawn. Ask an admin if you need it again. Your Telegram id: {id}"
+    ).format(id=user_id)
+
+
+def access_withdrawn_draft() -> str:
+    return _("✖️ Cancelled: your access was withdrawn. Nothing was sent.")
+
+
 def refusal(kind: Refusal, user_id: int) -> str:
     """A stranger's message: who may use the bot, their id, and whether the admins were asked."""
     if kind is Refusal.DECLINED:
