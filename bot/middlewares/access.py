@@ -46,6 +46,11 @@ class AccessMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 await event.callback_query.answer(texts.private_only(), show_alert=True)
             return None
+        press = event.callback_query
+        if press is not None and press.message is not None and press.message.chat.id != user.id:
+            # A press on a message in someone else's chat (forged): never acted on.
+            await press.answer(texts.no_longer_valid(), show_alert=True)
+            return None
         operator = await self.db.people.operator(user.id)
         if operator is None:
             if await self.db.people.revoked(user.id):

@@ -299,6 +299,11 @@ def users(operators: Iterable[Operator]) -> str:
 
 
 # --- the gate ---------------------------------------------------------------------------------------------
+def no_longer_valid() -> str:
+    """A press that cannot be acted on (plain text: an alert)."""
+    return _("This button is no longer valid.")
+
+
 def private_only() -> str:
     return _("This bot works in private chats only.")
 
