@@ -30,6 +30,7 @@ from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
+from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
@@ -144,6 +145,7 @@ async def build_app(settings: Settings) -> App:
     dp = Dispatcher(storage=MemoryStorage())
     access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
+    dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares

@@ -7,7 +7,8 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.access`: access requests, the admins' decisions, the audit log;
 - `db.sends`: the send log and its state changes, the owed outcomes;
 - `db.tracking`: the delivery-tracking queue and the owed delivery notices;
-- `db.kv`: small named values.
+- `db.kv`: small named values;
+- `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.storage.people import PeopleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
 from bot.storage.tracking import TrackingRepository
+from bot.storage.updates import UpdatesRepository
 
 __all__ = ["Database", "StorageError"]
 
@@ -52,6 +54,7 @@ class Database:
         self.sends = SendsRepository(self._store)
         self.tracking = TrackingRepository(self._store)
         self.kv = KvRepository(self._store)
+        self.updates = UpdatesRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

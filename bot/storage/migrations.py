@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sends_user_claimed ON sends(user_id, claimed_at) WHERE claimed_at IS NOT NULL;
     -- RETENTION_DAYS: when a send's text and number were erased (who, when and the outcome stay).
     ALTER TABLE sends ADD COLUMN erased_at TEXT;
+    -- Recent Telegram update_ids: a redelivered update (webhook retry, polling after a restart) is handled once.
+    CREATE TABLE seen_updates (
+        update_id  INTEGER PRIMARY KEY,
+        seen_at    TEXT NOT NULL
+    );
     """,
 ]
 
