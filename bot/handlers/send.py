@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.sms.clean import clean_sms_text
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.sms.recipients import split_number
 from bot.storage.db import Database
@@ -38,6 +39,10 @@ async def show_preview(
     text: str,
     locale: str,
 ) -> None:
+    text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
+    if not text.strip():
+        await ask_for_text(message, state, msisdn)
+        return
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))

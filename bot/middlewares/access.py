@@ -16,6 +16,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.i18n import supported
 from bot.services.access import AccessService
+from bot.sms.clean import clean_name
 from bot.storage.db import Database
 from bot.ui import texts
 
@@ -67,7 +68,7 @@ class AccessMiddleware(BaseMiddleware):
         return await handler(event, data)
 
     async def _remember(self, user: User) -> None:
-        facts = (user.full_name, user.username, supported(user.language_code))
+        facts = (clean_name(user.full_name), user.username, supported(user.language_code))
         if self._seen.get(user.id) != facts:
             try:
                 await self.db.people.touch(user.id, *facts)

@@ -16,6 +16,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import User
 
 from bot.services.notifier import Notifier
+from bot.sms.clean import clean_name
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
 
@@ -97,7 +98,7 @@ class AccessService:
             decided = datetime.fromisoformat(latest.decided_at)
             if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
                 return Refusal.DECLINED
-        request = await self.db.access.open_request(user.id, user.full_name, user.username, locale)
+        request = await self.db.access.open_request(user.id, clean_name(user.full_name), user.username, locale)
         if request is not None:
             await self._notify_admins(request)
         return Refusal.ASKED
@@ -212,7 +213,7 @@ class AccessService:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""
         for chat_id, message_id in await self.db.access.request_messages(request.id):
             locale = await self.admin_locale(chat_id)
-            text = self.notices.access_decided(locale, request, approved=approved, admin=admin.full_name)
+            text = self.notices.access_decided(locale, request, approved=approved, admin=clean_name(admin.full_name))
             try:
                 await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
             except TelegramAPIError as exc:

@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.services.limits import LimitHit
+from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
@@ -43,7 +44,7 @@ class Notice:
 
 
 def display_name(name: str, username: str | None, user_id: int) -> str:
-    label = html.escape(name or str(user_id))
+    label = html.escape(clean_name(name) or str(user_id))
     if username:
         label += f" (@{html.escape(username)})"
     return label

@@ -28,6 +28,7 @@ from bot.gateway.errors import (
 from bot.services.access import Refusal
 from bot.services.limits import HOUR, LimitHit
 from bot.services.sending import Outcome
+from bot.sms.clean import clean_name
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.status import DeliveryStatus, StatusKind
@@ -280,7 +281,7 @@ def history_page(
         number = recipient(row)
         head = f"<b>{when(row.created_at, tz)}</b> · {number}"
         if names is not None:
-            head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
+            head += " · " + html.escape(clean_name(names.get(row.user_id) or "") or str(row.user_id))
         lines.append("")
         lines.append(head)
         lines.append(f"{row_state(row)}" + (f" · <code>{html.escape(row.gateway_id)}</code>" if row.gateway_id else ""))
@@ -293,7 +294,7 @@ def users(operators: Iterable[Operator]) -> str:
     lines = [_("People with access:")]
     for op in operators:
         role = _("admin") if op.is_admin else _("operator")
-        name = html.escape(op.name) if op.name else "—"
+        name = html.escape(clean_name(op.name)) if op.name else "—"
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
 
