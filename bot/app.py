@@ -30,7 +30,10 @@ from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
+from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
+from bot.services.notifier import Notifier
+from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
@@ -68,11 +71,14 @@ class App:
     retry: RetryAfterMiddleware
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
+    retention: Retention | None = None  # RETENTION_DAYS (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()
+        if self.retention is not None:
+            await self.retention.start()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
         self.tracker.start()
         self.obs.starting = False
@@ -85,6 +91,9 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
         await self.tracker.stop()
+        await self.access.close()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.http.aclose()
         await self.db.close()
         await self.bot.session.close()
@@ -116,17 +125,27 @@ async def build_app(settings: Settings) -> App:
             timeout=settings.smska_timeout,
         )
         notices = Notices(i18n, settings)
+        notifier = Notifier(bot)  # one limiter for everything the bot says on its own
         access = AccessService(
-            db=db, bot=bot, notices=notices, admin_ids=settings.admin_ids, default_locale=settings.default_locale
+            db=db,
+            bot=bot,
+            notices=notices,
+            admin_ids=settings.admin_ids,
+            default_locale=settings.default_locale,
+            notifier=notifier,
         )
-        tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings)
+        tracker = DeliveryTracker(
+            db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, notifier=notifier
+        )
         sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
     except BaseException:
         await db.close()
         raise
 
     dp = Dispatcher(storage=MemoryStorage())
+    access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
+    dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
@@ -148,6 +167,7 @@ async def build_app(settings: Settings) -> App:
         tracker=tracker,
         retry=retry,
         obs=obs,
+        retention=Retention(db=db, settings=settings),
     )
 
 

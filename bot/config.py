@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     delivery_track_hours: float = Field(default=72.0, gt=0)
     low_balance_threshold: Decimal | None = None
 
+    # Spend limits per operator, in SMS parts over the last hour / day (unset or blank: no limit).
+    operator_parts_per_hour: int | None = Field(default=500, ge=1)
+    operator_parts_per_day: int | None = Field(default=None, ge=1)
+
+    # After this many days a send's text and number are erased (who, when, outcome stay); unset: keep.
+    retention_days: float | None = Field(default=None, gt=0)
+
     timezone: str = "Europe/Moscow"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -82,7 +89,15 @@ class Settings(BaseSettings):
         return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator(
-        "low_balance_threshold", "health_port", "webhook_url", "webhook_secret", "metrics_token", mode="before"
+        "low_balance_threshold",
+        "operator_parts_per_hour",
+        "operator_parts_per_day",
+        "retention_days",
+        "health_port",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_token",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

@@ -63,11 +63,10 @@ async def decide(callback: CallbackQuery, callback_data: AccessCb, db: Database,
     if request is None:
         await callback.answer(_("This request no longer exists."))
         return
-    if request.status != "pending":
-        await callback.answer(_("Already decided."))
-        return
-    if callback_data.approve:
-        await access.grant(request.user_id, callback.from_user)
-    else:
-        await access.revoke(request.user_id, callback.from_user)
-    await callback.answer()
+    if request.status == "pending":
+        if await access.decide(request.id, callback_data.approve, callback.from_user) is not None:
+            await callback.answer()
+            return
+        request = await db.access.request(request.id)  # decided a moment ago by another press or command
+        assert request is not None
+    await callback.answer(texts.already_decided(request.status == "approved", await access.decided_by(request)))

@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
@@ -42,6 +43,10 @@ async def show_preview(
     user_id: int | None = None,
 ) -> None:
     """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
+    text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
+    if not text.strip():
+        await ask_for_text(message, state, msisdn)
+        return
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))
@@ -50,7 +55,12 @@ async def show_preview(
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
-    sent = await message.answer(texts.preview(row), reply_markup=keyboards.preview(row, settings.smska_sender_ids))
+    hit = await sending.limits.hit(user_id, row.parts)
+    body = texts.preview(row) if hit is None else texts.preview(row) + "\n\n" + texts.over_limit(hit)
+    markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
+    sent = await message.answer(body, reply_markup=markup)
+    if hit is not None:
+        await sending.limits.tell_admins(user_id, hit)
     await sending.db.sends.set_preview(row.id, sent.message_id)
     # A correction: the older open draft to the same number, or with the same text, can no longer send.
     for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
@@ -219,12 +229,20 @@ async def text_other(message: Message) -> None:
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
 @router.callback_query(SendCb.filter(F.action == "go"))
-async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
+async def confirm(
+    callback: CallbackQuery, callback_data: SendCb, sending: SendingService, settings: Settings, bot: Bot
+) -> None:
     try:
         pressed = callback.message.message_id if callback.message is not None else None
         outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id, pressed)
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    if outcome.limit is not None:
+        await answer_press(callback, texts.over_limit(outcome.limit), show_alert=True)
+        row = outcome.row
+        body = texts.preview(row) + "\n\n" + texts.over_limit(outcome.limit)
+        await show(callback, bot, body, keyboards.preview(row, settings.smska_sender_ids, can_send=False))
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.

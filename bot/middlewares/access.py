@@ -16,6 +16,7 @@ from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.i18n import supported
 from bot.services.access import AccessService
+from bot.sms.clean import clean_name
 from bot.storage.db import Database
 from bot.ui import texts
 
@@ -46,9 +47,20 @@ class AccessMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 await event.callback_query.answer(texts.private_only(), show_alert=True)
             return None
+        press = event.callback_query
+        if press is not None and press.message is not None and press.message.chat.id != user.id:
+            # A press on a message in someone else's chat (forged): never acted on.
+            await press.answer(texts.no_longer_valid(), show_alert=True)
+            return None
         operator = await self.db.people.operator(user.id)
         if operator is None:
-            await self._stranger(event, user, locale)
+            if await self.db.people.revoked(user.id):
+                state = data.get("state")
+                if state is not None:  # no step of a flow outlives access
+                    await state.clear()
+                await self._revoked(event, user)
+            else:
+                await self._stranger(event, user, locale)
             return None
         await self._remember(user)
         data["operator"] = operator
@@ -56,7 +68,7 @@ class AccessMiddleware(BaseMiddleware):
         return await handler(event, data)
 
     async def _remember(self, user: User) -> None:
-        facts = (user.full_name, user.username, supported(user.language_code))
+        facts = (clean_name(user.full_name), user.username, supported(user.language_code))
         if self._seen.get(user.id) != facts:
             try:
                 await self.db.people.touch(user.id, *facts)
@@ -64,6 +76,16 @@ class AccessMiddleware(BaseMiddleware):
                 log.warning("could not record who wrote: %s: %s", type(exc).__name__, exc, extra={"user_id": user.id})
                 return
             self._seen[user.id] = facts
+
+    async def _revoked(self, event: Update, user: User) -> None:
+        """Someone whose access was withdrawn: every message and press answered in words (rate-limited)."""
+        if event.edited_message is not None or (event.message is None and event.callback_query is None):
+            return
+        answer = self.access.should_answer_revoked(user.id)
+        if event.callback_query is not None:
+            await event.callback_query.answer(texts.revoked(user.id, plain=True) if answer else None, show_alert=answer)
+        elif event.message is not None and answer:
+            await event.message.answer(texts.revoked(user.id))
 
     async def _stranger(self, event: Update, user: User, locale: str) -> None:
         if event.edited_message is not None or (event.message is None and event.callback_query is None):

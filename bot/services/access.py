@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -10,8 +12,11 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import User
 
+from bot.services.notifier import Notifier
+from bot.sms.clean import clean_name
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
 
@@ -21,7 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFUSAL_EVERY = 600.0  # seconds: a stranger who keeps writing is refused at most this often
+# Someone whose access was withdrawn is answered every time, up to this many answers a minute (then silence).
+REVOKED_ANSWERS_A_MINUTE = 5
 ASK_AGAIN_AFTER = timedelta(hours=24)  # after a denial, no new request reaches the admins before this
+DIGEST_EVERY = 5.0  # seconds: at most one new request message per admin this often; the rest wait for a digest
 
 
 class Refusal(enum.Enum):
@@ -32,13 +40,28 @@ class Refusal(enum.Enum):
 
 
 class AccessService:
-    def __init__(self, *, db: Database, bot: Bot, notices: Notices, admin_ids: list[int], default_locale: str) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        notices: Notices,
+        admin_ids: list[int],
+        default_locale: str,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.db = db
         self.bot = bot
         self.notices = notices
         self.admin_ids = list(admin_ids)
         self.default_locale = default_locale
+        self.notifier = notifier or Notifier(bot)
         self._refused_at: dict[int, float] = {}
+        self._revoked_answered_at: dict[int, list[float]] = {}
+        self.fsm_storage: BaseStorage | None = None  # the dispatcher's (set by bot.app): flows of the revoked end
+        self._told_at: dict[int, float] = {}  # admin -> when their last request message or digest went out
+        self._held: dict[int, list[AccessRequest]] = {}  # admin -> requests waiting for the next digest
+        self._digests: dict[int, asyncio.Task[None]] = {}
 
     async def admin_locale(self, admin_id: int) -> str:
         return await self.db.people.locale_for(admin_id) or self.default_locale
@@ -55,6 +78,19 @@ class AccessService:
             self._refused_at.clear()
         return True
 
+    def should_answer_revoked(self, user_id: int) -> bool:
+        """Every message of someone whose access was withdrawn is answered, up to REVOKED_ANSWERS_A_MINUTE a
+        minute (a flood gets silence beyond that)."""
+        now = time.monotonic()
+        if len(self._revoked_answered_at) > 10_000:
+            self._revoked_answered_at.clear()
+        recent = [t for t in self._revoked_answered_at.get(user_id, []) if now - t < 60.0]
+        if len(recent) >= REVOKED_ANSWERS_A_MINUTE:
+            self._revoked_answered_at[user_id] = recent
+            return False
+        self._revoked_answered_at[user_id] = [*recent, now]
+        return True
+
     async def request_access(self, user: User, locale: str) -> Refusal:
         """Open a request (once) and tell the admins; returns what the stranger is told."""
         latest = await self.db.access.latest_for(user.id)
@@ -62,20 +98,55 @@ class AccessService:
             decided = datetime.fromisoformat(latest.decided_at)
             if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
                 return Refusal.DECLINED
-        request = await self.db.access.open_request(user.id, user.full_name, user.username, locale)
+        request = await self.db.access.open_request(user.id, clean_name(user.full_name), user.username, locale)
         if request is not None:
             await self._notify_admins(request)
         return Refusal.ASKED
 
     async def _notify_admins(self, request: AccessRequest) -> None:
+        """Each request reaches each admin once: in a message of its own with Approve / Deny, or — when the admin
+        got one less than DIGEST_EVERY ago (a flood of strangers) — in the next digest."""
         for admin_id in self.admin_ids:
-            notice = self.notices.access_request(await self.admin_locale(admin_id), request)
-            try:
-                sent = await self.bot.send_message(admin_id, notice.text, reply_markup=notice.markup)
-            except TelegramAPIError as exc:
-                log.warning("could not tell admin %s about an access request: %s", admin_id, exc)
+            if admin_id in self._held or time.monotonic() - self._told_at.get(admin_id, -DIGEST_EVERY) < DIGEST_EVERY:
+                self._held.setdefault(admin_id, []).append(request)
+                if admin_id not in self._digests:
+                    self._digests[admin_id] = asyncio.create_task(self._digest(admin_id), name=f"digest-{admin_id}")
                 continue
-            await self.db.access.add_request_message(request.id, admin_id, sent.message_id)
+            self._told_at[admin_id] = time.monotonic()
+            await self._send_request(admin_id, request)
+
+    async def _send_request(self, admin_id: int, request: AccessRequest) -> None:
+        notice = self.notices.access_request(await self.admin_locale(admin_id), request)
+        sent = await self.notifier.send(admin_id, notice.text, markup=notice.markup)
+        if sent is None:
+            log.warning("could not tell admin %s about an access request", admin_id)
+            return
+        await self.db.access.add_request_message(request.id, admin_id, sent)
+
+    async def _digest(self, admin_id: int) -> None:
+        """DIGEST_EVERY after the admin's last request message: the requests held since, in one message."""
+        try:
+            await asyncio.sleep(max(0.0, self._told_at.get(admin_id, 0.0) + DIGEST_EVERY - time.monotonic()))
+            held = self._held.pop(admin_id, [])
+            self._told_at[admin_id] = time.monotonic()
+            if len(held) == 1:
+                await self._send_request(admin_id, held[0])
+            elif held:
+                text = self.notices.access_digest(await self.admin_locale(admin_id), held)
+                await self.notifier.send(admin_id, text)
+        except Exception:
+            log.exception("could not send the digest of access requests to admin %s", admin_id)
+        finally:
+            self._digests.pop(admin_id, None)
+
+    async def close(self) -> None:
+        """Stop the digests waiting to go out (their requests stay pending; /allow and /deny decide them)."""
+        tasks = list(self._digests.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # --- decisions -------------------------------------------------------------------------------------
     async def grant(self, user_id: int, admin: User) -> bool:
@@ -92,24 +163,68 @@ class AccessService:
                 log.info("could not tell user %s they were allowed: %s", user_id, exc)
         return changed
 
+    async def decide(self, request_id: int, approve: bool, admin: User) -> AccessRequest | None:
+        """An Approve / Deny press: the request decided once (atomically), every admin's copy updated and the
+        person told when let in. None when it was decided already (by another press or command)."""
+        request = await self.db.access.decide(request_id, approve, admin.id)
+        if request is None:
+            return None
+        await self._close_request(request, approved=approve, admin=admin)
+        if not approve:
+            await self._tell_declined(request)
+            await self._withdraw(request.user_id)
+        if approve:
+            text = self.notices.access_granted(request.locale or await self.admin_locale(request.user_id))
+            try:
+                await self.bot.send_message(request.user_id, text)
+            except TelegramAPIError as exc:
+                log.info("could not tell user %s they were allowed: %s", request.user_id, exc)
+        return request
+
+    async def decided_by(self, request: AccessRequest) -> str:
+        """The name of the admin who decided `request` (their id when no name is known)."""
+        if request.decided_by is None:
+            return "—"
+        person = await self.db.people.get(request.decided_by)
+        return person.name if person is not None and person.name else str(request.decided_by)
+
     async def revoke(self, user_id: int, admin: User) -> bool:
         pending = await self.db.access.pending_for(user_id)
         changed = await self.db.access.deny(user_id, admin.id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
             if changed:  # they were promised an answer
-                locale = pending.locale or await self.db.people.locale_for(user_id) or self.default_locale
-                try:
-                    await self.bot.send_message(user_id, self.notices.access_declined(locale))
-                except TelegramAPIError as exc:
-                    log.info("could not tell user %s they were declined: %s", user_id, exc)
+                await self._tell_declined(pending)
+        if changed:
+            await self._withdraw(user_id)
         return changed
+
+    async def _tell_declined(self, request: AccessRequest) -> None:
+        """A stranger whose request was declined was promised an answer: they get it."""
+        locale = request.locale or await self.db.people.locale_for(request.user_id) or self.default_locale
+        try:
+            await self.bot.send_message(request.user_id, self.notices.access_declined(locale))
+        except TelegramAPIError as exc:
+            log.info("could not tell user %s they were declined: %s", request.user_id, exc)
+
+    async def _withdraw(self, user_id: int) -> None:
+        """Nothing of a revoked person's stays live: their open drafts are cancelled (each preview says so) and
+        their guided step is cleared, so a later /allow does not bring an old preview or step back."""
+        drafts = await self.db.sends.cancel_drafts_of(user_id)
+        locale = await self.admin_locale(user_id)
+        for row in drafts:
+            if row.preview_message_id is not None:
+                await self.notifier.edit(row.chat_id, row.preview_message_id, self.notices.draft_withdrawn(locale))
+        if self.fsm_storage is not None:
+            key = StorageKey(bot_id=self.bot.id, chat_id=user_id, user_id=user_id)
+            await self.fsm_storage.set_state(key, None)
+            await self.fsm_storage.set_data(key, {})
 
     async def _close_request(self, request: AccessRequest, *, approved: bool, admin: User) -> None:
         """Every admin's copy of the request shows the outcome and who decided, without buttons."""
         for chat_id, message_id in await self.db.access.request_messages(request.id):
             locale = await self.admin_locale(chat_id)
-            text = self.notices.access_decided(locale, request, approved=approved, admin=admin.full_name)
+            text = self.notices.access_decided(locale, request, approved=approved, admin=clean_name(admin.full_name))
             try:
                 await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
             except TelegramAPIError as exc:

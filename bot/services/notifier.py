@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
-from aiogram.types import ReplyParameters
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
 from bot.ui.messages import edit
 
@@ -86,12 +86,14 @@ class Notifier:
         self.bot = bot
         self.limiter = limiter or RateLimiter()
 
-    async def send(self, chat_id: int, text: str, *, reply_to: int | None = None) -> int | None:
+    async def send(
+        self, chat_id: int, text: str, *, reply_to: int | None = None, markup: InlineKeyboardMarkup | None = None
+    ) -> int | None:
         """Send a message; its id, or None when Telegram would not take it (blocked, chat gone)."""
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
         try:
             async with self.limiter.turn(chat_id):
-                sent = await self.bot.send_message(chat_id, text, reply_parameters=reply)
+                sent = await self.bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=markup)
         except TelegramForbiddenError:
             log.info("chat %s blocked the bot; notice dropped", chat_id)
             return None

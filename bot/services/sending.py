@@ -19,6 +19,7 @@ from aiogram import Bot
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError, GatewayRejected, GatewayUnavailable, SendOutcomeUnknown
+from bot.services.limits import LimitHit, SpendLimits
 from bot.services.notifier import Notifier
 from bot.services.tracker import DeliveryTracker
 from bot.sms.parts import count_parts
@@ -41,6 +42,7 @@ class Outcome:
     sent: bool
     row: SendRow
     error: GatewayError | None = None
+    limit: LimitHit | None = None  # this press was refused: the draft is over a spend limit (still a draft)
 
 
 class SendingService:
@@ -61,6 +63,7 @@ class SendingService:
         self.settings = settings
         self.tracker = tracker
         self.notifier = notifier or tracker.notifier
+        self.limits = SpendLimits(db=db, settings=settings, notifier=self.notifier, notices=notices)
         self._inflight: set[asyncio.Task[Outcome]] = set()
 
     async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
@@ -79,12 +82,15 @@ class SendingService:
     async def confirm(self, draft_id: int, user_id: int, preview_message_id: int | None = None) -> Outcome:
         """The Send press (on the preview `preview_message_id`). Only the press that moves the draft to `sending`
         calls the gateway."""
-        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id)
+        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id, self.limits.bounds())
         if claimed is None:
             row = await self.db.sends.get(draft_id)
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
-            return Outcome(sent=False, row=row)
+            hit = await self.limits.hit(user_id, row.parts) if row.state == "draft" else None
+            if hit is not None:
+                await self.limits.tell_admins(user_id, hit)
+            return Outcome(sent=False, row=row, limit=hit)
         # The gateway call runs in its own task: an interrupted handler or a shutdown must not cut a send
         # in half; close() waits for it.
         task = asyncio.create_task(self._send(claimed), name=f"send-{draft_id}")

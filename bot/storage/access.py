@@ -78,6 +78,36 @@ class AccessRepository:
                 await _audit(db, now, by, "deny", user_id)
         return bool(removed or refused)
 
+    async def decide(self, request_id: int, approve: bool, by: int) -> AccessRequest | None:
+        """An admin's press on a request: it is decided and `operators` follows, in one transaction, only when it
+        is still pending — exactly one of two presses at the same moment gets the row back; None for the later."""
+        now = utcnow()
+        async with self._store.transaction() as db:
+            row = await db.row(
+                """UPDATE access_requests SET status = ?, decided_by = ?, decided_at = ?
+                   WHERE id = ? AND status = 'pending' RETURNING *""",
+                ("approved" if approve else "denied", by, now, request_id),
+            )
+            if row is None:
+                return None
+            request = AccessRequest(**dict(row))
+            self._people.forget_operator(request.user_id)
+            if approve:
+                await db.rows(
+                    """INSERT INTO operators (user_id, role, name, added_by, added_at, active)
+                       VALUES (?, 'operator', ?, ?, ?, 1)
+                       ON CONFLICT(user_id) DO UPDATE SET active = 1, name = excluded.name,
+                         added_by = excluded.added_by, added_at = excluded.added_at""",
+                    (request.user_id, request.name, by, now),
+                )
+            else:
+                await db.rows(
+                    "UPDATE operators SET active = 0 WHERE user_id = ? AND role = 'operator'", (request.user_id,)
+                )
+            await _audit(db, now, by, "allow" if approve else "deny", request.user_id)
+        self._people.forget_operator(request.user_id)
+        return request
+
     # --- requests --------------------------------------------------------------------------------------
     async def open_request(
         self, user_id: int, name: str, username: str | None, locale: str | None

@@ -7,12 +7,14 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.access`: access requests, the admins' decisions, the audit log;
 - `db.sends`: the send log and its state changes, the owed outcomes;
 - `db.tracking`: the delivery-tracking queue and the owed delivery notices;
-- `db.kv`: small named values.
+- `db.kv`: small named values;
+- `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -25,10 +27,21 @@ from bot.storage.people import PeopleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
 from bot.storage.tracking import TrackingRepository
+from bot.storage.updates import UpdatesRepository
 
 __all__ = ["Database", "StorageError"]
 
 log = logging.getLogger(__name__)
+
+
+def private(path: Path) -> None:
+    """Make an existing database file readable by the bot's user only (0600); a file it may not change is left
+    as it is, with a warning."""
+    try:
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        log.warning("could not make %s private (0600): %s", path, exc.strerror)
 
 
 class Database:
@@ -41,12 +54,16 @@ class Database:
         self.sends = SendsRepository(self._store)
         self.tracking = TrackingRepository(self._store)
         self.kv = KvRepository(self._store)
+        self.updates = UpdatesRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
         path = Path(path)
         try:
+            created = not path.parent.exists()
             path.parent.mkdir(parents=True, exist_ok=True)
+            if created:  # the send log's folder is the bot's alone, whatever the umask
+                path.parent.chmod(0o700)
         except FileExistsError:
             raise StorageError(f"cannot create the database folder {path.parent}: a file has that name") from None
         except OSError as exc:
@@ -54,9 +71,14 @@ class Database:
         # Tried with the plain sqlite3 module first: when aiosqlite's connect fails, its worker thread outlives
         # the event loop and prints "Event loop is closed" tracebacks after our one clear line.
         try:
+            if not path.exists():  # created private, whatever the umask
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            private(path)
             sqlite3.connect(path).close()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the database file {path}: {exc}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot open the database file {path}: {exc.strerror}") from None
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except Exception as exc:
@@ -76,6 +98,8 @@ class Database:
         try:
             await self._conn.execute("PRAGMA journal_mode = WAL")
             version = await self.schema_version()
+            for suffix in ("-wal", "-shm", "-journal"):  # SQLite gives new ones the main file's mode
+                private(self.path.with_name(self.path.name + suffix))
         except aiosqlite.DatabaseError as exc:
             raise StorageError(f"the database file {self.path} is not usable: {exc}") from None
         if version > LATEST:

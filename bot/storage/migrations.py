@@ -108,6 +108,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sends_outcome_owed ON sends(id) WHERE outcome_owed_at IS NOT NULL;
     CREATE INDEX sends_notice_owed ON sends(id) WHERE notice_owed_at IS NOT NULL;
     """,
+    # 4 (issue 19, limits and privacy): when a send was claimed (its Send press), so the parts an operator spent
+    # in the last hour and day can be counted; rows already past their press count from when they were sent.
+    """
+    ALTER TABLE sends ADD COLUMN claimed_at TEXT;
+    UPDATE sends SET claimed_at = COALESCE(sent_at, updated_at) WHERE state IN ('sending', 'accepted', 'unknown');
+    CREATE INDEX sends_user_claimed ON sends(user_id, claimed_at) WHERE claimed_at IS NOT NULL;
+    -- RETENTION_DAYS: when a send's text and number were erased (who, when and the outcome stay).
+    ALTER TABLE sends ADD COLUMN erased_at TEXT;
+    -- Recent Telegram update_ids: a redelivered update (webhook retry, polling after a restart) is handled once.
+    CREATE TABLE seen_updates (
+        update_id  INTEGER PRIMARY KEY,
+        seen_at    TEXT NOT NULL
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -69,6 +69,8 @@ class SendRow:
     updated_at: str
     outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
     notice_owed_at: str | None  # tracking ended, and its operator not told yet
+    claimed_at: str | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
+    erased_at: str | None = None  # RETENTION_DAYS: its text and number were erased then
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,13 @@ class PeopleRepository:
         )
         return result
 
+    async def revoked(self, user_id: int) -> bool:
+        """An operator whose access was withdrawn (the gate answers them in words)."""
+        found = await self._store.scalar(
+            "SELECT 1 FROM operators WHERE user_id = ? AND active = 0 AND role = 'operator'", (user_id,)
+        )
+        return found is not None
+
     async def operators(self) -> list[Operator]:
         rows = await self._store.rows(
             "SELECT * FROM operators WHERE active = 1 ORDER BY role = 'operator', added_at, user_id"

@@ -8,6 +8,7 @@ went unknown until its operator was shown that (`outcome_shown`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,12 @@ from bot.storage.store import Row, Store, utcnow
 #: draft to the same number or with the same text. The Cancel button leaves it NULL.
 CANCELLED_BY_OPERATOR = "cancelled"
 REPLACED = "replaced"
+WITHDRAWN = "withdrawn"  # the operator's access was taken away
+
+# Parts spent by one operator: a failed send was refused by the gateway and cost nothing; one that went
+# unknown may have gone out, so it counts.
+SPENT_SQL = """SELECT COALESCE(SUM(s.parts), 0) FROM sends AS s
+               WHERE s.user_id = ? AND s.state IN ('sending', 'accepted', 'unknown')"""
 
 
 def _send(row: Row | None) -> SendRow | None:
@@ -81,15 +88,42 @@ class SendsRepository:
             (text, encoding, parts, utcnow(), send_id, user_id),
         )
 
-    async def claim(self, send_id: int, user_id: int, preview_message_id: int | None = None) -> SendRow | None:
+    async def claim(
+        self,
+        send_id: int,
+        user_id: int,
+        preview_message_id: int | None = None,
+        limits: Sequence[tuple[str, int]] = (),
+    ) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
-        preview): whatever happens next is then told on that preview."""
+        preview): whatever happens next is then told on that preview. Each of `limits` (since, parts) holds in the
+        same statement: the parts this operator spent since then plus this draft's stay within it, so concurrent
+        presses on several drafts cannot all slip under a limit together."""
+        conditions = "".join(f" AND sends.parts + ({SPENT_SQL} AND s.claimed_at >= ?) <= ?" for _ in limits)
+        params: list[Any] = [utcnow(), utcnow(), preview_message_id, send_id, user_id]
+        for since, most in limits:
+            params += [user_id, since, most]
         return await self._change(
-            """UPDATE sends SET state = 'sending', updated_at = ?, preview_message_id = COALESCE(preview_message_id, ?)
-               WHERE id = ? AND user_id = ? AND state = 'draft' RETURNING *""",
-            (utcnow(), preview_message_id, send_id, user_id),
+            f"""UPDATE sends SET state = 'sending', updated_at = ?, claimed_at = ?,
+                 preview_message_id = COALESCE(preview_message_id, ?)
+               WHERE id = ? AND user_id = ? AND state = 'draft'{conditions} RETURNING *""",  # noqa: S608
+            tuple(params),
         )
+
+    async def parts_spent(self, user_id: int, sinces: Sequence[str]) -> list[int]:
+        """SMS parts this operator's presses sent (or may have sent) since each of `sinces` (UTC ISO), in one
+        trip."""
+        if not sinces:
+            return []
+        sums = ", ".join("COALESCE(SUM(CASE WHEN s.claimed_at >= ? THEN s.parts END), 0)" for _ in sinces)
+        row = await self._store.row(
+            f"""SELECT {sums} FROM sends AS s
+                WHERE s.user_id = ? AND s.state IN ('sending', 'accepted', 'unknown')""",  # noqa: S608
+            (*sinces, user_id),
+        )
+        assert row is not None
+        return [int(value) for value in row]
 
     async def cancel(self, send_id: int, user_id: int) -> SendRow | None:
         return await self._change(
@@ -97,6 +131,10 @@ class SendsRepository:
                RETURNING *""",
             (utcnow(), send_id, user_id),
         )
+
+    async def cancel_drafts_of(self, user_id: int) -> list[SendRow]:
+        """Every open draft of this person cancelled (their access was withdrawn); the rows as written."""
+        return await self.cancel_open(user_id, reason=WITHDRAWN)
 
     async def cancel_open(self, user_id: int, *, reason: str = CANCELLED_BY_OPERATOR) -> list[SendRow]:
         """Every open draft of this operator -> `cancelled` (/cancel); the rows as written. `reason` is kept in
@@ -181,6 +219,22 @@ class SendsRepository:
     async def interrupted(self) -> list[SendRow]:
         """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
         return await self._list("SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
+
+    async def erase_older_than(self, cutoff: str) -> int:
+        """RETENTION_DAYS: the text and number of sends created before `cutoff` (UTC ISO) are erased; who sent
+        it, when and what became of it stay. A send still being sent, tracked or owed to its operator waits; an
+        old draft can no longer be sent (cancelled). Returns how many were erased."""
+        now = utcnow()
+        rows = await self._store.rows(
+            """UPDATE sends SET text = '', msisdn = '', erased_at = ?, updated_at = ?,
+                 state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
+               WHERE created_at < ? AND erased_at IS NULL AND state != 'sending'
+                 AND outcome_owed_at IS NULL AND notice_owed_at IS NULL
+                 AND id NOT IN (SELECT send_id FROM tracking)
+               RETURNING id""",
+            (now, now, cutoff),
+        )
+        return len(rows)
 
     # --- reads -----------------------------------------------------------------------------------------
     async def get(self, send_id: int) -> SendRow | None:

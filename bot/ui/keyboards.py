@@ -36,10 +36,12 @@ def flow_cancel() -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def preview(row: SendRow, senders: list[str]) -> InlineKeyboardMarkup:
-    """Send and Cancel side by side; below them the sender, when there is a choice."""
+def preview(row: SendRow, senders: list[str], *, can_send: bool = True) -> InlineKeyboardMarkup:
+    """Send and Cancel side by side; below them the sender, when there is a choice. Without Send when the draft
+    is over a spend limit."""
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("✅ Send"), callback_data=SendCb(action="go", draft_id=row.id))
+    if can_send:
+        kb.button(text=_("✅ Send"), callback_data=SendCb(action="go", draft_id=row.id))
     kb.button(text=_("✖️ Cancel"), callback_data=SendCb(action="cancel", draft_id=row.id))
     if len(senders) > 1:
         kb.button(

@@ -15,11 +15,26 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.services.limits import LimitHit
+from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import declined, draft_state, first_words, money, status_icon, status_words, when
+from bot.ui.texts import (
+    access_digest,
+    access_withdrawn_draft,
+    declined,
+    draft_state,
+    first_words,
+    limit_reached,
+    money,
+    status_icon,
+    status_words,
+    when,
+)
+
+DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +46,7 @@ class Notice:
 
 
 def display_name(name: str, username: str | None, user_id: int) -> str:
-    label = html.escape(name or str(user_id))
+    label = html.escape(clean_name(name) or str(user_id))
     if username:
         label += f" (@{html.escape(username)})"
     return label
@@ -52,7 +67,7 @@ class Notices:
         """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
         with self._speaking(locale):
             number = format_phone(send.msisdn)
-            gid = send.gateway_id or "—"
+            gid = html.escape(send.gateway_id or "—")
             if status is None:
                 hours = f"{self.settings.delivery_track_hours:g}"
                 head = _("❔ No final status for the SMS to {number} after {hours} h: unknown.").format(
@@ -88,6 +103,11 @@ class Notices:
                 amount=money(balance), threshold=money(threshold)
             )
 
+    def limit_reached(self, locale: str, user_id: int, name: str, username: str | None, hit: LimitHit) -> str:
+        """To the admins: an operator reached a spend limit (once per operator and window)."""
+        with self._speaking(locale):
+            return limit_reached(display_name(name, username, user_id), user_id, hit)
+
     # --- access -------------------------------------------------------------------------------------------
     def access_request(self, locale: str, request: AccessRequest) -> Notice:
         """To an admin: who asks, with Approve / Deny."""
@@ -96,6 +116,13 @@ class Notices:
                 who=display_name(request.name, request.username, request.user_id), id=request.user_id
             )
             return Notice(text, keyboards.access_request(request))
+
+    def access_digest(self, locale: str, requests: list[AccessRequest]) -> str:
+        """To an admin: the requests that came in while they were being told of another (a flood)."""
+        with self._speaking(locale):
+            return access_digest(
+                [(display_name(r.name, r.username, r.user_id), r.user_id) for r in requests], DIGEST_LINES
+            )
 
     def access_decided(self, locale: str, request: AccessRequest, *, approved: bool, admin: str) -> str:
         """An admin's copy of a request once decided: the outcome and who decided (`admin`: their name)."""
@@ -106,6 +133,11 @@ class Notices:
                 text = _("🚫 {who} (id <code>{id}</code>) was refused access by {admin}.")
             who = display_name(request.name, request.username, request.user_id)
             return text.format(who=who, id=request.user_id, admin=html.escape(admin))
+
+    def draft_withdrawn(self, locale: str) -> str:
+        """A revoked person's open preview."""
+        with self._speaking(locale):
+            return access_withdrawn_draft()
 
     def access_granted(self, locale: str) -> str:
         """To the person let in."""

@@ -26,7 +26,9 @@ from bot.gateway.errors import (
     SendOutcomeUnknown,
 )
 from bot.services.access import Refusal
+from bot.services.limits import HOUR, LimitHit
 from bot.services.sending import Outcome
+from bot.sms.clean import clean_name
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.plain import plainer
@@ -55,6 +57,11 @@ def when(iso_utc: str | None, tz: ZoneInfo) -> str:
     return datetime.fromisoformat(iso_utc).astimezone(tz).strftime("%d.%m %H:%M")
 
 
+def recipient(row: SendRow) -> str:
+    """The number an SMS went to, or that it was erased (RETENTION_DAYS)."""
+    return format_phone(row.msisdn) if row.erased_at is None else _("number erased")
+
+
 def status_words(status: DeliveryStatus) -> str:
     kind = status.kind
     if kind is StatusKind.ACCEPTED:
@@ -67,7 +74,7 @@ def status_words(status: DeliveryStatus) -> str:
         return _("expired: the phone was unreachable")
     if kind is StatusKind.DELETED:
         return _("deleted by the carrier")
-    return _("unrecognised status {code} {name}").format(code=status.code, name=status.name)
+    return _("unrecognised status {code} {name}").format(code=status.code, name=html.escape(status.name))
 
 
 def status_icon(status: DeliveryStatus) -> str:
@@ -193,6 +200,30 @@ def plain_note(text: str) -> list[str]:
     ]
 
 
+def over_limit(hit: LimitHit) -> str:
+    """Under a preview that cannot be sent, and as the press's alert (plain text)."""
+    if hit.window == HOUR:
+        text = _("⛔ Over your limit: {used} of {limit} SMS parts in the last hour are used, this SMS needs {parts}.")
+    else:
+        text = _(
+            "⛔ Over your limit: {used} of {limit} SMS parts in the last 24 hours are used, this SMS needs {parts}."
+        )
+    return (
+        text.format(used=hit.used, limit=hit.limit, parts=hit.parts)
+        + " "
+        + _("It cannot be sent now; the admins have been told.")
+    )
+
+
+def limit_reached(who: str, user_id: int, hit: LimitHit) -> str:
+    """To the admins (`who` is HTML already)."""
+    if hit.window == HOUR:
+        text = _("⚠️ {who} (id <code>{id}</code>) reached the limit of {limit} SMS parts an hour; their sends are held.")
+    else:
+        text = _("⚠️ {who} (id <code>{id}</code>) reached the limit of {limit} SMS parts a day; their sends are held.")
+    return text.format(who=who, id=user_id, limit=hit.limit)
+
+
 def outcome(result: Outcome) -> str:
     """The text that replaces the preview once a press was handled."""
     row = result.row
@@ -205,7 +236,7 @@ def outcome(result: Outcome) -> str:
         return _(
             "📤 Sent to {number}.\nid <code>{id}</code> · balance left: {balance}\n"
             "I will report the delivery result here."
-        ).format(number=number, id=row.gateway_id, balance=money(row.balance_after))
+        ).format(number=number, id=html.escape(row.gateway_id or "—"), balance=money(row.balance_after))
     return draft_state(row)
 
 
@@ -221,7 +252,7 @@ def closed_preview(row: SendRow) -> str:
 
 def draft_state(row: SendRow) -> str:
     """For a press that did not send: what already happened to this draft (plain text: shown in an alert)."""
-    number = format_phone(row.msisdn)
+    number = recipient(row)
     if row.state == "cancelled" and row.error_text == REPLACED:
         return _("This preview was replaced by a newer one. Nothing was sent to {number}.").format(number=number)
     if row.state == "cancelled":
@@ -288,13 +319,14 @@ def history_page(
     """One page of /history; with `names` (admins), who sent each SMS."""
     lines = [_("📜 SMS sent, newest first (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for row in rows:
-        head = f"<b>{when(row.sent_at or row.created_at, tz)}</b> · {format_phone(row.msisdn)}"
+        head = f"<b>{when(row.sent_at or row.created_at, tz)}</b> · {recipient(row)}"
         if names is not None:
-            head += " · " + html.escape(names.get(row.user_id) or str(row.user_id))
+            head += " · " + html.escape(clean_name(names.get(row.user_id) or "") or str(row.user_id))
         lines.append("")
         lines.append(head)
-        lines.append(f"{row_state(row)}" + (f" · <code>{row.gateway_id}</code>" if row.gateway_id else ""))
-        lines.append(f"<i>{snippet(row.text)}</i>")
+        lines.append(f"{row_state(row)}" + (f" · <code>{html.escape(row.gateway_id)}</code>" if row.gateway_id else ""))
+        shown = snippet(row.text) if row.erased_at is None else _("text erased")
+        lines.append(f"<i>{shown}</i>")
     return "\n".join(lines)
 
 
@@ -305,12 +337,17 @@ def users(operators: Iterable[Operator], names: Mapping[int, str] | None = None)
     for op in operators:
         role = _("admin") if op.is_admin else _("operator")
         known = op.name or (names or {}).get(op.user_id, "")
-        name = html.escape(known) if known else _("(name not known yet)")
+        name = html.escape(clean_name(known)) if known else _("(name not known yet)")
         lines.append(f"• <code>{op.user_id}</code> {name} — {role}")
     return "\n".join(lines)
 
 
 # --- the gate ---------------------------------------------------------------------------------------------
+def no_longer_valid() -> str:
+    """A press that cannot be acted on (plain text: an alert)."""
+    return _("This button is no longer valid.")
+
+
 def private_only() -> str:
     return _("This bot works in private chats only.")
 
@@ -332,6 +369,10 @@ def declined() -> str:
     return _("⛔ An admin declined your request for access to this bot.")
 
 
+def access_withdrawn_draft() -> str:
+    return _("✖️ Cancelled: an admin has taken away your access. Nothing was sent.")
+
+
 def refusal(kind: Refusal, user_id: int) -> str:
     """A stranger's message: who may use the bot, their id, and whether the admins were asked."""
     if kind is Refusal.DECLINED:
@@ -344,6 +385,23 @@ def refusal(kind: Refusal, user_id: int) -> str:
         "Your Telegram id: <code>{id}</code>\n"
         "The admins have been asked to let you in; you will get a message when they decide."
     ).format(id=user_id)
+
+
+def already_decided(approved: bool, admin: str) -> str:
+    """A press on a request someone decided first (a toast: plain text)."""
+    if approved:
+        return _("Already decided by {admin}: allowed.").format(admin=admin)
+    return _("Already decided by {admin}: denied.").format(admin=admin)
+
+
+def access_digest(people: list[tuple[str, int]], most: int) -> str:
+    """Access requests in one message (`people`: HTML-ready name, id); decided by command."""
+    lines = [_("🔔 {count} more access requests:").format(count=len(people))]
+    lines += [f"• {who}, id <code>{user_id}</code>" for who, user_id in people[:most]]
+    if len(people) > most:
+        lines.append(_("… and {count} more.").format(count=len(people) - most))
+    lines.append(_("Let someone in with <code>/allow id</code>, refuse with <code>/deny id</code>."))
+    return "\n".join(lines)
 
 
 # --- the error router ---------------------------------------------------------------------------------------

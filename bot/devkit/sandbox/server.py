@@ -81,6 +81,7 @@ class SandboxGateway:
         self.sent: list[SentMessage] = []
         self._messages: dict[str, SentMessage] = {}
         self._forced: dict[str, tuple[int, str]] = {}
+        self._next_ids: list[str] = []
         self._injections: list[_Injection] = []
         self._changed = asyncio.Condition()
         self._stopping = asyncio.Event()
@@ -168,6 +169,10 @@ class SandboxGateway:
         self._forced[message_id] = (code, name)
         if message_id not in self._messages:
             self._messages[message_id] = SentMessage(message_id, "", "", "", 0, Decimal(0), self.clock())
+
+    def force_next_id(self, message_id: str) -> None:
+        """The next accepted send gets this id (e.g. a hostile one, as a forged reply on plain http could carry)."""
+        self._next_ids.append(message_id)
 
     def status_of(self, message_id: str) -> tuple[int, str] | None:
         """The status a query would answer now, or None for an unknown id."""
@@ -358,6 +363,8 @@ class SandboxGateway:
         )
 
     def _new_id(self) -> str:
+        if self._next_ids:
+            return self._next_ids.pop(0)
         while True:
             candidate = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
             if candidate not in self._messages:

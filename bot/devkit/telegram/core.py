@@ -165,6 +165,14 @@ class ServerCore:
         self._touch()
         return update
 
+    def redeliver(self, update_id: int) -> JsonDict:
+        """Queue an update that was already delivered once more, with its same update_id (as Telegram does when
+        a bot did not confirm it before it stopped). Returns it."""
+        update = next(u for u in self.updates if u["update_id"] == update_id)
+        self._pending.append(update)
+        self._touch()
+        return update
+
     def _terminate_polls(self, reason: str) -> None:
         self._poll_generation += 1
         self._poll_conflict = reason
