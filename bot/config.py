@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     smska_api_key: str
     smska_api_password: SecretStr
     smska_sender_ids: Annotated[list[str], NoDecode]
-    smska_timeout: float = Field(default=15.0, gt=0)
+    smska_timeout: float = Field(default=10.0, gt=0)
 
     database_path: Path = Path("data/bot.sqlite3")
     admin_ids: Annotated[list[int], NoDecode]

@@ -135,7 +135,12 @@ async def text_other(message: Message) -> None:
 async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
     try:
         pressed = callback.message.message_id if callback.message is not None else None
-        outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id, pressed)
+        outcome = await sending.confirm(
+            callback_data.draft_id,
+            callback.from_user.id,
+            pressed,
+            on_claimed=lambda: answer_press(callback, _("Sending…")),  # the toast: the sign of work
+        )
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
@@ -143,7 +148,6 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
         await answer_press(callback, texts.draft_state(outcome.row), show_alert=True)
         return
-    await answer_press(callback)
     text = texts.outcome(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + texts.balance_line(await sending.balance())

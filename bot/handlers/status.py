@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
@@ -16,6 +16,7 @@ from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import Operator
 from bot.ui import texts
+from bot.ui.messages import working
 
 router = Router(name="status")
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ async def status(
     db: Database,
     operator: Operator,
     settings: Settings,
+    bot: Bot,
 ) -> None:
     message_id = (command.args or "").strip()
     if not MESSAGE_ID.match(message_id):
@@ -44,7 +46,8 @@ async def status(
         result = DeliveryStatus(row.status_code, row.status_name or "")
     else:
         try:
-            result = await gateway.query(message_id)
+            async with working(bot, message.chat.id):
+                result = await gateway.query(message_id)
         except GatewayError as exc:
             log.info("status query failed: %s", type(exc).__name__)
             result = exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -76,9 +77,15 @@ class SendingService:
             locale=locale,
         )
 
-    async def confirm(self, draft_id: int, user_id: int, preview_message_id: int | None = None) -> Outcome:
+    async def confirm(
+        self,
+        draft_id: int,
+        user_id: int,
+        preview_message_id: int | None = None,
+        on_claimed: Callable[[], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """The Send press (on the preview `preview_message_id`). Only the press that moves the draft to `sending`
-        calls the gateway."""
+        calls the gateway; `on_claimed` (the press's sign of work) runs while the gateway is called."""
         claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id)
         if claimed is None:
             row = await self.db.sends.get(draft_id)
@@ -90,6 +97,11 @@ class SendingService:
         task = asyncio.create_task(self._send(claimed), name=f"send-{draft_id}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
+        if on_claimed is not None:
+            try:
+                await on_claimed()
+            except Exception:
+                log.exception("the press's sign of work failed")
         return await asyncio.shield(task)
 
     async def _send(self, row: SendRow) -> Outcome:

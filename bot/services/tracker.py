@@ -145,7 +145,7 @@ class DeliveryTracker:
         status: DeliveryStatus | None = None
         self.queries += 1
         try:
-            status = await self.gateway.query(send.gateway_id)
+            status = await self.gateway.query(send.gateway_id, background=True)
         except GatewayError as exc:
             log.info("delivery query failed: %s", type(exc).__name__, extra={"send_id": send.id})
         now = self.clock()
