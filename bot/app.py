@@ -72,8 +72,9 @@ class App:
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
-        await self.sending.recover()
+        await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
+        self.sending.start_telling()
         self.tracker.start()
         self.obs.starting = False
 
@@ -84,6 +85,7 @@ class App:
         if handling:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
+        await self.sending.stop_telling()
         await self.tracker.stop()
         await self.http.aclose()
         await self.db.close()

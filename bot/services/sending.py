@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_PARTS = 10
 LOW_BALANCE_KEY = "low_balance_warned"
+INTERRUPTED = "interrupted"  # error_text of a send a crash or a stop cut short
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class SendingService:
         self.tracker = tracker
         self.notifier = notifier or tracker.notifier
         self._inflight: set[asyncio.Task[Outcome]] = set()
+        self._telling: asyncio.Task[int] | None = None
 
     async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
         parts = count_parts(text)
@@ -119,7 +121,7 @@ class SendingService:
         except BaseException:
             # Anything else (a bug, a cancellation): we cannot know whether it left, so it is `unknown`.
             with contextlib.suppress(Exception):
-                await self.db.sends.mark_unknown(row.id, "interrupted")
+                await self.db.sends.mark_unknown(row.id, INTERRUPTED)
             raise
         first, interval, deadline = self.tracker.schedule_for_new()
         try:
@@ -161,23 +163,57 @@ class SendingService:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     async def recover(self) -> list[SendRow]:
-        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Each becomes
-        `unknown` with its outcome owed in one write, and is marked shown once told: a crash or a stop while
-        telling leaves the rest owed, and the next start tells them (never nobody). Sends that failed or went
-        unknown just before a crash, before their operator saw it, are told too."""
+        """At start-up, before the first update: sends interrupted by a crash become `unknown` with their
+        outcome owed, in one write each (a few milliseconds for hundreds). Telling their operators is
+        `tell_owed`'s, in the background: the bot answers new requests meanwhile."""
         rows = await self.db.sends.interrupted()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
-            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            await self.db.sends.mark_unknown(row.id, "interrupted")
-            await self._tell(row, self.notices.interrupted(locale, row))
-            await self.db.sends.outcome_shown(row.id)
-        for row in await self.db.sends.owed_outcomes():
-            log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
-            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            await self._tell(row, self.notices.owed_outcome(locale, row))
-            await self.db.sends.outcome_shown(row.id)
+            await self.db.sends.mark_unknown(row.id, INTERRUPTED)
         return rows
+
+    async def tell_owed(self) -> int:
+        """Tell every owed outcome, at Telegram's pace (the notifier's limits), each marked shown once told: a
+        crash or a stop while telling leaves the rest owed, and the next start tells them (never nobody). Sends
+        interrupted by a restart are told so; sends that failed or went unknown just before a crash, before
+        their operator saw it, are told what became of them. Returns how many were told."""
+        told = 0
+        for row in await self.db.sends.owed_outcomes():
+            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            if row.state == "unknown" and row.error_text == INTERRUPTED:
+                text = self.notices.interrupted(locale, row)
+            else:
+                log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
+                text = self.notices.owed_outcome(locale, row)
+            await self._tell(row, text)
+            await self.db.sends.outcome_shown(row.id)
+            told += 1
+        return told
+
+    def start_telling(self) -> asyncio.Task[int]:
+        """`tell_owed` in its own task (App.start); `stop_telling` ends it."""
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.create_task(self._tell_owed_safely(), name="tell-owed-outcomes")
+        return self._telling
+
+    async def _tell_owed_safely(self) -> int:
+        try:
+            return await self.tell_owed()
+        except Exception:
+            log.exception("owed outcomes could not all be told; the rest are told at the next start")
+            return 0
+
+    async def stop_telling(self, timeout: float = 5.0) -> None:
+        """Let the telling finish (bounded), else stop it: what is not told stays owed for the next start."""
+        task, self._telling = self._telling, None
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            log.warning("stopped before every owed outcome was told; the rest go out at the next start")
 
     async def _tell(self, row: SendRow, text: str) -> None:
         """The preview becomes `text`, and a reply makes the phone ring."""
