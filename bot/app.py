@@ -18,7 +18,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 
@@ -34,6 +33,7 @@ from bot.services.access import AccessService
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
 from bot.ui.notices import Notices
 
@@ -127,7 +127,7 @@ async def build_app(settings: Settings) -> App:
         await db.close()
         raise
 
-    dp = Dispatcher(storage=MemoryStorage())
+    dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language

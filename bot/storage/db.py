@@ -7,7 +7,8 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.access`: access requests, the admins' decisions, the audit log;
 - `db.sends`: the send log and its state changes, the owed outcomes;
 - `db.tracking`: the delivery-tracking queue and the owed delivery notices;
-- `db.kv`: small named values.
+- `db.kv`: small named values;
+- `db.fsm`: the guided steps' state (aiogram FSM).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.storage.access import AccessRepository
+from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
@@ -41,6 +43,7 @@ class Database:
         self.sends = SendsRepository(self._store)
         self.tracking = TrackingRepository(self._store)
         self.kv = KvRepository(self._store)
+        self.fsm = FsmRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

@@ -108,6 +108,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sends_outcome_owed ON sends(id) WHERE outcome_owed_at IS NOT NULL;
     CREATE INDEX sends_notice_owed ON sends(id) WHERE notice_owed_at IS NOT NULL;
     """,
+    # 3 (issue 14): the guided steps' state (aiogram FSM, bot/storage/fsm.py), so that a step survives a restart.
+    """
+    CREATE TABLE fsm_states (
+        key         TEXT PRIMARY KEY,
+        state       TEXT,
+        data        TEXT NOT NULL DEFAULT '{}',
+        updated_at  TEXT NOT NULL
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
