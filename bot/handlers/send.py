@@ -155,7 +155,9 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
-        await sending.db.sends.set_result_message(outcome.row.id, shown_in)
+        written = await sending.db.sends.set_result_message(outcome.row.id, shown_in)
+        if written is not None:
+            await sending.tracker.settle(written, shown_in)  # delivery may have been seen meanwhile
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))

@@ -141,10 +141,11 @@ class SendsRepository:
     async def outcome_shown(self, send_id: int) -> None:
         await self._store.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (send_id,))
 
-    async def set_result_message(self, send_id: int, message_id: int) -> None:
-        """The message that shows the outcome; the delivery notice edits it."""
-        await self._store.rows(
-            "UPDATE sends SET result_message_id = ?, updated_at = ? WHERE id = ?", (message_id, utcnow(), send_id)
+    async def set_result_message(self, send_id: int, message_id: int) -> SendRow | None:
+        """The message that shows the outcome; the delivery notice edits it. Returns the row as written."""
+        return await self._change(
+            "UPDATE sends SET result_message_id = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (message_id, utcnow(), send_id),
         )
 
     async def interrupted(self) -> list[SendRow]:
