@@ -75,6 +75,7 @@ class App:
         await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
         self.sending.start_telling()
+        self.sending.start_expiring()
         self.tracker.start()
         self.obs.starting = False
 
@@ -86,6 +87,7 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
+        await self.sending.stop_expiring()
         await self.tracker.stop()
         await self.http.aclose()
         await self.db.close()

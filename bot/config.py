@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     delivery_poll_initial: float = Field(default=10.0, gt=0)
     delivery_poll_max: float = Field(default=300.0, gt=0)
     delivery_track_hours: float = Field(default=72.0, gt=0)
+    draft_ttl_hours: float = Field(default=24.0, gt=0)  # a preview older than this cannot send
     low_balance_threshold: Decimal | None = None
 
     timezone: str = "Europe/Moscow"

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
-from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.sms.recipients import split_number
 from bot.storage.db import Database
@@ -132,7 +132,9 @@ async def text_other(message: Message) -> None:
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
 @router.callback_query(SendCb.filter(F.action == "go"))
-async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: SendingService, bot: Bot) -> None:
+async def confirm(
+    callback: CallbackQuery, callback_data: SendCb, sending: SendingService, settings: Settings, bot: Bot
+) -> None:
     try:
         pressed = callback.message.message_id if callback.message is not None else None
         outcome = await sending.confirm(
@@ -143,6 +145,9 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         )
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    if outcome.expired:
+        await offer_fresh_preview(callback, sending, settings, bot, outcome)
         return
     if not outcome.sent:
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
@@ -158,6 +163,25 @@ async def confirm(callback: CallbackQuery, callback_data: SendCb, sending: Sendi
         written = await sending.db.sends.set_result_message(outcome.row.id, shown_in)
         if written is not None:
             await sending.tracker.settle(written, shown_in)  # delivery may have been seen meanwhile
+
+
+async def offer_fresh_preview(
+    callback: CallbackQuery, sending: SendingService, settings: Settings, bot: Bot, outcome: Outcome
+) -> None:
+    """A press on a preview older than DRAFT_TTL_HOURS: it says so, and a fresh preview of the same SMS follows."""
+    hours = f"{settings.draft_ttl_hours:g}"
+    await answer_press(callback, _("This preview is older than {hours} h and can no longer send.").format(hours=hours))
+    old = outcome.row
+    await show(
+        callback, bot, _("⌛ Expired: this preview is older than {hours} h. Nothing was sent.").format(hours=hours)
+    )
+    fresh = await sending.renew(old)
+    sent = await bot.send_message(
+        old.chat_id,
+        _("Here it is again, fresh:") + "\n\n" + texts.preview(fresh),
+        reply_markup=keyboards.preview(fresh, settings.smska_sender_ids),
+    )
+    await sending.db.sends.set_preview(fresh.id, sent.message_id)
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ class Outcome:
     sent: bool
     row: SendRow
     error: GatewayError | None = None
+    expired: bool = False  # not sent: the draft is older than DRAFT_TTL_HOURS
 
 
 class SendingService:
@@ -65,6 +67,7 @@ class SendingService:
         self.notifier = notifier or tracker.notifier
         self._inflight: set[asyncio.Task[Outcome]] = set()
         self._telling: asyncio.Task[int] | None = None
+        self._expiring: asyncio.Task[None] | None = None
 
     async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
         parts = count_parts(text)
@@ -88,11 +91,15 @@ class SendingService:
     ) -> Outcome:
         """The Send press (on the preview `preview_message_id`). Only the press that moves the draft to `sending`
         calls the gateway; `on_claimed` (the press's sign of work) runs while the gateway is called."""
-        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id)
+        cutoff = self.draft_cutoff()
+        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id, created_after=cutoff)
         if claimed is None:
             row = await self.db.sends.get(draft_id)
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
+            if row.state == "draft":  # still a draft, yet not claimed: it is too old
+                await self.db.sends.expire_drafts(cutoff)
+                return Outcome(sent=False, row=row, expired=True)
             return Outcome(sent=False, row=row)
         # The gateway call runs in its own task: an interrupted handler or a shutdown must not cut a send
         # in half; close() waits for it.
@@ -105,6 +112,49 @@ class SendingService:
             except Exception:
                 log.exception("the press's sign of work failed")
         return await asyncio.shield(task)
+
+    # --- old drafts -----------------------------------------------------------------------------------
+    def draft_cutoff(self) -> str:
+        """Drafts created before this (ISO UTC) are older than DRAFT_TTL_HOURS."""
+        oldest = datetime.now(UTC) - timedelta(hours=self.settings.draft_ttl_hours)
+        return oldest.isoformat(timespec="seconds")
+
+    async def renew(self, row: SendRow) -> SendRow:
+        """A fresh draft of the same SMS (number, text, sender) for an expired one."""
+        fresh = await self.create_draft(
+            user_id=row.user_id, chat_id=row.chat_id, msisdn=row.msisdn, text=row.text, locale=row.locale or ""
+        )
+        if fresh.sender != row.sender:
+            fresh = await self.db.sends.set_sender(fresh.id, row.sender) or fresh
+        return fresh
+
+    async def expire_old_drafts(self) -> int:
+        """Drafts never pressed within DRAFT_TTL_HOURS become expired (history shows no drafts)."""
+        expired = await self.db.sends.expire_drafts(self.draft_cutoff())
+        if expired:
+            log.info("%d old drafts expired", len(expired))
+        return len(expired)
+
+    def start_expiring(self) -> None:
+        """Expire old drafts now and then (a quarter of DRAFT_TTL_HOURS, at most every 10 minutes)."""
+        if self._expiring is None or self._expiring.done():
+            self._expiring = asyncio.create_task(self._expire_loop(), name="expire-drafts")
+
+    async def _expire_loop(self) -> None:
+        every = min(self.settings.draft_ttl_hours * 3600 / 4, 600.0)
+        while True:
+            try:
+                await self.expire_old_drafts()
+            except Exception:
+                log.exception("old drafts could not be expired; trying again later")
+            await asyncio.sleep(every)
+
+    async def stop_expiring(self) -> None:
+        task, self._expiring = self._expiring, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _send(self, row: SendRow) -> Outcome:
         log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})

@@ -108,8 +108,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sends_outcome_owed ON sends(id) WHERE outcome_owed_at IS NOT NULL;
     CREATE INDEX sends_notice_owed ON sends(id) WHERE notice_owed_at IS NOT NULL;
     """,
-    # 3 (issue 14): the guided steps' state (aiogram FSM, bot/storage/fsm.py), so that a step survives a restart.
+    # 3 (issue 14): the guided steps' state (aiogram FSM, bot/storage/fsm.py), so that a step survives a restart;
+    # a draft older than DRAFT_TTL_HOURS is marked expired (it stays a draft that can no longer send).
     """
+    ALTER TABLE sends ADD COLUMN expired_at TEXT;
     CREATE TABLE fsm_states (
         key         TEXT PRIMARY KEY,
         state       TEXT,

@@ -69,6 +69,7 @@ class SendRow:
     updated_at: str
     outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
     notice_owed_at: str | None  # tracking ended, and its operator not told yet
+    expired_at: str | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,14 +68,27 @@ class SendsRepository:
             (sender, utcnow(), send_id),
         )
 
-    async def claim(self, send_id: int, user_id: int, preview_message_id: int | None = None) -> SendRow | None:
+    async def claim(
+        self, send_id: int, user_id: int, preview_message_id: int | None = None, *, created_after: str = ""
+    ) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
-        preview): whatever happens next is then told on that preview."""
+        preview): whatever happens next is then told on that preview. A draft that expired, or was created
+        before `created_after` (ISO UTC), is not claimed."""
         return await self._change(
             """UPDATE sends SET state = 'sending', updated_at = ?, preview_message_id = COALESCE(preview_message_id, ?)
-               WHERE id = ? AND user_id = ? AND state = 'draft' RETURNING *""",
-            (utcnow(), preview_message_id, send_id, user_id),
+               WHERE id = ? AND user_id = ? AND state = 'draft' AND expired_at IS NULL AND created_at >= ?
+               RETURNING *""",
+            (utcnow(), preview_message_id, send_id, user_id, created_after),
+        )
+
+    async def expire_drafts(self, created_before: str) -> list[SendRow]:
+        """Drafts created before `created_before` (ISO UTC) become expired: they can no longer send."""
+        now = utcnow()
+        return await self._list(
+            """UPDATE sends SET expired_at = ?, updated_at = ?
+               WHERE state = 'draft' AND expired_at IS NULL AND created_at < ? RETURNING *""",
+            (now, now, created_before),
         )
 
     async def cancel(self, send_id: int, user_id: int) -> SendRow | None:
