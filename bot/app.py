@@ -18,7 +18,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 
@@ -37,6 +36,7 @@ from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
+from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
 from bot.ui.notices import Notices
 
@@ -76,10 +76,12 @@ class App:
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
-        await self.sending.recover()
+        await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
         if self.retention is not None:
             await self.retention.start()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
+        self.sending.start_telling()
+        self.sending.start_expiring()
         self.tracker.start()
         self.obs.starting = False
 
@@ -90,6 +92,8 @@ class App:
         if handling:
             await asyncio.wait(handling, timeout=drain_timeout)
         await self.sending.wait_inflight(drain_timeout)
+        await self.sending.stop_telling()
+        await self.sending.stop_expiring()
         await self.tracker.stop()
         await self.access.close()
         if self.retention is not None:
@@ -142,7 +146,7 @@ async def build_app(settings: Settings) -> App:
         await db.close()
         raise
 
-    dp = Dispatcher(storage=MemoryStorage())
+    dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
     access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     smska_api_key: str
     smska_api_password: SecretStr
     smska_sender_ids: Annotated[list[str], NoDecode]
-    smska_timeout: float = Field(default=15.0, gt=0)
+    smska_timeout: float = Field(default=10.0, gt=0)
 
     database_path: Path = Path("data/bot.sqlite3")
     admin_ids: Annotated[list[int], NoDecode]
@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     delivery_poll_initial: float = Field(default=10.0, gt=0)
     delivery_poll_max: float = Field(default=300.0, gt=0)
     delivery_track_hours: float = Field(default=72.0, gt=0)
+    draft_ttl_hours: float = Field(default=24.0, gt=0)  # a preview older than this cannot send
     low_balance_threshold: Decimal | None = None
 
     # Spend limits per operator, in SMS parts over the last hour / day (unset or blank: no limit).

@@ -37,7 +37,7 @@ async def test_approve_and_deny_at_the_same_moment_decide_once(tmp_path: Path) -
         assert (status == "approved") == (active == (1,))
         winner = "Alice" if decided_by == 1001 else "Bob"
         assert later[0] == f"Already decided by {winner}: {'allowed' if status == 'approved' else 'denied'}."
-        word = "allowed" if status == "approved" else "denied"
+        word = "given access" if status == "approved" else "refused access"  # the copies' words (issue 15)
         for admin, copy in ((alice, a_copy), (bob, b_copy)):
             shown = await admin.wait_for(lambda m, c=copy: m.message_id == c.message_id and "by" in m.plain)
             assert f"was {word} by {winner}" in shown.plain

@@ -20,6 +20,7 @@ bot` with its own environment. The trial of issue 5 and the `python -m bot` rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -333,9 +334,19 @@ class Series:
                 self.findings.add("lost", f"trial {trial}: row {send_id} went from {before} to {after}")
         self.seen.update(now)
 
-    def after_start(self, trial: int | str) -> None:
+    async def after_start(self, trial: int | str, patience: float = 30.0) -> None:
         """The new process is polling: nothing in `sending`; each row a kill left there is `unknown` and its
-        operator was told it may or may not have gone out."""
+        operator is told (in the background, at Telegram's pace: within `patience`) it may or may not have
+        gone out."""
+        rows, _ = snapshot(self.db_path)
+        by_id = {r["id"]: r for r in rows}
+        owed = [by_id[i] for i in sorted(self.owed) if i in by_id]
+        with contextlib.suppress(AssertionError):  # not told in time: the checks below say so
+            await eventually(
+                lambda: True if all(MAYBE in " ".join(texts_about(self.telegram, r)) for r in owed) else None,
+                patience,
+                "the operators of interrupted sends to be told",
+            )
         rows, tracked = snapshot(self.db_path)
         # Presses queued while the bot was down may be being sent right now: only rows left by the kill are
         # known to be at rest.
@@ -429,7 +440,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
                 await polling_began(telegram, polls)
                 series.timing["start-up"] += time.monotonic() - started
                 started = time.monotonic()
-                series.after_start(trial)
+                await series.after_start(trial)
                 sends = len([r for r in gateway.requests if r.action == "send"])
                 queries = len([r for r in gateway.requests if r.action == "query"])
                 if mode == "slow_send":
@@ -464,7 +475,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
         polls = len(telegram.calls_to("getUpdates"))
         pid = await server.spawn(series.env(), tmp_path, log)
         await polling_began(telegram, polls)
-        series.after_start(TRIALS)
+        await series.after_start(TRIALS)
         started = time.monotonic()
         await _all_tracked(series)
         series.timing["final tracking"] += time.monotonic() - started
@@ -531,7 +542,7 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     polls = len(telegram.calls_to("getUpdates"))
     pid = await start("notice-owed")
     await polling_began(telegram, polls)
-    series.after_start("notice-owed")
+    await series.after_start("notice-owed")
     await ChatView(telegram, duty.state).wait_for(
         lambda m: gid in m.plain and "SMS to" in m.plain,
         timeout=15,
@@ -557,23 +568,24 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     polls = len(telegram.calls_to("getUpdates"))
     pid = await start("telling-again")
     await polling_began(telegram, polls)
-    series.after_start("telling-again")
+    await series.after_start("telling-again")
 
-    # 3. The gateway refused a send; killed before the operator saw that (the press's answer is held up).
+    # 3. The gateway refused a send; killed before the operator saw that (the outcome's edit of the preview is
+    # held up; the press itself was answered at once, "Sending…").
     draft = await series.compose(duty, number=NUMBERS[-1])  # the gateway answers 3|Sent Error
     draft.pressed = True
-    answers = len(telegram.calls_to("answerCallbackQuery"))
-    telegram.fail_next("answerCallbackQuery", error_code=502, delay=30)
+    edits = len(telegram.calls_to("editMessageText"))
+    telegram.fail_next("editMessageText", error_code=502, delay=30)
     await duty.press_data(draft.message_id, draft.go)
     await eventually(
-        lambda: True if len(telegram.calls_to("answerCallbackQuery")) > answers else None, 15, "the press answered"
+        lambda: True if len(telegram.calls_to("editMessageText")) > edits else None, 15, "the outcome shown"
     )
     assert [r["state"] for r in read_sends(series.db_path) if r["id"] == draft.draft_id] == ["failed"]
     await kill(pid, "outcome-held")
     polls = len(telegram.calls_to("getUpdates"))
     pid = await start("outcome-owed")
     await polling_began(telegram, polls)
-    series.after_start("outcome-owed")
+    await series.after_start("outcome-owed")
     await ChatView(telegram, duty.state).wait_for(
         lambda m: m.message_id == draft.message_id and "was not sent" in m.plain,
         timeout=15,

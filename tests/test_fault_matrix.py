@@ -3,7 +3,9 @@
 One Harness serves the whole module (one event loop, ``loop_scope="module"``), so a cell costs what its fault
 costs and nothing more. Every cell ends with the same checks:
 
-* the operator is answered in words within 30 s (measured from the command or the press);
+* the operator sees a sign of work (a chat action, a toast, a message) within 2 s and is answered in words
+  within 15 s, measured from the command or the press; both times are kept per cell and the worst cell is
+  printed at the end (``test_worst_cell``);
 * the bot keeps serving: a following /help is answered;
 * the database is consistent: no row in ``sending``, every send the gateway received has its row, and a send
   row's state matches what the operator was told ("may or may not" ↔ ``unknown``, "Nothing was sent" ↔
@@ -11,13 +13,16 @@ costs and nothing more. Every cell ends with the same checks:
 * no update ended in an unhandled exception.
 
 Time: the gateway client's per-request timeout is 0.5 s (``smska_timeout``) and its per-call budget 1 s (the
-harness sets 6 s; production 25 s) — a persistent fault on /balance or /status is retried until the budget is
-spent, then answered. The 30 s bound is asserted anyway; what the cells prove is that each fault turns into
-the right words and the right row, whatever the budget.
+harness sets 6 s) — a persistent fault on /balance or /status is retried until the budget is spent, then
+answered. What those cells prove is that each fault turns into the right words and the right row;
+``test_production_timing`` runs the slowest faults (a hanging gateway on every action, a 500 to every
+balance request) with production's timeout (10 s) and budgets (12 s for an operator, 25 s in the background)
+against the contract's 2 s / 15 s.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,9 +31,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.config import Settings
 from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import NOT_MODIFIED, BotMessage, FakeUser
+from bot.gateway.client import SmskaClient
 from tests.fault_support import (
     LogTrap,
     assert_db_consistent,
@@ -44,8 +51,12 @@ from tests.fault_support import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ADMIN = 1001
-PATIENCE = 30.0  # the contract: an operator-facing request is answered within 30 s
+PATIENCE = 15.0  # the contract: an operator-facing request is answered within 15 s
+SIGN = 2.0  # ... and shows within 2 s that it is being worked on
 BUDGET = 1.0
+#: cell id -> (seconds to the first sign of work, seconds to the final answer)
+TIMINGS: dict[str, tuple[float, float]] = {}
+SIGNS = {"sendChatAction", "answerCallbackQuery", "sendMessage", "editMessageText"}
 
 UNAVAILABLE = [Fault.HTTP_500, Fault.HTML, Fault.EMPTY, Fault.GARBAGE, Fault.HANG, Fault.DROP, Fault.DROP_AFTER_SEND]
 CODES = {
@@ -89,6 +100,26 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
 async def preview_for(user: FakeUser, command: str) -> BotMessage:
     await user.send(command)
     return await user.wait_for(lambda m: "Check before sending" in m.plain, timeout=PATIENCE)
+
+
+def first_sign(rig: Rig, since: float) -> float:
+    """Seconds from `since` to the bot's first visible call in the admin's chat (or answer to a press)."""
+    times = [
+        c.time
+        for c in rig.h.telegram.calls
+        if c.time >= since
+        and c.method in SIGNS
+        and (c.method == "answerCallbackQuery" or c.params.get("chat_id") == ADMIN)
+    ]
+    assert times, "no sign of work at all"
+    return min(times) - since
+
+
+def record(rig: Rig, cell: str, started: float, elapsed: float) -> None:
+    sign = first_sign(rig, started)
+    TIMINGS[cell] = (sign, elapsed)
+    assert sign < SIGN, f"{cell}: first sign of work after {sign:.2f}s"
+    assert elapsed < PATIENCE, f"{cell}: final answer after {elapsed:.2f}s"
 
 
 def send_requests(rig: Rig) -> int:
@@ -144,6 +175,7 @@ async def test_gateway_fault(rig: Rig, action: str, fault: Fault, code: int | No
     elapsed = time.monotonic() - started
     h.gateway.clear_faults()
 
+    record(rig, f"{action}/{fault_id(fault, code)}", started, elapsed)
     assert elapsed < PATIENCE
     if code == 4 and action == "query":
         # An id the send log does not know and the gateway calls invalid: a typo, said so (issue 15, point 5).
@@ -221,7 +253,7 @@ async def test_telegram_429_on_edit_message_text(rig: Rig) -> None:
     preview, text = await sent_preview(rig, "429 edit")
     h.telegram.fail_next("editMessageText", error_code=429, retry_after=1)
     _, outcome = await press_send_and_see_outcome(rig, preview)
-    assert outcome.message_id == preview.message_id and "Sent to" in outcome.plain
+    assert outcome.message_id == preview.message_id and ("Sent to" in outcome.plain or "SMS to" in outcome.plain)
     assert h.app.retry.retries == retries + 1
     assert row_for(rig, text)["state"] == "accepted"
     assert len([s for s in h.gateway.sent if s.text == text]) == 1
@@ -236,7 +268,7 @@ async def test_telegram_429_on_answer_callback_query(rig: Rig) -> None:
     preview, text = await sent_preview(rig, "429 answer")
     h.telegram.fail_next("answerCallbackQuery", error_code=429, retry_after=1)
     cq, outcome = await press_send_and_see_outcome(rig, preview)
-    assert "Sent to" in outcome.plain
+    assert "Sent to" in outcome.plain or "SMS to" in outcome.plain
     await h.telegram.callback_answer(cq, timeout=PATIENCE)
     assert h.app.retry.retries == retries + 1
     assert len([s for s in h.gateway.sent if s.text == text]) == 1
@@ -304,9 +336,12 @@ async def test_telegram_not_modified_on_refresh(rig: Rig) -> None:
     errors = len(h.telegram.errors)
     h.telegram.fail_next("editMessageText", error_code=400, description=NOT_MODIFIED)
     cq = await admin.press(reply, "Refresh")
-    await h.telegram.callback_answer(cq, timeout=PATIENCE)
+    await h.telegram.callback_answer(cq, timeout=PATIENCE)  # the toast comes first, the edit after it
+    await eventually(lambda: len(h.telegram.errors) > errors, PATIENCE)
     await assert_serving(admin)
-    assert [e.description for e in h.telegram.errors[errors:]] == [NOT_MODIFIED]
+    # The injected one (and, when the balance's time shown is still the same second, Telegram's own).
+    descriptions = [e.description for e in h.telegram.errors[errors:]]
+    assert NOT_MODIFIED in descriptions and all("message is not modified" in d for d in descriptions)
     await finish(rig, mark)
 
 
@@ -391,3 +426,58 @@ def gateway_id_of(rig: Rig, text: str) -> str:
     gid = row_for(rig, text)["gateway_id"]
     assert isinstance(gid, str)
     return gid
+
+
+# --- production timing ----------------------------------------------------------------------------------
+SLOW = [("balance", Fault.HANG), ("query", Fault.HANG), ("send", Fault.HANG), ("balance", Fault.HTTP_500)]
+
+
+@pytest.mark.parametrize(("action", "fault"), SLOW, ids=[f"{a}-{f.name}" for a, f in SLOW])
+async def test_production_timing(rig: Rig, action: str, fault: Fault) -> None:
+    """The slowest faults with production's gateway timings: a sign within 2 s, the final word within 15 s."""
+    h, admin = rig.h, rig.admin
+    assert h.app is not None
+    gateway = h.app.gateway
+    saved = gateway.timeout, gateway.budget, gateway.operator_budget
+    defaults = inspect.signature(SmskaClient).parameters
+    gateway.timeout = Settings.model_fields["smska_timeout"].default
+    gateway.budget, gateway.operator_budget = defaults["budget"].default, defaults["operator_budget"].default
+    assert gateway.timeout == defaults["timeout"].default == 10.0
+    mark = rig.trap.mark()
+    admin.mark_seen()
+    h.gateway.clear_faults()
+    try:
+        h.gateway.inject(fault, action=action, times=None)
+        if action == "send":
+            preview = await preview_for(admin, f"/send 79041764995 {rig.text('production send')}")
+            started = time.monotonic()
+            await admin.press(preview, "✅ Send")
+            reply = await admin.wait_for(
+                lambda m: m.message_id == preview.message_id and "Check before sending" not in m.plain,
+                timeout=PATIENCE + 5,
+            )
+            assert "may or may not have gone out" in reply.plain, reply.plain
+        else:
+            started = time.monotonic()
+            await admin.send("/balance" if action == "balance" else "/status faultcell00000002")
+            reply = await admin.next_message(timeout=PATIENCE + 5)
+            assert "cannot be reached right now" in reply.plain, reply.plain
+        elapsed = time.monotonic() - started
+    finally:
+        h.gateway.clear_faults()
+        gateway.timeout, gateway.budget, gateway.operator_budget = saved
+    record(rig, f"production {action}/{fault.name}", started, elapsed)
+    await finish(rig, mark)
+
+
+async def test_worst_cell(rig: Rig) -> None:
+    """Runs last: the worst cells of the matrix, printed (``pytest -s``) and held to the contract."""
+    if not TIMINGS:
+        pytest.skip("no cell ran")
+    slowest_sign = max(TIMINGS.items(), key=lambda item: item[1][0])
+    slowest_answer = max(TIMINGS.items(), key=lambda item: item[1][1])
+    print(
+        f"\nfault matrix, {len(TIMINGS)} cells: worst first sign of work {slowest_sign[1][0]:.2f}s "
+        f"({slowest_sign[0]}); worst final answer {slowest_answer[1][1]:.2f}s ({slowest_answer[0]})"
+    )
+    assert slowest_sign[1][0] < SIGN and slowest_answer[1][1] < PATIENCE

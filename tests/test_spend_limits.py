@@ -20,8 +20,8 @@ async def allowed_operator(h: Harness) -> tuple[FakeUser, FakeUser]:
     return admin, operator
 
 
-async def preview(user: FakeUser, text: str) -> BotMessage:
-    await user.send(f"/send 79041764995 {text}")
+async def preview(user: FakeUser, text: str, number: str = "79041764995") -> BotMessage:
+    await user.send(f"/send {number} {text}")
     return await user.wait_for(lambda m: "Check before sending" in m.plain)
 
 
@@ -32,7 +32,8 @@ def limit_notices(admin: FakeUser) -> list[BotMessage]:
 async def test_presses_on_many_drafts_at_once_stay_within_the_hourly_limit(tmp_path: Path) -> None:
     async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides={"operator_parts_per_hour": 25}) as h:
         admin, operator = await allowed_operator(h)
-        previews = [await preview(operator, TEN_PARTS) for _ in range(3)]
+        # Three different SMS (another number and text each: a new draft like an open one would replace it).
+        previews = [await preview(operator, TEN_PARTS[:-1] + "abc"[i], f"7904176499{i}") for i in range(3)]
         assert all("Over your limit" not in p.plain for p in previews)  # each alone is within the limit
         presses = await asyncio.gather(*(operator.press(p, "✅ Send") for p in previews))
         answers = [await h.telegram.callback_answer(cq, timeout=10) for cq in presses]

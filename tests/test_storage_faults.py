@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
-from tests.fault_support import LogTrap, assert_db_consistent, assert_serving, sends, trap_logs
+from tests.fault_support import LogTrap, assert_db_consistent, assert_serving, eventually, sends, trap_logs
 
 ADMIN = 1001
 LATE_ADMIN = 1002  # an admin who writes for the first time while the database is broken
@@ -124,12 +124,8 @@ async def tries_to_write(h: Harness, trap: LogTrap, admin: FakeUser, draft: BotM
     cq = await admin.press(draft, "✅ Send")
     answer = await h.telegram.callback_answer(cq, timeout=PATIENCE)
     assert answer.show_alert and answer.text and STORAGE_WORDS in answer.text, answer
-    # Guided: the steps themselves keep no rows; the preview is where it fails.
-    await admin.send("/send")
-    await admin.wait_for(lambda m: "Who gets the SMS" in m.plain, timeout=PATIENCE)
-    await admin.send("79041764995")
-    await admin.wait_for(lambda m: "Now send the text" in m.plain, timeout=PATIENCE)
-    await answered(lambda: admin.send("guided text"), lambda m: STORAGE_WORDS in m.plain)
+    # Guided: the steps are kept in the database (so that they survive a restart): the first one says it.
+    await answered(lambda: admin.send("/send"), lambda m: STORAGE_WORDS in m.plain)
     assert send_requests(h) == sends_before
     assert_db_consistent(h)
 
@@ -193,14 +189,19 @@ async def test_disk_fills_after_the_claim(tmp_path: Path) -> None:
     async with bot(tmp_path) as (h, trap, admin):
         assert h.app is not None
         preview = await preview_for(admin, "/send 79041764995 in the window")
+        # The preview's id is stored just after it is shown: the disk fills after that.
+        await eventually(lambda: any(r["preview_message_id"] for r in sends(h.db_path)), PATIENCE)
         undo = disk_full(h.app.db._conn, when=lambda sql: "state = 'sending'" not in sql)
         mark = trap.mark()
         try:
             cq = await admin.press(preview, "✅ Send")
             answer = await h.telegram.callback_answer(cq, timeout=PATIENCE)
+            # The press was answered at once ("Sending…"); what went wrong after it comes as a message.
+            told = await admin.wait_for(lambda m: "/history" in m.plain, timeout=PATIENCE)
         finally:
             undo()
-        assert answer.text and "/history" in answer.text, answer
+        assert answer.text == "Sending…", answer
+        assert told.message_id != preview.message_id, told.plain
         [sent] = h.gateway.sent
         [row] = [r for r in sends(h.db_path) if r["text"] == "in the window"]
         assert row["state"] == "sending"  # the fact that a send was attempted is kept

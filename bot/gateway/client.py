@@ -13,8 +13,11 @@ Connections
     "outcome unknown" (the write succeeds into a dead socket, the read finds it closed).
 
 Time
-    Every public call is bounded by ``budget`` seconds (default 25 s, so that an operator is answered within
-    the contract's 30 s). Each attempt gets ``min(timeout, remaining budget)`` as its httpx timeout and a hard
+    Every public call is bounded by a time budget: an operator is waiting on ``send``, ``balance`` and ``query``
+    by default, and those get ``min(budget, operator_budget)`` (``operator_budget`` 12 s, so that with the
+    answer's own trip the operator has the final word within the contract's 15 s); the delivery tracker in the
+    background passes ``background=True`` and gets the whole ``budget`` (default 25 s). Each attempt gets
+    ``min(timeout, remaining budget)`` as its httpx timeout and a hard
     cap of that plus a small grace (httpx timeouts are per operation, a server trickling bytes could
     otherwise hold an attempt for longer).
 
@@ -106,20 +109,22 @@ class SmskaClient:
         url: str,
         api_key: str,
         api_password: str | SecretStr,
-        timeout: float = 15.0,
+        timeout: float = 10.0,
         budget: float = 25.0,
+        operator_budget: float = 12.0,
         observer: Observer | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 5.0,
     ) -> None:
-        if timeout <= 0 or budget <= 0:
-            raise ValueError("timeout and budget must be positive")
+        if timeout <= 0 or budget <= 0 or operator_budget <= 0:
+            raise ValueError("timeout and budgets must be positive")
         self._http = http
         self._url = url
         self._api_key = api_key
         self._api_password = api_password if isinstance(api_password, SecretStr) else SecretStr(api_password)
         self.timeout = timeout
         self.budget = budget
+        self.operator_budget = operator_budget
         self.observer = observer
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -141,16 +146,21 @@ class SmskaClient:
     async def send(self, msisdn: str, text: str, sender: str) -> SendResult:
         """Send one SMS. Raises GatewayRejected, GatewayUnavailable (nothing went out) or SendOutcomeUnknown."""
         fields = {"SenderID": sender, "MSISDN": msisdn, "Message": text}
-        return await self._call("send", fields, parse_send, idempotent=False)
+        return await self._call("send", fields, parse_send, idempotent=False, budget=self._budget(False))
 
-    async def balance(self) -> Decimal:
+    async def balance(self, *, background: bool = False) -> Decimal:
         """The balance left. Raises GatewayRejected or GatewayUnavailable."""
-        return await self._call("balance", {"Action": "balance"}, parse_balance, idempotent=True)
+        budget = self._budget(background)
+        return await self._call("balance", {"Action": "balance"}, parse_balance, idempotent=True, budget=budget)
 
-    async def query(self, message_id: str) -> DeliveryStatus:
+    async def query(self, message_id: str, *, background: bool = False) -> DeliveryStatus:
         """The delivery status of a sent message. Raises GatewayRejected or GatewayUnavailable."""
         fields = {"Action": "query", "BatchId": message_id}
-        return await self._call("query", fields, parse_query, idempotent=True)
+        return await self._call("query", fields, parse_query, idempotent=True, budget=self._budget(background))
+
+    def _budget(self, background: bool) -> float:
+        """An operator is waiting unless `background`: then the call fits the operator's budget."""
+        return self.budget if background else min(self.budget, self.operator_budget)
 
     # ------------------------------------------------------------------ internals
 
@@ -175,9 +185,10 @@ class SmskaClient:
         parse: Callable[[str], T],
         *,
         idempotent: bool,
+        budget: float,
     ) -> T:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget
+        deadline = loop.time() + budget
         attempt = 0
         while True:
             attempt += 1

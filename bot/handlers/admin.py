@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.services.access import AccessService
 from bot.storage.db import Database
-from bot.ui import texts
+from bot.ui import access_texts, texts
 from bot.ui.callbacks import AccessCb
 
 router = Router(name="admin")
@@ -69,4 +69,4 @@ async def decide(callback: CallbackQuery, callback_data: AccessCb, db: Database,
             return
         request = await db.access.request(request.id)  # decided a moment ago by another press or command
         assert request is not None
-    await callback.answer(texts.already_decided(request.status == "approved", await access.decided_by(request)))
+    await callback.answer(access_texts.already_decided(request.status == "approved", await access.decided_by(request)))

@@ -15,7 +15,7 @@ from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
 from bot.ui import keyboards, texts
 from bot.ui.callbacks import BalanceCb
-from bot.ui.messages import show
+from bot.ui.messages import answer_press, show, working
 
 router = Router(name="balance")
 log = logging.getLogger(__name__)
@@ -31,13 +31,16 @@ async def balance_text(gateway: SmskaClient, settings: Settings) -> str:
 
 
 @router.message(Command("balance"))
-async def balance(message: Message, gateway: SmskaClient, settings: Settings) -> None:
-    await message.answer(await balance_text(gateway, settings), reply_markup=keyboards.balance_refresh())
+async def balance(message: Message, gateway: SmskaClient, settings: Settings, bot: Bot) -> None:
+    async with working(bot, message.chat.id):
+        text = await balance_text(gateway, settings)
+    await message.answer(text, reply_markup=keyboards.balance_refresh())
 
 
 @router.callback_query(BalanceCb.filter())
 async def refresh(callback: CallbackQuery, gateway: SmskaClient, settings: Settings, bot: Bot) -> None:
+    # The toast first: the sign of work while the gateway answers (and, when the balance has not changed, the
+    # only visible sign that the press did something).
+    await answer_press(callback, _("Checking the balance…"))
     text = await balance_text(gateway, settings)
-    # A toast, so a press within the same second (same text, nothing to edit) still visibly did something.
-    await callback.answer(_("Balance updated"))
     await show(callback, bot, text, keyboards.balance_refresh())

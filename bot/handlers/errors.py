@@ -70,7 +70,14 @@ async def _tell(event: ErrorEvent, text: str) -> None:
     update = event.update
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+            try:
+                await update.callback_query.answer(text, show_alert=True)
+            except TelegramAPIError:
+                # Already answered (the press's sign of work came first) or expired: a message says it.
+                message = update.callback_query.message
+                if message is None:
+                    raise
+                await update.callback_query.bot.send_message(message.chat.id, text)  # type: ignore[union-attr]
         elif update.message is not None:
             await update.message.answer(text)
     except Exception as exc:  # Telegram itself may be the fault; the bot carries on

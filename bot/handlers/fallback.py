@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.ui import texts
+from bot.ui import access_texts
 
 router = Router(name="fallback")
 
@@ -19,4 +19,4 @@ async def unknown(message: Message) -> None:
 @router.callback_query()
 async def unknown_press(callback: CallbackQuery) -> None:
     """A button no handler knows (an old keyboard, forged data, an id out of range): answered, never a spinner."""
-    await callback.answer(texts.no_longer_valid(), show_alert=True)
+    await callback.answer(access_texts.no_longer_valid(), show_alert=True)

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
-from bot.services.sending import MAX_PARTS, SendingService, too_long
+from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
@@ -234,9 +234,17 @@ async def confirm(
 ) -> None:
     try:
         pressed = callback.message.message_id if callback.message is not None else None
-        outcome = await sending.confirm(callback_data.draft_id, callback.from_user.id, pressed)
+        outcome = await sending.confirm(
+            callback_data.draft_id,
+            callback.from_user.id,
+            pressed,
+            on_claimed=lambda: answer_press(callback, _("Sending…")),  # the toast: the sign of work
+        )
     except LookupError:
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return
+    if outcome.expired:
+        await offer_fresh_preview(callback, sending, settings, bot, outcome)
         return
     if outcome.limit is not None:
         await answer_press(callback, texts.over_limit(outcome.limit), show_alert=True)
@@ -248,7 +256,6 @@ async def confirm(
         # A double tap, a stale preview, a press after Cancel: answered, nothing sent.
         await answer_press(callback, texts.draft_state(outcome.row), show_alert=True)
         return
-    await answer_press(callback)
     text = texts.outcome(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + texts.balance_line(await sending.balance())
@@ -256,7 +263,28 @@ async def confirm(
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
-        await sending.db.sends.set_result_message(outcome.row.id, shown_in)
+        written = await sending.db.sends.set_result_message(outcome.row.id, shown_in)
+        if written is not None:
+            await sending.tracker.settle(written, shown_in)  # delivery may have been seen meanwhile
+
+
+async def offer_fresh_preview(
+    callback: CallbackQuery, sending: SendingService, settings: Settings, bot: Bot, outcome: Outcome
+) -> None:
+    """A press on a preview older than DRAFT_TTL_HOURS: it says so, and a fresh preview of the same SMS follows."""
+    hours = f"{settings.draft_ttl_hours:g}"
+    await answer_press(callback, _("This preview is older than {hours} h and can no longer send.").format(hours=hours))
+    old = outcome.row
+    await show(
+        callback, bot, _("⌛ Expired: this preview is older than {hours} h. Nothing was sent.").format(hours=hours)
+    )
+    fresh = await sending.renew(old)
+    sent = await bot.send_message(
+        old.chat_id,
+        _("Here it is again, fresh:") + "\n\n" + texts.preview(fresh),
+        reply_markup=keyboards.preview(fresh, settings.smska_sender_ids),
+    )
+    await sending.db.sends.set_preview(fresh.id, sent.message_id)
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))

@@ -19,7 +19,7 @@ from bot.storage.db import Database
 from bot.storage.models import Operator, SendRow
 from bot.ui import keyboards, status_texts
 from bot.ui.callbacks import StatusCb
-from bot.ui.messages import answer_press, show
+from bot.ui.messages import answer_press, show, working
 
 router = Router(name="status")
 log = logging.getLogger(__name__)
@@ -58,8 +58,15 @@ async def status(
     db: Database,
     operator: Operator,
     settings: Settings,
+    bot: Bot,
 ) -> None:
-    message_id = (command.args or "").strip()
+    async with working(bot, message.chat.id):  # "typing" while the gateway is asked: the sign of work
+        await _status(message, (command.args or "").strip(), gateway, db, operator, settings)
+
+
+async def _status(
+    message: Message, message_id: str, gateway: SmskaClient, db: Database, operator: Operator, settings: Settings
+) -> None:
     if not message_id:
         latest = await db.sends.recent(operator.user_id, 1)
         if not latest:

@@ -18,7 +18,7 @@ from bot.i18n import supported
 from bot.services.access import AccessService
 from bot.sms.clean import clean_name
 from bot.storage.db import Database
-from bot.ui import texts
+from bot.ui import access_texts
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ class AccessMiddleware(BaseMiddleware):
         if chat is None or chat.type != "private":
             # Groups, channels, inline mode: never act there. A button press gets a hint, the rest silence.
             if event.callback_query is not None:
-                await event.callback_query.answer(texts.private_only(), show_alert=True)
+                await event.callback_query.answer(access_texts.private_only(), show_alert=True)
             return None
         press = event.callback_query
         if press is not None and press.message is not None and press.message.chat.id != user.id:
             # A press on a message in someone else's chat (forged): never acted on.
-            await press.answer(texts.no_longer_valid(), show_alert=True)
+            await press.answer(access_texts.no_longer_valid(), show_alert=True)
             return None
         operator = await self.db.people.operator(user.id)
         if operator is None:
@@ -83,9 +83,11 @@ class AccessMiddleware(BaseMiddleware):
             return
         answer = self.access.should_answer_revoked(user.id)
         if event.callback_query is not None:
-            await event.callback_query.answer(texts.revoked(user.id, plain=True) if answer else None, show_alert=answer)
+            await event.callback_query.answer(
+                access_texts.revoked(user.id, plain=True) if answer else None, show_alert=answer
+            )
         elif event.message is not None and answer:
-            await event.message.answer(texts.revoked(user.id))
+            await event.message.answer(access_texts.revoked(user.id))
 
     async def _stranger(self, event: Update, user: User, locale: str) -> None:
         if event.edited_message is not None or (event.message is None and event.callback_query is None):
@@ -94,16 +96,16 @@ class AccessMiddleware(BaseMiddleware):
         if await self.db.access.was_operator(user.id):
             # Access taken away: every press and message is answered in words (a bounded set of people).
             if event.callback_query is not None:
-                await event.callback_query.answer(texts.revoked(user.id, plain=True), show_alert=True)
+                await event.callback_query.answer(access_texts.revoked(user.id, plain=True), show_alert=True)
             elif event.message is not None:
-                await event.message.answer(texts.revoked(user.id))
+                await event.message.answer(access_texts.revoked(user.id))
             return
         if not self.access.should_refuse(user.id):
             if event.callback_query is not None:  # a press is always answered, in words
-                await event.callback_query.answer(texts.no_access(user.id))
+                await event.callback_query.answer(access_texts.no_access(user.id))
             return
         refusal = await self.access.request_access(user, locale)
         if event.callback_query is not None:
-            await event.callback_query.answer(texts.no_access(user.id))
+            await event.callback_query.answer(access_texts.no_access(user.id))
         elif event.message is not None:
-            await event.message.answer(texts.refusal(refusal, user.id))
+            await event.message.answer(access_texts.refusal(refusal, user.id))

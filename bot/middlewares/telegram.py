@@ -1,14 +1,32 @@
-"""Session middleware: honour Telegram's 429 (wait `retry_after`, then deliver), within a bound."""
+"""Session middleware: honour Telegram's 429 (wait `retry_after`, then deliver), within a bound; and retry the
+idempotent calls (edits, press answers, chat actions) on a 5xx or a network error, within the 15 s an operator
+waits.
+
+A new chat message is never retried on a 5xx or a network error: Telegram may have delivered it before the
+answer was lost, and a second copy is worse than the error the caller sees. An edit, a press's answer or a
+chat action done twice shows the same thing once, so those are tried again, with a short back-off, while
+`retry_budget` lasts (each attempt is cut off at what is left of it).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetUpdates,
+    Response,
+    SendChatAction,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 
 if TYPE_CHECKING:
@@ -19,13 +37,28 @@ log = logging.getLogger(__name__)
 #: aiogram reads every answer with `Response[<the method's result type>]`, a generic pydantic model that pydantic
 #: caches only weakly: once the garbage collector takes it, the next call rebuilds it (~3 ms). Held here for good.
 _RESPONSE_MODELS: dict[type[Any], Any] = {}
+#: Calls that show the same thing however many times they are made.
+IDEMPOTENT = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, AnswerCallbackQuery, SendChatAction)
+NOT_ANSWERING = (TelegramServerError, TelegramNetworkError)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
-    def __init__(self, *, attempts: int = 3, max_wait: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        max_wait: float = 60.0,
+        retry_budget: float = 10.0,
+        backoff_base: float = 0.25,
+        backoff_max: float = 2.0,
+    ) -> None:
         self.attempts = attempts
         self.max_wait = max_wait
+        self.retry_budget = retry_budget
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
         self.retries = 0  # how many times a request waited out a 429 (for metrics and tests)
+        self.failure_retries = 0  # how many times an idempotent call was tried again after a 5xx/network error
 
     async def __call__(
         self,
@@ -37,6 +70,16 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             _RESPONSE_MODELS[type(method)] = Response[method.__returning__]  # type: ignore[name-defined]
         if isinstance(method, GetUpdates):  # polling has its own back-off
             return await make_request(bot, method)  # type: ignore[arg-type]
+        if type(method) in IDEMPOTENT:
+            return await self._retrying(make_request, bot, method)
+        return await self._honour_429(make_request, bot, method)
+
+    async def _honour_429(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
         for attempt in range(self.attempts + 1):
             try:
                 return await make_request(bot, method)
@@ -47,3 +90,29 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 log.warning("Telegram asked to wait %ss before %s", exc.retry_after, type(method).__name__)
                 await asyncio.sleep(exc.retry_after)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _retrying(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_budget
+        failure = 0
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                async with asyncio.timeout(max(remaining, 0.05)):
+                    return await self._honour_429(make_request, bot, method)
+            except TimeoutError:
+                log.warning("Telegram did not answer %s within %.1fs", type(method).__name__, self.retry_budget)
+                raise TelegramNetworkError(method=method, message="no answer in time") from None
+            except NOT_ANSWERING as exc:
+                failure += 1
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (failure - 1)) * random.uniform(0.5, 1.0)
+                if loop.time() + delay >= deadline:
+                    raise
+                self.failure_retries += 1
+                log.info("Telegram failed %s (%s); trying again in %.2fs", type(method).__name__, exc.message, delay)
+                await asyncio.sleep(delay)

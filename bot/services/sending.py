@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_PARTS = 10
 LOW_BALANCE_KEY = "low_balance_warned"
+INTERRUPTED = "interrupted"  # error_text of a send a crash or a stop cut short
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Outcome:
     row: SendRow
     error: GatewayError | None = None
     limit: LimitHit | None = None  # this press was refused: the draft is over a spend limit (still a draft)
+    expired: bool = False  # not sent: the draft is older than DRAFT_TTL_HOURS
 
 
 class SendingService:
@@ -65,6 +69,8 @@ class SendingService:
         self.notifier = notifier or tracker.notifier
         self.limits = SpendLimits(db=db, settings=settings, notifier=self.notifier, notices=notices)
         self._inflight: set[asyncio.Task[Outcome]] = set()
+        self._telling: asyncio.Task[int] | None = None
+        self._expiring: asyncio.Task[None] | None = None
 
     async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
         parts = count_parts(text)
@@ -79,14 +85,26 @@ class SendingService:
             locale=locale,
         )
 
-    async def confirm(self, draft_id: int, user_id: int, preview_message_id: int | None = None) -> Outcome:
+    async def confirm(
+        self,
+        draft_id: int,
+        user_id: int,
+        preview_message_id: int | None = None,
+        on_claimed: Callable[[], Awaitable[None]] | None = None,
+    ) -> Outcome:
         """The Send press (on the preview `preview_message_id`). Only the press that moves the draft to `sending`
-        calls the gateway."""
-        claimed = await self.db.sends.claim(draft_id, user_id, preview_message_id, self.limits.bounds())
+        calls the gateway; `on_claimed` (the press's sign of work) runs while the gateway is called."""
+        cutoff = self.draft_cutoff()
+        claimed = await self.db.sends.claim(
+            draft_id, user_id, preview_message_id, self.limits.bounds(), created_after=cutoff
+        )
         if claimed is None:
             row = await self.db.sends.get(draft_id)
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
+            if row.state == "draft" and (row.expired_at is not None or row.created_at < cutoff):
+                await self.db.sends.expire_drafts(cutoff)  # still a draft, yet not claimed: it is too old
+                return Outcome(sent=False, row=row, expired=True)
             hit = await self.limits.hit(user_id, row.parts) if row.state == "draft" else None
             if hit is not None:
                 await self.limits.tell_admins(user_id, hit)
@@ -96,7 +114,55 @@ class SendingService:
         task = asyncio.create_task(self._send(claimed), name=f"send-{draft_id}")
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
+        if on_claimed is not None:
+            try:
+                await on_claimed()
+            except Exception:
+                log.exception("the press's sign of work failed")
         return await asyncio.shield(task)
+
+    # --- old drafts -----------------------------------------------------------------------------------
+    def draft_cutoff(self) -> str:
+        """Drafts created before this (ISO UTC) are older than DRAFT_TTL_HOURS."""
+        oldest = datetime.now(UTC) - timedelta(hours=self.settings.draft_ttl_hours)
+        return oldest.isoformat(timespec="seconds")
+
+    async def renew(self, row: SendRow) -> SendRow:
+        """A fresh draft of the same SMS (number, text, sender) for an expired one."""
+        fresh = await self.create_draft(
+            user_id=row.user_id, chat_id=row.chat_id, msisdn=row.msisdn, text=row.text, locale=row.locale or ""
+        )
+        if fresh.sender != row.sender:
+            fresh = await self.db.sends.set_sender(fresh.id, row.sender) or fresh
+        return fresh
+
+    async def expire_old_drafts(self) -> int:
+        """Drafts never pressed within DRAFT_TTL_HOURS become expired (history shows no drafts)."""
+        expired = await self.db.sends.expire_drafts(self.draft_cutoff())
+        if expired:
+            log.info("%d old drafts expired", len(expired))
+        return len(expired)
+
+    def start_expiring(self) -> None:
+        """Expire old drafts now and then (a quarter of DRAFT_TTL_HOURS, at most every 10 minutes)."""
+        if self._expiring is None or self._expiring.done():
+            self._expiring = asyncio.create_task(self._expire_loop(), name="expire-drafts")
+
+    async def _expire_loop(self) -> None:
+        every = min(self.settings.draft_ttl_hours * 3600 / 4, 600.0)
+        while True:
+            try:
+                await self.expire_old_drafts()
+            except Exception:
+                log.exception("old drafts could not be expired; trying again later")
+            await asyncio.sleep(every)
+
+    async def stop_expiring(self) -> None:
+        task, self._expiring = self._expiring, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _send(self, row: SendRow) -> Outcome:
         log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})
@@ -113,7 +179,7 @@ class SendingService:
         except BaseException:
             # Anything else (a bug, a cancellation): we cannot know whether it left, so it is `unknown`.
             with contextlib.suppress(Exception):
-                await self.db.sends.mark_unknown(row.id, "interrupted")
+                await self.db.sends.mark_unknown(row.id, INTERRUPTED)
             raise
         first, interval, deadline = self.tracker.schedule_for_new()
         try:
@@ -155,23 +221,57 @@ class SendingService:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     async def recover(self) -> list[SendRow]:
-        """At start-up: sends interrupted by a crash become `unknown`, and their operators are told. Each becomes
-        `unknown` with its outcome owed in one write, and is marked shown once told: a crash or a stop while
-        telling leaves the rest owed, and the next start tells them (never nobody). Sends that failed or went
-        unknown just before a crash, before their operator saw it, are told too."""
+        """At start-up, before the first update: sends interrupted by a crash become `unknown` with their
+        outcome owed, in one write each (a few milliseconds for hundreds). Telling their operators is
+        `tell_owed`'s, in the background: the bot answers new requests meanwhile."""
         rows = await self.db.sends.interrupted()
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
-            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            await self.db.sends.mark_unknown(row.id, "interrupted")
-            await self._tell(row, self.notices.interrupted(locale, row))
-            await self.db.sends.outcome_shown(row.id)
-        for row in await self.db.sends.owed_outcomes():
-            log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
-            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
-            await self._tell(row, self.notices.owed_outcome(locale, row))
-            await self.db.sends.outcome_shown(row.id)
+            await self.db.sends.mark_unknown(row.id, INTERRUPTED)
         return rows
+
+    async def tell_owed(self) -> int:
+        """Tell every owed outcome, at Telegram's pace (the notifier's limits), each marked shown once told: a
+        crash or a stop while telling leaves the rest owed, and the next start tells them (never nobody). Sends
+        interrupted by a restart are told so; sends that failed or went unknown just before a crash, before
+        their operator saw it, are told what became of them. Returns how many were told."""
+        told = 0
+        for row in await self.db.sends.owed_outcomes():
+            locale = await self.db.people.locale_for(row.user_id) or row.locale or self.settings.default_locale
+            if row.state == "unknown" and row.error_text == INTERRUPTED:
+                text = self.notices.interrupted(locale, row)
+            else:
+                log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
+                text = self.notices.owed_outcome(locale, row)
+            await self._tell(row, text)
+            await self.db.sends.outcome_shown(row.id)
+            told += 1
+        return told
+
+    def start_telling(self) -> asyncio.Task[int]:
+        """`tell_owed` in its own task (App.start); `stop_telling` ends it."""
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.create_task(self._tell_owed_safely(), name="tell-owed-outcomes")
+        return self._telling
+
+    async def _tell_owed_safely(self) -> int:
+        try:
+            return await self.tell_owed()
+        except Exception:
+            log.exception("owed outcomes could not all be told; the rest are told at the next start")
+            return 0
+
+    async def stop_telling(self, timeout: float = 5.0) -> None:
+        """Let the telling finish (bounded), else stop it: what is not told stays owed for the next start."""
+        task, self._telling = self._telling, None
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            log.warning("stopped before every owed outcome was told; the rest go out at the next start")
 
     async def _tell(self, row: SendRow, text: str) -> None:
         """The preview becomes `text`, and a reply makes the phone ring."""

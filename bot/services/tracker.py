@@ -145,7 +145,7 @@ class DeliveryTracker:
         status: DeliveryStatus | None = None
         self.queries += 1
         try:
-            status = await self.gateway.query(send.gateway_id)
+            status = await self.gateway.query(send.gateway_id, background=True)
         except GatewayError as exc:
             log.info("delivery query failed: %s", type(exc).__name__, extra={"send_id": send.id})
         now = self.clock()
@@ -191,10 +191,24 @@ class DeliveryTracker:
         """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the
         phone ring (an edit alone is silent)."""
         text = self.notices.delivery(await self.locale_for(send), send, status, self._now_iso())
-        reply_to = send.result_message_id
+        # The message that shows the outcome; the pressed preview when the press has not stored it yet (it will
+        # show the outcome there: `settle` puts the final word back if the press's "Sent to" came after this).
+        reply_to = send.result_message_id or send.preview_message_id
         if reply_to is not None:
             await self.notifier.edit(send.chat_id, reply_to, text)
         await self.notifier.send(send.chat_id, text, reply_to=reply_to)
+
+    async def settle(self, send: SendRow, message_id: int) -> None:
+        """After the press showed "Sent to" on `message_id`: when tracking already ended (the tracker may finish
+        before the press's handler does), the message shows the final word again, never "Sent to" after
+        "delivered". Tracking that ends later edits the message itself (`notify`). `send`: the row as written
+        after "Sent to" was shown."""
+        if send.state != "accepted" or send.final_at is None:
+            return
+        final = send.final == 1 and send.status_code is not None
+        status = DeliveryStatus(send.status_code or 0, send.status_name or "") if final else None
+        text = self.notices.delivery(await self.locale_for(send), send, status, send.final_at)
+        await self.notifier.edit(send.chat_id, message_id, text)
 
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat()

@@ -9,6 +9,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.tracking`: the delivery-tracking queue and the owed delivery notices;
 - `db.kv`: small named values;
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
+- `db.fsm`: the guided steps' state (aiogram FSM).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.storage.access import AccessRepository
+from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
@@ -55,6 +57,7 @@ class Database:
         self.tracking = TrackingRepository(self._store)
         self.kv = KvRepository(self._store)
         self.updates = UpdatesRepository(self._store)
+        self.fsm = FsmRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

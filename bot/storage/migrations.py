@@ -108,7 +108,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX sends_outcome_owed ON sends(id) WHERE outcome_owed_at IS NOT NULL;
     CREATE INDEX sends_notice_owed ON sends(id) WHERE notice_owed_at IS NOT NULL;
     """,
-    # 4 (issue 19, limits and privacy): when a send was claimed (its Send press), so the parts an operator spent
+    # 3 (issue 19, limits and privacy): when a send was claimed (its Send press), so the parts an operator spent
     # in the last hour and day can be counted; rows already past their press count from when they were sent.
     """
     ALTER TABLE sends ADD COLUMN claimed_at TEXT;
@@ -120,6 +120,17 @@ MIGRATIONS: list[str] = [
     CREATE TABLE seen_updates (
         update_id  INTEGER PRIMARY KEY,
         seen_at    TEXT NOT NULL
+    );
+    """,
+    # 4 (issue 14): the guided steps' state (aiogram FSM, bot/storage/fsm.py), so that a step survives a restart;
+    # a draft older than DRAFT_TTL_HOURS is marked expired (it stays a draft that can no longer send).
+    """
+    ALTER TABLE sends ADD COLUMN expired_at TEXT;
+    CREATE TABLE fsm_states (
+        key         TEXT PRIMARY KEY,
+        state       TEXT,
+        data        TEXT NOT NULL DEFAULT '{}',
+        updated_at  TEXT NOT NULL
     );
     """,
 ]

@@ -71,6 +71,7 @@ class SendRow:
     notice_owed_at: str | None  # tracking ended, and its operator not told yet
     claimed_at: str | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
     erased_at: str | None = None  # RETENTION_DAYS: its text and number were erased then
+    expired_at: str | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,21 +94,34 @@ class SendsRepository:
         user_id: int,
         preview_message_id: int | None = None,
         limits: Sequence[tuple[str, int]] = (),
+        *,
+        created_after: str = "",
     ) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
         preview): whatever happens next is then told on that preview. Each of `limits` (since, parts) holds in the
         same statement: the parts this operator spent since then plus this draft's stay within it, so concurrent
-        presses on several drafts cannot all slip under a limit together."""
+        presses on several drafts cannot all slip under a limit together. A draft that expired, or was created
+        before `created_after` (ISO UTC), is not claimed."""
         conditions = "".join(f" AND sends.parts + ({SPENT_SQL} AND s.claimed_at >= ?) <= ?" for _ in limits)
-        params: list[Any] = [utcnow(), utcnow(), preview_message_id, send_id, user_id]
+        params: list[Any] = [utcnow(), utcnow(), preview_message_id, send_id, user_id, created_after]
         for since, most in limits:
             params += [user_id, since, most]
         return await self._change(
             f"""UPDATE sends SET state = 'sending', updated_at = ?, claimed_at = ?,
                  preview_message_id = COALESCE(preview_message_id, ?)
-               WHERE id = ? AND user_id = ? AND state = 'draft'{conditions} RETURNING *""",  # noqa: S608
+               WHERE id = ? AND user_id = ? AND state = 'draft' AND expired_at IS NULL AND created_at >= ?{conditions}
+               RETURNING *""",  # noqa: S608
             tuple(params),
+        )
+
+    async def expire_drafts(self, created_before: str) -> list[SendRow]:
+        """Drafts created before `created_before` (ISO UTC) become expired: they can no longer send."""
+        now = utcnow()
+        return await self._list(
+            """UPDATE sends SET expired_at = ?, updated_at = ?
+               WHERE state = 'draft' AND expired_at IS NULL AND created_at < ? RETURNING *""",
+            (now, now, created_before),
         )
 
     async def parts_spent(self, user_id: int, sinces: Sequence[str]) -> list[int]:
@@ -210,10 +223,11 @@ class SendsRepository:
     async def outcome_shown(self, send_id: int) -> None:
         await self._store.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (send_id,))
 
-    async def set_result_message(self, send_id: int, message_id: int) -> None:
-        """The message that shows the outcome; the delivery notice edits it."""
-        await self._store.rows(
-            "UPDATE sends SET result_message_id = ?, updated_at = ? WHERE id = ?", (message_id, utcnow(), send_id)
+    async def set_result_message(self, send_id: int, message_id: int) -> SendRow | None:
+        """The message that shows the outcome; the delivery notice edits it. Returns the row as written."""
+        return await self._change(
+            "UPDATE sends SET result_message_id = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (message_id, utcnow(), send_id),
         )
 
     async def interrupted(self) -> list[SendRow]:

@@ -8,15 +8,44 @@ operator from seeing what became of their request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiogram import Bot
+from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 log = logging.getLogger(__name__)
 
 NOT_MODIFIED = "message is not modified"
+#: Telegram shows a chat action for about 5 s; it is sent again before it fades.
+TYPING_EVERY = 4.0
+
+
+@contextlib.asynccontextmanager
+async def working(bot: Bot, chat_id: int) -> AsyncIterator[None]:
+    """The sign of work while the block runs (the gateway may take seconds): "typing" at once, again every
+    TYPING_EVERY seconds until the block ends. The chat action goes out in its own task, so that even a slow
+    Telegram never delays the work itself; a refused chat action is only logged."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramAPIError as exc:
+                log.info("could not show typing in %s: %s", chat_id, exc.message)
+            await asyncio.sleep(TYPING_EVERY)
+
+    task = asyncio.create_task(keep_typing(), name=f"typing-{chat_id}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:

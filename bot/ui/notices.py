@@ -21,18 +21,8 @@ from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards
-from bot.ui.texts import (
-    access_digest,
-    access_withdrawn_draft,
-    declined,
-    draft_state,
-    first_words,
-    limit_reached,
-    money,
-    status_icon,
-    status_words,
-    when,
-)
+from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
+from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 

@@ -26,7 +26,7 @@ async def test_balance_and_refresh(fb: FastBot) -> None:
     toast = await admin.press("Refresh", on=reply)
     edited = await admin.wait_for(lambda m: m.message_id == reply.message_id and "990" in m.plain)
     assert "Balance: 990" in edited.plain
-    assert toast.text == "Balance updated"
+    assert toast.text == "Checking the balance…"  # the sign of work comes first (issue 14)
 
 
 async def test_russian_by_telegram_language(fb: FastBot) -> None:
