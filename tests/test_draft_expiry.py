@@ -35,7 +35,7 @@ async def test_a_press_on_an_old_preview_offers_a_fresh_one(rig: Harness) -> Non
     await admin.press(old, "Sender")  # the sender chosen is kept in the fresh preview
     choosing = await admin.wait_for(lambda m: m.message_id == old.message_id and "Backup" in str(m.buttons))
     await admin.press(choosing, "Backup")
-    old = await admin.wait_for(lambda m: m.message_id == old.message_id and "From: Backup" in m.plain)
+    old = await admin.wait_for(lambda m: m.message_id == old.message_id and "Sender: Backup" in m.plain)
     age(rig, text, 25)
 
     cq = await admin.press(old, "✅ Send")
@@ -44,7 +44,7 @@ async def test_a_press_on_an_old_preview_offers_a_fresh_one(rig: Harness) -> Non
     fresh = await admin.wait_for(
         lambda m: m.message_id != old.message_id and "Check before sending" in m.plain, timeout=PATIENCE
     )
-    assert text in fresh.plain and "From: Backup" in fresh.plain
+    assert text in fresh.plain and "Sender: Backup" in fresh.plain
     expired = rig.telegram.message(ADMIN, old.message_id)
     assert "Expired" in expired.plain and not expired.buttons
     assert rig.gateway.sent == []
