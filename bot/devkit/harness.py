@@ -52,23 +52,14 @@ class Harness:
         return self.directory / "bot.sqlite3"
 
     def settings(self) -> Settings:
-        values: dict[str, Any] = {
-            "bot_token": TOKEN,
-            "telegram_api_url": self.telegram.url,
-            "smska_url": self.gateway.url,
-            "smska_api_key": API_KEY,
-            "smska_api_password": API_PASSWORD,
-            "smska_sender_ids": ",".join(self.senders),
-            "smska_timeout": 2.0,
-            "database_path": str(self.db_path),
-            "admin_ids": ",".join(str(i) for i in self.admin_ids),
-            "default_locale": "en",
-            "delivery_poll_initial": 0.2,
-            "delivery_poll_max": 1.0,
-            "delivery_track_hours": 1.0,
-        }
-        values.update(self.settings_overrides)
-        return Settings(_env_file=None, **values)
+        return rig_settings(
+            telegram_url=self.telegram.url,
+            gateway_url=self.gateway.url,
+            senders=self.senders,
+            db_path=self.db_path,
+            admin_ids=self.admin_ids,
+            overrides=self.settings_overrides,
+        )
 
     async def __aenter__(self) -> Harness:
         await self.telegram.start()
@@ -116,3 +107,35 @@ class Harness:
     async def restart(self) -> App:
         await self.stop_bot()
         return await self.start_bot()
+
+
+def rig_settings(
+    *,
+    telegram_url: str,
+    gateway_url: str,
+    senders: tuple[str, ...] | list[str],
+    db_path: Path,
+    admin_ids: tuple[int, ...] | list[int],
+    overrides: dict[str, Any],
+    token: str = TOKEN,
+    api_key: str = API_KEY,
+    api_password: str = API_PASSWORD,
+) -> Settings:
+    """The bot's settings on a loopback rig: short timeouts and polls, so tests and the playground move quickly."""
+    values: dict[str, Any] = {
+        "bot_token": token,
+        "telegram_api_url": telegram_url,
+        "smska_url": gateway_url,
+        "smska_api_key": api_key,
+        "smska_api_password": api_password,
+        "smska_sender_ids": ",".join(senders),
+        "smska_timeout": 2.0,
+        "database_path": str(db_path),
+        "admin_ids": ",".join(str(i) for i in admin_ids),
+        "default_locale": "en",
+        "delivery_poll_initial": 0.2,
+        "delivery_poll_max": 1.0,
+        "delivery_track_hours": 1.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)

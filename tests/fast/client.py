@@ -43,8 +43,10 @@ from aiogram.types import Update
 
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings
+from bot.devkit.harness import rig_settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram.html_mode import HtmlParseError, parse_html
+from tests.fault_support import parse_errors, telegram_text
 
 __all__ = ["ApiError", "Call", "ChatView", "FastBot", "FastGroup", "FastUser", "RecordingSession", "Sent", "Toast"]
 
@@ -301,19 +303,11 @@ class Telegram:
 
     def parse_errors(self) -> list[str]:
         """Refusals that mean the bot produced a malformed message (unescaped text, too long, empty)."""
-        bad = ("can't parse entities", "message is too long", "message text is empty", "BUTTON_DATA_INVALID")
-        return [f"{e.method}: {e.description}" for e in self.errors if any(b in e.description for b in bad)]
+        return parse_errors(self)  # type: ignore[arg-type]  # the same reading as over the HTTP rig
 
     def readable(self, *, chat_ids: set[int], query_ids: set[str]) -> str:
         """Everything the bot sent that people in ``chat_ids`` (or the senders of ``query_ids``) could read."""
-        out: list[str] = []
-        for call in self.calls:
-            params = call.params
-            if params.get("chat_id") in chat_ids or str(params.get("callback_query_id", "")) in query_ids:
-                out.append(repr(params))
-            if call.method == "answerInlineQuery" and str(params.get("inline_query_id", "")) in query_ids:
-                out.append(repr(params))
-        return "\n".join(out)
+        return telegram_text(self, chat_ids=chat_ids, query_ids=query_ids)  # type: ignore[arg-type]
 
     def calls_to(self, method: str, *, chat_id: int | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)]
@@ -848,23 +842,17 @@ class FastBot:
         return self.directory / "bot.sqlite3"
 
     def settings(self) -> Settings:
-        values: dict[str, Any] = {
-            "bot_token": TOKEN,
-            "telegram_api_url": "http://127.0.0.1:9",  # never dialled: the session is replaced before any call
-            "smska_url": self.gateway.url,
-            "smska_api_key": API_KEY,
-            "smska_api_password": API_PASSWORD,
-            "smska_sender_ids": ",".join(self.senders),
-            "smska_timeout": 2.0,
-            "database_path": str(self.db_path),
-            "admin_ids": ",".join(str(i) for i in self.admin_ids),
-            "default_locale": "en",
-            "delivery_poll_initial": 0.2,
-            "delivery_poll_max": 1.0,
-            "delivery_track_hours": 1.0,
-        }
-        values.update(self.settings_overrides)
-        return Settings(_env_file=None, **values)
+        return rig_settings(  # never dialled: the session is replaced before any call
+            telegram_url="http://127.0.0.1:9",
+            gateway_url=self.gateway.url,
+            senders=self.senders,
+            db_path=self.db_path,
+            admin_ids=self.admin_ids,
+            overrides=self.settings_overrides,
+            token=TOKEN,
+            api_key=API_KEY,
+            api_password=API_PASSWORD,
+        )
 
     async def __aenter__(self) -> FastBot:
         await self.gateway.start()
