@@ -76,7 +76,9 @@ async def test_the_daily_limit_counts_across_hours_and_a_failed_send_costs_nothi
         await operator.wait_for(lambda m: m.message_id == first.message_id and "Sent to" in m.plain)
         # Age the first send by three hours: outside an hourly window, inside the daily one.
         assert h.app is not None
-        await h.app.db.sends._store.rows("UPDATE sends SET claimed_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', claimed_at, '-3 hours')")
+        await h.app.db.sends._store.rows(
+            "UPDATE sends SET claimed_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', claimed_at, '-3 hours')"
+        )
         over = await preview(operator, "short")
         assert "in the last 24 hours" in over.plain and "✅ Send" not in over.button_texts
         await admin.wait_for(lambda m: "10 SMS parts a day" in m.plain)
