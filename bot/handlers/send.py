@@ -20,7 +20,7 @@ from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
-from bot.sms.recipients import LoneDigit, NumberSplit, lone_digit, split_number
+from bot.sms.recipients import LoneDigit, NumberSplit, Recipient, lone_digit, split_number
 from bot.storage.db import Database
 from bot.ui import keyboards, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
@@ -66,6 +66,24 @@ async def show_preview(
     for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
         if old.preview_message_id is not None and message.bot is not None:
             await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
+
+
+async def show_drafts(
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    recipients: list[Recipient],
+    text: str,
+    locale: str,
+    user_id: int | None = None,
+) -> None:
+    """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
+    recipient gets today's preview; several get one batch preview (issue 17)."""
+    if len(recipients) == 1:
+        await show_preview(message, state, sending, settings, recipients[0].msisdn, text, locale, user_id)
+        return
+    raise NotImplementedError("several recipients in one send: issue 17")
 
 
 @router.message(Command("send"))

@@ -12,6 +12,13 @@ MAX_NUMBER_WORDS = 6  # '+7 (904) 176 49 95' is six words; no valid number needs
 TRAILING = ",;:"  # '/send 8 (904) 176-49-95, test': punctuation after the number is not part of either
 
 
+class Recipient(NamedTuple):
+    """Whom one SMS goes to: the number, and the contact's name when it was picked by name (else None)."""
+
+    msisdn: str  # 79XXXXXXXXX
+    name: str | None = None
+
+
 class NumberSplit(NamedTuple):
     msisdn: str | None  # 79XXXXXXXXX, or None when no leading words form a valid number
     text: str  # what follows the number (or the words that look like one, when they are not a valid number)
