@@ -103,7 +103,7 @@ async def test_a_second_sigterm_exits_at_once_and_the_send_is_unknown_not_lost(
     again = await BotProcess([], env, tmp_path).start()
     try:
         notice = await admin.wait_for(lambda m: "restarted while sending" in m.plain, timeout=20)
-        assert "+7 904 176-49-95" in notice.plain
+        assert "+7\u00a0904\u00a0176\u201149\u201195" in notice.plain
         again.signal(signal.SIGTERM)
         assert await again.wait(30) == 0
     finally:

@@ -80,7 +80,7 @@ async def test_delivery_notices_name_their_sms(rig: Harness) -> None:
         await admin.press(preview, "✅ Send")
         await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
     notices = [await admin.wait_for(lambda m: "delivered" in m.plain and m.reply_to is not None) for _ in texts]
-    by_number = {("+7 904" in n.plain): n.plain for n in notices}
+    by_number = {("904\u00a0176" in n.plain): n.plain for n in notices}
     first, second = by_number[True], by_number[False]
     assert "“Server db1 is down, failover…”, sent " in first
     assert "“Disk full on web2”, sent " in second
@@ -104,7 +104,7 @@ async def test_a_bad_number_keeps_the_text_and_asks_for_the_number(rig: Harness)
     assert "Слишком мало цифр" in refused.plain and "«Сервер упал»" in refused.plain
     await admin.send("+7 904 176-49-95")  # the corrected number alone
     preview = await admin.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
-    assert "Кому: +7 904 176-49-95" in preview.plain and "Сервер упал" in preview.plain
+    assert "Кому: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain and "Сервер упал" in preview.plain
     await admin.press(preview, "✅ Отправить")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Отправлено" in m.plain)
     assert [(s.msisdn, s.text) for s in rig.gateway.sent] == [("79041764995", "Сервер упал")]
@@ -113,11 +113,11 @@ async def test_a_bad_number_keeps_the_text_and_asks_for_the_number(rig: Harness)
 async def test_a_message_that_starts_with_a_number_is_a_send(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="ru")
     preview = await preview_for_ru(admin, "+7 904 176-49-95 Сервер упал")
-    assert "Кому: +7 904 176-49-95" in preview.plain and "Сервер упал" in preview.plain
+    assert "Кому: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain and "Сервер упал" in preview.plain
     await admin.send("8 916 123 45 67")  # the number alone: asks for the text
-    assert "+7 916 123-45-67" in (await admin.next_message()).plain
+    assert "+7\u00a0916\u00a0123\u201145\u201167" in (await admin.next_message()).plain
     second = await preview_for_ru(admin, "Диск заполнен")
-    assert "Кому: +7 916 123-45-67" in second.plain
+    assert "Кому: +7\u00a0916\u00a0123\u201145\u201167" in second.plain
     await admin.send("Сервер упал")  # no number, no flow: still the hint, nothing sent
     assert "/send" in (await admin.next_message()).plain
     assert rig.gateway.sent == []
@@ -126,7 +126,7 @@ async def test_a_message_that_starts_with_a_number_is_a_send(rig: Harness) -> No
 async def test_a_comma_after_the_number(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send 8 (904) 176-49-95, тест")
-    assert "To: +7 904 176-49-95" in preview.plain
+    assert "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
     assert preview.plain.endswith("\nтест")
 
 
@@ -136,12 +136,12 @@ async def test_a_lone_digit_is_asked_about_into_the_number(rig: Harness) -> None
     await admin.send("/send 8 904 176 49 9 5 серверов упало")
     question = await admin.next_message()
     assert "не хватает цифры" in question.plain and "«5»" in question.plain
-    assert "+7 904 176-49-95, текст «серверов упало»" in question.plain
+    assert "+7\u00a0904\u00a0176\u201149\u201195, текст «серверов упало»" in question.plain
     assert "текст «5 серверов упало»" in question.plain
     assert rig.gateway.sent == [] and states(rig) == []  # no draft before the answer
-    await admin.press(question, "📱 +7 904 176-49-95")
+    await admin.press(question, "📱 +7\u00a0904\u00a0176\u201149\u201195")
     preview = await admin.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
-    assert "Кому: +7 904 176-49-95" in preview.plain and preview.plain.endswith("\nсерверов упало")
+    assert "Кому: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain and preview.plain.endswith("\nсерверов упало")
     asked = rig.telegram.message(admin.chat_id, question.message_id)
     assert asked.buttons == []  # answered: its buttons are gone
     stale = await rig.telegram.callback_answer(await admin.press_data(question.message_id, "dig:text"))
@@ -158,7 +158,7 @@ async def test_a_lone_digit_kept_in_the_text(rig: Harness) -> None:
     assert "“5 servers down”" in asked.plain
     await admin.send("8 904 176 49 96")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
-    assert "To: +7 904 176-49-96" in preview.plain and preview.plain.endswith("\n5 servers down")
+    assert "To: +7\u00a0904\u00a0176\u201149\u201196" in preview.plain and preview.plain.endswith("\n5 servers down")
 
 
 # --- 5. /status: unknown ids, the latest SMS, Refresh ------------------------------------------------------
@@ -189,15 +189,15 @@ async def test_status_alone_shows_the_latest_sms_with_the_earlier_ones_and_refre
     await send_and_wait(admin, "/send 89161234567 Second one")
     await admin.send("/status")
     latest = await admin.next_message()
-    assert "Second one" in latest.plain and "To +7 916 123-45-67, sent" in latest.plain
+    assert "Second one" in latest.plain and "To +7\u00a0916\u00a0123\u201145\u201167, sent" in latest.plain
     assert "not delivered yet" in latest.plain
-    assert latest.button_texts[0] == "🔄 Refresh" and "+7 904 176-49-95" in latest.button_texts[1]
+    assert latest.button_texts[0] == "🔄 Refresh" and "+7\u00a0904\u00a0176\u201149\u201195" in latest.button_texts[1]
     rig.gateway.force_status(rig.gateway.sent[1].id, 4, "DELIVRD")
     await admin.press(latest, "🔄 Refresh")
     await admin.wait_for(lambda m: m.message_id == latest.message_id and "delivered (final)" in m.plain)
     await admin.press(latest, 2)  # the earlier SMS
     earlier = await admin.wait_for(lambda m: m.message_id == latest.message_id and "First one" in m.plain)
-    assert "+7 916 123-45-67" in earlier.button_texts[1]
+    assert "+7\u00a0916\u00a0123\u201145\u201167" in earlier.button_texts[1]
 
 
 # --- 6. /history: when it was sent, in that order ------------------------------------------------------------
@@ -218,7 +218,10 @@ async def test_history_shows_and_orders_by_the_time_sent(rig: Harness) -> None:
     await admin.send("/history")
     page = (await admin.next_message()).plain
     assert page.index("Made first, sent last") < page.index("Made second, sent first")
-    assert "01.01 23:21 · +7 904 176-49-95" in page and "01.01 23:20 · +7 916 123-45-67" in page
+    assert (
+        "01.01 23:21 · +7\u00a0904\u00a0176\u201149\u201195" in page
+        and "01.01 23:20 · +7\u00a0916\u00a0123\u201145\u201167" in page
+    )
     assert "23:19" not in page
 
 
@@ -296,6 +299,22 @@ async def test_amounts_do_not_break(rig: Harness) -> None:
     rig.gateway.balance = Decimal("12345.5")
     await admin.send("/balance")
     assert "12\u00a0345.50" in (await admin.next_message()).plain
+
+
+async def test_numbers_do_not_break_and_read_back(rig: Harness) -> None:
+    """A number the bot shows never breaks across lines (no-break spaces and hyphens), in the preview, the sent
+    message and the notice; copied back from a message into /send, it is the same number."""
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    shown = "+7\u00a0904\u00a0176\u201149\u201195"
+    preview = await preview_for(admin, "/send 8 904 176 49 95 Disk full on web2")
+    assert f"To: {shown}" in preview.plain and "+7 904" not in preview.plain
+    await admin.press(preview, "✅ Send")
+    sent = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
+    assert f"Sent to {shown}." in sent.plain
+    notice = await admin.wait_for(lambda m: "delivered" in m.plain and m.reply_to is not None)
+    assert shown in notice.plain and "176-49" not in notice.plain
+    again = await preview_for(admin, f"/send {shown} Disk full on web3")
+    assert f"To: {shown}" in again.plain and "Disk full on web3" in again.plain
 
 
 # --- 9. words ------------------------------------------------------------------------------------------------

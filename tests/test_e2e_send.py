@@ -31,7 +31,7 @@ def sends(rig: Harness) -> list[dict[str, object]]:
 async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send +7 904 176-49-95 Server db1 is down")
-    assert "To: +7 904 176-49-95" in preview.plain
+    assert "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
     assert "Sender: OnCall" in preview.plain
     assert "18 characters, 1 SMS\n" in preview.plain
     assert "Server db1 is down" in preview.plain
@@ -41,7 +41,7 @@ async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
     gateway_id = rig.gateway.sent[0].id
     assert gateway_id in accepted.plain and "balance left: 999" in accepted.plain
     notice = await admin.wait_for(lambda m: "delivered" in m.plain and m.message_id != preview.message_id)
-    assert "+7 904 176-49-95" in notice.plain and gateway_id in notice.plain
+    assert "+7\u00a0904\u00a0176\u201149\u201195" in notice.plain and gateway_id in notice.plain
     assert len(rig.gateway.sent) == 1
     assert rig.gateway.sent[0].msisdn == "79041764995" and rig.gateway.sent[0].text == "Server db1 is down"
     [row] = sends(rig)
@@ -89,21 +89,24 @@ async def test_tracking_continues_across_restart_and_operators_get_only_their_ow
     await admin.wait_for(lambda m: m.message_id == p1.message_id and "Sent to" in m.plain)
     await operator.send("/send 79041764996 от оператора")
     p2 = await operator.wait_for(
-        lambda m: "Проверьте" in m.plain or "79041764996" in m.plain or "904 176-49-96" in m.plain
+        lambda m: "Проверьте" in m.plain or "79041764996" in m.plain or "904\u00a0176\u201149\u201196" in m.plain
     )
     await operator.press(p2, 1)
     await operator.wait_for(lambda m: m.message_id == p2.message_id and "id" in m.plain and m.edited)
     await rig.restart()
     a_notice = await admin.wait_for(lambda m: "delivered" in m.plain and "SMS to" in m.plain, timeout=20)
     o_notice = await operator.wait_for(lambda m: "доставлено" in m.plain, timeout=20)
-    assert "+7 904 176-49-95" in a_notice.plain and "+7 904 176-49-96" in o_notice.plain
-    assert all("49-96" not in m.plain for m in admin.messages if "SMS to" in m.plain)
+    assert (
+        "+7\u00a0904\u00a0176\u201149\u201195" in a_notice.plain
+        and "+7\u00a0904\u00a0176\u201149\u201196" in o_notice.plain
+    )
+    assert all("49\u201196" not in m.plain for m in admin.messages if "SMS to" in m.plain)
     # /history: the operator sees only their own; the admin sees both, with who sent.
     await operator.send("/history")
-    own = await operator.wait_for(lambda m: "49-96" in m.plain and "49-95" not in m.plain)
+    own = await operator.wait_for(lambda m: "49\u201196" in m.plain and "49\u201195" not in m.plain)
     assert own
     await admin.send("/history")
-    both = await admin.wait_for(lambda m: "49-96" in m.plain and "49-95" in m.plain)
+    both = await admin.wait_for(lambda m: "49\u201196" in m.plain and "49\u201195" in m.plain)
     assert "Oleg" in both.plain
 
 

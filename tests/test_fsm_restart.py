@@ -18,7 +18,7 @@ async def test_number_given_before_a_restart_text_asked_after_it(rig: Harness) -
     await admin.send("/send")
     assert "Who gets the SMS" in (await admin.next_message()).plain
     await admin.send("8 (904) 176 49 95")
-    assert "To +7 904 176-49-95" in (await admin.next_message()).plain
+    assert "To +7\u00a0904\u00a0176\u201149\u201195" in (await admin.next_message()).plain
     [(_, state, data)] = fsm_rows(rig)
     assert state == "SendFlow:text" and "79041764995" in data
 
@@ -28,7 +28,7 @@ async def test_number_given_before_a_restart_text_asked_after_it(rig: Harness) -
     await admin.send("Pump 3 pressure low")
     preview = await admin.next_message(timeout=15)
     assert "Check before sending" in preview.plain, preview.plain
-    assert "To: +7 904 176-49-95" in preview.plain and "Pump 3 pressure low" in preview.plain
+    assert "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain and "Pump 3 pressure low" in preview.plain
     assert fsm_rows(rig) == []  # the step is over: nothing left to remember
 
 

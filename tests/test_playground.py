@@ -126,7 +126,9 @@ def test_notes_contact_and_quit(runs: dict[str, Future[Run]]) -> None:
     assert "you: :bogus\n     (unknown command :bogus; :help lists them)" in run.stdout
     contact = run.after("you: :contact +79041764995")
     assert contact.startswith("you: :contact +79041764995\n     (shared a contact: +79041764995)\n")
-    assert "To +7 904 176-49-95. Now send the text" in contact  # the contact is the number of the guided /send
+    assert (
+        "To +7\u00a0904\u00a0176\u201149\u201195. Now send the text" in contact
+    )  # the contact is the number of the guided /send
     assert "     [1] ✖️ Cancel\nyou: 1\n     (pressed [1] ✖️ Cancel)" in contact
     assert run.stdout.rstrip().endswith("you: :quit")  # nothing after :quit is read
 
@@ -134,7 +136,7 @@ def test_notes_contact_and_quit(runs: dict[str, Future[Run]]) -> None:
 def test_full_send_with_delivery_notice(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
     send = run.after("you: /send +7 904 176-49-95 Hello")
-    assert "bot: 📨 Check before sending\n     To: +7 904 176-49-95\n     Sender: OnCall" in send
+    assert "bot: 📨 Check before sending\n     To: +7\u00a0904\u00a0176\u201149\u201195\n     Sender: OnCall" in send
     assert (
         "     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: OnCall\nyou: 3\n     (pressed [3] ✉️ Sender: OnCall)" in send
     )
@@ -143,23 +145,23 @@ def test_full_send_with_delivery_notice(runs: dict[str, Future[Run]]) -> None:
     chosen = run.after("     (pressed [2] Backup)")
     assert "     Sender: Backup\n" in chosen
     assert "     (was: Sender: OnCall)\n     [1] ✅ Send  [2] ✖️ Cancel\n     [3] ✉️ Sender: Backup\nyou: 1\n" in chosen
-    sent = run.after("bot: ✏️ edited: 📤 Sent to +7 904 176-49-95.")
+    sent = run.after("bot: ✏️ edited: 📤 Sent to +7\u00a0904\u00a0176\u201149\u201195.")
     assert "balance left: 999" in sent
     assert "(was: 📨 Check before sending)" in sent
     # the delivery notice, on its own: the "Sent" message is edited, and a reply makes the phone ring
-    notice = run.after("bot: ✏️ edited: ✅ SMS to +7 904 176-49-95: delivered.")
-    assert "(was: 📤 Sent to +7 904 176-49-95.)" in notice
-    assert "\nbot: ✅ SMS to +7 904 176-49-95: delivered." in notice
+    notice = run.after("bot: ✏️ edited: ✅ SMS to +7\u00a0904\u00a0176\u201149\u201195: delivered.")
+    assert "(was: 📤 Sent to +7\u00a0904\u00a0176\u201149\u201195.)" in notice
+    assert "\nbot: ✅ SMS to +7\u00a0904\u00a0176\u201149\u201195: delivered." in notice
 
 
 def test_send_to_a_magic_number_ends_rejected(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "sends")
-    assert "To: +7 900 000-00-51" in run.after("you: /send 79000000051 Test")
-    sent = run.after("bot: ✏️ edited: 📤 Sent to +7 900 000-00-51.")
+    assert "To: +7\u00a0900\u00a0000\u201100\u201151" in run.after("you: /send 79000000051 Test")
+    sent = run.after("bot: ✏️ edited: 📤 Sent to +7\u00a0900\u00a0000\u201100\u201151.")
     assert "balance left: 998" in sent
-    assert "bot: ✏️ edited: ❌ SMS to +7 900 000-00-51: rejected" in sent
-    assert "\nbot: ❌ SMS to +7 900 000-00-51: rejected" in sent
-    assert "+7 900 000-00-51: delivered" not in run.stdout
+    assert "bot: ✏️ edited: ❌ SMS to +7\u00a0900\u00a0000\u201100\u201151: rejected" in sent
+    assert "\nbot: ❌ SMS to +7\u00a0900\u00a0000\u201100\u201151: rejected" in sent
+    assert "+7\u00a0900\u00a0000\u201100\u201151: delivered" not in run.stdout
 
 
 def test_stranger_asks_and_admin_approves(runs: dict[str, Future[Run]]) -> None:

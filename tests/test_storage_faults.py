@@ -209,7 +209,7 @@ async def test_disk_fills_after_the_claim(tmp_path: Path) -> None:
         await h.restart()
         await h.telegram.wait_for_poll()  # polling really started (stopping before it does would not stop it)
         notice = await admin.wait_for(lambda m: "restarted while sending" in m.plain, timeout=PATIENCE)
-        assert "904 176-49-95" in notice.plain
+        assert "904\u00a0176\u201149\u201195" in notice.plain
         [row] = [r for r in sends(h.db_path) if r["text"] == "in the window"]
         assert row["state"] == "unknown"
         assert len(h.gateway.sent) == 1

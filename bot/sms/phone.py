@@ -23,6 +23,8 @@ import unicodedata
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+NBSP = "\u00a0"  # no-break space
+NBH = "\u2011"  # no-break hyphen
 _DASHES = frozenset("-‐‑‒–—―−")
 _SEPARATORS = frozenset(".()") | _DASHES
 
@@ -66,11 +68,13 @@ def normalize_phone(raw: str) -> str:
 
 
 def format_phone(msisdn: str) -> str:
-    """``79041764995`` -> ``+7 904 176-49-95``; anything not of that shape is returned unchanged."""
+    """``79041764995`` -> ``+7 904 176-49-95`` with no-break spaces and hyphens (U+00A0, U+2011), so that a
+    number never breaks across lines on a narrow screen; anything not of that shape is returned unchanged.
+    The parser reads the result back (both characters are separators to it)."""
     if len(msisdn) != 11 or not msisdn.isascii() or not msisdn.isdigit() or msisdn[0] != "7":
         return msisdn
     n = msisdn
-    return f"+7 {n[1:4]} {n[4:7]}-{n[7:9]}-{n[9:11]}"
+    return f"+7{NBSP}{n[1:4]}{NBSP}{n[4:7]}{NBH}{n[7:9]}{NBH}{n[9:11]}"
 
 
 def _clean(raw: str) -> tuple[bool, str]:

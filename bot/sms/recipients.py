@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 
-NUMBER_WORD = re.compile(r"^[+\d()\-.]+[,;:]?$")
+NUMBER_WORD = re.compile(r"^[+\d()\-.\u2010-\u2015\u2212]+[,;:]?$")
 MAX_NUMBER_WORDS = 6  # '+7 (904) 176 49 95' is six words; no valid number needs more
 TRAILING = ",;:"  # '/send 8 (904) 176-49-95, test': punctuation after the number is not part of either
 

@@ -60,7 +60,16 @@ class World:
     query_ids: dict[int, set[str]] = field(default_factory=dict)
 
     def needles(self) -> list[str]:
-        return [SECRET_NUMBER, "916 111-22-33", "9161112233", SECRET_TEXT, "Reactor", self.gateway_id, OPERATOR_NAME]
+        return [
+            SECRET_NUMBER,
+            "916 111-22-33",
+            "916\u00a0111\u201122\u201133",
+            "9161112233",
+            SECRET_TEXT,
+            "Reactor",
+            self.gateway_id,
+            OPERATOR_NAME,
+        ]
 
     def data(self, message: Sent, text: str) -> str:
         value = message.button(text).get("callback_data")
