@@ -71,8 +71,14 @@ class Notices:
             which = _("“{text}”, sent {time}").format(
                 text=first_words(send.text), time=when(send.sent_at or send.created_at, self.settings.tz)
             )
-            stamp = when(at_iso, self.settings.tz)
-            return "\n".join([head, which, _("{time} · id <code>{id}</code>").format(time=stamp, id=gid)])
+            sent, stamp = when(send.sent_at or send.created_at, self.settings.tz), when(at_iso, self.settings.tz)
+            # the time of the status only when it says more than the time sent just above it
+            last = (
+                _("id <code>{id}</code>").format(id=gid)
+                if stamp == sent
+                else _("status as of {time} · id <code>{id}</code>").format(time=stamp, id=gid)
+            )
+            return "\n".join([head, which, last])
 
     def interrupted(self, locale: str, row: SendRow) -> str:
         """A send a restart cut short: it may or may not have left."""
