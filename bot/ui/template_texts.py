@@ -102,7 +102,7 @@ def saved(result: Saved) -> str:
         head = _("✅ Template {tag} replaced: {size}.").format(tag=tag(template.name), size=_size(template.text))
     lines = [head, _quote(template.text)]
     if result.replaced is not None:
-        lines.append(_("It was: “{text}”").format(text=first_words(result.replaced.text)))
+        lines += [_("It was:"), _quote(result.replaced.text)]  # whole: a replaced text is not lost
     lines.append(
         _("Send it: <code>/send {number} #{name}</code>").format(number=EXAMPLE_NUMBER, name=html.escape(template.name))
     )
