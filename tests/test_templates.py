@@ -218,6 +218,18 @@ def question_data(h: Harness, name: str) -> str:
     return f"tp:use:{template_ids(h)[name]}"
 
 
+async def test_a_template_button_answers_only_the_current_text_step(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, f"/template dbdown: {DB_DOWN}")
+    first = await say(admin, "/send 89041764995")
+    second = await say(admin, "/send 89161234567")
+    answer = await rig.telegram.callback_answer(await admin.press(first, "#dbdown"))
+    assert "no longer open" in (answer.text or "") and rows(rig, "SELECT COUNT(*) FROM sends") == [(0,)]
+    await admin.press(second, "#dbdown")
+    preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
+    assert "To: +7 916 123-45-67" in preview.plain and DB_DOWN in preview.plain
+
+
 async def test_the_text_step_without_templates_has_only_cancel(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     question = await say(admin, "/send 89041764995")

@@ -168,7 +168,8 @@ async def ask_for_text(
     offered = await templates.for_text_step(sending.db)
     question = texts.ask_text(msisdn) + ("\n" + template_texts.text_step_offer() if offered else "")
     body = question if note is None else note + "\n\n" + question
-    await message.answer(body, reply_markup=template_keyboards.text_step(offered))
+    asked = await message.answer(body, reply_markup=template_keyboards.text_step(offered))
+    await state.update_data(text_question=asked.message_id)  # its template buttons answer this step only
 
 
 @router.message(SendFlow.number, F.contact)

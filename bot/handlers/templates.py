@@ -92,12 +92,13 @@ async def use_at_text_step(
     bot: Bot,
 ) -> None:
     """One tap at the guided text step: the preview with the template's text."""
-    msisdn = (await state.get_data()).get("msisdn")
-    message = callback.message
+    data = await state.get_data()
+    msisdn, message = data.get("msisdn"), callback.message
     if (
         await state.get_state() != SendFlow.text.state
         or not isinstance(msisdn, str)
         or not isinstance(message, Message)
+        or data.get("text_question") != message.message_id  # the question of an earlier step
     ):
         await answer_press(callback, _("This question is no longer open."), show_alert=True)
         return
