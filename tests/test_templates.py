@@ -325,3 +325,15 @@ async def test_the_commands_are_in_the_menu_and_help_in_both_languages(rig: Harn
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     help_text = (await say(admin, "/help")).plain
     assert "/template name: text" in help_text and "/templates" in help_text and "/send number #name" in help_text
+
+
+async def test_a_template_send_survives_a_restart_at_the_number_step(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, f"/template dbdown: {DB_DOWN}")
+    card = await say(admin, "/template dbdown")
+    await admin.press(card, "📨 Send")
+    assert "Who gets the SMS?" in (await admin.next_message()).plain
+    await rig.restart()
+    preview = await preview_after(admin, NUMBER)  # the kept text is in SQLite with the step
+    assert DB_DOWN in preview.plain and "To: +7 904 176-49-95" in preview.plain
+    assert rows(rig, "SELECT uses FROM templates") == [(1,)]
