@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, balance, common, errors, fallback, history, send, status
+from bot.handlers import admin, balance, common, errors, fallback, history, send, status, templates
 
 
 def setup_routers() -> list[Router]:
@@ -18,6 +18,7 @@ def setup_routers() -> list[Router]:
         balance.router,
         status.router,
         history.router,
+        templates.router,
         send.router,
         fallback.router,
     ]

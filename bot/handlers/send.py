@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
+from bot.services import templates
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
@@ -22,7 +23,7 @@ from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit, NumberSplit, Recipient, lone_digit, split_number
 from bot.storage.db import Database
-from bot.ui import keyboards, texts
+from bot.ui import keyboards, template_keyboards, template_texts, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
 from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
@@ -45,8 +46,13 @@ async def show_preview(
     """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
-        await ask_for_text(message, state, msisdn)
+        await ask_for_text(message, state, msisdn, sending)
         return
+    final = await templates.final_text(sending.db, text)  # `#name`: that template's text
+    if isinstance(final, templates.UnknownTemplate):
+        await ask_for_text(message, state, msisdn, sending, note=template_texts.unknown(final))
+        return
+    text = final
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))
@@ -133,7 +139,7 @@ async def compose(
         await message.answer(answer, reply_markup=keyboards.flow_cancel())
         return
     if not split.text:
-        await ask_for_text(message, state, split.msisdn)
+        await ask_for_text(message, state, split.msisdn, sending)
         return
     await show_preview(message, state, sending, settings, split.msisdn, split.text, locale)
 
@@ -153,10 +159,17 @@ async def take_number(
     await compose(message, state, sending, settings, locale, NumberSplit(split.msisdn, text, None), digit)
 
 
-async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None:
+async def ask_for_text(
+    message: Message, state: FSMContext, msisdn: str, sending: SendingService, note: str | None = None
+) -> None:
+    """The guided text step (with the templates as buttons); `note`: why it is asked again."""
     await state.set_state(SendFlow.text)
     await state.update_data(msisdn=msisdn)
-    await message.answer(texts.ask_text(msisdn), reply_markup=keyboards.flow_cancel())
+    offered = await templates.for_text_step(sending.db)
+    question = texts.ask_text(msisdn) + ("\n" + template_texts.text_step_offer() if offered else "")
+    body = question if note is None else note + "\n\n" + question
+    asked = await message.answer(body, reply_markup=template_keyboards.text_step(offered))
+    await state.update_data(text_question=asked.message_id)  # its template buttons answer this step only
 
 
 @router.message(SendFlow.number, F.contact)

@@ -10,6 +10,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.kv`: small named values;
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 - `db.fsm`: the guided steps' state (aiogram FSM).
+- `db.templates`: the team's saved SMS texts (`#name` in /send).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
+from bot.storage.templates import TemplatesRepository
 from bot.storage.tracking import TrackingRepository
 from bot.storage.updates import UpdatesRepository
 
@@ -58,6 +60,7 @@ class Database:
         self.kv = KvRepository(self._store)
         self.updates = UpdatesRepository(self._store)
         self.fsm = FsmRepository(self._store)
+        self.templates = TemplatesRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

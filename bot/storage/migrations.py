@@ -133,6 +133,22 @@ MIGRATIONS: list[str] = [
         updated_at  TEXT NOT NULL
     );
     """,
+    # 5 (issue 16, templates): the team's saved SMS texts (`#name` in /send). `key` is the name casefolded in
+    # Python: SQLite's NOCASE folds ASCII only, so «БД» and «бд» would be two templates. `saved_by`, `saved_at`:
+    # the latest save; `uses`: how often it was picked (the guided text step offers the most used first).
+    """
+    CREATE TABLE templates (
+        id        INTEGER PRIMARY KEY,
+        key       TEXT NOT NULL UNIQUE,
+        name      TEXT NOT NULL,
+        text      TEXT NOT NULL,
+        saved_by  INTEGER NOT NULL,
+        saved_at  TEXT NOT NULL,
+        uses      INTEGER NOT NULL DEFAULT 0,
+        used_at   TEXT
+    );
+    CREATE INDEX templates_popular ON templates(uses DESC, saved_at DESC);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -31,7 +31,20 @@ COMMANDS = (
     Command(
         "send",
         __("Send an SMS"),
-        (Usage(__("send an SMS (step by step)")), Usage(__("send in one message"), __("<i>number text</i>"))),
+        (
+            Usage(__("send an SMS (step by step)")),
+            Usage(__("send in one message"), __("<i>number text</i>")),
+            Usage(__("send a saved template"), __("<i>number</i> #<i>name</i>")),
+        ),
+    ),
+    Command("templates", __("Saved SMS texts"), (Usage(__("the team's saved SMS texts")),)),
+    Command(
+        "template",
+        __("Save or show a template"),
+        (
+            Usage(__("save or replace a template"), __("<i>name</i>: <i>text</i>")),
+            Usage(__("show a template"), __("<i>name</i>")),
+        ),
     ),
     Command("balance", __("Balance of the SMS account"), (Usage(__("money left on the SMS account")),)),
     Command("status", __("Delivery status of an SMS"), (Usage(__("delivery status of an SMS"), __("<i>id</i>")),)),

@@ -1,0 +1,103 @@
+"""The team's templates (saved SMS texts, `#name` in /send); every change is written to the audit log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bot.storage.store import Statements, Store, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    id: int
+    key: str  # the name casefolded: what makes a name unique
+    name: str  # as it was last saved
+    text: str
+    saved_by: int
+    saved_at: str
+    uses: int
+    used_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    template: Template
+    replaced: Template | None  # what it was before, when a template of that name existed
+
+
+async def _audit(db: Statements, at: str, actor_id: int, action: str, target_id: int, details: dict[str, Any]) -> None:
+    await db.rows(
+        "INSERT INTO audit_log (at, actor_id, action, target_id, details) VALUES (?, ?, ?, ?, ?)",
+        (at, actor_id, action, target_id, json.dumps(details, ensure_ascii=False)),
+    )
+
+
+def _template(row: Any) -> Template:
+    return Template(**dict(row))
+
+
+class TemplatesRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def save(self, key: str, name: str, text: str, by: int) -> Saved:
+        """Save a new template, or replace the text of the one whose key is `key` (its id and uses stay)."""
+        now = utcnow()
+        async with self._store.transaction() as db:
+            old = await db.row("SELECT * FROM templates WHERE key = ?", (key,))
+            row = await db.row(
+                """INSERT INTO templates (key, name, text, saved_by, saved_at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT(key) DO UPDATE SET name = excluded.name, text = excluded.text,
+                     saved_by = excluded.saved_by, saved_at = excluded.saved_at
+                   RETURNING *""",
+                (key, name, text, by, now),
+            )
+            assert row is not None
+            saved = _template(row)
+            replaced = None if old is None else _template(old)
+            details: dict[str, Any] = {"name": name, "text": text}
+            if replaced is not None:
+                details.update(old_name=replaced.name, old_text=replaced.text, old_saved_by=replaced.saved_by)
+            await _audit(db, now, by, "template_replace" if replaced else "template_save", saved.id, details)
+        return Saved(saved, replaced)
+
+    async def delete(self, template_id: int, by: int) -> Template | None:
+        """Delete it; None when it was gone already (a second press)."""
+        now = utcnow()
+        async with self._store.transaction() as db:
+            row = await db.row("DELETE FROM templates WHERE id = ? RETURNING *", (template_id,))
+            if row is None:
+                return None
+            gone = _template(row)
+            details = {"name": gone.name, "text": gone.text, "saved_by": gone.saved_by}
+            await _audit(db, now, by, "template_delete", gone.id, details)
+        return gone
+
+    async def get(self, template_id: int) -> Template | None:
+        row = await self._store.row("SELECT * FROM templates WHERE id = ?", (template_id,))
+        return None if row is None else _template(row)
+
+    async def by_key(self, key: str) -> Template | None:
+        row = await self._store.row("SELECT * FROM templates WHERE key = ?", (key,))
+        return None if row is None else _template(row)
+
+    async def count(self) -> int:
+        return int(await self._store.scalar("SELECT COUNT(*) FROM templates"))
+
+    async def by_name(self, limit: int, offset: int = 0) -> list[Template]:
+        rows = await self._store.rows("SELECT * FROM templates ORDER BY key LIMIT ? OFFSET ?", (limit, offset))
+        return [_template(r) for r in rows]
+
+    async def popular(self, limit: int) -> list[Template]:
+        """The most used first, then the newest."""
+        rows = await self._store.rows(
+            "SELECT * FROM templates ORDER BY uses DESC, saved_at DESC, id DESC LIMIT ?", (limit,)
+        )
+        return [_template(r) for r in rows]
+
+    async def used(self, template_id: int) -> None:
+        await self._store.rows(
+            "UPDATE templates SET uses = uses + 1, used_at = ? WHERE id = ?", (utcnow(), template_id)
+        )
