@@ -77,7 +77,7 @@ async def test_save_replace_show_and_delete_are_audited(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     saved = await say(admin, f"/template dbdown: {DB_DOWN}")
     assert "Template #dbdown saved: 36 characters, 1 SMS" in saved.plain and DB_DOWN in saved.plain
-    assert "/send +7 904 176-49-95 #dbdown" in saved.plain
+    assert "/send +7\u00a0904\u00a0176\u201149\u201195 #dbdown" in saved.plain
 
     replaced = await say(admin, "/template DBdown: Server db1 is down again")
     assert "Template #DBdown replaced" in replaced.plain and f"It was:\n{DB_DOWN}" in replaced.plain
@@ -134,7 +134,7 @@ async def test_the_list_starts_a_send_that_asks_the_number_and_keeps_the_text(ri
     asked = await admin.next_message()
     assert "Template #disk: “Disk full on web2”" in asked.plain and "Who gets the SMS?" in asked.plain
     preview = await preview_after(admin, NUMBER)
-    assert "To: +7 904 176-49-95" in preview.plain and "Disk full on web2" in preview.plain
+    assert "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain and "Disk full on web2" in preview.plain
     await admin.press(preview, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert [(s.msisdn, s.text) for s in rig.gateway.sent] == [("79041764995", "Disk full on web2")]
@@ -159,7 +159,7 @@ async def test_hash_name_in_send_and_in_a_message_that_starts_with_a_number(rig:
     one_shot = await preview_after(admin, "/send +7 904 176-49-95 #dbdown")
     assert DB_DOWN in one_shot.plain and "#dbdown" not in one_shot.plain
     outside = await preview_after(admin, "8 916 123-45-67 #DBDOWN")
-    assert "To: +7 916 123-45-67" in outside.plain and DB_DOWN in outside.plain
+    assert "To: +7\u00a0916\u00a0123\u201145\u201167" in outside.plain and DB_DOWN in outside.plain
     assert rows(rig, "SELECT text FROM sends") == [(DB_DOWN,), (DB_DOWN,)]
     # Words around it make it a plain text.
     plain = await preview_after(admin, "/send 89261234567 #dbdown is back")
@@ -177,11 +177,13 @@ async def test_an_unknown_hash_name_lists_the_names_and_keeps_the_number(rig: Ha
     await say(admin, "/template disk: Disk full on web2")
     wrong = await say(admin, "/send +7 904 176-49-95 #dbdwn")
     assert "There is no template #dbdwn" in wrong.plain and "Templates: #dbdown, #disk" in wrong.plain
-    assert "To +7 904 176-49-95. Now send the text" in wrong.plain  # the number is kept: the text step
+    assert (
+        "To +7\u00a0904\u00a0176\u201149\u201195. Now send the text" in wrong.plain
+    )  # the number is kept: the text step
     assert wrong.button_texts == ["#disk", "#dbdown", "✖️ Cancel"]  # unused yet: the newest first
     assert rows(rig, "SELECT COUNT(*) FROM sends") == [(0,)]  # never sent (nor drafted) as "#dbdwn"
     typed = await preview_after(admin, "#dbdown")  # the right name at the text step
-    assert DB_DOWN in typed.plain and "To: +7 904 176-49-95" in typed.plain
+    assert DB_DOWN in typed.plain and "To: +7\u00a0904\u00a0176\u201149\u201195" in typed.plain
     outside = await say(admin, "89161234567 #nope")
     assert "There is no template #nope" in outside.plain and "Check before sending" not in outside.plain
     assert rig.gateway.sent == []
@@ -202,7 +204,7 @@ async def test_the_guided_text_step_offers_the_most_used_templates(rig: Harness)
     # One tap: the preview with that text; the question keeps its words, without buttons.
     await admin.press(question, "#t5")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
-    assert "text 5" in preview.plain and "To: +7 904 176-49-95" in preview.plain
+    assert "text 5" in preview.plain and "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
     shown = rig.telegram.message(admin.chat_id, question.message_id)
     assert shown.buttons == [] and "#t5" in shown.plain
     await admin.press(preview, "✅ Send")
@@ -227,7 +229,7 @@ async def test_a_template_button_answers_only_the_current_text_step(rig: Harness
     assert "no longer open" in (answer.text or "") and rows(rig, "SELECT COUNT(*) FROM sends") == [(0,)]
     await admin.press(second, "#dbdown")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
-    assert "To: +7 916 123-45-67" in preview.plain and DB_DOWN in preview.plain
+    assert "To: +7\u00a0916\u00a0123\u201145\u201167" in preview.plain and DB_DOWN in preview.plain
 
 
 async def test_the_text_step_without_templates_has_only_cancel(rig: Harness) -> None:
@@ -335,5 +337,5 @@ async def test_a_template_send_survives_a_restart_at_the_number_step(rig: Harnes
     assert "Who gets the SMS?" in (await admin.next_message()).plain
     await rig.restart()
     preview = await preview_after(admin, NUMBER)  # the kept text is in SQLite with the step
-    assert DB_DOWN in preview.plain and "To: +7 904 176-49-95" in preview.plain
+    assert DB_DOWN in preview.plain and "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
     assert rows(rig, "SELECT uses FROM templates") == [(1,)]
