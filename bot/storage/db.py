@@ -10,6 +10,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.kv`: small named values;
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 - `db.fsm`: the guided steps' state (aiogram FSM).
+- `db.feed`, `db.alerts`: the team feed's lines; alert groups and the messages they were posted in.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 import aiosqlite
 
 from bot.storage.access import AccessRepository
+from bot.storage.alerts import AlertsRepository
+from bot.storage.feed import FeedRepository
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
@@ -58,6 +61,8 @@ class Database:
         self.kv = KvRepository(self._store)
         self.updates = UpdatesRepository(self._store)
         self.fsm = FsmRepository(self._store)
+        self.feed = FeedRepository(self._store)
+        self.alerts = AlertsRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
