@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-TOKEN = "alert-token-Zq9secret-0123456789"  # noqa: S105 - test-only; distinctive so a leak is easy to find
+TOKEN = "alert-token-Zq9secret-0123456789"  # test-only; distinctive so a leak is easy to find
 
 
 def alert(
@@ -40,7 +40,11 @@ def alertmanager(
     firing = any(a["status"] == "firing" for a in alerts)
     return {
         "version": "4",
-        "groupKey": '{}/{severity="critical"}:{alertname="%s"%s}' % (name, f', group="{group}"' if group else ""),
+        "groupKey": '{}/{severity="critical"}:{alertname="'
+        + name
+        + '"'
+        + (f', group="{group}"' if group else "")
+        + "}",
         "truncatedAlerts": 0,
         "status": status or ("firing" if firing else "resolved"),
         "receiver": "smska-bot",
@@ -58,7 +62,7 @@ def grafana(name: str = "High memory usage", summary: str = "Memory on web1 is a
     body.update(
         {
             "version": "1",
-            "groupKey": '{}:{alertname="%s"}' % name,
+            "groupKey": '{}:{alertname="' + name + '"}',
             "orgId": 1,
             "title": f"[FIRING:1] {name}",
             "state": "alerting",

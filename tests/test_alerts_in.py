@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,75 @@ async def test_sms_to_duty_opens_a_preview_that_needs_its_own_press(tmp_path: Pa
         await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain, timeout=10)
         await asyncio.sleep(0)
         assert [s.msisdn for s in h.gateway.sent] == ["79041764995"]  # one press, one SMS
+
+
+def within(times: list[float], window: float) -> int:
+    """The most moments inside any `window` seconds."""
+    times = sorted(times)
+    best = start = 0
+    for index, moment in enumerate(times):
+        while moment - times[start] >= window:
+            start += 1
+        best = max(best, index - start + 1)
+    return best
+
+
+async def test_an_alert_storm_neither_floods_telegram_nor_slows_an_operators_answers(tmp_path: Path) -> None:
+    groups, notifications, per_notification = 40, 250, 4  # 1,000 alerts in about ten seconds
+    async with alert_rig(tmp_path) as h:
+        admin, operator = await people(h)
+        posted: list[float] = []
+
+        async def storm() -> None:
+            loop = asyncio.get_running_loop()
+            async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+                for i in range(notifications):
+                    key = f"g{i % groups}"
+                    alerts = [alert(f"Storm{i % groups}", instance=f"node{i}-{j}") for j in range(per_notification)]
+                    started = loop.time()
+                    answer = await client.post(f"{h.http_url}/alerts", json=alertmanager(alerts, name=f"Storm{key}"))
+                    posted.append(loop.time() - started)
+                    assert answer.status_code == 200
+                    await asyncio.sleep(0.04)  # pacing of the storm itself, not a synchronisation
+
+        answers: list[float] = []
+
+        async def ask_balance() -> None:
+            loop = asyncio.get_running_loop()
+            while len(posted) < notifications:
+                seen = {m.message_id for m in admin.messages}
+                started = loop.time()
+                await admin.send("/balance")
+                await admin.wait_for(lambda m: "Balance" in m.plain and m.message_id not in seen, timeout=30)
+                answers.append(loop.time() - started)
+                await asyncio.sleep(0.3)  # an operator asking again and again, not a synchronisation
+
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(storm(), ask_balance())
+        took = asyncio.get_running_loop().time() - started
+        answers.sort()
+        posted.sort()
+        p99 = answers[math.ceil(0.99 * len(answers)) - 1]  # nearest rank
+        print(
+            f"\nstorm: {notifications * per_notification} alerts in {notifications} notifications over {took:.1f} s; "
+            f"/balance answered {len(answers)} times, p50 {answers[len(answers) // 2]:.3f} s, p99 {p99:.3f} s, "
+            f"max {answers[-1]:.3f} s; POST /alerts p99 {posted[math.ceil(0.99 * len(posted)) - 1]:.3f} s"
+        )
+        assert answers[-1] < 15  # the contract's bound for an operator's answer, with room
+        assert posted[-1] < 5
+        # Telegram's limits: 30 messages a second in all; alerts one a second per chat; 20 a minute to the group.
+        assert h.telegram.max_rate(1.0) <= 30
+        alert_calls = [
+            c
+            for c in h.telegram.calls
+            if c.method in ("sendMessage", "editMessageText") and firing(str(c.params.get("text", "")))
+        ]
+        by_chat: dict[Any, list[float]] = {}
+        for call in alert_calls:
+            by_chat.setdefault(call.params.get("chat_id"), []).append(call.time)
+        assert all(within(times, 1.0) <= 1 for times in by_chat.values())
+        assert within(by_chat.get(TEAM, []), 60.0) <= 20
+        # Coalesced: one message per group key and chat, however many notifications came for it.
+        for user in (admin, operator):
+            assert len([m for m in user.messages if firing(m.plain)]) <= groups
+        assert h.gateway.sent == []
