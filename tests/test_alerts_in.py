@@ -241,7 +241,7 @@ async def test_an_alert_storm_neither_floods_telegram_nor_slows_an_operators_ans
                 seen = {m.message_id for m in admin.messages}
                 started = loop.time()
                 await admin.send("/balance")
-                await admin.wait_for(lambda m: "Balance" in m.plain and m.message_id not in seen, timeout=30)
+                await admin.wait_for(lambda m, seen=seen: "Balance" in m.plain and m.message_id not in seen, timeout=30)
                 answers.append(loop.time() - started)
                 await asyncio.sleep(0.3)  # an operator asking again and again, not a synchronisation
 
