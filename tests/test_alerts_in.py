@@ -274,3 +274,28 @@ async def test_an_alert_storm_neither_floods_telegram_nor_slows_an_operators_ans
         for user in (admin, operator):
             assert len([m for m in user.messages if firing(m.plain)]) <= groups
         assert h.gateway.sent == []
+
+
+async def test_a_restart_keeps_the_messages_a_resolution_edits(tmp_path: Path) -> None:
+    async with alert_rig(tmp_path) as h:
+        admin, _ = await people(h)
+        body = alertmanager([alert()])
+        assert (await post(h.http_url, body)).status_code == 200
+        shown = await admin.wait_for(lambda m: firing(m.plain), timeout=10)
+        line = await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain), timeout=10)
+        await h.restart()
+        assert (await post(h.http_url, alertmanager([dict(alert(), status="resolved")]))).status_code == 200
+        await admin.wait_for(lambda m: m.message_id == shown.message_id and "RESOLVED" in m.plain, timeout=10)
+        await h.telegram.group(TEAM).wait_for(lambda m: m.message_id == line.message_id and "RESOLVED" in m.plain)
+        assert len([m for m in admin.messages if "DiskFull" in m.plain]) == 1
+
+
+def test_the_sms_to_duty_is_cut_to_two_parts() -> None:
+    from bot.ui.alert_texts import sms_to_duty
+
+    assert sms_to_duty("DiskFull", "Disk /var on db1 is 95% full") == "[FIRING] DiskFull: Disk /var on db1 is 95% full"
+    latin = sms_to_duty("DiskFull", "word " * 200)
+    assert count_parts(latin).parts == 2 and latin.endswith("...") and latin.startswith("[FIRING] DiskFull: word")
+    cyrillic = sms_to_duty("ДискПолон", "Диск /var на db1 заполнен на 95% " * 20)
+    assert count_parts(cyrillic).parts == 2 and count_parts(cyrillic).encoding == "UCS-2"
+    assert len(cyrillic) > 120  # cut near the limit, not far before it
