@@ -34,7 +34,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError
-from bot.http_alerts import add_alert_routes
+from bot.http_alerts import ALERTS_PATH, add_alert_routes
 from bot.metrics import SEND_STATES
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("WEBHOOK_URL is malformed: it must be a full https:// URL")
     path = parts.path or "/"
-    if path in HEALTH_PATHS:
+    if path in (*HEALTH_PATHS, ALERTS_PATH):
         raise SettingsError(f"WEBHOOK_URL is malformed: its path must not be {path}")
     if settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value()

@@ -299,3 +299,20 @@ def test_the_sms_to_duty_is_cut_to_two_parts() -> None:
     cyrillic = sms_to_duty("ДискПолон", "Диск /var на db1 заполнен на 95% " * 20)
     assert count_parts(cyrillic).parts == 2 and count_parts(cyrillic).encoding == "UCS-2"
     assert len(cyrillic) > 120  # cut near the limit, not far before it
+
+
+def test_a_short_alert_token_stops_start_up_with_one_line_without_its_value() -> None:
+    from bot.config import SettingsError, load_settings
+
+    base = {
+        "bot_token": "1:x",
+        "smska_api_key": "k",
+        "smska_api_password": "p",
+        "smska_sender_ids": "A",
+        "admin_ids": "1",
+        "_env_file": None,
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**base, alert_token="short-Zq9")
+    assert "ALERT_TOKEN" in str(caught.value) and "short-Zq9" not in str(caught.value)
+    assert load_settings(**base, alert_token="  ").alert_token is None  # blank: unset

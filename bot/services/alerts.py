@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds the dispatcher waits after a wake-up, so that a burst of notifications is read in one round.
 GATHER = 0.2
+#: Groups read in one round (a storm of more distinct keys takes several rounds).
+WANTED_ROUND = 1000
 
 
 class AlertService:
@@ -90,7 +92,10 @@ class AlertService:
 
     async def dispatch(self) -> int:
         """Queue the groups whose state changed since they were queued; returns how many were queued."""
-        groups = [g for g in await self.db.alerts.wanted() if self._open.get(g.id, (None,))[0] != g.wanted_at]
+        wanted = await self.db.alerts.wanted(limit=WANTED_ROUND)
+        if len(wanted) >= WANTED_ROUND:
+            self._wake.set()  # more than one round's worth: the rest in the next round
+        groups = [g for g in wanted if self._open.get(g.id, (None,))[0] != g.wanted_at]
         if not groups:
             return 0
         chats = [op.user_id for op in await self.db.people.operators()]

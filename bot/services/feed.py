@@ -7,16 +7,16 @@ final status or the tracking deadline, the recovery of interrupted sends). Each 
 SQLite and queues it (`ChatQueue`: at most 20 calls a minute to a group, and one line edited at most once per
 few seconds, so a burst of results coalesces). Lines owed when the bot stopped are drawn at the next start.
 
-Sends to several recipients (issue 17) are one line with a tally: `batch_changed(batch_id)`, drawn with
-`batch_summary` (see there).
+Sends to several recipients (issue 17) are one line with a tally: a send whose row has a `batch_id` is drawn
+as its batch's line, from the batch's rows (`batch_rows`, which the lead wires at merge: see `TeamFeed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -24,6 +24,7 @@ from bot.services.chatqueue import ChatQueue
 from bot.services.notifier import Notifier
 from bot.storage.db import Database
 from bot.storage.feed import FeedLine
+from bot.storage.models import SendRow
 
 if TYPE_CHECKING:
     from bot.ui.feed_texts import FeedTexts
@@ -31,18 +32,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class BatchSummary:
-    """What the feed line of a batch shows: who sent it, to how many, the tally of results, the text."""
-
-    user_id: int
-    total: int
-    tally: Mapping[str, int]  # "delivered" | "rejected" | "pending" | "failed" | "unknown" -> recipients
-    text: str | None = None
+#: The rows of one batch (issue 17: one `sends` row per recipient sharing a batch id), by the batch's id.
+BatchRows = Callable[[str], Awaitable[list[SendRow]]]
 
 
-#: Reads a batch's summary by its id (None: no such batch). Issue 17 provides it; the lead wires it at merge.
-BatchReader = Callable[[str], Awaitable[BatchSummary | None]]
+def result_kind(row: SendRow) -> str:
+    """Where one recipient of a batch stands: delivered, rejected, pending, failed or unknown."""
+    if row.state == "accepted":
+        if row.final and row.status_code == 4:
+            return "delivered"
+        if row.final:
+            return "rejected"
+        return "unknown" if row.final_at is not None else "pending"
+    if row.state in ("failed", "unknown"):
+        return row.state
+    return "pending"
+
+
+def tally(rows: list[SendRow]) -> dict[str, int]:
+    counts = Counter(result_kind(r) for r in rows)
+    return {k: counts[k] for k in ("delivered", "rejected", "pending", "failed", "unknown") if counts[k]}
 
 
 class TeamFeed:
@@ -54,7 +63,9 @@ class TeamFeed:
         self.queue = queue
         self.texts = texts
         self.chat_id = settings.team_chat_id
-        self.batch_summary: BatchReader | None = None
+        # At merge (issue 17): `feed.batch_rows = <the rows of a batch by its id>`; until then a batch's sends
+        # would each get their own line. A send's row with a `batch_id` is then drawn as its batch's one line.
+        self.batch_rows: BatchRows | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -67,9 +78,8 @@ class TeamFeed:
         self._later("send", str(send_id))
 
     def batch_changed(self, batch_id: int | str) -> None:
-        """A batch (issue 17) got a result: its one line, with the tally, is drawn again. The lead wires it at
-        merge: call it where a batch's row changes, set `batch_summary`, and keep `changed` for sends outside a
-        batch only."""
+        """A batch (issue 17) changed as a whole (its press, its end): its one line, with the tally, is drawn
+        again. Its sends' own results need no call: `changed(send_id)` finds their batch."""
         self._later("batch", str(batch_id))
 
     def _later(self, kind: str, ref: str) -> None:
@@ -82,6 +92,11 @@ class TeamFeed:
     async def _want(self, kind: str, ref: str) -> None:
         assert self.chat_id is not None
         try:
+            if kind == "send" and self.batch_rows is not None:
+                row = await self.db.sends.get(int(ref))
+                batch = getattr(row, "batch_id", None)
+                if batch is not None:  # one of several recipients: the batch's line
+                    kind, ref = "batch", str(batch)
             line = await self.db.feed.want(kind, ref, self.chat_id)
         except Exception:
             log.exception("the team feed could not note a change")
@@ -138,11 +153,11 @@ class TeamFeed:
             if row is None or row.state in ("draft", "cancelled"):
                 return None
             return self.texts.send_line(row, await self._who(row.user_id))
-        if line.kind == "batch" and self.batch_summary is not None:
-            summary = await self.batch_summary(line.ref)
-            if summary is None:
+        if line.kind == "batch" and self.batch_rows is not None:
+            rows = [r for r in await self.batch_rows(line.ref) if r.state not in ("draft", "cancelled")]
+            if not rows:
                 return None
-            return self.texts.batch_line(await self._who(summary.user_id), summary.total, summary.tally, summary.text)
+            return self.texts.batch_line(await self._who(rows[0].user_id), len(rows), tally(rows), rows[0].text)
         return None
 
     async def _who(self, user_id: int) -> str:
