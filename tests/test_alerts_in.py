@@ -16,9 +16,11 @@ import httpx
 import pytest
 
 from bot.devkit.harness import Harness
-from bot.devkit.telegram import BotMessage, FakeUser
+from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 from bot.sms.parts import count_parts
 from bot.sms.recipients import Recipient
+from tests import deploy_fixtures as deploy
 from tests.alert_payloads import TOKEN, alert, alertmanager, grafana, post
 from tests.conftest import ADMIN, OPERATOR, STRANGER
 
@@ -316,3 +318,38 @@ def test_a_short_alert_token_stops_start_up_with_one_line_without_its_value() ->
         load_settings(**base, alert_token="short-Zq9")
     assert "ALERT_TOKEN" in str(caught.value) and "short-Zq9" not in str(caught.value)
     assert load_settings(**base, alert_token="  ").alert_token is None  # blank: unset
+
+
+async def test_alerts_on_the_webhook_port_and_on_health_port_in_polling_mode(tmp_path: Path) -> None:
+    async with FakeTelegram(token=deploy.TOKEN) as telegram:
+        gateway = SandboxGateway(api_key=deploy.API_KEY, api_password=deploy.PASSWORD, senders=("OnCall",))
+        await gateway.start()
+        try:
+            admin = telegram.user(deploy.ADMIN, first_name="Alice", language_code="en")
+            port = deploy.free_port()
+            hook = deploy.bot_env(
+                tmp_path / "hook",
+                telegram,
+                gateway,
+                WEBHOOK_URL=f"http://127.0.0.1:{port}/tg/hook",
+                WEBHOOK_HOST="127.0.0.1",
+                WEBHOOK_PORT=str(port),
+                WEBHOOK_SECRET=deploy.WEBHOOK_SECRET,
+                ALERT_TOKEN=TOKEN,
+            )
+            async with deploy.WebhookBot(deploy.settings_from(hook)) as bot:
+                assert (
+                    await post(bot.base, alertmanager([alert("WebhookMode")], name="WebhookMode"))
+                ).status_code == 200
+                await admin.wait_for(lambda m: "WebhookMode" in m.plain and firing(m.plain), timeout=10)
+                assert (
+                    await post(bot.base, alertmanager([alert()]), token="wrong-token-0123456789")
+                ).status_code == 401
+            health = deploy.free_port()
+            polling = deploy.bot_env(tmp_path / "poll", telegram, gateway, HEALTH_PORT=str(health), ALERT_TOKEN=TOKEN)
+            async with deploy.PollingBot(deploy.settings_from(polling)):
+                base = f"http://127.0.0.1:{health}"
+                assert (await post(base, alertmanager([alert("PollingMode")], name="PollingMode"))).status_code == 200
+                await admin.wait_for(lambda m: "PollingMode" in m.plain and firing(m.plain), timeout=10)
+        finally:
+            await gateway.stop()

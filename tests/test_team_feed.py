@@ -120,3 +120,24 @@ async def test_a_burst_of_results_stays_within_a_groups_limits(tmp_path: Path) -
             edits.setdefault(int(call.params["message_id"]), []).append(call.time)
         for times in edits.values():  # a line is edited at most once per few seconds
             assert all(b - a >= 2.9 for a, b in itertools.pairwise(times))
+
+
+async def test_a_batch_is_one_line_with_its_tally_once_wired(tmp_path: Path) -> None:
+    """Issue 17's sends to several recipients are one line: here two real sends stand in for one batch, read by a
+    stand-in of the batch branch's reader (the lead wires the real one at merge)."""
+    h = team_rig(tmp_path)
+    team(h)
+    async with h:
+        assert h.app is not None and h.app.feed is not None
+        feed, db = h.app.feed, h.app.db
+        admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        await send_sms(admin, "79041764995", "Batch one")
+        await send_sms(admin, "79000000051", "Batch two")  # the sandbox rejects this one
+
+        async def rows(batch_id: str) -> list[Any]:
+            return [r for r in [await db.sends.get(1), await db.sends.get(2)] if r is not None]
+
+        feed.batch_rows = rows
+        feed.batch_changed("b1")
+        line = await team(h).wait_for(lambda m: "2 recipients" in m.plain and "1 rejected" in m.plain, timeout=15)
+        assert "Alice → 2 recipients — ✅ 1 delivered, ❌ 1 rejected" in line.plain and not line.buttons
