@@ -67,7 +67,8 @@ class AlertService:
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._task is None:
+        """The dispatcher, when ALERT_TOKEN is set (without it no notification can come)."""
+        if self._task is None and self.settings.alert_token is not None:
             self._wake.set()  # groups owed when the bot stopped
             self._task = asyncio.create_task(self._run(), name="alert-dispatcher")
 
