@@ -85,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(
         settings.log_level,
         settings.log_format,
-        secrets=[settings.bot_token.get_secret_value(), settings.smska_api_password.get_secret_value()]
+        secrets=[
+            settings.bot_token.get_secret_value(),
+            settings.smska_api_password.get_secret_value(),
+            *([settings.alert_token.get_secret_value()] if settings.alert_token is not None else []),
+        ]
         + ([settings.webhook_secret.get_secret_value()] if settings.webhook_secret else []),
     )
     try:

@@ -27,10 +27,14 @@ from bot.handlers import setup_routers
 from bot.i18n import SUPPORTED, make_i18n
 from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
+from bot.services.alerts import AlertService
+from bot.services.chatqueue import ChatQueue
+from bot.services.feed import TeamFeed
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
@@ -38,6 +42,8 @@ from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
+from bot.ui.alert_texts import AlertTexts
+from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,9 @@ class App:
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
     retention: Retention | None = None  # RETENTION_DAYS (built by build_app)
+    queue: ChatQueue = field(default_factory=ChatQueue)  # alerts and the team feed, at Telegram's pace
+    feed: TeamFeed | None = None  # TEAM_CHAT_ID (issue 18)
+    alerts: AlertService | None = None  # POST /alerts (issue 18)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
@@ -83,6 +92,10 @@ class App:
         self.sending.start_telling()
         self.sending.start_expiring()
         self.tracker.start()
+        if self.feed is not None:
+            await self.feed.start()
+        if self.alerts is not None:
+            self.alerts.start()
         self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -95,6 +108,11 @@ class App:
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
         await self.tracker.stop()
+        if self.alerts is not None:
+            await self.alerts.stop()
+        if self.feed is not None:
+            await self.feed.settled()
+        await self.queue.close()
         await self.access.close()
         if self.retention is not None:
             await self.retention.stop()
@@ -142,6 +160,12 @@ async def build_app(settings: Settings) -> App:
             db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, notifier=notifier
         )
         sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
+        queue = ChatQueue()
+        feed = TeamFeed(db=db, notifier=notifier, queue=queue, texts=FeedTexts(i18n, settings), settings=settings)
+        tracker.watchers.append(feed.changed)
+        alerts = AlertService(
+            db=db, notifier=notifier, queue=queue, texts=AlertTexts(i18n, settings), settings=settings
+        )
     except BaseException:
         await db.close()
         raise
@@ -150,6 +174,7 @@ async def build_app(settings: Settings) -> App:
     access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
+    dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
@@ -158,6 +183,7 @@ async def build_app(settings: Settings) -> App:
     dp.workflow_data.update(
         settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
     )
+    dp.workflow_data.update(alerts=alerts, feed=feed)
     return App(
         settings=settings,
         bot=bot,
@@ -172,6 +198,9 @@ async def build_app(settings: Settings) -> App:
         retry=retry,
         obs=obs,
         retention=Retention(db=db, settings=settings),
+        queue=queue,
+        feed=feed,
+        alerts=alerts,
     )
 
 

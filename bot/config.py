@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     metrics_token: SecretStr | None = None  # when set, /metrics asks for `Authorization: Bearer <it>`
 
+    # Team feed (issue 18): a group or channel that sees one line per send (the SMS text only when asked).
+    team_chat_id: int | None = None
+    team_feed_text: bool = False
+    # Alerts in (issue 18): POST /alerts with `Authorization: Bearer <it>`; a group key posted once per window.
+    alert_token: SecretStr | None = None
+    alert_repeat_minutes: float = Field(default=30.0, gt=0)
+
     @field_validator("smska_sender_ids", "admin_ids", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
@@ -98,11 +105,20 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "metrics_token",
+        "team_chat_id",
+        "alert_token",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alert_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("at least 16 characters (e.g. openssl rand -hex 24)")
+        return value
 
     @field_validator("timezone")
     @classmethod

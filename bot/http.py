@@ -3,6 +3,7 @@
 * Webhook mode: aiogram's webhook handler at the path of `WEBHOOK_URL`, with the checks an open port needs: a
   request without the right `X-Telegram-Bot-Api-Secret-Token` gets 401 before its body is read; while the bot
   starts or stops 503 (Telegram delivers it again later); a body over 1 MB 413, one that is not an update 400.
+* `POST /alerts` when ALERT_TOKEN is set (`bot.http_alerts`), beside the health endpoints in both modes.
 * `/healthz` (liveness: the process answers and its database is usable), `/readyz` (the database, the latest
   Bot API call and the latest gateway call worked; not while starting or stopping), `/metrics` (Prometheus,
   with the `metrics` extra). In polling mode they are served on `HEALTH_PORT`; in webhook mode beside the hook.
@@ -33,6 +34,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError
+from bot.http_alerts import ALERTS_PATH, add_alert_routes
 from bot.metrics import SEND_STATES
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ def webhook_config(settings: Settings) -> WebhookConfig:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("WEBHOOK_URL is malformed: it must be a full https:// URL")
     path = parts.path or "/"
-    if path in HEALTH_PATHS:
+    if path in (*HEALTH_PATHS, ALERTS_PATH):
         raise SettingsError(f"WEBHOOK_URL is malformed: its path must not be {path}")
     if settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value()
@@ -141,6 +143,7 @@ async def start_health_server(app: App, port: int, host: str = "0.0.0.0") -> web
     """`/healthz`, `/readyz` and `/metrics` on their own port (polling mode's HEALTH_PORT)."""
     web_app = web.Application()
     add_health_routes(web_app, app)
+    add_alert_routes(web_app, app)  # POST /alerts when ALERT_TOKEN is set
     runner = await start_site(web_app, host, port)
     log.info("health endpoints on %s:%s", host, bound_port(runner))
     return runner

@@ -48,6 +48,7 @@ from bot.http import (
     start_site,
 )
 from bot.http import webhook_config as check_webhook_settings
+from bot.http_alerts import add_alert_routes
 from bot.logs import mask_also
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,8 @@ async def serve_polling(
     with StopSignals(stop, enabled=handle_signals):
         if app.settings.health_port is not None:
             health_runner = await start_health_server(app, app.settings.health_port)
+        elif app.settings.alert_token is not None:
+            log.warning("ALERT_TOKEN is set but HEALTH_PORT is not: POST /alerts is not served in polling mode")
         try:
             if app.obs.starting:
                 started, _ = await until_stopped(_start_polling(app), stop)
@@ -284,6 +287,7 @@ async def _serve_webhook(
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app.router.add_post(config.path, handler.handle)
     add_health_routes(web_app, app)
+    add_alert_routes(web_app, app)  # POST /alerts when ALERT_TOKEN is set
     # Listening first: health answers while Telegram is unreachable, and updates that come meanwhile (a hook
     # set by the previous run) get 503 until start-up is done.
     runner = await start_site(web_app, settings.webhook_host, settings.webhook_port)

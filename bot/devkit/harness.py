@@ -13,10 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
+from bot.http import bound_port, start_health_server
 
 TOKEN = "123456:TEST-token-Zq9secret"  # noqa: S105 - test-only; distinctive so a leak is easy to find
 API_KEY = "test"
@@ -32,10 +35,12 @@ class Harness:
     senders: tuple[str, ...] = ("OnCall", "Backup")
     delivery_delay: float = 0.3
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    http: bool = False  # serve the bot's HTTP side (health, POST /alerts) on a free loopback port: `http_url`
     telegram: FakeTelegram = field(init=False)
     gateway: SandboxGateway = field(init=False)
     app: App | None = field(init=False, default=None)
     _polling: asyncio.Task[None] | None = field(init=False, default=None)
+    _http: web.AppRunner | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.telegram = FakeTelegram(token=TOKEN)
@@ -46,6 +51,13 @@ class Harness:
             delivery_delay=self.delivery_delay,
             senders=self.senders,
         )
+
+    @property
+    def http_url(self) -> str:
+        """`http://127.0.0.1:PORT` of the bot's HTTP side (with `http=True`)."""
+        if self._http is None:
+            raise RuntimeError("the harness serves no HTTP: Harness(..., http=True)")
+        return f"http://127.0.0.1:{bound_port(self._http)}"
 
     @property
     def db_path(self) -> Path:
@@ -77,6 +89,8 @@ class Harness:
         app.gateway.budget = 6.0  # an operator-facing answer stays well within a test's patience
         await app.start()
         self.app = app
+        if self.http:
+            self._http = await start_health_server(app, 0, host="127.0.0.1")
         self._polling = asyncio.create_task(
             app.dp.start_polling(
                 app.bot,
@@ -89,10 +103,12 @@ class Harness:
         return app
 
     async def stop_bot(self) -> None:
-        app, task = self.app, self._polling
-        self.app, self._polling = None, None
+        app, task, http = self.app, self._polling, self._http
+        self.app, self._polling, self._http = None, None, None
         if app is None:
             return
+        if http is not None:
+            await http.cleanup()
         try:
             await app.dp.stop_polling()
         except RuntimeError:  # polling has not started yet (or already stopped): nothing to wait for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, balance, common, errors, fallback, history, send, status, templates
+from bot.handlers import admin, alerts, balance, common, errors, fallback, history, send, status, templates
 
 
 def setup_routers() -> list[Router]:
@@ -20,6 +20,7 @@ def setup_routers() -> list[Router]:
         history.router,
         templates.router,
         send.router,
+        alerts.router,
         fallback.router,
     ]
     for router in routers:

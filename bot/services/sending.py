@@ -170,10 +170,12 @@ class SendingService:
             result = await self.gateway.send(row.msisdn, row.text, row.sender)
         except SendOutcomeUnknown as exc:
             written = await self.db.sends.mark_unknown(row.id, "no answer")
+            self.tracker.changed(row.id)
             log.warning("SMS outcome unknown", extra={"send_id": row.id, "outcome": "unknown"})
             return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except (GatewayRejected, GatewayUnavailable) as exc:
             written = await self.db.sends.mark_failed(row.id, exc.code, type(exc).__name__)
+            self.tracker.changed(row.id)
             log.info("SMS not sent: %s", type(exc).__name__, extra={"send_id": row.id, "outcome": "failed"})
             return Outcome(sent=True, row=written or await self._reload(row.id), error=exc)
         except BaseException:
@@ -195,6 +197,7 @@ class SendingService:
             )
             raise
         self.tracker.wake()
+        self.tracker.changed(row.id)
         log.info("SMS accepted", extra={"send_id": row.id, "outcome": "accepted"})
         await self.check_low_balance(result.balance)
         return Outcome(sent=True, row=written or await self._reload(row.id))
@@ -228,6 +231,7 @@ class SendingService:
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
             await self.db.sends.mark_unknown(row.id, INTERRUPTED)
+            self.tracker.changed(row.id)
         return rows
 
     async def tell_owed(self) -> int:

@@ -57,6 +57,15 @@ class DeliveryTracker:
         self._task: asyncio.Task[None] | None = None
         self._notices: set[asyncio.Task[None]] = set()  # notices waiting for their turn under Telegram's limits
         self.queries = 0  # gateway queries made (benchmarks and tests read it)
+        # Called with a send's id when it got a result (sent, failed, unknown, final): the team feed (issue 18).
+        self.watchers: list[Callable[[int], None]] = []
+
+    def changed(self, send_id: int) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher(send_id)
+            except Exception:
+                log.exception("a send's watcher failed", extra={"send_id": send_id})
 
     # --- scheduling ------------------------------------------------------------------------------------
     def schedule_for_new(self) -> tuple[float, float, float]:
@@ -153,9 +162,11 @@ class DeliveryTracker:
         if status is not None and status.final:
             await self.db.tracking.finish(send.id, status=pair, final=True, notice_owed=True)
             self._notify_later(send, status)
+            self.changed(send.id)
         elif now >= row.deadline_at:
             await self.db.tracking.finish(send.id, status=pair, final=False, notice_owed=True)
             self._notify_later(send, None)
+            self.changed(send.id)
         else:
             # The gap doubles at every check: +initial, then +2×initial, +4×initial ... up to the maximum.
             interval = self.next_interval(row.interval)

@@ -11,6 +11,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 - `db.fsm`: the guided steps' state (aiogram FSM).
 - `db.templates`: the team's saved SMS texts (`#name` in /send).
+- `db.feed`, `db.alerts`: the team feed's lines; alert groups and the messages they were posted in.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 import aiosqlite
 
 from bot.storage.access import AccessRepository
+from bot.storage.alerts import AlertsRepository
+from bot.storage.feed import FeedRepository
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
@@ -61,6 +64,8 @@ class Database:
         self.updates = UpdatesRepository(self._store)
         self.fsm = FsmRepository(self._store)
         self.templates = TemplatesRepository(self._store)
+        self.feed = FeedRepository(self._store)
+        self.alerts = AlertsRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

@@ -149,6 +149,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX templates_popular ON templates(uses DESC, saved_at DESC);
     """,
+    # 6 (issue 18): the team feed's lines (one per send or batch, with the message that shows it),
+    # and alert groups from Alertmanager/Grafana with the messages they were posted in. `wanted_at`: the line or
+    # message must be (re)drawn from the current state; NULL once it shows it. Survives a restart.
+    """
+    CREATE TABLE feed_lines (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('send', 'batch')),
+        ref         TEXT NOT NULL,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER,
+        shown       TEXT,
+        wanted_at   TEXT,
+        created_at  TEXT NOT NULL,
+        UNIQUE (kind, ref, chat_id)
+    );
+    CREATE INDEX feed_lines_wanted ON feed_lines(id) WHERE wanted_at IS NOT NULL;
+    CREATE TABLE alert_groups (
+        id            INTEGER PRIMARY KEY,
+        group_key     TEXT NOT NULL UNIQUE,
+        status        TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        alertname     TEXT NOT NULL DEFAULT '',
+        severity      TEXT NOT NULL DEFAULT '',
+        summary       TEXT NOT NULL DEFAULT '',
+        firing        INTEGER NOT NULL DEFAULT 0,
+        total         INTEGER NOT NULL DEFAULT 0,
+        external_url  TEXT NOT NULL DEFAULT '',
+        received_at   TEXT NOT NULL,
+        posted_at     TEXT,
+        resolved_at   TEXT,
+        wanted_at     TEXT
+    );
+    CREATE INDEX alert_groups_wanted ON alert_groups(id) WHERE wanted_at IS NOT NULL;
+    CREATE TABLE alert_messages (
+        group_id    INTEGER NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER,
+        shown       TEXT,
+        posted_at   TEXT NOT NULL,
+        PRIMARY KEY (group_id, chat_id)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from bot.devkit.harness import Harness
 from bot.devkit.sandbox import MAGIC_NUMBERS
 from bot.devkit.telegram import BotMessage, FakeUser
 
+from .alerts import TEAM_CHAT_ID, post_sample, team_lines
 from .constants import (
     ADMIN_ID,
     ADMIN_NAME,
@@ -126,6 +127,7 @@ class Playground:
         self._answers_seen = len(answers)
         items.sort(key=lambda item: (item[0], item[1]))
         lines = [line for _, _, block in items for line in block]
+        lines.extend(team_lines(self.harness.telegram.group(TEAM_CHAT_ID)))
         for other in self.people:
             if other is not person and other.chat_id not in self._announced and other.user.unseen_events():
                 self._announced.add(other.chat_id)
@@ -241,6 +243,14 @@ class Playground:
             phone = rest or "+79041764995"
             self.note(f"shared a contact: {phone}")
             await self.current.user.send_contact(phone, "Contact")
+            return "bot"
+        if name in ("alert", "resolve"):
+            alertname = rest.split()[0] if rest else "DiskFull"
+            status = "firing" if name == "alert" else "resolved"
+            token = self.harness.settings().alert_token
+            assert token is not None
+            code = await post_sample(self.harness.http_url, token.get_secret_value(), alertname, status)
+            self.note(f"Alertmanager posted a {status} alert {alertname!r} to POST /alerts: HTTP {code}")
             return "bot"
         if name == "say" and rest:
             await self.current.user.send(rest)

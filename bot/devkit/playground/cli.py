@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
 from bot.logs import setup_logging
 
+from .alerts import TEAM_CHAT_ID, TEAM_TITLE, session_token
 from .chat import Playground
 from .constants import ADMIN_ID, ADMIN_NAME, DEFAULT_LANGUAGE, DELIVERY_DELAY, LANGUAGES, POLL_INITIAL, POLL_MAX
 from .transcript import hint_lines, magic_lines
@@ -132,10 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     _configure_streams()
     interactive = sys.stdin.isatty()
     language = pick_language(args.lang, os.environ)
-    setup_logging("WARNING", "text", secrets=[TOKEN, API_PASSWORD])  # stderr only: the chat stays clean
+    setup_logging(
+        "WARNING", "text", secrets=[TOKEN, API_PASSWORD]
+    )  # and the alert token, once it is made  # stderr only: the chat stays clean
 
     with tempfile.TemporaryDirectory(prefix="smska-playground-", ignore_cleanup_errors=True) as tmp:
         db_path = Path(args.db).expanduser().resolve() if args.db else Path(tmp) / "playground.sqlite3"
+        token = session_token()  # POST /alerts for :alert (never shown: the playground posts it itself)
         harness = Harness(
             Path(tmp),
             admin_ids=(ADMIN_ID,),
@@ -145,8 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                 "default_locale": language,
                 "delivery_poll_initial": POLL_INITIAL,
                 "delivery_poll_max": POLL_MAX,
+                "alert_token": token,
+                "team_chat_id": TEAM_CHAT_ID,
             },
+            http=True,
         )
+        harness.telegram.group(TEAM_CHAT_ID, TEAM_TITLE)  # the team feed's chat, printed as "team bot: ..."
         out = sys.stdout
         runner = _LoopThread()
         runner.start()

@@ -35,6 +35,8 @@ def hint_lines() -> list[str]:
         "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
         f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
+        "  :alert [NAME] posts a sample firing alert from Alertmanager (:resolve [NAME] resolves it); the team",
+        "  feed's chat shows up as «team bot: ...»;",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
 

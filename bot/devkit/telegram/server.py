@@ -60,6 +60,7 @@ class FakeTelegram(
             "answerCallbackQuery": self._answer_callback_query,
             "answerInlineQuery": self._answer_inline_query,
             "sendChatAction": self._send_chat_action,
+            "leaveChat": self._leave_chat,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,

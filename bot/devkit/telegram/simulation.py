@@ -8,7 +8,7 @@ import re
 from .core import ServerCore
 from .html_mode import utf16_len
 from .models import ChatState, now
-from .protocol import JsonDict
+from .protocol import ApiError, JsonDict
 
 _COMMAND_RE = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
@@ -61,6 +61,22 @@ class SimulationMixin(ServerCore):
                 if info.is_required() and key not in member:
                     member[key] = 0 if name == "until_date" else name not in ("can_be_edited", "is_anonymous")
         return member
+
+    async def _leave_chat(self, params: JsonDict) -> bool:
+        """``leaveChat``: the bot leaves a group or channel (a private chat cannot be left); Telegram then sends
+        the bot its own ``my_chat_member`` (-> left), and sending there fails with 403."""
+        chat_id = params.get("chat_id")
+        state = self._chats.get(chat_id) if isinstance(chat_id, int) else None
+        if state is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        if state.chat.get("type") == "private":
+            raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
+        if state.bot_status in ("left", "kicked"):
+            raise ApiError(403, f"Forbidden: bot is not a member of the {state.chat['type']} chat")
+        old = state.bot_status
+        state.bot_status = "left"
+        self._my_chat_member(state, self.bot_user, old, "left")
+        return True
 
     def _my_chat_member(self, state: ChatState, by: JsonDict, old: str, new: str) -> None:
         payload = {

@@ -1,0 +1,136 @@
+"""What the bot posts on its own into chats (alerts, the team feed), queued at Telegram's pace.
+
+* One worker per chat with something queued: its jobs run one after the other, each Bot API call through the
+  shared `RateLimiter` (about 25 messages a second in all, one a second per chat), so a storm of alerts never
+  floods Telegram, and an operator's answers — which do not queue here — are not held up behind it.
+* Jobs are keyed (an alert group, a feed line): a key already queued is not queued twice (the job draws the
+  latest state when it runs), and a key that just ran waits `gap` seconds before it runs again, so a burst
+  of results edits one line at most once per `gap`.
+* Groups and channels (negative chat ids) get at most `group_per_minute` calls in any minute (Telegram's limit
+  for groups is 20).
+
+The truth stays in SQLite (what each line or message should show); the queue is only the order of work, so a
+stop loses nothing: what was queued is found again at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Chat:
+    jobs: dict[Hashable, Job] = field(default_factory=dict)  # insertion order: first come, first served
+    not_before: dict[Hashable, float] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: asyncio.Task[None] | None = None
+
+
+class MinuteWindow:
+    """At most `limit` calls in any `window` seconds."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def delay(self) -> float:
+        now = time.monotonic()
+        while self._times and now - self._times[0] >= self.window:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[0] + self.window - now
+
+    def note(self) -> None:
+        self._times.append(time.monotonic())
+
+
+class ChatQueue:
+    def __init__(self, *, gap: float = 3.0, group_per_minute: int = 20) -> None:
+        self.gap = gap
+        self.group_per_minute = group_per_minute
+        self._chats: dict[int, _Chat] = {}
+        self._windows: dict[int, MinuteWindow] = {}
+        self._last_run: dict[tuple[int, Hashable], float] = {}
+        self._closed = False
+
+    def put(self, chat_id: int, key: Hashable, job: Job) -> None:
+        """Queue `job` for `chat_id` under `key` (once: a key already queued keeps its place and its job)."""
+        if self._closed:
+            return
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = _Chat()
+        if key in chat.jobs:
+            return
+        chat.jobs[key] = job
+        last = self._last_run.get((chat_id, key))
+        chat.not_before[key] = last + self.gap if last is not None else 0.0
+        chat.wake.set()
+        if chat.worker is None or chat.worker.done():
+            chat.worker = asyncio.create_task(self._work(chat_id, chat), name=f"chat-queue-{chat_id}")
+
+    def depth(self, chat_id: int | None = None) -> int:
+        if chat_id is not None:
+            chat = self._chats.get(chat_id)
+            return len(chat.jobs) if chat is not None else 0
+        return sum(len(c.jobs) for c in self._chats.values())
+
+    async def _work(self, chat_id: int, chat: _Chat) -> None:
+        window = None
+        if chat_id < 0:
+            window = self._windows.setdefault(chat_id, MinuteWindow(self.group_per_minute))
+        while chat.jobs:
+            now = time.monotonic()
+            key = next((k for k in chat.jobs if chat.not_before[k] <= now), None)
+            if key is None:
+                chat.wake.clear()
+                soonest = min(chat.not_before[k] for k in chat.jobs)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(chat.wake.wait(), timeout=max(0.01, soonest - now))
+                continue
+            if window is not None and (wait := window.delay()) > 0:
+                await asyncio.sleep(wait)
+                continue
+            job = chat.jobs.pop(key)
+            del chat.not_before[key]
+            if window is not None:
+                window.note()
+            try:
+                await job()
+            except Exception:
+                log.exception("a queued message for chat %s failed", chat_id)
+            self._last_run[(chat_id, key)] = time.monotonic()
+            if len(self._last_run) > 20_000:
+                cutoff = time.monotonic() - self.gap
+                self._last_run = {k: t for k, t in self._last_run.items() if t > cutoff}
+        if self._chats.get(chat_id) is chat:
+            del self._chats[chat_id]
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs; let the ones running finish (bounded), drop the rest (they stay owed in SQLite)."""
+        self._closed = True
+        workers = [c.worker for c in self._chats.values() if c.worker is not None and not c.worker.done()]
+        for chat in self._chats.values():
+            chat.jobs.clear()
+            chat.not_before.clear()
+            chat.wake.set()
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._chats.clear()
