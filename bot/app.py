@@ -35,6 +35,7 @@ from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
+from bot.services.watchdog import Watchdog
 from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
@@ -72,6 +73,7 @@ class App:
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
     retention: Retention | None = None  # RETENTION_DAYS (built by build_app)
+    watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
@@ -83,6 +85,8 @@ class App:
         self.sending.start_telling()
         self.sending.start_expiring()
         self.tracker.start()
+        if self.watchdog is not None:
+            self.watchdog.start()
         self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -94,6 +98,8 @@ class App:
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         await self.tracker.stop()
         await self.access.close()
         if self.retention is not None:
@@ -172,6 +178,7 @@ async def build_app(settings: Settings) -> App:
         retry=retry,
         obs=obs,
         retention=Retention(db=db, settings=settings),
+        watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
     )
 
 

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
+from bot.services import results
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
@@ -22,7 +23,7 @@ from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit, NumberSplit, Recipient, lone_digit, split_number
 from bot.storage.db import Database
-from bot.ui import keyboards, texts
+from bot.ui import keyboards, result_keyboards, result_texts, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
 from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
@@ -41,8 +42,12 @@ async def show_preview(
     text: str,
     locale: str,
     user_id: int | None = None,
+    first: results.First | None = None,
+    exclude: tuple[int, ...] = (),
 ) -> None:
-    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message). Under the
+    text, the duplicate guard (`exclude`: sends it leaves out) and, for 📨 Send again, what the `first` SMS may
+    have become (issue 17)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
         await ask_for_text(message, state, msisdn)
@@ -56,7 +61,10 @@ async def show_preview(
         user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
     hit = await sending.limits.hit(user_id, row.parts)
-    body = texts.preview(row) if hit is None else texts.preview(row) + "\n\n" + texts.over_limit(hit)
+    recent = (await results.recent_sends(sending.db, settings, msisdn, exclude=exclude)).get(msisdn)
+    body = texts.preview(row) + result_texts.preview_notes(recent, user_id, settings.duplicate_window_minutes, first)
+    if hit is not None:
+        body += "\n\n" + texts.over_limit(hit)
     markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
     sent = await message.answer(body, reply_markup=markup)
     if hit is not None:
@@ -277,7 +285,7 @@ async def confirm(
     text = texts.outcome(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + texts.balance_line(await sending.balance())
-    shown_in = await show(callback, bot, text)
+    shown_in = await show(callback, bot, text, result_keyboards.for_row(outcome.row))  # what to do next (issue 17)
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":

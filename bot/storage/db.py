@@ -10,6 +10,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.kv`: small named values;
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 - `db.fsm`: the guided steps' state (aiogram FSM).
+- `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
+from bot.storage.results import ResultsRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
 from bot.storage.tracking import TrackingRepository
@@ -58,6 +60,7 @@ class Database:
         self.kv = KvRepository(self._store)
         self.updates = UpdatesRepository(self._store)
         self.fsm = FsmRepository(self._store)
+        self.results = ResultsRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

@@ -133,6 +133,19 @@ MIGRATIONS: list[str] = [
         updated_at  TEXT NOT NULL
     );
     """,
+    # 5 (issue 17, results): the watchdog's one notice per SMS still not final DELIVERY_ALERT_MINUTES after it was
+    # accepted (decided, then given: a notice decided before a crash goes out at the next start, never twice);
+    # and the duplicate guard's look-up of recent SMS to a number.
+    """
+    CREATE TABLE delivery_alerts (
+        send_id     INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+        decided_at  TEXT NOT NULL,
+        given_at    TEXT,
+        message_id  INTEGER
+    );
+    CREATE INDEX delivery_alerts_owed ON delivery_alerts(send_id) WHERE given_at IS NULL;
+    CREATE INDEX sends_msisdn_claimed ON sends(msisdn, claimed_at) WHERE claimed_at IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
