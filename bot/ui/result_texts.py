@@ -118,7 +118,9 @@ def check_report(row: SendRow, result: DeliveryStatus | GatewayError | None, tz:
                     "🔍 No id is known for the SMS to {number}: the gateway never confirmed it, so there is nothing to "
                     "ask it about."
                 ).format(number=format_phone(row.msisdn)),
-                _("“{text}”, sent {time}").format(text=first_words(row.text), time=when(row.created_at, tz)),
+                _("“{text}”, sent {time}").format(
+                    text=first_words(row.text), time=when(row.claimed_at or row.created_at, tz)
+                ),
                 _("It may or may not have gone out: check with the provider before sending again."),
             ]
         )
@@ -126,12 +128,19 @@ def check_report(row: SendRow, result: DeliveryStatus | GatewayError | None, tz:
 
 
 # --- the watchdog -------------------------------------------------------------------------------------------
+def duration(minutes: float) -> str:
+    """DELIVERY_ALERT_MINUTES as a person says it: "10 min", "1.5 min"; under a minute, "15 s"."""
+    if minutes >= 1:
+        return _("{minutes} min").format(minutes=f"{minutes:g}")
+    return _("{seconds} s").format(seconds=f"{minutes * 60:.3g}")
+
+
 def watchdog(send: SendRow, minutes: float, tz: ZoneInfo) -> str:
     """To the operator, once: an accepted SMS still not final DELIVERY_ALERT_MINUTES after it was accepted."""
     return "\n".join(
         [
-            _("⏰ Not delivered after {minutes} min: the SMS to {number}").format(
-                minutes=f"{minutes:g}", number=format_phone(send.msisdn)
+            _("⏰ Not delivered after {duration}: the SMS to {number}").format(
+                duration=duration(minutes), number=format_phone(send.msisdn)
             ),
             _("“{text}”, sent {time}").format(text=first_words(send.text), time=when(send.sent_at, tz)),
             _("It is still with the carrier. I keep tracking it and will tell you when it is final."),

@@ -35,6 +35,7 @@ def hint_lines() -> list[str]:
         "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
         f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
+        "  :wait waits for the delivery notices, :wait 20 for 20 seconds (the watchdog speaks up after 15 s);",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
 
