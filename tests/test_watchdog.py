@@ -53,7 +53,7 @@ async def test_one_ringing_notice_with_its_buttons_and_tracking_goes_on(tmp_path
         queries = sum(1 for r in h.gateway.requests if r.action == "query")
         for button in notice.buttons[0] + notice.buttons[1]:
             for who, words in ((stranger, "No access"), (admin, "no longer valid")):
-                cq = await who.press_data(999, button.data)
+                cq = await who.press_data(who.messages[-1].message_id if who.messages else 999, button.data)
                 assert words in ((await h.telegram.callback_answer(cq, timeout=10)).text or "")
 
         await oleg.press(notice, "🔍 Check now")
