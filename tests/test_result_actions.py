@@ -142,7 +142,14 @@ async def test_an_unknown_outcome_offers_check_status_and_a_warned_send_again(ri
 
     for _ in range(2):  # pressed twice: two fresh previews, each warned, nothing sent
         await oleg.press(outcome, "📨 Send again")
-        await oleg.wait_for(lambda m: "Check before sending" in m.plain and "may have gone out" in m.plain)
+        fresh = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "may have gone out" in m.plain)
+    assert send_requests(rig) == 1
+    # Another sender: the preview is shown again, and the warning stays.
+    await oleg.press(fresh, "✉️ Sender: OnCall")
+    choosing = await oleg.wait_for(lambda m: m.message_id == fresh.message_id and "Backup" in m.button_texts)
+    await oleg.press(choosing, "Backup")
+    await oleg.wait_for(lambda m: m.message_id == fresh.message_id and "Sender: Backup" in m.plain)
+    assert "may have gone out" in rig.telegram.message(oleg.chat_id, fresh.message_id).plain
     assert send_requests(rig) == 1
 
 

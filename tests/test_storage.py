@@ -134,9 +134,9 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
         await db.close()
     after = dump(path)
     # Every table keeps every row; sends only gained its new columns; kv lost only the moved markers; the new
-    # tables of later migrations (3: seen_updates, 4: fsm_states, 5: delivery_alerts) start empty.
-    assert set(after) - set(before) == {"seen_updates", "fsm_states", "delivery_alerts"}
-    assert after["fsm_states"] == [] and after["delivery_alerts"] == []
+    # tables of later migrations (3: seen_updates, 4: fsm_states, 5: delivery_alerts, resends) start empty.
+    assert set(after) - set(before) == {"seen_updates", "fsm_states", "delivery_alerts", "resends"}
+    assert after["fsm_states"] == [] and after["delivery_alerts"] == [] and after["resends"] == []
     for table in before:
         if table not in ("sends", "kv", "seen_updates"):
             assert after[table] == before[table], table

@@ -63,7 +63,4 @@ async def result_pressed(
         await message.answer(result_texts.ask_other(row.text), reply_markup=keyboards.flow_cancel())
         return
     await answer_press(callback, result_texts.new_preview())
-    first = results.first_attempt(row) if action == "again" else None
-    await show_preview(
-        message, state, sending, settings, row.msisdn, row.text, locale, operator.user_id, first, exclude=(row.id,)
-    )
+    await show_preview(message, state, sending, settings, row.msisdn, row.text, locale, operator.user_id, row.id)

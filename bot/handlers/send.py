@@ -23,6 +23,7 @@ from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit, NumberSplit, Recipient, lone_digit, split_number
 from bot.storage.db import Database
+from bot.storage.models import SendRow
 from bot.ui import keyboards, result_keyboards, result_texts, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
 from bot.ui.messages import answer_press, edit, show
@@ -42,12 +43,10 @@ async def show_preview(
     text: str,
     locale: str,
     user_id: int | None = None,
-    first: results.First | None = None,
-    exclude: tuple[int, ...] = (),
+    origin: int | None = None,
 ) -> None:
-    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message). Under the
-    text, the duplicate guard (`exclude`: sends it leaves out) and, for 📨 Send again, what the `first` SMS may
-    have become (issue 17)."""
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message); `origin`:
+    the send it repeats (📨 Send again, 🔁 Try again)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
         await ask_for_text(message, state, msisdn)
@@ -60,9 +59,10 @@ async def show_preview(
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
+    if origin is not None:
+        await sending.db.results.set_origin(row.id, origin)
     hit = await sending.limits.hit(user_id, row.parts)
-    recent = (await results.recent_sends(sending.db, settings, msisdn, exclude=exclude)).get(msisdn)
-    body = texts.preview(row) + result_texts.preview_notes(recent, user_id, settings.duplicate_window_minutes, first)
+    body = await preview_text(sending.db, settings, row, repeats=origin is not None)
     if hit is not None:
         body += "\n\n" + texts.over_limit(hit)
     markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
@@ -74,6 +74,13 @@ async def show_preview(
     for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
         if old.preview_message_id is not None and message.bot is not None:
             await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
+
+
+async def preview_text(db: Database, settings: Settings, row: SendRow, repeats: bool | None = None) -> str:
+    """The preview, and under it the duplicate guard and what became of the SMS it repeats (issue 17)."""
+    facts = await results.preview_facts(db, settings, row, repeats=repeats)
+    window = settings.duplicate_window_minutes
+    return texts.preview(row) + result_texts.preview_notes(facts.recent, row.user_id, window, facts.first)
 
 
 async def show_drafts(
@@ -275,7 +282,7 @@ async def confirm(
     if outcome.limit is not None:
         await answer_press(callback, texts.over_limit(outcome.limit), show_alert=True)
         row = outcome.row
-        body = texts.preview(row) + "\n\n" + texts.over_limit(outcome.limit)
+        body = await preview_text(sending.db, settings, row) + "\n\n" + texts.over_limit(outcome.limit)
         await show(callback, bot, body, keyboards.preview(row, settings.smska_sender_ids, can_send=False))
         return
     if not outcome.sent:
@@ -338,7 +345,7 @@ async def choose_sender(
         await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     await answer_press(callback, _("Choose the sender"))
-    await show(callback, bot, texts.preview(row), keyboards.senders(row, settings.smska_sender_ids))
+    await show(callback, bot, await preview_text(db, settings, row), keyboards.senders(row, settings.smska_sender_ids))
 
 
 @router.callback_query(SenderCb.filter())
@@ -356,7 +363,7 @@ async def sender_chosen(
         return
     row = updated
     await answer_press(callback)
-    await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))
+    await show(callback, bot, await preview_text(db, settings, row), keyboards.preview(row, senders))
 
 
 @router.callback_query(SendCb.filter(F.action == "plain"))
@@ -377,4 +384,5 @@ async def plain_characters(
         await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     await answer_press(callback)
-    await show(callback, bot, texts.preview(updated), keyboards.preview(updated, settings.smska_sender_ids))
+    body = await preview_text(db, settings, updated)
+    await show(callback, bot, body, keyboards.preview(updated, settings.smska_sender_ids))

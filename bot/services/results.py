@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
@@ -77,6 +78,25 @@ async def check(gateway: SmskaClient, row: SendRow) -> DeliveryStatus | GatewayE
     except GatewayError as exc:
         log.info("status check failed: %s", type(exc).__name__, extra={"send_id": row.id})
         return exc
+
+
+# --- what a preview says under its text -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PreviewFacts:
+    recent: SentTo | None  # the duplicate guard: the latest SMS to this number in the window (not the one repeated)
+    first: First | None  # 📨 Send again: what became of the SMS this draft repeats
+
+
+async def preview_facts(
+    db: Database, settings: Settings, draft: SendRow, *, repeats: bool | None = None
+) -> PreviewFacts:
+    """Looked up each time the preview is shown (another sender, plain characters), so that its warnings stay
+    and stay current. `repeats=False`: the caller knows the draft repeats no send (one look-up less)."""
+    since = duplicate_since(settings)
+    recent = (await db.results.sent_to([draft.msisdn], since, draft_id=draft.id)).get(draft.msisdn)
+    origin = await db.results.origin_of(draft.id) if repeats is not False else None
+    first = first_attempt(origin) if origin is not None and origin.state != "failed" else None
+    return PreviewFacts(recent, first)
 
 
 # --- the duplicate guard ------------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ MIGRATIONS: list[str] = [
     """,
     # 5 (issue 17, results): the watchdog's one notice per SMS still not final DELIVERY_ALERT_MINUTES after it was
     # accepted (decided, then given: a notice decided before a crash goes out at the next start, never twice);
-    # and the duplicate guard's look-up of recent SMS to a number.
+    # the duplicate guard's look-up of recent SMS to a number; and which send a new draft repeats.
     """
     CREATE TABLE delivery_alerts (
         send_id     INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
@@ -145,6 +145,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX delivery_alerts_owed ON delivery_alerts(send_id) WHERE given_at IS NULL;
     CREATE INDEX sends_msisdn_claimed ON sends(msisdn, claimed_at) WHERE claimed_at IS NOT NULL;
+    -- A draft opened by 📨 Send again / 🔁 Try again, and the send it repeats: its preview says what became of
+    -- that one, however often it is shown again (another sender, plain characters).
+    CREATE TABLE resends (
+        draft_id   INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+        origin_id  INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE
+    );
     """,
 ]
 

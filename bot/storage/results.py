@@ -41,14 +41,21 @@ class ResultsRepository:
         self._store = store
 
     # --- the duplicate guard -----------------------------------------------------------------------------
-    async def sent_to(self, msisdns: Sequence[str], since: str, *, exclude: Sequence[int] = ()) -> dict[str, SentTo]:
+    async def sent_to(
+        self, msisdns: Sequence[str], since: str, *, exclude: Sequence[int] = (), draft_id: int | None = None
+    ) -> dict[str, SentTo]:
         """For each of `msisdns` that got an SMS (claimed by a Send press) at or after `since` (ISO UTC), by
-        anyone: the latest such SMS, who sent it and how many; sends in `exclude` (row ids) are left out."""
+        anyone: the latest such SMS, who sent it and how many. Left out: sends in `exclude` (row ids), and the
+        send that draft `draft_id` repeats (its preview says what became of that one)."""
         numbers = sorted(set(msisdns))
         if not numbers:
             return {}
         marks = ", ".join("?" for _ in numbers)
         skip = f" AND s.id NOT IN ({', '.join('?' for _ in exclude)})" if exclude else ""
+        params: list[object] = [*numbers, since, *exclude]
+        if draft_id is not None:
+            skip += " AND s.id NOT IN (SELECT origin_id FROM resends WHERE draft_id = ?)"
+            params.append(draft_id)
         states = ", ".join(f"'{state}'" for state in SENT_STATES)
         rows = await self._store.rows(
             f"""SELECT s.*, COALESCE(NULLIF(o.name, ''), NULLIF(p.name, ''), '') AS who,
@@ -59,7 +66,7 @@ class ResultsRepository:
                 LEFT JOIN operators o ON o.user_id = s.user_id
                 LEFT JOIN people p ON p.user_id = s.user_id
                 WHERE s.msisdn IN ({marks}) AND s.state IN ({states}) AND s.claimed_at >= ?{skip}""",  # noqa: S608
-            (*numbers, since, *exclude),
+            params,
         )
         found: dict[str, SentTo] = {}
         for r in rows:
@@ -70,6 +77,19 @@ class ResultsRepository:
             values.pop("rank")
             found[values["msisdn"]] = SentTo(SendRow(**values), str(who), int(count))
         return found
+
+    # --- a draft that repeats a send ----------------------------------------------------------------------
+    async def set_origin(self, draft_id: int, origin_id: int) -> None:
+        await self._store.rows(
+            "INSERT OR REPLACE INTO resends (draft_id, origin_id) VALUES (?, ?)", (draft_id, origin_id)
+        )
+
+    async def origin_of(self, draft_id: int) -> SendRow | None:
+        """The send this draft repeats (📨 Send again, 🔁 Try again), as it is now; None for a draft of its own."""
+        row = await self._store.row(
+            "SELECT s.* FROM resends r JOIN sends s ON s.id = r.origin_id WHERE r.draft_id = ?", (draft_id,)
+        )
+        return None if row is None else SendRow(**dict(row))
 
     # --- the watchdog ------------------------------------------------------------------------------------
     async def overdue(self, accepted_before: str, limit: int = 50) -> list[SendRow]:
