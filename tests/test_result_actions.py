@@ -5,6 +5,9 @@ a revoked one, in words."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
 from tests.conftest import ADMIN, OPERATOR, STRANGER
@@ -173,3 +176,35 @@ async def test_a_button_for_an_unknown_send_or_the_wrong_state_is_answered(rig: 
     for data in ("rs:again:424242", "rs:retry:1", "rs:nope:1", "rs:again:99999999999999999999"):
         assert "no longer valid" in await answer_to(rig, oleg, data)
     assert len(rig.gateway.sent) == 1
+
+
+async def test_no_final_status_within_the_tracking_window_offers_check_status_with_its_id(tmp_path: Path) -> None:
+    overrides = {"delivery_track_hours": 0.0005}  # 1.8 s
+    async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides=overrides) as h:
+        alice = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        await send(alice, "79000000031", "Never final")
+        notice = await alice.wait_for(lambda m: "No final status" in m.plain and not m.edited, timeout=10)
+        assert notice.button_texts == ["🔍 Check status", "📨 Send again"]
+        queries = query_requests(h)
+        await alice.press(notice, "🔍 Check status")
+        report = await alice.wait_for(lambda m: m.plain.startswith("🔍 SMS"))
+        assert "not delivered yet" in report.plain and query_requests(h) == queries + 1  # its id was asked about
+        await alice.press(notice, "📨 Send again")
+        await alice.wait_for(lambda m: "Check before sending" in m.plain and "may have gone out" in m.plain)
+        assert len(h.gateway.sent) == 1
+
+
+async def test_a_send_a_restart_cut_short_is_told_with_its_buttons(tmp_path: Path) -> None:
+    async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
+        alice = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        await alice.send("/send 79041764995 Cut short")
+        await alice.wait_for(lambda m: "Check before sending" in m.plain)
+        await h.stop_bot()
+        with sqlite3.connect(h.db_path) as conn:  # as a crash leaves a press whose gateway call was under way
+            conn.execute("UPDATE sends SET state = 'sending', claimed_at = updated_at")
+        await h.start_bot()
+        told = await alice.wait_for(lambda m: "restarted while sending" in m.plain and not m.edited, timeout=10)
+        assert told.button_texts == ["🔍 Check status", "📨 Send again"]
+        await alice.press(told, "📨 Send again")
+        fresh = await alice.wait_for(lambda m: "Check before sending" in m.plain and "may have gone out" in m.plain)
+        assert "Cut short" in fresh.plain and h.gateway.sent == []
