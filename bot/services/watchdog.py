@@ -73,12 +73,10 @@ class Watchdog:
                 await task
 
     async def _run(self) -> None:
-        try:
-            await self.give_owed()
-        except Exception:
-            log.exception("owed watchdog notices could not be given")
         while not self._stopping.is_set():
             try:
+                # Owed first: decided before a crash or a stop, or when Telegram could not be reached last round.
+                await self.give_owed()
                 await self.run_due()
                 wait = await self.seconds_to_next()
             except Exception:  # the database or Telegram hiccuped: try again shortly, never die
