@@ -22,7 +22,8 @@ WATCHDOG_SINGLE_SENDS_SQL = "1 = 1"
 #: gateway certainly refused (`failed`: the number got nothing).
 SENT_STATES = ("sending", "accepted", "unknown")
 
-_OVERDUE = f"""FROM tracking t JOIN sends s ON s.id = t.send_id
+# CROSS JOIN: from the (short) tracking queue to its sends, never a scan of every accepted send.
+_OVERDUE = f"""FROM tracking t CROSS JOIN sends s ON s.id = t.send_id
     WHERE s.state = 'accepted' AND s.sent_at IS NOT NULL AND {WATCHDOG_SINGLE_SENDS_SQL}
       AND NOT EXISTS (SELECT 1 FROM delivery_alerts a WHERE a.send_id = s.id)"""  # noqa: S608
 
@@ -57,6 +58,8 @@ class ResultsRepository:
             skip += " AND s.id NOT IN (SELECT origin_id FROM resends WHERE draft_id = ?)"
             params.append(draft_id)
         states = ", ".join(f"'{state}'" for state in SENT_STATES)
+        # `+s.state`: the look-up goes by number and time (sends_msisdn_claimed), never by state (a scan of every
+        # accepted send) however many numbers a batch asks about.
         rows = await self._store.rows(
             f"""SELECT s.*, COALESCE(NULLIF(o.name, ''), NULLIF(p.name, ''), '') AS who,
                        COUNT(*) OVER (PARTITION BY s.msisdn) AS how_many,
@@ -65,7 +68,7 @@ class ResultsRepository:
                 FROM sends s
                 LEFT JOIN operators o ON o.user_id = s.user_id
                 LEFT JOIN people p ON p.user_id = s.user_id
-                WHERE s.msisdn IN ({marks}) AND s.state IN ({states}) AND s.claimed_at >= ?{skip}""",  # noqa: S608
+                WHERE s.msisdn IN ({marks}) AND +s.state IN ({states}) AND s.claimed_at >= ?{skip}""",  # noqa: S608
             params,
         )
         found: dict[str, SentTo] = {}
