@@ -39,6 +39,7 @@ from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
+from bot.services.watchdog import Watchdog
 from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
@@ -81,6 +82,7 @@ class App:
     queue: ChatQueue = field(default_factory=ChatQueue)  # alerts and the team feed, at Telegram's pace
     feed: TeamFeed | None = None  # TEAM_CHAT_ID (issue 18)
     alerts: AlertService | None = None  # POST /alerts (issue 18)
+    watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
@@ -96,6 +98,8 @@ class App:
             await self.feed.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.watchdog is not None:
+            self.watchdog.start()
         self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -107,6 +111,8 @@ class App:
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         await self.tracker.stop()
         if self.alerts is not None:
             await self.alerts.stop()
@@ -201,6 +207,7 @@ async def build_app(settings: Settings) -> App:
         queue=queue,
         feed=feed,
         alerts=alerts,
+        watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
     )
 
 

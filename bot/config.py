@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     delivery_track_hours: float = Field(default=72.0, gt=0)
     draft_ttl_hours: float = Field(default=24.0, gt=0)  # a preview older than this cannot send
     low_balance_threshold: Decimal | None = None
+    # Issue 17: one ringing notice when an accepted SMS is still not final this many minutes after it was accepted.
+    delivery_alert_minutes: float = Field(default=10.0, gt=0)
+    # Issue 17: the preview warns when the same number got an SMS from the team within this many minutes.
+    duplicate_window_minutes: float = Field(default=15.0, gt=0)
 
     # Spend limits per operator, in SMS parts over the last hour / day (unset or blank: no limit).
     operator_parts_per_hour: int | None = Field(default=500, ge=1)

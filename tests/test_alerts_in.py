@@ -187,7 +187,10 @@ async def test_sms_to_duty_opens_a_preview_that_needs_its_own_press(tmp_path: Pa
         shown = await alert_message(h, admin, long_summary)
         await admin.press(shown, "📨 SMS to duty")
         preview = await admin.wait_for(lambda m: "Check before sending" in m.plain, timeout=10)
-        assert "To: +7 904 176-49-95" in preview.plain and "[FIRING] DiskFull: Disk /var on db1" in preview.plain
+        assert (
+            "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
+            and "[FIRING] DiskFull: Disk /var on db1" in preview.plain
+        )
         row = sqlite3.connect(h.db_path).execute("SELECT text, parts FROM sends").fetchone()
         assert row[0].startswith("[FIRING] DiskFull: ") and row[1] == 2 and count_parts(row[0]).parts == 2
         await h.telegram.wait_idle(quiet=0.5)

@@ -113,7 +113,7 @@ async def test_tracking_continues_across_restart_and_operators_get_only_their_ow
 async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Each statement is one trip to aiosqlite's thread, waiting for the GIL under load: a state change returns
     the row it wrote instead of a write and a read back. Counted: each update's update_id remembered (handled
-    once), the draft (row, the parts spent within the spend limits, preview id) and the press
+    once), the draft (row, the parts spent within the spend limits, recent SMS to the number, preview id) and the press
     (claim, accepted + tracking row in one transaction, result message id); the tracker's look at its queue,
     which the accepted SMS wakes, is left out."""
     async with Harness(tmp_path, settings_overrides={"delivery_poll_initial": 3600.0}) as rig:
@@ -136,7 +136,7 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
         trips.clear()
         preview = await preview_for(admin, "/send 79041764995 counted")
         await asyncio.sleep(0.2)  # the preview id is written after Telegram answered
-        assert len(trips) == 5, trips  # + seen update, spend limit, replaced drafts
+        assert len(trips) == 6, trips  # + seen update, spend limit, duplicate guard (issue 17), replaced drafts
         trips.clear()
         await admin.press(preview, "✅ Send")
         await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)

@@ -38,7 +38,7 @@ async def test_one_line_per_send_edited_with_its_result_and_no_buttons_no_text(t
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         await send_sms(admin, "+7 904 176-49-95", "Server db1 is down")
         line = await team(h).next_message(timeout=10)
-        assert "Alice → +7 904 176-49-95 · 1 SMS" in line.plain
+        assert "Alice → +7\u00a0904\u00a0176\u201149\u201195 · 1 SMS" in line.plain
         assert "sent, not delivered yet" in line.plain or "delivered" in line.plain
         assert "db1" not in line.plain  # the text only with TEAM_FEED_TEXT=true
         delivered = await team(h).wait_for(lambda m: "✅ delivered" in m.plain, timeout=15)
@@ -59,7 +59,7 @@ async def test_the_text_with_team_feed_text_and_a_failed_send_says_so(tmp_path: 
         preview = await admin.wait_for(lambda m: "Check before sending" in m.plain and "Second" in m.plain)
         await admin.press(preview, "✅ Send")
         failed = await team(h).wait_for(lambda m: "not sent" in m.plain, timeout=10)
-        assert "+7 900 000-00-05" in failed.plain and failed.message_id != line.message_id
+        assert "+7\u00a0900\u00a0000\u201100\u201105" in failed.plain and failed.message_id != line.message_id
 
 
 async def test_lines_survive_a_restart_and_are_edited_in_place(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, alerts, balance, common, errors, fallback, history, send, status, templates
+from bot.handlers import admin, alerts, balance, common, errors, fallback, history, results, send, status, templates
 
 
 def setup_routers() -> list[Router]:
@@ -21,6 +21,7 @@ def setup_routers() -> list[Router]:
         templates.router,
         send.router,
         alerts.router,
+        results.router,
         fallback.router,
     ]
     for router in routers:

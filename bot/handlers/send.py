@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
-from bot.services import templates
+from bot.services import results, templates
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
@@ -23,7 +23,8 @@ from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
 from bot.sms.recipients import LoneDigit, NumberSplit, Recipient, lone_digit, split_number
 from bot.storage.db import Database
-from bot.ui import keyboards, template_keyboards, template_texts, texts
+from bot.storage.models import SendRow
+from bot.ui import keyboards, result_keyboards, result_texts, template_keyboards, template_texts, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
 from bot.ui.messages import answer_press, edit, show
 from bot.ui.states import SendFlow
@@ -42,8 +43,10 @@ async def show_preview(
     text: str,
     locale: str,
     user_id: int | None = None,
+    origin: int | None = None,
 ) -> None:
-    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message); `origin`:
+    the send it repeats (📨 Send again, 🔁 Try again)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
         await ask_for_text(message, state, msisdn, sending)
@@ -61,8 +64,12 @@ async def show_preview(
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
+    if origin is not None:
+        await sending.db.results.set_origin(row.id, origin)
     hit = await sending.limits.hit(user_id, row.parts)
-    body = texts.preview(row) if hit is None else texts.preview(row) + "\n\n" + texts.over_limit(hit)
+    body = await preview_text(sending.db, settings, row, repeats=origin is not None)
+    if hit is not None:
+        body += "\n\n" + texts.over_limit(hit)
     markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
     sent = await message.answer(body, reply_markup=markup)
     if hit is not None:
@@ -72,6 +79,13 @@ async def show_preview(
     for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
         if old.preview_message_id is not None and message.bot is not None:
             await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
+
+
+async def preview_text(db: Database, settings: Settings, row: SendRow, repeats: bool | None = None) -> str:
+    """The preview, and under it the duplicate guard and what became of the SMS it repeats (issue 17)."""
+    facts = await results.preview_facts(db, settings, row, repeats=repeats)
+    window = settings.duplicate_window_minutes
+    return texts.preview(row) + result_texts.preview_notes(facts.recent, row.user_id, window, facts.first)
 
 
 async def show_drafts(
@@ -280,7 +294,7 @@ async def confirm(
     if outcome.limit is not None:
         await answer_press(callback, texts.over_limit(outcome.limit), show_alert=True)
         row = outcome.row
-        body = texts.preview(row) + "\n\n" + texts.over_limit(outcome.limit)
+        body = await preview_text(sending.db, settings, row) + "\n\n" + texts.over_limit(outcome.limit)
         await show(callback, bot, body, keyboards.preview(row, settings.smska_sender_ids, can_send=False))
         return
     if not outcome.sent:
@@ -290,7 +304,7 @@ async def confirm(
     text = texts.outcome(outcome)
     if isinstance(outcome.error, InsufficientCredits):
         text += "\n" + texts.balance_line(await sending.balance())
-    shown_in = await show(callback, bot, text)
+    shown_in = await show(callback, bot, text, result_keyboards.for_row(outcome.row))  # what to do next (issue 17)
     if outcome.row.state in ("failed", "unknown"):
         await sending.db.sends.outcome_shown(outcome.row.id)
     if outcome.row.state == "accepted":
@@ -343,7 +357,7 @@ async def choose_sender(
         await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     await answer_press(callback, _("Choose the sender"))
-    await show(callback, bot, texts.preview(row), keyboards.senders(row, settings.smska_sender_ids))
+    await show(callback, bot, await preview_text(db, settings, row), keyboards.senders(row, settings.smska_sender_ids))
 
 
 @router.callback_query(SenderCb.filter())
@@ -361,7 +375,7 @@ async def sender_chosen(
         return
     row = updated
     await answer_press(callback)
-    await show(callback, bot, texts.preview(row), keyboards.preview(row, senders))
+    await show(callback, bot, await preview_text(db, settings, row), keyboards.preview(row, senders))
 
 
 @router.callback_query(SendCb.filter(F.action == "plain"))
@@ -382,4 +396,5 @@ async def plain_characters(
         await answer_press(callback, texts.draft_state(row), show_alert=True)
         return
     await answer_press(callback)
-    await show(callback, bot, texts.preview(updated), keyboards.preview(updated, settings.smska_sender_ids))
+    body = await preview_text(db, settings, updated)
+    await show(callback, bot, body, keyboards.preview(updated, settings.smska_sender_ids))

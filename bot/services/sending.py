@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup
 
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
@@ -247,7 +248,7 @@ class SendingService:
             else:
                 log.warning("outcome of a send not shown before a restart: telling now", extra={"send_id": row.id})
                 text = self.notices.owed_outcome(locale, row)
-            await self._tell(row, text)
+            await self._tell(row, text, self.notices.outcome_actions(locale, row))
             await self.db.sends.outcome_shown(row.id)
             told += 1
         return told
@@ -277,11 +278,11 @@ class SendingService:
                 await task
             log.warning("stopped before every owed outcome was told; the rest go out at the next start")
 
-    async def _tell(self, row: SendRow, text: str) -> None:
-        """The preview becomes `text`, and a reply makes the phone ring."""
+    async def _tell(self, row: SendRow, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """The preview becomes `text`, and a reply makes the phone ring (both with `markup`)."""
         if row.preview_message_id is not None:
-            await self.notifier.edit(row.chat_id, row.preview_message_id, text)
-        await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id)
+            await self.notifier.edit(row.chat_id, row.preview_message_id, text, markup)
+        await self.notifier.send(row.chat_id, text, reply_to=row.preview_message_id, markup=markup)
 
     async def check_low_balance(self, balance: Decimal) -> None:
         """Warn the admins once when the balance falls below LOW_BALANCE_THRESHOLD; again only after it rose."""

@@ -201,13 +201,15 @@ class DeliveryTracker:
     async def notify(self, send: SendRow, status: DeliveryStatus | None) -> None:
         """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the
         phone ring (an edit alone is silent)."""
-        text = self.notices.delivery(await self.locale_for(send), send, status, self._now_iso())
+        locale = await self.locale_for(send)
+        text = self.notices.delivery(locale, send, status, self._now_iso())
+        markup = self.notices.delivery_actions(locale, send, status)  # what to do next (issue 17)
         # The message that shows the outcome; the pressed preview when the press has not stored it yet (it will
         # show the outcome there: `settle` puts the final word back if the press's "Sent to" came after this).
         reply_to = send.result_message_id or send.preview_message_id
         if reply_to is not None:
-            await self.notifier.edit(send.chat_id, reply_to, text)
-        await self.notifier.send(send.chat_id, text, reply_to=reply_to)
+            await self.notifier.edit(send.chat_id, reply_to, text, markup)
+        await self.notifier.send(send.chat_id, text, reply_to=reply_to, markup=markup)
 
     async def settle(self, send: SendRow, message_id: int) -> None:
         """After the press showed "Sent to" on `message_id`: when tracking already ended (the tracker may finish
@@ -218,8 +220,9 @@ class DeliveryTracker:
             return
         final = send.final == 1 and send.status_code is not None
         status = DeliveryStatus(send.status_code or 0, send.status_name or "") if final else None
-        text = self.notices.delivery(await self.locale_for(send), send, status, send.final_at)
-        await self.notifier.edit(send.chat_id, message_id, text)
+        locale = await self.locale_for(send)
+        text = self.notices.delivery(locale, send, status, send.final_at)
+        await self.notifier.edit(send.chat_id, message_id, text, self.notices.delivery_actions(locale, send, status))
 
     def _now_iso(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).isoformat()

@@ -12,6 +12,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.fsm`: the guided steps' state (aiogram FSM).
 - `db.templates`: the team's saved SMS texts (`#name` in /send).
 - `db.feed`, `db.alerts`: the team feed's lines; alert groups and the messages they were posted in.
+- `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
+from bot.storage.results import ResultsRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
 from bot.storage.templates import TemplatesRepository
@@ -66,6 +68,7 @@ class Database:
         self.templates = TemplatesRepository(self._store)
         self.feed = FeedRepository(self._store)
         self.alerts = AlertsRepository(self._store)
+        self.results = ResultsRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

@@ -190,6 +190,25 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (group_id, chat_id)
     );
     """,
+    # 7 (issue 17, results): the watchdog's one notice per SMS still not final DELIVERY_ALERT_MINUTES after it was
+    # accepted (decided, then given: a notice decided before a crash goes out at the next start, never twice);
+    # the duplicate guard's look-up of recent SMS to a number; and which send a new draft repeats.
+    """
+    CREATE TABLE delivery_alerts (
+        send_id     INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+        decided_at  TEXT NOT NULL,
+        given_at    TEXT,
+        message_id  INTEGER
+    );
+    CREATE INDEX delivery_alerts_owed ON delivery_alerts(send_id) WHERE given_at IS NULL;
+    CREATE INDEX sends_msisdn_claimed ON sends(msisdn, claimed_at) WHERE claimed_at IS NOT NULL;
+    -- A draft opened by 📨 Send again / 🔁 Try again, and the send it repeats: its preview says what became of
+    -- that one, however often it is shown again (another sender, plain characters).
+    CREATE TABLE resends (
+        draft_id   INTEGER PRIMARY KEY REFERENCES sends(id) ON DELETE CASCADE,
+        origin_id  INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

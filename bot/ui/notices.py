@@ -20,7 +20,7 @@ from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
-from bot.ui import keyboards
+from bot.ui import keyboards, result_keyboards, result_texts
 from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
 from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when
 
@@ -79,6 +79,24 @@ class Notices:
                 else _("status as of {time} · id <code>{id}</code>").format(time=stamp, id=gid)
             )
             return "\n".join([head, which, last])
+
+    def delivery_actions(
+        self, locale: str, send: SendRow, status: DeliveryStatus | None
+    ) -> InlineKeyboardMarkup | None:
+        """The buttons under a delivery notice (issue 17): what the operator can do next."""
+        with self._speaking(locale):
+            return result_keyboards.for_delivery(send, status)
+
+    def outcome_actions(self, locale: str, row: SendRow) -> InlineKeyboardMarkup | None:
+        """The buttons under an outcome told on its own (after a restart), as the send log has it."""
+        with self._speaking(locale):
+            return result_keyboards.for_row(row)
+
+    def watchdog(self, locale: str, send: SendRow) -> Notice:
+        """An accepted SMS still not final DELIVERY_ALERT_MINUTES after it was accepted, with its buttons."""
+        with self._speaking(locale):
+            text = result_texts.watchdog(send, self.settings.delivery_alert_minutes, self.settings.tz)
+            return Notice(text, result_keyboards.watchdog(send))
 
     def interrupted(self, locale: str, row: SendRow) -> str:
         """A send a restart cut short: it may or may not have left."""

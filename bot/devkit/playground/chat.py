@@ -27,6 +27,7 @@ from .constants import (
     STRANGER_ID,
     STRANGER_NAME,
     TICK,
+    WAIT_LIMIT,
 )
 from .transcript import _block, _first_line, hint_lines, magic_lines, render_event
 
@@ -255,6 +256,9 @@ class Playground:
         if name == "say" and rest:
             await self.current.user.send(rest)
             return "bot"
+        if name == "wait":
+            await self._wait(rest)
+            return "local"
         if name == "say":
             self.note(":say needs a text, e.g. :say 1")
         elif name == "help":
@@ -266,6 +270,25 @@ class Playground:
         else:
             self.note(f"unknown command :{name}; :help lists them")
         return "local"
+
+    async def _wait(self, rest: str) -> None:
+        """`:wait`: until the delivery notices of this session's sends are in; `:wait 20`: 20 seconds (the
+        watchdog's notice, a retry), showing what comes meanwhile."""
+        if not rest:
+            self.note("waiting for the delivery notices")
+            await self.finish()
+            return
+        try:
+            seconds = min(float(rest), WAIT_LIMIT)
+        except ValueError:
+            self.note(f":wait takes seconds, e.g. :wait 20 (at most {WAIT_LIMIT:g})")
+            return
+        self.note(f"waiting {seconds:g} s")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.drain()
+            await asyncio.sleep(TICK)
+        await self.settle()
 
     def _switch(self, person: Person) -> None:
         if person is self.current:

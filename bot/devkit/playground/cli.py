@@ -21,7 +21,16 @@ from bot.logs import setup_logging
 
 from .alerts import TEAM_CHAT_ID, TEAM_TITLE, session_token
 from .chat import Playground
-from .constants import ADMIN_ID, ADMIN_NAME, DEFAULT_LANGUAGE, DELIVERY_DELAY, LANGUAGES, POLL_INITIAL, POLL_MAX
+from .constants import (
+    ADMIN_ID,
+    ADMIN_NAME,
+    ALERT_MINUTES,
+    DEFAULT_LANGUAGE,
+    DELIVERY_DELAY,
+    LANGUAGES,
+    POLL_INITIAL,
+    POLL_MAX,
+)
 from .transcript import hint_lines, magic_lines
 
 T = TypeVar("T")
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 "delivery_poll_max": POLL_MAX,
                 "alert_token": token,
                 "team_chat_id": TEAM_CHAT_ID,
+                "delivery_alert_minutes": ALERT_MINUTES,
             },
             http=True,
         )

@@ -37,6 +37,7 @@ def hint_lines() -> list[str]:
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
         "  :alert [NAME] posts a sample firing alert from Alertmanager (:resolve [NAME] resolves it); the team",
         "  feed's chat shows up as «team bot: ...»;",
+        "  :wait waits for the delivery notices, :wait 20 for 20 seconds (the watchdog speaks up after 15 s);",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
 

@@ -41,6 +41,7 @@ Magic recipient numbers (valid Russian mobiles, so they pass the bot's own numbe
     79000000071   accepted, ``3|ACCEPTD`` then ``7|EXPIRED`` after ``delivery_delay``
     79000000081   accepted, ``3|ACCEPTD`` then ``8|DELETED`` after ``delivery_delay``
     79000000091   accepted, undocumented ``9|UNKNOWN`` then ``4|DELIVRD`` after ``delivery_delay``
+    79000000099   accepted (then ``4|DELIVRD``), but the connection drops before the answer: unknown outcome
     ============  ===================================================================
 
     Any other valid number: ``3|ACCEPTD`` then ``4|DELIVRD`` after ``delivery_delay``. The table is also

@@ -29,13 +29,15 @@ class MagicNumber:
     """What the sandbox does with a recipient number.
 
     ``error``: the send is answered with this error code. Otherwise the send is accepted and ``statuses``
-    is its timeline: ``(after, code, name)``, ``after`` in units of ``delivery_delay``.
+    is its timeline: ``(after, code, name)``, ``after`` in units of ``delivery_delay``. ``drop``: accepted, but
+    the connection is closed before the answer (the sender cannot know the outcome).
     """
 
     msisdn: str
     description: str
     error: int | None = None
     statuses: tuple[tuple[float, int, str], ...] = ()
+    drop: bool = False
 
 
 def _final(msisdn: str, code: int, name: str, words: str) -> MagicNumber:
@@ -58,6 +60,12 @@ MAGIC_NUMBERS: Final[dict[str, MagicNumber]] = {
         _final("79000000061", 6, "REJECTD", "rejected"),
         _final("79000000071", 7, "EXPIRED", "expired"),
         _final("79000000081", 8, "DELETED", "deleted"),
+        MagicNumber(
+            "79000000099",
+            "accepted and delivered, but the answer to the send never comes (the outcome is unknown)",
+            statuses=((0, 3, "ACCEPTD"), (1, 4, "DELIVRD")),
+            drop=True,
+        ),
         MagicNumber(
             "79000000091",
             "accepted, undocumented 9|UNKNOWN, then 4|DELIVRD after the delivery delay",

@@ -248,7 +248,11 @@ class SandboxGateway:
         log.debug("sandbox: %s %s%s", request.method, action, f" fault={fault.value}" if fault else "")
 
         if injection is None:
-            return self._reply(await self._process(action, fields, authenticated))
+            outcome = await self._process(action, fields, authenticated)
+            magic = MAGIC_NUMBERS.get(outcome.processed_send.msisdn) if outcome.processed_send is not None else None
+            if magic is not None and magic.drop:
+                return self._drop(request)  # sent, and the answer lost on the way
+            return self._reply(outcome)
         if injection.fault is Fault.HTTP_500:
             page = (
                 injection.body if injection.body is not None else _HTML_PAGE.format(title="500 Internal Server Error")

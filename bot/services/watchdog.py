@@ -1,0 +1,133 @@
+"""The watchdog (issue 17): one ringing notice when an accepted SMS is still not final DELIVERY_ALERT_MINUTES
+after it was accepted, with 🔍 Check now and 📨 Send again. Tracking goes on: a final status later gets its usual
+notice. Once per SMS, across restarts (`delivery_alerts`, see bot.storage.results). Sends of a batch are left to
+the batch's own watchdog.
+
+It sleeps until the earliest SMS that can be due is due: an SMS accepted after it looked is due no earlier than
+DELIVERY_ALERT_MINUTES from then, so it never needs waking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.services.tracker import DeliveryTracker
+from bot.storage.db import Database
+from bot.storage.models import SendRow
+
+if TYPE_CHECKING:
+    from bot.ui.notices import Notices
+
+log = logging.getLogger(__name__)
+
+BATCH = 50  # SMS alerted in one round
+FLOOR = 0.05  # seconds: the shortest sleep between rounds
+
+
+class Watchdog:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        tracker: DeliveryTracker,
+        notices: Notices,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.tracker = tracker
+        self.notices = notices
+        self.settings = settings
+        self.clock = clock
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.alerts = 0  # notices given (tests read it)
+
+    @property
+    def window(self) -> float:
+        """DELIVERY_ALERT_MINUTES in seconds."""
+        return self.settings.delivery_alert_minutes * 60
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="delivery-watchdog")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                # Owed first: decided before a crash or a stop, or when Telegram could not be reached last round.
+                await self.give_owed()
+                await self.run_due()
+                wait = await self.seconds_to_next()
+            except Exception:  # the database or Telegram hiccuped: try again shortly, never die
+                log.exception("watchdog round failed")
+                wait = 5.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, FLOOR))
+
+    async def seconds_to_next(self) -> float:
+        earliest = await self.db.results.next_overdue()
+        if earliest is None:
+            return self.window
+        due = datetime.fromisoformat(earliest).timestamp() + self.window
+        return min(self.window, max(0.0, due - self.clock()))
+
+    async def run_due(self) -> int:
+        """Alert every SMS that is due; returns how many notices were given."""
+        given = 0
+        while not self._stopping.is_set():
+            cutoff = datetime.fromtimestamp(self.clock() - self.window, UTC).isoformat(timespec="seconds")
+            due = await self.db.results.overdue(cutoff, limit=BATCH)
+            if not due:
+                break
+            for send in due:
+                # Decided before it is told: one notice per SMS even when two rounds (or a restart) overlap;
+                # an SMS that became final meanwhile is no longer tracked and is not decided.
+                if await self.db.results.decide_alert(send.id):
+                    await self._alert(send)
+                    given += 1
+        return given
+
+    async def give_owed(self) -> int:
+        """Notices decided before a crash or a stop that never went out go now, unless the SMS became final
+        (its delivery notice says the rest)."""
+        given = 0
+        for send in await self.db.results.owed_alerts():
+            if send.final_at is not None:
+                await self.db.results.alert_given(send.id, None)
+                continue
+            await self._alert(send)
+            given += 1
+        return given
+
+    async def _alert(self, send: SendRow) -> None:
+        locale = await self.tracker.locale_for(send)
+        notice = self.notices.watchdog(locale, send)
+        reply_to = send.result_message_id or send.preview_message_id
+        # A new message, not an edit: it makes the phone ring.
+        sent = await self.tracker.notifier.send(send.chat_id, notice.text, reply_to=reply_to, markup=notice.markup)
+        await self.db.results.alert_given(send.id, sent)
+        self.alerts += 1
+        log.info(
+            "watchdog: SMS not final after %g min", self.settings.delivery_alert_minutes, extra={"send_id": send.id}
+        )
