@@ -85,7 +85,7 @@ async def test_try_again_after_a_gateway_error_opens_a_new_preview(rig: Harness)
 
     await oleg.press(outcome, "🔁 Try again")
     fresh = await oleg.wait_for(lambda m: "Check before sending" in m.plain and m.message_id != outcome.message_id)
-    assert "+7 900 000-00-03" in fresh.plain and "Server db1 is down" in fresh.plain
+    assert "+7\u00a0900\u00a0000\u201100\u201103" in fresh.plain and "Server db1 is down" in fresh.plain
     assert "✅ Send" in fresh.button_texts
     assert send_requests(rig) == 1  # the button sent nothing
     # A double press opens another fresh preview (it replaces the older one: same number and text), never a send.
@@ -110,7 +110,7 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
         await refused_everywhere(rig, admin, data_of(notice, label))
 
     await oleg.press(notice, "📨 Send again")
-    fresh = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7 900 000-00-51" in m.plain)
+    fresh = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7\u00a0900\u00a0000\u201100\u201151" in m.plain)
     assert "Disk full on web2" in fresh.plain
     assert "⚠️" not in fresh.plain  # it was certainly not delivered: nothing to warn of (the first is excluded)
     assert len(rig.gateway.sent) == 1
@@ -121,7 +121,7 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
     await oleg.send("bogus")  # a bad number: refused with an example, the step and the text stay
     assert "Example" in (await oleg.next_message()).plain
     await oleg.send("+7 904 176-49-95")
-    other = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7 904 176-49-95" in m.plain)
+    other = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7\u00a0904\u00a0176\u201149\u201195" in m.plain)
     assert "Disk full on web2" in other.plain
     assert len(rig.gateway.sent) == 1
     await oleg.press(other, "✅ Send")
@@ -140,7 +140,7 @@ async def test_an_unknown_outcome_offers_check_status_and_a_warned_send_again(ri
     queries = query_requests(rig)
     await oleg.press(outcome, "🔍 Check status")
     report = await oleg.wait_for(lambda m: "No id is known" in m.plain)
-    assert "+7 900 000-00-99" in report.plain and "Router core1 rebooted" in report.plain
+    assert "+7\u00a0900\u00a0000\u201100\u201199" in report.plain and "Router core1 rebooted" in report.plain
     assert query_requests(rig) == queries  # no id: nothing to ask the gateway
 
     for _ in range(2):  # pressed twice: two fresh previews, each warned, nothing sent

@@ -44,7 +44,7 @@ async def test_one_ringing_notice_with_its_buttons_and_tracking_goes_on(tmp_path
         pressed = await sent(oleg, "Backup job failed")
         notice = await oleg.wait_for(alarm("Backup job failed"), timeout=10)
         assert not notice.edited and notice.reply_to == pressed.message_id  # a new message: the phone rings
-        assert "Not delivered after 1.2 s" in notice.plain and "+7 900 000-00-31" in notice.plain
+        assert "Not delivered after 1.2 s" in notice.plain and "+7\u00a0900\u00a0000\u201100\u201131" in notice.plain
         assert notice.button_texts == ["🔍 Check now", "📨 Send again"]
         assert "Sent to" in h.telegram.message(oleg.chat_id, pressed.message_id).plain  # that one is not edited
 
@@ -67,7 +67,7 @@ async def test_one_ringing_notice_with_its_buttons_and_tracking_goes_on(tmp_path
 
         # Tracking goes on: a final status later gets its usual notice.
         h.gateway.force_status(gateway_id(h, "Backup job failed"), 4, "DELIVRD")
-        await oleg.wait_for(lambda m: "SMS to +7 900 000-00-31: delivered" in m.plain, timeout=10)
+        await oleg.wait_for(lambda m: "SMS to +7\u00a0900\u00a0000\u201100\u201131: delivered" in m.plain, timeout=10)
         # Once: a second SMS, accepted later, gets its own notice; by then the first was looked at again.
         await sent(oleg, "Second alarm")
         await oleg.wait_for(alarm("Second alarm"), timeout=10)
@@ -91,7 +91,7 @@ async def test_an_sms_that_became_due_while_the_bot_was_down_is_told_at_start_on
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         await sent(admin, "While it was down")
         await sent(admin, "Decided, then a crash", number="79000000032")  # delivered by the sandbox
-        await admin.wait_for(lambda m: "SMS to +7 900 000-00-32: delivered" in m.plain, timeout=10)
+        await admin.wait_for(lambda m: "SMS to +7\u00a0900\u00a0000\u201100\u201132: delivered" in m.plain, timeout=10)
         await sent(admin, "Owed from before")
         await h.stop_bot()
         with sqlite3.connect(h.db_path) as conn:
