@@ -31,6 +31,7 @@ from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
+from bot.services.directory import Directory
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
@@ -158,6 +159,7 @@ async def build_app(settings: Settings) -> App:
     dp.workflow_data.update(
         settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
     )
+    dp.workflow_data["directory"] = Directory(db, settings.max_recipients)  # contacts, groups, duty
     return App(
         settings=settings,
         bot=bot,

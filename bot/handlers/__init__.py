@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, balance, common, errors, fallback, history, send, status
+from bot.handlers import (
+    admin,
+    balance,
+    common,
+    contacts,
+    duty,
+    errors,
+    fallback,
+    groups,
+    history,
+    recipients,
+    send,
+    status,
+)
 
 
 def setup_routers() -> list[Router]:
@@ -18,6 +31,10 @@ def setup_routers() -> list[Router]:
         balance.router,
         status.router,
         history.router,
+        contacts.router,
+        groups.router,
+        duty.router,
+        recipients.router,  # before send: /send and the number step read names too
         send.router,
         fallback.router,
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -86,21 +86,8 @@ async def show_drafts(
     raise NotImplementedError("several recipients in one send: issue 17")
 
 
-@router.message(Command("send"))
-async def send_command(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    sending: SendingService,
-    settings: Settings,
-    locale: str,
-) -> None:
-    args = (command.args or "").strip()
-    if not args:
-        await state.set_state(SendFlow.number)
-        await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
-        return
-    await compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
+# `/send` itself, and what is typed at the number step, are read in bot/handlers/recipients.py (numbers, contact
+# and group names, duty), whose router comes first; a plain number comes back here (`compose`, `take_number`).
 
 
 async def compose(
@@ -159,21 +146,12 @@ async def ask_for_text(message: Message, state: FSMContext, msisdn: str) -> None
     await message.answer(texts.ask_text(msisdn), reply_markup=keyboards.flow_cancel())
 
 
-@router.message(SendFlow.number, F.contact)
-@router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
+@router.message(SendFlow.number, F.contact)  # outside a flow a shared contact is offered Send / Save (contacts.py)
 async def number_from_contact(
     message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
 ) -> None:
     assert message.contact is not None
     await take_number(message, state, sending, settings, locale, message.contact.phone_number)
-
-
-@router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(
-    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
-) -> None:
-    assert message.text is not None
-    await take_number(message, state, sending, settings, locale, message.text)
 
 
 async def starts_with_number(message: Message) -> dict[str, NumberSplit] | bool:
@@ -220,7 +198,8 @@ async def digit_chosen(
 @router.message(SendFlow.number)
 async def number_other(message: Message) -> None:
     await message.answer(
-        _("I need a phone number: type it or share a contact. /cancel to stop."), reply_markup=keyboards.flow_cancel()
+        _("I need a phone number or a contact's name: type it or share a contact. /cancel to stop."),
+        reply_markup=keyboards.flow_cancel(),
     )
 
 

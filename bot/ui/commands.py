@@ -31,7 +31,34 @@ COMMANDS = (
     Command(
         "send",
         __("Send an SMS"),
-        (Usage(__("send an SMS (step by step)")), Usage(__("send in one message"), __("<i>number text</i>"))),
+        (
+            Usage(__("send an SMS (step by step)")),
+            Usage(__("send in one message"), __("<i>number text</i>")),
+            Usage(__("to a contact, a group or whoever is on duty"), __("<i>name text</i>, duty <i>text</i>")),
+        ),
+    ),
+    Command(
+        "contacts",
+        __("The team's contacts"),
+        (
+            Usage(__("the team's contacts (send, add)")),
+            Usage(__("save a contact or change its number"), __("<i>name number</i>")),
+        ),
+    ),
+    Command("contact", __("Save or show a contact"), (Usage(__("show one contact"), __("<i>name</i>")),)),
+    Command(
+        "groups",
+        __("Groups of recipients"),
+        (
+            Usage(__("groups of recipients")),
+            Usage(__("make or replace a group"), __("<i>name</i>: <i>member, member</i>")),
+        ),
+    ),
+    Command("group", __("Make or show a group"), (Usage(__("show one group"), __("<i>name</i>")),)),
+    Command(
+        "duty",
+        __("Who is on duty"),
+        (Usage(__("who is on duty")), Usage(__("set who is on duty"), __("<i>name</i>"))),
     ),
     Command("balance", __("Balance of the SMS account"), (Usage(__("money left on the SMS account")),)),
     Command("status", __("Delivery status of an SMS"), (Usage(__("delivery status of an SMS"), __("<i>id</i>")),)),
