@@ -21,7 +21,7 @@ from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.storage.db import Database
 from bot.storage.directory import Contact
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts, keyboards, texts
+from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
 from bot.ui.contact_callbacks import ContactAddCb, ContactCb, ContactPageCb, SharedCb
 from bot.ui.contact_states import ContactFlow
 from bot.ui.messages import answer_press, show
@@ -94,8 +94,9 @@ async def contact(
         await show_card(message, found[0], db, settings)
     elif found:
         await message.answer(contact_texts.several_contacts(split.name), reply_markup=contact_keyboards.several(found))
-    elif await directory.group_named(split.name) is not None:
-        await message.answer(contact_texts.name_refused(Refused(split.name, "group")))
+    elif (group := await directory.group_named(split.name)) is not None:  # a group's name: its card
+        members = await directory.repo.members(group.id)
+        await message.answer(group_texts.card(group, members), reply_markup=contact_keyboards.group_card(group))
     else:
         await message.answer(contact_texts.no_match(split.name))
 

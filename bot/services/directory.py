@@ -252,7 +252,7 @@ class Directory:
         try:
             contact, before = await self.repo.save_contact(name, msisdn, by)
         except NameTaken as taken:
-            return Refused(name, "group" if taken.kind == "group" else "contact")
+            return Refused(await self._shown_name(name), "group" if taken.kind == "group" else "contact")
         return Saved(contact, before)
 
     async def find_contacts(self, phrase: str) -> list[Contact]:
@@ -264,6 +264,11 @@ class Directory:
             return [found] if found else []
         contacts = [await self.repo.contact(e.id) for e in book.prefixed(phrase) if e.kind == "contact"]
         return [c for c in contacts if c is not None]
+
+    async def _shown_name(self, name: str) -> str:
+        """The name as saved (`name` in another case finds it)."""
+        entry = (await self.repo.book()).exact(name)
+        return entry.name if entry is not None else name
 
     async def name_taken(self, phrase: str) -> bool:
         return (await self.repo.book()).exact(phrase) is not None
@@ -311,7 +316,7 @@ class Directory:
         try:
             group, before = await self.repo.save_group(name, members, by)
         except NameTaken:
-            return Refused(name, "contact")
+            return Refused(await self._shown_name(name), "contact")
         return group, before, members
 
     # --- the guided number step's buttons --------------------------------------------------------------

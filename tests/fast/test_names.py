@@ -30,9 +30,9 @@ BOOK = Book(
 
 def names(args: str) -> tuple[list[str], str]:
     reading = read_recipients(args, BOOK)
-    return [item.msisdn or ("duty" if item.duty else "/".join(e.name for e in item.entries)) for item in reading.items], (
-        reading.text
-    )
+    return [
+        item.msisdn or ("duty" if item.duty else "/".join(e.name for e in item.entries)) for item in reading.items
+    ], (reading.text)
 
 
 @pytest.mark.parametrize(
