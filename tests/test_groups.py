@@ -31,17 +31,17 @@ async def test_make_show_list_replace_and_delete_a_group(rig: Harness) -> None:
     await say(admin, "/contact Иван +7 904 176-49-95")
     await say(admin, "/contact Olga 8 916 123-45-67")
     saved = await say(admin, "/group Ops: иван, +7 926 123-45-67, Olga, 79041764995")
-    assert "Group saved" in saved.plain and "Ops: 3 members" in saved.plain  # Иван's number once
+    assert "Group saved" in saved.plain and "Ops · members: 3" in saved.plain  # Иван's number once
     assert "Иван (+7 904 176-49-95)" in saved.plain and "+7 926 123-45-67" in saved.plain
     listing = await say(admin, "/groups")
-    assert "Ops: 3 members" in listing.plain and listing.button_texts == ["👥 Ops"]
+    assert "Ops · members: 3" in listing.plain and listing.button_texts == ["👥 Ops"]
     card = await say(admin, "/group ops")
     assert card.button_texts == ["📨 Send", "🗑 Delete"] and "Olga (+7 916 123-45-67)" in card.plain
     # A member that is a contact follows its number.
     await say(admin, "/contact Olga +7 916 000-00-01")
     assert "Olga (+7 916 000-00-01)" in (await say(admin, "/group Ops")).plain
     replaced = await say(admin, "/group OPS: Olga")
-    assert "Group replaced" in replaced.plain and "Ops: 1 members" in replaced.plain
+    assert "Group replaced" in replaced.plain and "Ops · members: 1" in replaced.plain
     # A one-member group's Send: the text step, then the single preview.
     await admin.press(replaced, "📨 Send")
     assert "To Olga (+7 916 000-00-01)" in (await admin.next_message()).plain
@@ -81,7 +81,7 @@ async def test_bad_group_input_is_answered_with_an_example(rig: Harness) -> None
     await say(admin, "/group Ops: Иван")
     assert "There is already a group named Ops" in (await say(admin, "/contact ops +7 926 123-45-67")).plain
     assert "is a group" in (await say(admin, "/group Night: Ops")).plain
-    assert "<b>x</b>: 1 members" in (await say(admin, "/group <b>x</b>: Иван")).plain
+    assert "<b>x</b> · members: 1" in (await say(admin, "/group <b>x</b>: Иван")).plain
     assert "No group named “Nope”" in (await say(admin, "/group Nope")).plain
     assert group_audit(rig) == ["group_add Иван", "group_add Иван"]
 

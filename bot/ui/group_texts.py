@@ -28,7 +28,7 @@ def usage() -> str:
 
 
 def card(group: Group, members: Sequence[Member]) -> str:
-    lines = [_("👥 {name}: {count} members").format(name=name(group.name), count=len(members))]
+    lines = [_("👥 {name} · members: {count}").format(name=name(group.name), count=len(members))]
     lines += ["• " + member(m) for m in members]
     return "\n".join(lines)
 
@@ -56,7 +56,7 @@ def listing(groups: Sequence[tuple[Group, int]]) -> str:
     if not groups:
         return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>")
     lines = [_("👥 Groups:")]
-    lines += [_("• {name}: {count} members").format(name=name(g.name), count=n) for g, n in groups]
+    lines += [_("• {name} · members: {count}").format(name=name(g.name), count=n) for g, n in groups]
     return "\n".join(lines)
 
 
