@@ -211,3 +211,21 @@ async def test_add_step_by_step_and_shared_contacts(rig: Harness) -> None:
     await admin.press(offer, "📨 Send SMS")
     assert "To +7 926 123-45-67" in (await admin.next_message()).plain
     assert contacts(rig) == [("Olga", OLGA), ("Ivan Petrov", IVAN), ("Olga K", "79261234567")]
+
+
+async def test_in_russian_and_in_the_menu_and_help(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Алиса", language_code="ru")
+    saved = await say(admin, "/contact Иван Петров +7 904 176-49-95")
+    assert "Сохранено: Иван Петров — +7 904 176-49-95" in saved.plain
+    assert "Слишком длинное имя: символов — 65" in (await say(admin, "/contact " + "я" * 65 + " 89041764995")).plain
+    assert "Не указано имя" in (await say(admin, "/contact 89041764995")).plain
+    nobody = await say(admin, "/send Петя Сервер упал")
+    assert "Контакта или группы «Петя» нет" in nobody.plain and "/contact Петя +7 904 176-49-95" in nobody.plain
+    await say(admin, "/cancel")
+    assert "Кому: Иван Петров (+7 904 176-49-95)" in (await say(admin, "/send иван петров")).plain
+    help_ = await say(admin, "/help")
+    for line in ("/contacts —", "/contact имя номер —", "/contact имя —", "/group имя: участник, участник —", "/groups —", "/duty —"):
+        assert line in help_.plain
+    for lang, contacts_word in (("ru", "Контакты команды"), ("en", "The team's contacts")):
+        menu = {c["command"]: c["description"] for c in rig.telegram.get_commands(language_code=lang) or []}
+        assert menu["contacts"] == contacts_word and {"contact", "duty", "group", "groups"} <= set(menu)

@@ -37,24 +37,24 @@ COMMANDS = (
             Usage(__("to a contact, a group or whoever is on duty"), __("<i>name text</i>, duty <i>text</i>")),
         ),
     ),
+    Command("contacts", __("The team's contacts"), (Usage(__("the team's contacts (send, add)")),)),
     Command(
-        "contacts",
-        __("The team's contacts"),
+        "contact",
+        __("Save or show a contact"),
         (
-            Usage(__("the team's contacts (send, add)")),
             Usage(__("save a contact or change its number"), __("<i>name number</i>")),
+            Usage(__("show one contact"), __("<i>name</i>")),
         ),
     ),
-    Command("contact", __("Save or show a contact"), (Usage(__("show one contact"), __("<i>name</i>")),)),
+    Command("groups", __("Groups of recipients"), (Usage(__("groups of recipients")),)),
     Command(
-        "groups",
-        __("Groups of recipients"),
+        "group",
+        __("Make or show a group"),
         (
-            Usage(__("groups of recipients")),
             Usage(__("make or replace a group"), __("<i>name</i>: <i>member, member</i>")),
+            Usage(__("show one group"), __("<i>name</i>")),
         ),
     ),
-    Command("group", __("Make or show a group"), (Usage(__("show one group"), __("<i>name</i>")),)),
     Command(
         "duty",
         __("Who is on duty"),
