@@ -224,7 +224,14 @@ async def test_in_russian_and_in_the_menu_and_help(rig: Harness) -> None:
     await say(admin, "/cancel")
     assert "Кому: Иван Петров (+7 904 176-49-95)" in (await say(admin, "/send иван петров")).plain
     help_ = await say(admin, "/help")
-    for line in ("/contacts —", "/contact имя номер —", "/contact имя —", "/group имя: участник, участник —", "/groups —", "/duty —"):
+    for line in (
+        "/contacts —",
+        "/contact имя номер —",
+        "/contact имя —",
+        "/group имя: участник, участник —",
+        "/groups —",
+        "/duty —",
+    ):
         assert line in help_.plain
     for lang, contacts_word in (("ru", "Контакты команды"), ("en", "The team's contacts")):
         menu = {c["command"]: c["description"] for c in rig.telegram.get_commands(language_code=lang) or []}
