@@ -236,3 +236,25 @@ async def test_in_russian_and_in_the_menu_and_help(rig: Harness) -> None:
     for lang, contacts_word in (("ru", "Контакты команды"), ("en", "The team's contacts")):
         menu = {c["command"]: c["description"] for c in rig.telegram.get_commands(language_code=lang) or []}
         assert menu["contacts"] == contacts_word and {"contact", "duty", "group", "groups"} <= set(menu)
+
+
+async def test_a_new_send_never_reuses_an_earlier_steps_recipient(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, "/contact Иван +7 904 176-49-95")
+    ask = await say(admin, "/send")
+    await admin.press(ask, "👤 Иван")
+    assert "To Иван" in (await admin.next_message()).plain
+    assert "To +7 916 123-45-67" in (await say(admin, "/send 89161234567")).plain  # instead of the text
+    preview = await say(admin, "hello")
+    assert "To: +7 916 123-45-67" in preview.plain
+    # A shared contact's Send SMS after a pick: its number, not the picked one.
+    ask = await say(admin, "/send")
+    await admin.press(ask, "👤 Иван")
+    await admin.next_message()
+    await admin.send("/cancel")
+    await admin.next_message()
+    await admin.send_contact("+79261234567", "Pavel")
+    offer = await admin.next_message()
+    await admin.press(offer, "📨 Send SMS")
+    assert "To +7 926 123-45-67" in (await admin.next_message()).plain
+    assert "To: +7 926 123-45-67" in (await say(admin, "hi")).plain

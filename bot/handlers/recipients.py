@@ -105,6 +105,7 @@ async def send_command(
 ) -> None:
     args = (command.args or "").strip()
     user_id = message.from_user.id if message.from_user else message.chat.id
+    await state.clear()  # a new /send: nothing of an earlier step is used
     if not args:
         await ask_number(message, state, directory, user_id)
         return
@@ -133,8 +134,13 @@ async def number_typed(
 
 
 async def has_recipients(message: Message, state: FSMContext) -> dict[str, list[Recipient]] | bool:
-    found = recipients_from((await state.get_data()).get("recipients"))
-    return {"recipients": found} if found else False
+    """A filter: the text step was opened for recipients picked here (else it is `send`'s, by `msisdn` alone —
+    `ask_for_text` writes only that, so recipients left from an earlier step never take its place)."""
+    data = await state.get_data()
+    found = recipients_from(data.get("recipients"))
+    if not found or data.get("msisdn") != (found[0].msisdn if len(found) == 1 else None):
+        return False
+    return {"recipients": found}
 
 
 @router.message(SendFlow.text, F.text, ~F.text.startswith("/"), has_recipients)
