@@ -141,8 +141,9 @@ class Directory:
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)
-            words = args.split()
-            return Resolved([], " ".join(words[1:]) if words else "", NoMatch(words[0] if words else ""))
+            first = args.split()[0] if args.split() else ""
+            rest = args.strip()[len(first) :].strip()  # the text as typed, line breaks kept
+            return Resolved([], rest, NoMatch(first))
         slots: list[Slot] = []
         for item in reading.items:
             slot = await self._slot(item)

@@ -22,6 +22,7 @@ from bot.services.directory import (
     Saved,
     TooMany,
 )
+from bot.sms.clean import clean_name
 from bot.sms.names import MAX_NAME, Entry, NameProblem, name_problem
 from bot.sms.phone import format_phone
 from bot.sms.recipients import Recipient
@@ -30,6 +31,12 @@ from bot.ui.texts import EXAMPLE_NUMBER, phone_problem, when
 
 EXAMPLE_NAME = "Ivan Petrov"
 SHOWN = 10  # recipients named in full; the rest as "and N more"
+
+
+def typed(phrase: str) -> str:
+    """What a person typed, echoed: one line, no control characters, at most a name's length (escaped)."""
+    flat = clean_name(phrase)
+    return html.escape(flat if len(flat) <= MAX_NAME else flat[: MAX_NAME - 1] + "…")
 
 
 def name(text: str) -> str:
@@ -56,6 +63,7 @@ def recipients(found: Sequence[Recipient]) -> str:
 
 
 def example_contact(phrase: str = EXAMPLE_NAME) -> str:
+    phrase = clean_name(phrase)
     shown = phrase if name_problem(phrase) is None else EXAMPLE_NAME
     return "<code>/contact " + html.escape(shown) + " " + EXAMPLE_NUMBER + "</code>"
 
@@ -81,9 +89,7 @@ def name_refused(refused: Refused) -> str:
     elif why is NameProblem.NUMBER:
         head = _("❌ A name cannot be a phone number: write the name first, then the number.")
     elif why is NameProblem.RESERVED:
-        head = _("❌ “{name}” means whoever is on duty (/duty): choose another name.").format(
-            name=html.escape(refused.name)
-        )
+        head = _("❌ “{name}” means whoever is on duty (/duty): choose another name.").format(name=typed(refused.name))
     elif why is NameProblem.PUNCTUATION:
         head = _("❌ A name cannot contain a comma or a colon, or start with # or /.")
     elif why == "group":
@@ -133,16 +139,14 @@ def no_contacts() -> str:
 
 
 def several_contacts(phrase: str) -> str:
-    return _("🔎 Several contacts start with “{phrase}”: which one?").format(phrase=html.escape(phrase))
+    return _("🔎 Several contacts start with “{phrase}”: which one?").format(phrase=typed(phrase))
 
 
 def ask_name(taken: str | None = None) -> str:
     ask = _("👤 The contact's name? For example: <code>{example}</code>").format(example=EXAMPLE_NAME)
     if taken is None:
         return ask
-    return (
-        _("“{name}” cannot be used as it is (it is taken or not a name).").format(name=html.escape(taken)) + "\n" + ask
-    )
+    return _("“{name}” cannot be used as it is (it is taken or not a name).").format(name=typed(taken)) + "\n" + ask
 
 
 def ask_contact_number(contact_name: str, existing: Contact | None) -> str:
@@ -183,7 +187,7 @@ def ask_text_for(found: Sequence[Recipient]) -> str:
 
 
 def choose(problem: Ambiguous) -> str:
-    return _("🔎 Several names start with “{phrase}”: which one?").format(phrase=html.escape(problem.phrase))
+    return _("🔎 Several names start with “{phrase}”: which one?").format(phrase=typed(problem.phrase))
 
 
 def choice_label(entry: Entry) -> str:
@@ -193,9 +197,7 @@ def choice_label(entry: Entry) -> str:
 def no_match(phrase: str) -> str:
     return "\n".join(
         [
-            _("🤷 No contact or group named “{phrase}”, and it is not a phone number.").format(
-                phrase=html.escape(phrase)
-            ),
+            _("🤷 No contact or group named “{phrase}”, and it is not a phone number.").format(phrase=typed(phrase)),
             _("Add it: {example}, or send the number.").format(example=example_contact(phrase)),
         ]
     )
@@ -234,7 +236,7 @@ def problem(found: Problem) -> str:
 
 def member_problem(found: MemberProblem, command: str) -> str:
     """A recipient in /group or /duty that cannot be used; `command`: the example's command."""
-    phrase = html.escape(found.phrase)
+    phrase = typed(found.phrase)
     if found.why == "ambiguous":
         names = ", ".join(name(e.name) for e in found.choices[:SHOWN])
         head = _("🔎 “{phrase}” could be {names}: write the whole name.").format(phrase=phrase, names=names)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from aiogram.utils.i18n import gettext as _
 
 from bot.storage.directory import Group, Member
-from bot.ui.contact_texts import name, number
+from bot.ui.contact_texts import name, number, typed
 
 EXAMPLE = "/group Ops: Ivan Petrov, Olga, +7 904 176-49-95"
 
@@ -61,7 +61,7 @@ def listing(groups: Sequence[tuple[Group, int]]) -> str:
 
 
 def not_found(phrase: str) -> str:
-    return _("🤷 No group named “{phrase}”.").format(phrase=html.escape(phrase)) + "\n" + usage()
+    return _("🤷 No group named “{phrase}”.").format(phrase=typed(phrase)) + "\n" + usage()
 
 
 def deleted(group_name: str) -> str:
