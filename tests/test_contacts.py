@@ -106,6 +106,15 @@ async def test_no_match_and_several_matches(rig: Harness) -> None:
     assert "/contact Петя +7 904 176-49-95" in nobody.plain and "I kept the text “Сервер упал”" in nobody.plain
     preview = await say(admin, "+7 926 123-45-67")  # the number step keeps the text
     assert "To: +7 926 123-45-67" in preview.plain and "Сервер упал" in preview.plain
+    # Several match, and the one chosen is deleted before the press: said in words, nothing sent.
+    several = await say(admin, "/send ivan first")
+    await say(admin, "/contact Ivan Sidorov")
+    card = await say(admin, "/contact Ivan Sidorov")
+    await admin.press(card, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == card.message_id and "Deleted" in m.plain)
+    await admin.press(several, "👤 Ivan Sidorov")
+    assert "No contact or group named “ivan”" in (await admin.next_message()).plain
+    await say(admin, "/contact Ivan Sidorov +7 916 123-45-67")
     several = await say(admin, "/send ivan db1 is down")
     assert "Several names start with “ivan”" in several.plain
     assert several.button_texts == ["👤 Ivan Petrov", "👤 Ivan Sidorov", "✖️ Cancel"]
@@ -193,6 +202,14 @@ async def test_add_step_by_step_and_shared_contacts(rig: Harness) -> None:
     assert "Too few digits" in (await say(admin, "8 916 12")).plain
     await admin.send_contact("+79161234567", "Olga")
     assert "Saved: Olga — +7 916 123-45-67" in (await admin.next_message()).plain
+    # ➕ Add with a name that exists in another case: it says so, and the number given updates it.
+    listing = await say(admin, "/contacts")
+    await admin.press(listing, "➕ Add")
+    await admin.next_message()
+    exists = await say(admin, "OLGA")
+    assert "Olga is already saved (+7 916 123-45-67). Send a new number to update it" in exists.plain
+    assert "Updated: Olga — +7 916 000-00-01 (was +7 916 123-45-67)" in (await say(admin, "+7 916 000-00-01")).plain
+    await say(admin, "/contact Olga +7 916 123-45-67")
     # A contact shared outside a flow: Send SMS or Save contact.
     await admin.send_contact("+79041764995", "Ivan", last_name="Petrov")
     offer = await admin.next_message()

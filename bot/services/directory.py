@@ -147,7 +147,7 @@ class Directory:
         slots: list[Slot] = []
         for item in reading.items:
             slot = await self._slot(item)
-            if isinstance(slot, NobodyOnDuty | EmptyGroup):
+            if isinstance(slot, NobodyOnDuty | EmptyGroup | NoMatch):
                 return Resolved([], reading.text, slot)
             slots.append(slot)
         typed = len(reading.items) == 1 and reading.items[0].msisdn is not None
@@ -179,22 +179,23 @@ class Directory:
                 if not 0 <= index < len(slot.choices):
                     return None
                 expanded = await self._slot(Item(slot.phrase, entries=(slot.choices[index],)))
-                if isinstance(expanded, NobodyOnDuty | EmptyGroup):
+                if isinstance(expanded, NobodyOnDuty | EmptyGroup | NoMatch):
                     return Resolved([], text, expanded)
                 if isinstance(expanded, Ambiguous):  # pragma: no cover - one entry is never ambiguous
                     return None
                 return self.finish([*slots[:n], expanded, *slots[n + 1 :]], text)
         return None
 
-    async def _slot(self, item: Item) -> Slot | NobodyOnDuty | EmptyGroup:
+    async def _slot(self, item: Item) -> Slot | NobodyOnDuty | EmptyGroup | NoMatch:
         if item.msisdn is not None:
             return [Recipient(item.msisdn)]
         if item.duty:
-            found = await self.duty_recipients()
-            return found if found else NobodyOnDuty()
+            on_duty = await self.duty_recipients()
+            return on_duty if on_duty else NobodyOnDuty()
         if len(item.entries) > 1:
             return Ambiguous(item.phrase, item.entries)
-        return await self.expand(item.entries[0])
+        found = await self.expand(item.entries[0])
+        return NoMatch(item.phrase) if found == [] else found  # deleted meanwhile
 
     async def expand(self, entry: Entry) -> list[Recipient] | EmptyGroup:
         if entry.kind == "contact":
