@@ -76,7 +76,7 @@ class Pick(NamedTuple):
 
     kind: Literal["c", "s"]
     id: int
-    label: str  # a contact's name, or None for a number: the handler formats it
+    label: str  # a contact's name; empty for a number (the keyboard shows the number)
     msisdn: str
 
 
@@ -136,8 +136,9 @@ class Directory:
     # --- reading a recipient phrase ----------------------------------------------------------------------
     async def read(self, args: str) -> Resolved:
         """`/send <r1>, <r2>, ... <text>` (or what the guided number step got)."""
-        book = await self.repo.book()
-        reading = read_recipients(args, book)
+        reading = read_recipients(args, Book([]))  # a plain number (the common case) needs no address book
+        if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
+            reading = read_recipients(args, await self.repo.book())
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)

@@ -138,6 +138,7 @@ class Reading(NamedTuple):
     items: list[Item]  # empty: the start of the phrase names no recipient
     text: str  # what follows the recipients, as typed
     problem: PhoneProblem | None = None  # nothing read, and the first words look like a number that is not one
+    comma: bool = False  # a comma follows the last recipient read (what follows it named none)
 
 
 class _Token(NamedTuple):
@@ -233,7 +234,7 @@ def read_recipients(args: str, book: Book) -> Reading:
             problem = split_number(args).problem
         return Reading([], args.strip(), problem)
     text = args[end_at:].strip().lstrip(TRAILING).strip()
-    return Reading(items, text)
+    return Reading(items, text, comma=tokens[pos - 1].comma)
 
 
 def read_one(phrase: str, book: Book) -> Item | None:
