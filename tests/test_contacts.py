@@ -275,3 +275,15 @@ async def test_a_new_send_never_reuses_an_earlier_steps_recipient(rig: Harness) 
     await admin.press(offer, "📨 Send SMS")
     assert "To +7 926 123-45-67" in (await admin.next_message()).plain
     assert "To: +7 926 123-45-67" in (await say(admin, "hi")).plain
+
+
+async def test_looking_up_a_contact_that_is_not_there(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    nobody = await say(admin, "/contact Петя")
+    assert "No contact named “Петя”. Save one: /contact Петя +7 904 176-49-95" in nobody.plain
+    await say(admin, "/contact Ivan Petrov +7 904 176-49-95")
+    await say(admin, "/contact Ivan Sidorov +7 916 123-45-67")
+    several = await say(admin, "/contact ivan")
+    assert "Several contacts start with “ivan”" in several.plain
+    await admin.press(several, "👤 Ivan Sidorov")
+    assert "Ivan Sidorov — +7 916 123-45-67" in (await admin.next_message()).plain

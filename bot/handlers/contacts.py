@@ -98,7 +98,7 @@ async def contact(
         members = await directory.repo.members(group.id)
         await message.answer(group_texts.card(group, members), reply_markup=contact_keyboards.group_card(group))
     else:
-        await message.answer(contact_texts.no_match(split.name))
+        await message.answer(contact_texts.no_contact(split.name))
 
 
 @router.callback_query(ContactCb.filter())

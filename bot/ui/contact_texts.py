@@ -203,6 +203,13 @@ def no_match(phrase: str) -> str:
     )
 
 
+def no_contact(phrase: str) -> str:
+    """/contact <name> that names nobody."""
+    return _("🤷 No contact named “{phrase}”. Save one: {example}").format(
+        phrase=typed(phrase), example=example_contact(phrase)
+    )
+
+
 def too_many(problem: TooMany) -> str:
     return _("❌ That is {count} recipients: at most {limit} in one send. Nothing was sent; split the list.").format(
         count=problem.found, limit=problem.limit
