@@ -287,3 +287,20 @@ async def test_looking_up_a_contact_that_is_not_there(rig: Harness) -> None:
     assert "Several contacts start with “ivan”" in several.plain
     await admin.press(several, "👤 Ivan Sidorov")
     assert "Ivan Sidorov — +7 916 123-45-67" in (await admin.next_message()).plain
+
+
+async def test_a_picked_recipient_and_an_open_choice_survive_a_restart(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, "/contact Ivan Petrov +7 904 176-49-95")
+    await say(admin, "/contact Ivan Sidorov +7 916 123-45-67")
+    ask = await say(admin, "/send")
+    await admin.press(ask, "👤 Ivan Petrov")
+    await admin.next_message()
+    await rig.restart()
+    preview = await say(admin, "after the restart")
+    assert "To: +7 904 176-49-95" in preview.plain and "after the restart" in preview.plain
+    several = await say(admin, "/send ivan db1")
+    await rig.restart()
+    await admin.press(several, "👤 Ivan Sidorov")
+    preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
+    assert "To: +7 916 123-45-67" in preview.plain and "db1" in preview.plain
