@@ -42,7 +42,7 @@ async def test_save_list_and_send_by_name_any_case(rig: Harness) -> None:
     assert "Saved" in (await say(admin, "/contact Olga Petrova 8 916 123-45-67")).plain
     # /send иван finds "Иван"
     preview = await say(admin, "/send иван Сервер упал")
-    assert "Check before sending" in preview.plain and "To: +7 904 176-49-95" in preview.plain
+    assert "Check before sending" in preview.plain and "To: Иван (+7 904 176-49-95)" in preview.plain
     assert "Сервер упал" in preview.plain
     await admin.press(preview, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
@@ -54,7 +54,7 @@ async def test_save_list_and_send_by_name_any_case(rig: Harness) -> None:
     await admin.press(listing, "📨 Olga Petrova")
     assert "To Olga Petrova (+7 916 123-45-67)" in (await admin.next_message()).plain
     preview = await say(admin, "disk full")
-    assert "To: +7 916 123-45-67" in preview.plain and "disk full" in preview.plain
+    assert "To: Olga Petrova (+7 916 123-45-67)" in preview.plain and "disk full" in preview.plain
     # /contact <name> shows one, with Send and Delete
     card = await say(admin, "/contact olga")
     assert "Olga Petrova — +7 916 123-45-67" in card.plain and "Added by Alice" in card.plain
@@ -120,7 +120,7 @@ async def test_no_match_and_several_matches(rig: Harness) -> None:
     assert several.button_texts == ["👤 Ivan Petrov", "👤 Ivan Sidorov", "✖️ Cancel"]
     await admin.press(several, "👤 Ivan Sidorov")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
-    assert "To: +7 916 123-45-67" in preview.plain and "db1 is down" in preview.plain
+    assert "To: Ivan Sidorov (+7 916 123-45-67)" in preview.plain and "db1 is down" in preview.plain
     # The choice was made: pressing it again (or a forged index) does nothing.
     forged = await admin.press_data(several.message_id, "cch:0")
     assert "no longer valid" in ((await rig.telegram.callback_answer(forged)).text or "")
@@ -298,9 +298,9 @@ async def test_a_picked_recipient_and_an_open_choice_survive_a_restart(rig: Harn
     await admin.next_message()
     await rig.restart()
     preview = await say(admin, "after the restart")
-    assert "To: +7 904 176-49-95" in preview.plain and "after the restart" in preview.plain
+    assert "To: Ivan Petrov (+7 904 176-49-95)" in preview.plain and "after the restart" in preview.plain
     several = await say(admin, "/send ivan db1")
     await rig.restart()
     await admin.press(several, "👤 Ivan Sidorov")
     preview = await admin.wait_for(lambda m: "Check before sending" in m.plain)
-    assert "To: +7 916 123-45-67" in preview.plain and "db1" in preview.plain
+    assert "To: Ivan Sidorov (+7 916 123-45-67)" in preview.plain and "db1" in preview.plain

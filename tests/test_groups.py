@@ -46,10 +46,10 @@ async def test_make_show_list_replace_and_delete_a_group(rig: Harness) -> None:
     await admin.press(replaced, "📨 Send")
     assert "To Olga (+7 916 000-00-01)" in (await admin.next_message()).plain
     preview = await say(admin, "db1 is down")
-    assert "To: +7 916 000-00-01" in preview.plain
+    assert "To: Olga (+7 916 000-00-01)" in preview.plain
     # Its name is a recipient wherever a contact's is.
     preview = await say(admin, "/send ops Server down")
-    assert "To: +7 916 000-00-01" in preview.plain and "Server down" in preview.plain
+    assert "To: Olga (+7 916 000-00-01)" in preview.plain and "Server down" in preview.plain
     assert "On duty now: 👥 Ops" in (await say(admin, "/duty Ops")).plain
     await say(admin, f"/allow {OPERATOR}")
     oleg = rig.telegram.user(OPERATOR, first_name="Oleg", language_code="en")

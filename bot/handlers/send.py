@@ -41,8 +41,10 @@ async def show_preview(
     text: str,
     locale: str,
     user_id: int | None = None,
+    name: str | None = None,
 ) -> None:
-    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message)."""
+    """The draft and its preview; `user_id` when `message` is not the operator's (a button's message); `name`:
+    the contact's, when it was addressed by one (the preview shows it)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
         await ask_for_text(message, state, msisdn)
@@ -54,7 +56,9 @@ async def show_preview(
     await state.clear()
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
-    row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
+    row = await sending.create_draft(
+        user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale, name=name
+    )
     hit = await sending.limits.hit(user_id, row.parts)
     body = texts.preview(row) if hit is None else texts.preview(row) + "\n\n" + texts.over_limit(hit)
     markup = keyboards.preview(row, settings.smska_sender_ids, can_send=hit is None)
@@ -81,7 +85,8 @@ async def show_drafts(
     """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
     recipient gets today's preview; several get one batch preview (issue 17)."""
     if len(recipients) == 1:
-        await show_preview(message, state, sending, settings, recipients[0].msisdn, text, locale, user_id)
+        one = recipients[0]
+        await show_preview(message, state, sending, settings, one.msisdn, text, locale, user_id, one.name)
         return
     raise NotImplementedError("several recipients in one send: issue 17")
 

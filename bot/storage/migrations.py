@@ -177,6 +177,8 @@ MIGRATIONS: list[str] = [
         set_by      INTEGER NOT NULL,
         set_at      TEXT NOT NULL
     );
+    -- A draft addressed by a contact's name shows that name in its preview (erased with the number).
+    ALTER TABLE sends ADD COLUMN recipient_name TEXT;
     -- The guided /send offers the team's most used contacts: sends counted by number.
     CREATE INDEX sends_msisdn ON sends(msisdn) WHERE claimed_at IS NOT NULL;
     """,
