@@ -34,6 +34,7 @@ from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
 from bot.services.chatqueue import ChatQueue
+from bot.services.directory import Directory
 from bot.services.feed import TeamFeed
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
@@ -190,6 +191,7 @@ async def build_app(settings: Settings) -> App:
         settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
     )
     dp.workflow_data.update(alerts=alerts, feed=feed)
+    dp.workflow_data["directory"] = Directory(db, settings.max_recipients)  # contacts, groups, duty
     return App(
         settings=settings,
         bot=bot,

@@ -48,7 +48,9 @@ def age(h: Harness, minutes: int) -> None:
 async def test_a_preview_warns_of_a_recent_sms_to_the_same_number_and_still_sends(rig: Harness) -> None:
     alice, olga = await team(rig)
     await sent(olga, "/send +7 904 176-49-95 Server db1 is down")
-    await olga.wait_for(lambda m: "SMS to +7\u00a0904\u00a0176\u201149\u201195: delivered" in m.plain and not m.edited, timeout=10)
+    await olga.wait_for(
+        lambda m: "SMS to +7\u00a0904\u00a0176\u201149\u201195: delivered" in m.plain and not m.edited, timeout=10
+    )
     age(rig, 4)
     warned = await preview(alice, "/send 89041764995 db1 down, anyone on it?")
     assert "⚠️ Olga sent an SMS to this number 4 min ago — delivered" in warned.plain

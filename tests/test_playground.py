@@ -52,6 +52,11 @@ SCRIPTS: dict[str, Script] = {
         "5\n:bogus\n/start\n/balance\n1\n/send\n:contact +79041764995\n1\n:quit\n/balance\n", hostile_env_file=True
     ),
     "sends": Script("/send +7 904 176-49-95 Hello\n3\n2\n1\n/send 79000000051 Test\n1\n"),
+    # The address book starts empty and works at once (issue 16): save, list, a send in taps, duty, a group.
+    "people": Script(
+        "/contact Ivan Petrov +7 904 176-49-95\n/contacts\n/send\n1\nServer down\n1\n/duty ivan\n/duty\n"
+        "/group Ops: Ivan Petrov, 79000000051\n/groups\n:contact +79161234567\n2\n"
+    ),
     "access": Script(":stranger\nhi\n:me\n1\n:stranger\n/balance\n"),
     # --lang wins over LANG; --db keeps the database (the options of `python -m bot playground`, given here to
     # the same main() through its own module entry)
@@ -162,6 +167,20 @@ def test_send_to_a_magic_number_ends_rejected(runs: dict[str, Future[Run]]) -> N
     assert "bot: ✏️ edited: ❌ SMS to +7\u00a0900\u00a0000\u201100\u201151: rejected" in sent
     assert "\nbot: ❌ SMS to +7\u00a0900\u00a0000\u201100\u201151: rejected" in sent
     assert "+7\u00a0900\u00a0000\u201100\u201151: delivered" not in run.stdout
+
+
+def test_contacts_duty_and_groups_with_nothing_to_set_up(runs: dict[str, Future[Run]]) -> None:
+    run = result(runs, "people")
+    assert "bot: ✅ Saved: Ivan Petrov — +7 904 176-49-95" in run.stdout
+    assert "• Ivan Petrov — +7 904 176-49-95\n     [1] 📨 Ivan Petrov\n     [2] ➕ Add" in run.after("you: /contacts")
+    send = run.after("you: /send\n")
+    assert "[1] 👤 Ivan Petrov" in send and "To Ivan Petrov (+7 904 176-49-95). Now send the text" in send
+    assert "(pressed [1] ✅ Send)" in send and "📤 Sent to +7 904 176-49-95." in send
+    assert "On duty now: Ivan Petrov (+7 904 176-49-95)" in run.after("you: /duty ivan")
+    assert "Set by Alex" in run.after("you: /duty\n")
+    assert "Ops · members: 2" in run.after("you: /group Ops") and "👥 Ops" in run.after("you: /groups")
+    shared = run.after("you: :contact +79161234567")
+    assert "[1] 📨 Send SMS  [2] 💾 Save contact" in shared and "Saved: Contact — +7 916 123-45-67" in shared
 
 
 def test_stranger_asks_and_admin_approves(runs: dict[str, Future[Run]]) -> None:

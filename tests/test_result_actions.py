@@ -110,7 +110,9 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
         await refused_everywhere(rig, admin, data_of(notice, label))
 
     await oleg.press(notice, "📨 Send again")
-    fresh = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7\u00a0900\u00a0000\u201100\u201151" in m.plain)
+    fresh = await oleg.wait_for(
+        lambda m: "Check before sending" in m.plain and "+7\u00a0900\u00a0000\u201100\u201151" in m.plain
+    )
     assert "Disk full on web2" in fresh.plain
     assert "⚠️" not in fresh.plain  # it was certainly not delivered: nothing to warn of (the first is excluded)
     assert len(rig.gateway.sent) == 1
@@ -121,7 +123,9 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
     await oleg.send("bogus")  # a bad number: refused with an example, the step and the text stay
     assert "Example" in (await oleg.next_message()).plain
     await oleg.send("+7 904 176-49-95")
-    other = await oleg.wait_for(lambda m: "Check before sending" in m.plain and "+7\u00a0904\u00a0176\u201149\u201195" in m.plain)
+    other = await oleg.wait_for(
+        lambda m: "Check before sending" in m.plain and "+7\u00a0904\u00a0176\u201149\u201195" in m.plain
+    )
     assert "Disk full on web2" in other.plain
     assert len(rig.gateway.sent) == 1
     await oleg.press(other, "✅ Send")

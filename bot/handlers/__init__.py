@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, alerts, balance, common, errors, fallback, history, results, send, status, templates
+from bot.handlers import (
+    admin,
+    alerts,
+    balance,
+    common,
+    contacts,
+    duty,
+    errors,
+    fallback,
+    groups,
+    history,
+    recipients,
+    results,
+    send,
+    status,
+    templates,
+)
 
 
 def setup_routers() -> list[Router]:
@@ -19,6 +35,10 @@ def setup_routers() -> list[Router]:
         status.router,
         history.router,
         templates.router,
+        contacts.router,
+        groups.router,
+        duty.router,
+        recipients.router,  # before send: /send and the number step read names too
         send.router,
         alerts.router,
         results.router,

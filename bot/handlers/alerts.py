@@ -3,31 +3,20 @@ to 2 SMS parts. Nothing is sent without that preview's own Send press."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
 from bot.handlers.send import show_drafts
+from bot.services.directory import Directory
 from bot.services.sending import SendingService
-from bot.sms.recipients import Recipient
 from bot.storage.db import Database
 from bot.ui import access_texts, alert_texts
 from bot.ui.alert_keyboards import AlertCb
 from bot.ui.messages import answer_press
 
 router = Router(name="alerts")
-
-
-async def _duty_recipients(directory: Any | None) -> list[Recipient]:
-    """Who is on duty now; [] when nobody is. Until issue 16's `Directory` is merged there is none, so nobody
-    is. At merge: the dispatcher's `directory` (workflow data) answers `await directory.duty_recipients()`."""
-    duty = getattr(directory, "duty_recipients", None)
-    if duty is None:
-        return []
-    return list(await duty())
 
 
 @router.callback_query(AlertCb.filter())
@@ -39,7 +28,7 @@ async def sms_to_duty(
     settings: Settings,
     db: Database,
     locale: str,
-    directory: Any | None = None,
+    directory: Directory,
 ) -> None:
     message = callback.message
     # Only a press on a message this group was posted in, in the presser's own chat: forged data does nothing.
@@ -50,7 +39,7 @@ async def sms_to_duty(
     if group is None or not isinstance(message, Message):
         await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
         return
-    recipients = await _duty_recipients(directory)
+    recipients = await directory.duty_recipients()
     if not recipients:
         await answer_press(callback, alert_texts.nobody_on_duty(), show_alert=True)
         return

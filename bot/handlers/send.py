@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -44,9 +44,11 @@ async def show_preview(
     locale: str,
     user_id: int | None = None,
     origin: int | None = None,
+    name: str | None = None,
 ) -> None:
     """The draft and its preview; `user_id` when `message` is not the operator's (a button's message); `origin`:
-    the send it repeats (📨 Send again, 🔁 Try again)."""
+    the send it repeats (📨 Send again, 🔁 Try again); `name`: the contact's, when it was addressed by one (the
+    preview shows it)."""
     text = clean_sms_text(text)  # no NUL, no bidi override reaches the gateway
     if not text.strip():
         await ask_for_text(message, state, msisdn, sending)
@@ -63,7 +65,9 @@ async def show_preview(
     await state.clear()
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
-    row = await sending.create_draft(user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale)
+    row = await sending.create_draft(
+        user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale, name=name
+    )
     if origin is not None:
         await sending.db.results.set_origin(row.id, origin)
     hit = await sending.limits.hit(user_id, row.parts)
@@ -101,26 +105,14 @@ async def show_drafts(
     """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
     recipient gets today's preview; several get one batch preview (issue 17)."""
     if len(recipients) == 1:
-        await show_preview(message, state, sending, settings, recipients[0].msisdn, text, locale, user_id)
+        one = recipients[0]
+        await show_preview(message, state, sending, settings, one.msisdn, text, locale, user_id, name=one.name)
         return
     raise NotImplementedError("several recipients in one send: issue 17")
 
 
-@router.message(Command("send"))
-async def send_command(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    sending: SendingService,
-    settings: Settings,
-    locale: str,
-) -> None:
-    args = (command.args or "").strip()
-    if not args:
-        await state.set_state(SendFlow.number)
-        await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
-        return
-    await compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
+# `/send` itself, and what is typed at the number step, are read in bot/handlers/recipients.py (numbers, contact
+# and group names, duty), whose router comes first; a plain number comes back here (`compose`, `take_number`).
 
 
 async def compose(
@@ -186,21 +178,12 @@ async def ask_for_text(
     await state.update_data(text_question=asked.message_id)  # its template buttons answer this step only
 
 
-@router.message(SendFlow.number, F.contact)
-@router.message(StateFilter(None), F.contact)  # a contact shared outside the flow starts a send to it
+@router.message(SendFlow.number, F.contact)  # outside a flow a shared contact is offered Send / Save (contacts.py)
 async def number_from_contact(
     message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
 ) -> None:
     assert message.contact is not None
     await take_number(message, state, sending, settings, locale, message.contact.phone_number)
-
-
-@router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(
-    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str
-) -> None:
-    assert message.text is not None
-    await take_number(message, state, sending, settings, locale, message.text)
 
 
 async def starts_with_number(message: Message) -> dict[str, NumberSplit] | bool:
@@ -247,7 +230,8 @@ async def digit_chosen(
 @router.message(SendFlow.number)
 async def number_other(message: Message) -> None:
     await message.answer(
-        _("I need a phone number: type it or share a contact. /cancel to stop."), reply_markup=keyboards.flow_cancel()
+        _("I need a phone number or a contact's name: type it or share a contact. /cancel to stop."),
+        reply_markup=keyboards.flow_cancel(),
     )
 
 

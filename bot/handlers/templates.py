@@ -9,14 +9,16 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+import bot.handlers.recipients as recipients
 from bot.config import Settings
-from bot.handlers.send import show_preview
+from bot.handlers.send import show_drafts, show_preview
 from bot.services import templates
+from bot.services.directory import Directory
 from bot.services.sending import SendingService
 from bot.sms.templates import Refused, Save, key, parse
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import keyboards, template_keyboards, template_texts, texts
+from bot.ui import contact_texts, template_keyboards, template_texts, texts
 from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
 from bot.ui.template_keyboards import TemplateCb, TemplatePageCb
@@ -64,21 +66,20 @@ async def list_page(callback: CallbackQuery, callback_data: TemplatePageCb, db: 
 
 @router.callback_query(TemplateCb.filter(F.action == "send"))
 async def send_template(
-    callback: CallbackQuery, callback_data: TemplateCb, state: FSMContext, db: Database, bot: Bot
+    callback: CallbackQuery, callback_data: TemplateCb, state: FSMContext, db: Database, directory: Directory
 ) -> None:
     """Starts a send with the template's text: the guided number step, the text kept (as after a bad number)."""
     found = await templates.picked(db, callback_data.template_id)
-    if found is None:
+    if found is None or not isinstance(callback.message, Message):
         await answer_press(callback, template_texts.gone(), show_alert=True)
         return
     await answer_press(callback)
-    await state.set_state(SendFlow.number)
-    await state.update_data(text=found.text)
-    await bot.send_message(
-        callback.from_user.id,
-        template_texts.asks_number(found) + "\n" + texts.ask_number(),
-        reply_markup=keyboards.flow_cancel(),
+    await state.clear()
+    # the guided number step with its one-tap recipients; the template's text is kept for whoever is picked
+    await recipients.ask_number(
+        callback.message, state, directory, callback.from_user.id, note=template_texts.asks_number(found)
     )
+    await state.update_data(text=found.text)
 
 
 @router.callback_query(TemplateCb.filter(F.action == "use"))
@@ -94,9 +95,10 @@ async def use_at_text_step(
     """One tap at the guided text step: the preview with the template's text."""
     data = await state.get_data()
     msisdn, message = data.get("msisdn"), callback.message
+    picked = await recipients.has_recipients(message, state) if isinstance(message, Message) else False
     if (
         await state.get_state() != SendFlow.text.state
-        or not isinstance(msisdn, str)
+        or not (isinstance(msisdn, str) or isinstance(picked, dict))
         or not isinstance(message, Message)
         or data.get("text_question") != message.message_id  # the question of an earlier step
     ):
@@ -108,6 +110,12 @@ async def use_at_text_step(
         return
     await answer_press(callback)
     # The question stays readable, without its buttons, and says which template was taken.
+    if isinstance(picked, dict):  # the text step of recipients picked by name or button (one or several)
+        found_for = picked["recipients"]
+        await show(callback, bot, contact_texts.ask_text_for(found_for) + "\n" + template_texts.chosen(found))
+        await show_drafts(message, state, sending, settings, found_for, found.text, locale, callback.from_user.id)
+        return
+    assert isinstance(msisdn, str)
     await show(callback, bot, texts.ask_text(msisdn) + "\n" + template_texts.chosen(found))
     await show_preview(message, state, sending, settings, msisdn, found.text, locale, user_id=callback.from_user.id)
 

@@ -73,7 +73,9 @@ class SendingService:
         self._telling: asyncio.Task[int] | None = None
         self._expiring: asyncio.Task[None] | None = None
 
-    async def create_draft(self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str) -> SendRow:
+    async def create_draft(
+        self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str, name: str | None = None
+    ) -> SendRow:
         parts = count_parts(text)
         return await self.db.sends.create_draft(
             user_id=user_id,
@@ -84,6 +86,7 @@ class SendingService:
             encoding=parts.encoding,
             parts=parts.parts,
             locale=locale,
+            recipient_name=name,
         )
 
     async def confirm(
@@ -131,7 +134,12 @@ class SendingService:
     async def renew(self, row: SendRow) -> SendRow:
         """A fresh draft of the same SMS (number, text, sender) for an expired one."""
         fresh = await self.create_draft(
-            user_id=row.user_id, chat_id=row.chat_id, msisdn=row.msisdn, text=row.text, locale=row.locale or ""
+            user_id=row.user_id,
+            chat_id=row.chat_id,
+            msisdn=row.msisdn,
+            text=row.text,
+            locale=row.locale or "",
+            name=row.recipient_name,
         )
         if fresh.sender != row.sender:
             fresh = await self.db.sends.set_sender(fresh.id, row.sender) or fresh

@@ -13,6 +13,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.templates`: the team's saved SMS texts (`#name` in /send).
 - `db.feed`, `db.alerts`: the team feed's lines; alert groups and the messages they were posted in.
 - `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
+- `db.directory`: the team's contacts, groups and who is on duty.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import aiosqlite
 
 from bot.storage.access import AccessRepository
 from bot.storage.alerts import AlertsRepository
+from bot.storage.directory import DirectoryRepository
 from bot.storage.feed import FeedRepository
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
@@ -69,6 +71,7 @@ class Database:
         self.feed = FeedRepository(self._store)
         self.alerts = AlertsRepository(self._store)
         self.results = ResultsRepository(self._store)
+        self.directory = DirectoryRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

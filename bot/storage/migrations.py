@@ -209,6 +209,55 @@ MIGRATIONS: list[str] = [
         origin_id  INTEGER NOT NULL REFERENCES sends(id) ON DELETE CASCADE
     );
     """,
+    # 8 (issues 16 and 17, people): the team's address book — contacts and groups (one namespace: `name_key`,
+    # the casefolded name, is unique across both; kept in `names`) — and who is on duty. Changes are audited.
+    """
+    CREATE TABLE names (
+        name_key  TEXT PRIMARY KEY,
+        kind      TEXT NOT NULL CHECK (kind IN ('contact', 'group'))
+    );
+    CREATE TABLE contacts (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        msisdn      TEXT NOT NULL,
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE recipient_groups (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    -- A member is a contact (it follows the contact's number; deleting the contact removes it) or a number.
+    CREATE TABLE group_members (
+        group_id    INTEGER NOT NULL REFERENCES recipient_groups(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        contact_id  INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
+        msisdn      TEXT,
+        PRIMARY KEY (group_id, position),
+        CHECK ((contact_id IS NULL) != (msisdn IS NULL))
+    );
+    CREATE INDEX group_members_contact ON group_members(contact_id);
+    -- Who is on duty now: one row at most (a contact, a group or a number; NULLs when the contact or group
+    -- on duty was deleted: then nobody is).
+    CREATE TABLE duty (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        contact_id  INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        group_id    INTEGER REFERENCES recipient_groups(id) ON DELETE SET NULL,
+        msisdn      TEXT,
+        set_by      INTEGER NOT NULL,
+        set_at      TEXT NOT NULL
+    );
+    -- A draft addressed by a contact's name shows that name in its preview (erased with the number).
+    ALTER TABLE sends ADD COLUMN recipient_name TEXT;
+    -- The guided /send offers the team's most used contacts: sends counted by number.
+    CREATE INDEX sends_msisdn ON sends(msisdn) WHERE claimed_at IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

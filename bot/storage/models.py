@@ -72,6 +72,7 @@ class SendRow:
     claimed_at: str | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
     erased_at: str | None = None  # RETENTION_DAYS: its text and number were erased then
     expired_at: str | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
+    recipient_name: str | None = None  # the contact's name when it was addressed by one (issue 16)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,13 +54,14 @@ class SendsRepository:
         encoding: str,
         parts: int,
         locale: str | None,
+        recipient_name: str | None = None,
     ) -> SendRow:
         now = utcnow()
         row = await self._store.row(
             """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, parts, locale,
-                                  created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
-            (user_id, chat_id, msisdn, sender, text, encoding, parts, locale, now, now),
+                                  created_at, updated_at, recipient_name)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+            (user_id, chat_id, msisdn, sender, text, encoding, parts, locale, now, now, recipient_name),
         )
         assert row is not None
         return SendRow(**dict(row))
@@ -240,7 +241,7 @@ class SendsRepository:
         old draft can no longer be sent (cancelled). Returns how many were erased."""
         now = utcnow()
         rows = await self._store.rows(
-            """UPDATE sends SET text = '', msisdn = '', erased_at = ?, updated_at = ?,
+            """UPDATE sends SET text = '', msisdn = '', recipient_name = NULL, erased_at = ?, updated_at = ?,
                  state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
                WHERE created_at < ? AND erased_at IS NULL AND state != 'sending'
                  AND outcome_owed_at IS NULL AND notice_owed_at IS NULL

@@ -34,8 +34,32 @@ COMMANDS = (
         (
             Usage(__("send an SMS (step by step)")),
             Usage(__("send in one message"), __("<i>number text</i>")),
+            Usage(__("to a contact, a group or whoever is on duty"), __("<i>name text</i>, duty <i>text</i>")),
             Usage(__("send a saved template"), __("<i>number</i> #<i>name</i>")),
         ),
+    ),
+    Command("contacts", __("The team's contacts"), (Usage(__("the team's contacts (send, add)")),)),
+    Command(
+        "contact",
+        __("Save or show a contact"),
+        (
+            Usage(__("save a contact or change its number"), __("<i>name number</i>")),
+            Usage(__("show one contact"), __("<i>name</i>")),
+        ),
+    ),
+    Command("groups", __("Groups of recipients"), (Usage(__("groups of recipients")),)),
+    Command(
+        "group",
+        __("Make or show a group"),
+        (
+            Usage(__("make or replace a group"), __("<i>name</i>: <i>member, member</i>")),
+            Usage(__("show one group"), __("<i>name</i>")),
+        ),
+    ),
+    Command(
+        "duty",
+        __("Who is on duty"),
+        (Usage(__("who is on duty")), Usage(__("set who is on duty"), __("<i>name</i>"))),
     ),
     Command("templates", __("Saved SMS texts"), (Usage(__("the team's saved SMS texts")),)),
     Command(

@@ -176,7 +176,7 @@ def preview(row: SendRow) -> str:
     return "\n".join(
         [
             _("📨 <b>Check before sending</b>"),
-            _("To: {number}").format(number=format_phone(row.msisdn)),
+            to_line(row),
             _("Sender: {sender}").format(sender=html.escape(row.sender)),
             _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
             *plain_note(row.text),
@@ -184,6 +184,13 @@ def preview(row: SendRow) -> str:
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
     )
+
+
+def to_line(row: SendRow) -> str:
+    """Whom the preview's SMS goes to: the number, and the contact's name when it was addressed by one."""
+    if row.recipient_name:
+        return _("To: {name} ({number})").format(name=html.escape(row.recipient_name), number=format_phone(row.msisdn))
+    return _("To: {number}").format(number=format_phone(row.msisdn))
 
 
 def plain_note(text: str) -> list[str]:

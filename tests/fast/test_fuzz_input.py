@@ -10,7 +10,8 @@ Each text is used
 
 * at the number step (``/send``, then the text),
 * at the text step (``/send 79041764995``, then the text),
-* as the argument of ``/send``, ``/status`` and ``/allow`` (the admin's command).
+* as the argument of ``/send``, ``/status`` and ``/allow`` (the admin's command);
+* as a contact's or a group's name and a group's member (``/contact``, ``/group``), and ``/duty``'s recipient.
 
 Every exchange must get exactly one reply; no update may end in an unhandled exception; the recorded Bot API
 (which parses HTML as Telegram does) must never answer "can't parse entities" (or "too long", "empty"); and
@@ -115,6 +116,12 @@ async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
                 if "SMS " in status.plain and "/status ah1acugxz98a27t9z" not in status.plain:
                     assert text.strip() in status.plain, where
                 await reply_to(admin, "/allow " + text)
+                # The address book (issue 16): as a name to save, to look up, to put in a group, to set on duty.
+                await reply_to(admin, "/contact " + text + " +7 904 176-49-95")
+                await reply_to(admin, "/contact " + text)
+                await reply_to(admin, "/group " + text)
+                await reply_to(admin, "/group Ops: " + text)
+                await reply_to(admin, "/duty " + text)
                 assert not h.telegram.parse_errors(), (where, h.telegram.parse_errors())
                 assert not unhandled(trap.records), (where, describe(unhandled(trap.records)))
             await assert_serving(admin)

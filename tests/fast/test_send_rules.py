@@ -177,9 +177,15 @@ async def test_text_outside_a_flow_gets_a_hint(fb: FastBot) -> None:
     assert "/help" in (await admin.next_message()).plain
 
 
-async def test_contact_shared_outside_the_flow_starts_a_send(fb: FastBot) -> None:
+async def test_contact_shared_outside_the_flow_offers_a_send(fb: FastBot) -> None:
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
-    await admin.share_contact("79041764995", first_name="Duty")
+    await admin.share_contact("79041764995", first_name="Pavel")
+    offer = await admin.next_message()
+    assert "+7\u00a0904\u00a0176\u201149\u201195" in offer.plain and offer.button_texts == [
+        "📨 Send SMS",
+        "💾 Save contact",
+    ]
+    await admin.press("📨 Send SMS", on=offer)
     assert "To +7\u00a0904\u00a0176\u201149\u201195" in (await admin.next_message()).plain
     await admin.send("contact text")
     preview = await admin.next_message()

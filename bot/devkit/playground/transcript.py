@@ -33,6 +33,7 @@ def hint_lines() -> list[str]:
         "Type a message or /command (try /start, /balance, /send +7 904 176-49-95 Hello, /send, /history);",
         "  a number (1, 2 ...) presses that button of the last message with buttons;",
         "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
+        "  the address book starts empty: /contact Ivan +7 904 176-49-95, /contacts, /duty Ivan, /groups;",
         f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
         "  :alert [NAME] posts a sample firing alert from Alertmanager (:resolve [NAME] resolves it); the team",

@@ -1,0 +1,96 @@
+"""Groups of recipients (issue 17): /group <name>: <member>, ... creates or replaces one, /group <name> shows it
+(📨 Send, 🗑 Delete), /groups lists them. A group's name is a recipient wherever a contact's is."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot.handlers.contacts import who
+from bot.handlers.recipients import ask_text_for
+from bot.services.directory import Directory, MemberProblem, Refused, TooMany
+from bot.storage.db import Database
+from bot.storage.models import Operator
+from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts
+from bot.ui.contact_callbacks import GroupCb
+from bot.ui.messages import answer_press, show
+
+router = Router(name="groups")
+
+
+@router.message(Command("group"))
+async def group(message: Message, command: CommandObject, operator: Operator, directory: Directory) -> None:
+    args = (command.args or "").strip()
+    if not args:
+        await message.answer(group_texts.usage())
+        return
+    if ":" not in args:
+        found = await directory.group_named(args)
+        if found is None:
+            await message.answer(group_texts.not_found(args))
+            return
+        members = await directory.repo.members(found.id)
+        await message.answer(group_texts.card(found, members), reply_markup=contact_keyboards.group_card(found))
+        return
+    name, _, rest = args.partition(":")
+    phrases = [p.strip() for p in rest.split(",") if p.strip()]
+    if not phrases and name.strip():
+        await message.answer(group_texts.no_members())
+        return
+    result = await directory.save_group(name, phrases, operator.user_id)
+    if isinstance(result, Refused):
+        await message.answer(contact_texts.name_refused(result))
+    elif isinstance(result, MemberProblem):
+        await message.answer(contact_texts.member_problem(result, group_texts.EXAMPLE))
+    elif isinstance(result, TooMany):
+        await message.answer(contact_texts.too_many(result))
+    else:
+        saved, before, members = result
+        await message.answer(
+            group_texts.saved(saved, members, before is not None), reply_markup=contact_keyboards.group_card(saved)
+        )
+
+
+@router.message(Command("groups"))
+async def groups(message: Message, directory: Directory) -> None:
+    found = await directory.repo.groups()
+    counted = [(g, len(await directory.repo.members(g.id))) for g in found]
+    await message.answer(group_texts.listing(counted), reply_markup=contact_keyboards.groups(found))
+
+
+@router.callback_query(GroupCb.filter())
+async def group_pressed(
+    callback: CallbackQuery,
+    callback_data: GroupCb,
+    state: FSMContext,
+    operator: Operator,
+    db: Database,
+    directory: Directory,
+    bot: Bot,
+) -> None:
+    found = await directory.repo.group(callback_data.group_id)
+    message = callback.message
+    if found is None or not isinstance(message, Message):
+        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
+        return
+    members = await directory.repo.members(found.id)
+    if callback_data.action == "show":
+        await answer_press(callback)
+        await message.answer(group_texts.card(found, members), reply_markup=contact_keyboards.group_card(found))
+    elif callback_data.action == "send":
+        recipients = await directory.recipients_of_group(found.id)
+        if not recipients:
+            await answer_press(callback)
+            await message.answer(contact_texts.empty_group(found.name))
+            return
+        await answer_press(callback)
+        # Several members reach send.show_drafts's batch preview once the text is given (issue 17's batch).
+        await ask_text_for(message, state, recipients, db)
+    elif not await directory.may_delete(found, operator.user_id, operator.is_admin):
+        await answer_press(callback, contact_texts.not_yours(await who(db, found.added_by)), show_alert=True)
+    else:
+        await directory.repo.delete_group(found.id, operator.user_id)
+        await answer_press(callback)
+        await show(callback, bot, group_texts.deleted(found.name))

@@ -1,0 +1,117 @@
+"""Inline keyboards of the address book (built in an i18n context). Names on buttons are plain text:
+Telegram never parses a button's text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.services.directory import Ambiguous, Pick
+from bot.sms.phone import format_phone
+from bot.storage.directory import Contact, Group
+from bot.ui.callbacks import FlowCancelCb
+from bot.ui.contact_callbacks import (
+    ChoiceCb,
+    ContactAddCb,
+    ContactCb,
+    ContactPageCb,
+    GroupCb,
+    PickCb,
+    SharedCb,
+)
+from bot.ui.contact_texts import choice_label
+
+LABEL = 40  # characters of a name on a button
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
+
+
+def contacts_page(contacts: Sequence[Contact], page: int, pages: int) -> InlineKeyboardMarkup:
+    """📨 per contact, one a row; ◀ ▶; ➕ Add."""
+    kb = InlineKeyboardBuilder()
+    for c in contacts:
+        kb.button(text="📨 " + _short(c.name), callback_data=ContactCb(action="send", contact_id=c.id))
+    sizes = [1] * len(contacts)
+    nav = 0
+    if page > 0:
+        kb.button(text="◀", callback_data=ContactPageCb(page=page - 1))
+        nav += 1
+    if page < pages - 1:
+        kb.button(text="▶", callback_data=ContactPageCb(page=page + 1))
+        nav += 1
+    if nav:
+        sizes.append(nav)
+    kb.button(text=_("➕ Add"), callback_data=ContactAddCb())
+    sizes.append(1)
+    kb.adjust(*sizes)
+    return kb.as_markup()
+
+
+def add_only() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("➕ Add"), callback_data=ContactAddCb())
+    return kb.as_markup()
+
+
+def card(contact: Contact) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📨 Send"), callback_data=ContactCb(action="send", contact_id=contact.id))
+    kb.button(text=_("🗑 Delete"), callback_data=ContactCb(action="del", contact_id=contact.id))
+    return kb.as_markup()
+
+
+def several(contacts: Sequence[Contact]) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for c in contacts[:10]:
+        kb.button(text="👤 " + _short(c.name), callback_data=ContactCb(action="show", contact_id=c.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def shared() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📨 Send SMS"), callback_data=SharedCb(action="send"))
+    kb.button(text=_("💾 Save contact"), callback_data=SharedCb(action="save"))
+    return kb.as_markup()
+
+
+def picks(found: Sequence[Pick]) -> InlineKeyboardMarkup:
+    """The guided number step: one tap per recent or often used recipient, two a row; then Cancel."""
+    kb = InlineKeyboardBuilder()
+    for p in found:
+        label = "👤 " + _short(p.label) if p.label else "📱 " + format_phone(p.msisdn)
+        kb.button(text=label, callback_data=PickCb(kind=p.kind, id=p.id))
+    kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    kb.adjust(*([2] * (len(found) // 2)), *([1] if len(found) % 2 else []), 1)
+    return kb.as_markup()
+
+
+def choices(problem: Ambiguous) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for i, entry in enumerate(problem.choices[:20]):
+        kb.button(text=_short(choice_label(entry)), callback_data=ChoiceCb(index=i))
+    kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def group_card(group: Group) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📨 Send"), callback_data=GroupCb(action="send", group_id=group.id))
+    kb.button(text=_("🗑 Delete"), callback_data=GroupCb(action="del", group_id=group.id))
+    return kb.as_markup()
+
+
+def groups(found: Sequence[Group]) -> InlineKeyboardMarkup | None:
+    if not found:
+        return None
+    kb = InlineKeyboardBuilder()
+    for g in found[:50]:
+        kb.button(text="👥 " + _short(g.name), callback_data=GroupCb(action="show", group_id=g.id))
+    kb.adjust(1)
+    return kb.as_markup()

@@ -1,0 +1,68 @@
+"""What a person reads about groups (HTML, in the current locale); names always escaped."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.storage.directory import Group, Member
+from bot.ui.contact_texts import name, number, typed
+
+EXAMPLE = "/group Ops: Ivan Petrov, Olga, +7 904 176-49-95"
+
+
+def member(m: Member) -> str:
+    return f"{name(m.name)} ({number(m.msisdn)})" if m.name else number(m.msisdn)
+
+
+def usage() -> str:
+    return "\n".join(
+        [
+            _("👥 A group: its name, a colon, then its members (contacts or numbers) separated by commas."),
+            _("Example: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>"),
+            _("/group <i>name</i> shows one; /groups lists them all."),
+        ]
+    )
+
+
+def card(group: Group, members: Sequence[Member]) -> str:
+    lines = [_("👥 {name} · members: {count}").format(name=name(group.name), count=len(members))]
+    lines += ["• " + member(m) for m in members]
+    return "\n".join(lines)
+
+
+def saved(group: Group, members: Sequence[Member], replaced: bool) -> str:
+    head = _("✅ Group replaced:") if replaced else _("✅ Group saved:")
+    return (
+        head
+        + "\n"
+        + card(group, members)
+        + "\n"
+        + _("Send to all of them: <code>/send {plain} text</code>").format(plain=html.escape(group.name))
+    )
+
+
+def no_members() -> str:
+    return (
+        _("❌ A group needs at least one member.")
+        + "\n"
+        + _("Example: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>")
+    )
+
+
+def listing(groups: Sequence[tuple[Group, int]]) -> str:
+    if not groups:
+        return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>")
+    lines = [_("👥 Groups:")]
+    lines += [_("• {name} · members: {count}").format(name=name(g.name), count=n) for g, n in groups]
+    return "\n".join(lines)
+
+
+def not_found(phrase: str) -> str:
+    return _("🤷 No group named “{phrase}”.").format(phrase=typed(phrase)) + "\n" + usage()
+
+
+def deleted(group_name: str) -> str:
+    return _("🗑 Group deleted: {name}.").format(name=name(group_name))
