@@ -297,4 +297,5 @@ def is_sent_edit(call: Call) -> bool:
 
 def is_notice(call: Call) -> bool:
     """A delivery notice the bot sends on its own: the edit of the "Sent to" message, and the reply."""
-    return call.method in ("sendMessage", "editMessageText") and " · id <code>" in str(call.params.get("text", ""))
+    text = str(call.params.get("text", ""))  # a notice ends in its id (the "Sent to" message in the balance)
+    return call.method in ("sendMessage", "editMessageText") and "id <code>" in text and text.endswith("</code>")

@@ -188,7 +188,7 @@ async def test_sms_to_duty_opens_a_preview_that_needs_its_own_press(tmp_path: Pa
         await admin.press(shown, "📨 SMS to duty")
         preview = await admin.wait_for(lambda m: "Check before sending" in m.plain, timeout=10)
         assert (
-            "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
+            "+7\u00a0904\u00a0176\u201149\u201195" in preview.plain
             and "[FIRING] DiskFull: Disk /var on db1" in preview.plain
         )
         row = sqlite3.connect(h.db_path).execute("SELECT text, parts FROM sends").fetchone()

@@ -31,18 +31,21 @@ async def test_set_show_and_send_to_duty(rig: Harness) -> None:
     await say(admin, f"/allow {OPERATOR}")
     oleg = rig.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
     set_ = await say(oleg, "/duty иван")  # any operator may
-    assert "On duty now: Иван (+7 904 176-49-95)" in set_.plain
+    assert "On duty now: Иван (+7\u00a0904\u00a0176\u201149\u201195)" in set_.plain
     shown = await say(admin, "/duty")
-    assert "On duty: 👤 Иван (+7 904 176-49-95)" in shown.plain and "Set by Oleg" in shown.plain
+    assert "On duty: 👤 Иван (+7\u00a0904\u00a0176\u201149\u201195)" in shown.plain and "Set by Oleg" in shown.plain
     preview = await say(admin, "/send duty Server db1 is down")
-    assert "To: Иван (+7 904 176-49-95)" in preview.plain and "Server db1 is down" in preview.plain
+    assert "To: Иван (+7\u00a0904\u00a0176\u201149\u201195)" in preview.plain and "Server db1 is down" in preview.plain
     await admin.press(preview, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert [s.msisdn for s in rig.gateway.sent] == ["79041764995"]
     # A number works as well; the guided step reads "duty" too.
-    assert "On duty now: +7 916 123-45-67" in (await say(admin, "/duty +7 916 123-45-67")).plain
+    assert (
+        "On duty now: +7\u00a0916\u00a0123\u201145\u201167"
+        in (await say(admin, "/duty +7\u00a0916\u00a0123\u201145\u201167")).plain
+    )
     await say(admin, "/send")
-    assert "To +7 916 123-45-67" in (await say(admin, "duty")).plain
+    assert "To +7\u00a0916\u00a0123\u201145\u201167" in (await say(admin, "duty")).plain
     assert [a for a, _ in duty_audit(rig)] == [OPERATOR, ADMIN]
     assert duty_audit(rig)[1][1]["msisdn"] == "79161234567"
 

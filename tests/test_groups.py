@@ -32,24 +32,27 @@ async def test_make_show_list_replace_and_delete_a_group(rig: Harness) -> None:
     await say(admin, "/contact Olga 8 916 123-45-67")
     saved = await say(admin, "/group Ops: иван, +7 926 123-45-67, Olga, 79041764995")
     assert "Group saved" in saved.plain and "Ops · members: 3" in saved.plain  # Иван's number once
-    assert "Иван (+7 904 176-49-95)" in saved.plain and "+7 926 123-45-67" in saved.plain
+    assert (
+        "Иван (+7\u00a0904\u00a0176\u201149\u201195)" in saved.plain
+        and "+7\u00a0926\u00a0123\u201145\u201167" in saved.plain
+    )
     listing = await say(admin, "/groups")
     assert "Ops · members: 3" in listing.plain and listing.button_texts == ["👥 Ops"]
     card = await say(admin, "/group ops")
-    assert card.button_texts == ["📨 Send", "🗑 Delete"] and "Olga (+7 916 123-45-67)" in card.plain
+    assert card.button_texts == ["📨 Send", "🗑 Delete"] and "Olga (+7\u00a0916\u00a0123\u201145\u201167)" in card.plain
     # A member that is a contact follows its number.
     await say(admin, "/contact Olga +7 916 000-00-01")
-    assert "Olga (+7 916 000-00-01)" in (await say(admin, "/group Ops")).plain
+    assert "Olga (+7\u00a0916\u00a0000\u201100\u201101)" in (await say(admin, "/group Ops")).plain
     replaced = await say(admin, "/group OPS: Olga")
     assert "Group replaced" in replaced.plain and "Ops · members: 1" in replaced.plain
     # A one-member group's Send: the text step, then the single preview.
     await admin.press(replaced, "📨 Send")
-    assert "To Olga (+7 916 000-00-01)" in (await admin.next_message()).plain
+    assert "To Olga (+7\u00a0916\u00a0000\u201100\u201101)" in (await admin.next_message()).plain
     preview = await say(admin, "db1 is down")
-    assert "To: Olga (+7 916 000-00-01)" in preview.plain
+    assert "To: Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain
     # Its name is a recipient wherever a contact's is.
     preview = await say(admin, "/send ops Server down")
-    assert "To: Olga (+7 916 000-00-01)" in preview.plain and "Server down" in preview.plain
+    assert "To: Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain and "Server down" in preview.plain
     assert "On duty now: 👥 Ops" in (await say(admin, "/duty Ops")).plain
     await say(admin, f"/allow {OPERATOR}")
     oleg = rig.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
@@ -77,9 +80,15 @@ async def test_bad_group_input_is_answered_with_an_example(rig: Harness) -> None
     assert "No contact named “Петя”" in nobody.plain and "Example: /group Ops: Ivan Petrov" in nobody.plain
     assert "needs at least one member" in (await say(admin, "/group Ops:")).plain
     assert "The name is empty" in (await say(admin, "/group : Иван")).plain
-    assert "There is already a contact named Иван" in (await say(admin, "/group иван: +7 926 123-45-67")).plain
+    assert (
+        "There is already a contact named Иван"
+        in (await say(admin, "/group иван: +7\u00a0926\u00a0123\u201145\u201167")).plain
+    )
     await say(admin, "/group Ops: Иван")
-    assert "There is already a group named Ops" in (await say(admin, "/contact ops +7 926 123-45-67")).plain
+    assert (
+        "There is already a group named Ops"
+        in (await say(admin, "/contact ops +7\u00a0926\u00a0123\u201145\u201167")).plain
+    )
     assert "is a group" in (await say(admin, "/group Night: Ops")).plain
     assert "<b>x</b> · members: 1" in (await say(admin, "/group <b>x</b>: Иван")).plain
     assert "No group named “Nope”" in (await say(admin, "/group Nope")).plain

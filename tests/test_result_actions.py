@@ -73,7 +73,7 @@ async def refused_everywhere(h: Harness, admin: FakeUser, data: str) -> None:
     await round_trip(admin)
     assert len(previews(admin)) == admin_previews and previews(stranger) == []
     assert (send_requests(h), query_requests(h)) == (sends, queries)
-    assert all("Other recipient" not in m.plain and "Who gets" not in m.plain for m in admin.messages)
+    assert all("Other recipient" not in m.plain and "Another recipient" not in m.plain for m in admin.messages)
 
 
 async def test_try_again_after_a_gateway_error_opens_a_new_preview(rig: Harness) -> None:
@@ -118,10 +118,11 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
     assert len(rig.gateway.sent) == 1
 
     await oleg.press(notice, "👤 Other recipient")
-    question = await oleg.wait_for(lambda m: "Who gets" in m.plain)
+    question = await oleg.wait_for(lambda m: "Another recipient for" in m.plain and "Who gets the SMS" in m.plain)
     assert "Disk full on web2" in question.plain
-    await oleg.send("bogus")  # a bad number: refused with an example, the step and the text stay
-    assert "Example" in (await oleg.next_message()).plain
+    await oleg.send("bogus")  # neither a number nor a name: refused with how to add it, the step and the text stay
+    refused = (await oleg.next_message()).plain
+    assert "No contact or group named “bogus”" in refused and "Disk full on web2" in refused
     await oleg.send("+7 904 176-49-95")
     other = await oleg.wait_for(
         lambda m: "Check before sending" in m.plain and "+7\u00a0904\u00a0176\u201149\u201195" in m.plain

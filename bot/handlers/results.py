@@ -12,17 +12,18 @@ from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
+import bot.handlers.recipients as recipients
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.handlers.send import show_preview
 from bot.services import results
+from bot.services.directory import Directory
 from bot.services.results import Refusal
 from bot.services.sending import SendingService
 from bot.storage.models import Operator
-from bot.ui import keyboards, result_keyboards, result_texts
+from bot.ui import result_keyboards, result_texts
 from bot.ui.messages import answer_press, working
 from bot.ui.result_callbacks import ResultCb
-from bot.ui.states import SendFlow
 
 router = Router(name="results")
 
@@ -38,6 +39,7 @@ async def result_pressed(
     operator: Operator,
     locale: str,
     bot: Bot,
+    directory: Directory,
 ) -> None:
     row = await sending.db.sends.get(callback_data.send_id)
     action = callback_data.action
@@ -58,9 +60,8 @@ async def result_pressed(
     if action == "other":
         await answer_press(callback)
         await state.clear()
-        await state.set_state(SendFlow.number)
+        await recipients.ask_number(message, state, directory, operator.user_id, note=result_texts.ask_other(row.text))
         await state.update_data(text=row.text)  # the guided number step keeps it and shows the preview
-        await message.answer(result_texts.ask_other(row.text), reply_markup=keyboards.flow_cancel())
         return
     await answer_press(callback, result_texts.new_preview())
     await show_preview(message, state, sending, settings, row.msisdn, row.text, locale, operator.user_id, row.id)

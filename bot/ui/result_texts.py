@@ -20,7 +20,7 @@ from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
 from bot.storage.results import SentTo
 from bot.ui.status_texts import status_report
-from bot.ui.texts import EXAMPLE_NUMBER, first_words, status_words, when
+from bot.ui.texts import first_words, status_words, when
 
 
 def no_longer_valid() -> str:
@@ -104,9 +104,8 @@ def preview_notes(hit: SentTo | None, viewer_id: int, window_minutes: float, fir
 
 # --- 👤 Other recipient, 🔍 Check status ----------------------------------------------------------------------
 def ask_other(text: str) -> str:
-    return _("👤 Who gets “{text}”? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
-        text=first_words(text), example=EXAMPLE_NUMBER
-    )
+    """Above the guided number step (with its one-tap recipients): which text is kept."""
+    return _("👤 Another recipient for “{text}”.").format(text=first_words(text))
 
 
 def check_report(row: SendRow, result: DeliveryStatus | GatewayError | None, tz: ZoneInfo) -> str:

@@ -134,9 +134,9 @@ def phone_problem(problem: PhoneProblem) -> str:
 
 
 def ask_number() -> str:
-    return _("📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or share a contact.").format(
-        example=EXAMPLE_NUMBER
-    )
+    return _(
+        "📱 Who gets the SMS? Send a number (e.g. <code>{example}</code>) or a contact's name, or share a contact."
+    ).format(example=EXAMPLE_NUMBER)
 
 
 def ask_text(msisdn: str) -> str:

@@ -73,7 +73,7 @@ def test_nothing_named_keeps_everything_and_a_bad_number_says_why() -> None:
 def test_one_whole_recipient() -> None:
     assert read_one("ivan p", BOOK) is not None and read_one("ivan p", BOOK).entries[0].name == "Ivan Petrov"  # type: ignore[union-attr]
     assert read_one("Olga text", BOOK) is None
-    assert read_one("+7 904 176-49-95", BOOK).msisdn == "79041764995"  # type: ignore[union-attr]
+    assert read_one("+7\u00a0904\u00a0176\u201149\u201195", BOOK).msisdn == "79041764995"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
