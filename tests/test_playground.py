@@ -172,15 +172,24 @@ def test_send_to_a_magic_number_ends_rejected(runs: dict[str, Future[Run]]) -> N
 def test_contacts_duty_and_groups_with_nothing_to_set_up(runs: dict[str, Future[Run]]) -> None:
     run = result(runs, "people")
     assert "bot: ✅ Saved: Ivan Petrov — +7\u00a0904\u00a0176\u201149\u201195" in run.stdout
-    assert "• Ivan Petrov — +7\u00a0904\u00a0176\u201149\u201195\n     [1] 📨 Ivan Petrov\n     [2] ➕ Add" in run.after("you: /contacts")
+    assert (
+        "• Ivan Petrov — +7\u00a0904\u00a0176\u201149\u201195\n     [1] 📨 Ivan Petrov\n     [2] ➕ Add"
+        in run.after("you: /contacts")
+    )
     send = run.after("you: /send\n")
-    assert "[1] 👤 Ivan Petrov" in send and "To Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195). Now send the text" in send
+    assert (
+        "[1] 👤 Ivan Petrov" in send
+        and "To Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195). Now send the text" in send
+    )
     assert "(pressed [1] ✅ Send)" in send and "📤 Sent to +7\u00a0904\u00a0176\u201149\u201195." in send
     assert "On duty now: Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195)" in run.after("you: /duty ivan")
     assert "Set by Alex" in run.after("you: /duty\n")
     assert "Ops · members: 2" in run.after("you: /group Ops") and "👥 Ops" in run.after("you: /groups")
     shared = run.after("you: :contact +79161234567")
-    assert "[1] 📨 Send SMS  [2] 💾 Save contact" in shared and "Saved: Contact — +7\u00a0916\u00a0123\u201145\u201167" in shared
+    assert (
+        "[1] 📨 Send SMS  [2] 💾 Save contact" in shared
+        and "Saved: Contact — +7\u00a0916\u00a0123\u201145\u201167" in shared
+    )
 
 
 def test_stranger_asks_and_admin_approves(runs: dict[str, Future[Run]]) -> None:
