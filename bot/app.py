@@ -31,6 +31,7 @@ from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
+from bot.services.batch import BatchService
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
 from bot.services.sending import SendingService
@@ -38,6 +39,7 @@ from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
+from bot.ui.batch_texts import BatchNotices
 from bot.ui.notices import Notices
 
 log = logging.getLogger(__name__)
@@ -72,11 +74,15 @@ class App:
     obs: Observability = field(default_factory=Observability)  # health/readiness facts and metrics (bot.metrics)
     extras: dict[str, Any] = field(default_factory=dict)
     retention: Retention | None = None  # RETENTION_DAYS (built by build_app)
+    batches: BatchService | None = None  # sends to several recipients (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
+        if self.batches is not None:
+            self.batches.start()
+            await self.batches.resume()  # after recover: never-attempted recipients go out now
         if self.retention is not None:
             await self.retention.start()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
@@ -91,6 +97,8 @@ class App:
         handling = set(self.obs.updates.in_flight)
         if handling:
             await asyncio.wait(handling, timeout=drain_timeout)
+        if self.batches is not None:
+            await self.batches.stop(drain_timeout)  # recipients not attempted yet go out at the next start
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
@@ -142,6 +150,9 @@ async def build_app(settings: Settings) -> App:
             db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, notifier=notifier
         )
         sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
+        batch_notices = BatchNotices(i18n, settings.delivery_alert_minutes)
+        batches = BatchService(sending=sending, settings=settings, notifier=notifier, texts=batch_notices)
+        tracker.member_final = batches.member_final  # a batch's recipient is told in its summary
     except BaseException:
         await db.close()
         raise
@@ -156,7 +167,14 @@ async def build_app(settings: Settings) -> App:
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
-        settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
+        settings=settings,
+        db=db,
+        gateway=gateway,
+        i18n=i18n,
+        access=access,
+        sending=sending,
+        tracker=tracker,
+        batches=batches,
     )
     return App(
         settings=settings,
@@ -172,6 +190,7 @@ async def build_app(settings: Settings) -> App:
         retry=retry,
         obs=obs,
         retention=Retention(db=db, settings=settings),
+        batches=batches,
     )
 
 

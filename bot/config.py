@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     operator_parts_per_hour: int | None = Field(default=500, ge=1)
     operator_parts_per_day: int | None = Field(default=None, ge=1)
 
+    # Several recipients in one send (issue 17): gateway sends at a time, the batch watchdog, the cap.
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    delivery_alert_minutes: float = Field(default=10.0, gt=0)
+    max_recipients: int = Field(default=50, ge=2, le=1000)
+
     # After this many days a send's text and number are erased (who, when, outcome stay); unset: keep.
     retention_days: float | None = Field(default=None, gt=0)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, balance, common, errors, fallback, history, send, status
+from bot.handlers import admin, balance, batch, common, errors, fallback, history, send, status
 
 
 def setup_routers() -> list[Router]:
@@ -19,6 +19,7 @@ def setup_routers() -> list[Router]:
         status.router,
         history.router,
         send.router,
+        batch.router,
         fallback.router,
     ]
     for router in routers:

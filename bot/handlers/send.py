@@ -15,8 +15,10 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
+from bot.handlers.batch_preview import show_batch
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
+from bot.sms.number_list import split_numbers
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
 from bot.sms.plain import plainer
@@ -83,7 +85,7 @@ async def show_drafts(
     if len(recipients) == 1:
         await show_preview(message, state, sending, settings, recipients[0].msisdn, text, locale, user_id)
         return
-    raise NotImplementedError("several recipients in one send: issue 17")
+    await show_batch(message, state, sending, settings, recipients, text, locale, user_id)
 
 
 @router.message(Command("send"))
@@ -99,6 +101,10 @@ async def send_command(
     if not args:
         await state.set_state(SendFlow.number)
         await message.answer(texts.ask_number(), reply_markup=keyboards.flow_cancel())
+        return
+    several = split_numbers(args)  # the lead swaps in the real recipient parser (contacts, groups) at merge
+    if several is not None:
+        await show_drafts(message, state, sending, settings, several[0], several[1], locale)
         return
     await compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
 

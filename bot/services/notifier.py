@@ -102,7 +102,7 @@ class Notifier:
             return None
         return sent.message_id
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> bool:
+    async def edit(self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
         """Edit a message in place; False when it is gone (the caller may send a new one instead)."""
         async with self.limiter.turn(chat_id):
-            return await edit(self.bot, chat_id, message_id, text)
+            return await edit(self.bot, chat_id, message_id, text, markup)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,9 @@ class DeliveryTracker:
         self._task: asyncio.Task[None] | None = None
         self._notices: set[asyncio.Task[None]] = set()  # notices waiting for their turn under Telegram's limits
         self.queries = 0  # gateway queries made (benchmarks and tests read it)
+        # A batch's recipient is told in its batch's summary, not one notice each: True when it was
+        # (bot/services/batch.py sets it).
+        self.member_final: Callable[[SendRow], Awaitable[bool]] | None = None
 
     # --- scheduling ------------------------------------------------------------------------------------
     def schedule_for_new(self) -> tuple[float, float, float]:
@@ -172,7 +175,8 @@ class DeliveryTracker:
 
     async def _notice(self, send: SendRow, status: DeliveryStatus | None) -> None:
         try:
-            await self.notify(send, status)
+            if self.member_final is None or not await self.member_final(send):
+                await self.notify(send, status)
             await self.db.tracking.notice_given(send.id)
         except Exception:
             log.exception("delivery notice failed", extra={"send_id": send.id})

@@ -10,6 +10,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.kv`: small named values;
 - `db.updates`: recent Telegram update_ids (a redelivered update is handled once).
 - `db.fsm`: the guided steps' state (aiogram FSM).
+- `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.storage.access import AccessRepository
+from bot.storage.batches import BatchesRepository
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
@@ -58,6 +60,7 @@ class Database:
         self.kv = KvRepository(self._store)
         self.updates = UpdatesRepository(self._store)
         self.fsm = FsmRepository(self._store)
+        self.batches = BatchesRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
