@@ -11,7 +11,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.handlers.send import show_drafts
-from bot.services.batch import BatchService, BatchView
+from bot.services.batch import BatchService
+from bot.services.batch_view import BatchView
 from bot.services.sending import SendingService
 from bot.storage.batches import BatchRow
 from bot.ui import batch_keyboards, batch_texts, texts

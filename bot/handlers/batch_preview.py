@@ -9,7 +9,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.services.batch import BatchView, new_batch, unique
+from bot.services.batch import new_batch
+from bot.services.batch_view import BatchView, unique
 from bot.services.sending import MAX_PARTS, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.recipients import Recipient

@@ -253,6 +253,13 @@ class BatchesRepository:
         )
         return [BatchRow(**dict(r)) for r in rows]
 
+    async def open(self) -> list[BatchRow]:
+        """Pressed batches whose ringing notice was not given yet: their summary may still change."""
+        rows = await self._store.rows(
+            "SELECT * FROM batches WHERE state = 'pressed' AND notice_given_at IS NULL ORDER BY id"
+        )
+        return [BatchRow(**dict(r)) for r in rows]
+
     async def settle_in_flight(self, batch_id: int) -> list[Member]:
         """Recipients attempted but not done (in flight when the bot stopped): done now, as they are; returned."""
         rows = await self._store.rows(

@@ -11,7 +11,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.services.batch import BatchView, Fate
+from bot.services.batch_view import BatchView, Fate
 from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
 from bot.storage.batches import BatchRow, Member
