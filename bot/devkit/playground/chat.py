@@ -17,6 +17,7 @@ from bot.devkit.telegram import BotMessage, FakeUser
 from .constants import (
     ADMIN_ID,
     ADMIN_NAME,
+    BATCH_LIMIT,
     DELIVERY_LIMIT,
     FINAL_WORDS,
     INDENT,
@@ -164,6 +165,11 @@ class Playground:
                 return
             await asyncio.sleep(TICK)
 
+    async def _batch_ringing(self) -> bool:
+        """A send to several recipients was pressed and has not rung yet (all final, or the watchdog)."""
+        app = self.harness.app
+        return app is not None and bool(await app.db.batches.open())
+
     async def _awaiting_delivery(self) -> bool:
         """An SMS sent in this session is accepted, not final yet, and the sandbox will make it final."""
         app = self.harness.app
@@ -180,8 +186,10 @@ class Playground:
 
     async def finish(self, limit: float = DELIVERY_LIMIT) -> None:
         """End of input: wait (bounded) for the delivery notices of this session's sends, then the answers."""
+        if await self._batch_ringing():
+            limit = max(limit, BATCH_LIMIT)
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline and await self._awaiting_delivery():
+        while time.monotonic() < deadline and (await self._awaiting_delivery() or await self._batch_ringing()):
             self.drain()
             await asyncio.sleep(0.1)
         sent = len(self.harness.gateway.sent) > self._sent_before
@@ -245,6 +253,14 @@ class Playground:
         if name == "say" and rest:
             await self.current.user.send(rest)
             return "bot"
+        if name == "wait":
+            try:
+                seconds = min(max(float(rest or "5"), 0.0), 120.0)
+            except ValueError:
+                self.note(":wait takes seconds, e.g. :wait 5")
+                return "local"
+            await self.settle(limit=seconds, quiet=seconds)  # what arrives meanwhile is printed as it comes
+            return "local"
         if name == "say":
             self.note(":say needs a text, e.g. :say 1")
         elif name == "help":

@@ -20,7 +20,16 @@ from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
 from bot.logs import setup_logging
 
 from .chat import Playground
-from .constants import ADMIN_ID, ADMIN_NAME, DEFAULT_LANGUAGE, DELIVERY_DELAY, LANGUAGES, POLL_INITIAL, POLL_MAX
+from .constants import (
+    ADMIN_ID,
+    ADMIN_NAME,
+    ALERT_MINUTES,
+    DEFAULT_LANGUAGE,
+    DELIVERY_DELAY,
+    LANGUAGES,
+    POLL_INITIAL,
+    POLL_MAX,
+)
 from .transcript import hint_lines, magic_lines
 
 T = TypeVar("T")
@@ -145,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 "default_locale": language,
                 "delivery_poll_initial": POLL_INITIAL,
                 "delivery_poll_max": POLL_MAX,
+                "delivery_alert_minutes": ALERT_MINUTES,
             },
         )
         out = sys.stdout

@@ -35,6 +35,7 @@ def hint_lines() -> list[str]:
         "  :contact +79041764995 shares a contact (the number, when /send asks for it);",
         f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
+        "  :wait 5 watches for 5 s what the bot does on its own (a send to several recipients: progress, summary);",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
 
