@@ -193,3 +193,39 @@ async def test_a_crash_mid_call_leaves_that_one_unknown_and_sends_the_never_atte
         assert "Delivered: 2" in summary.plain
         assert sends_per_number(h) == Counter({"79041764996": 1, "79041764997": 1})
         assert "🔁" not in " ".join(summary.button_texts)  # an unknown one is not offered for a resend
+
+
+async def test_spend_limits_count_the_whole_batch(tmp_path: Path) -> None:
+    async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides={"operator_parts_per_hour": 4}) as h:
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
+        numbers = [f"7904176520{i}" for i in range(5)]  # 5 SMS: one each is within the limit, all five are not
+        preview = await batch_preview(alex, numbers)
+        assert "Over your limit" in preview.plain and "✅ Send to 5" not in preview.button_texts
+        forged = await alex.press_data(preview.message_id, f"bt:go:{await batch_id(h)}")
+        assert "Over your limit" in ((await h.telegram.callback_answer(forged)).text or "")
+        assert sends_per_number(h) == Counter()
+        within = await batch_preview(alex, numbers[:4], "Four")
+        await alex.press(within, "✅ Send to 4")
+        await alex.wait_for(lambda m: m.message_id == within.message_id and "Sender:" in m.plain, timeout=15)
+        assert sum(sends_per_number(h).values()) == 4
+
+
+async def test_slash_cancel_during_sending_does_not_stop_a_pressed_batch_and_the_sender_is_kept(
+    tmp_path: Path,
+) -> None:
+    async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
+        numbers = [f"7904176530{i}" for i in range(6)]
+        preview = await batch_preview(alex, numbers)
+        await alex.press(preview, "✉️ Sender: OnCall")
+        await alex.wait_for(lambda m: m.message_id == preview.message_id and "• OnCall" in m.button_texts)
+        await alex.press(preview, "Backup")
+        chosen = await alex.wait_for(lambda m: m.message_id == preview.message_id and "Sender: Backup" in m.plain)
+        h.gateway.inject(Fault.SLOW, "send", times=None, delay=0.3)
+        await alex.press(chosen, "✅ Send to 6")
+        await h.gateway.wait_requests(1, action="send", timeout=5)
+        await alex.send("/cancel")  # the press was made: the batch is no open draft, it goes on
+        await alex.wait_for(lambda m: "Nothing to cancel" in m.plain)
+        await alex.wait_for(lambda m: m.message_id == preview.message_id and "All final" in m.plain, timeout=15)
+        assert sends_per_number(h) == Counter(dict.fromkeys(numbers, 1))
+        assert {m.sender for m in h.gateway.sent} == {"Backup"}

@@ -120,8 +120,8 @@ class BatchService:
 
     async def _run(self, batch_id: int) -> None:
         try:
-            members = await self.db.batches.unattempted(batch_id)
-            calls = [asyncio.create_task(self._one(batch_id, m.position)) for m in members]
+            rows = await self.db.batches.send_rows(batch_id)
+            calls = [asyncio.create_task(self._one(batch_id, position, row)) for position, row in sorted(rows.items())]
             for call in calls:
                 self._inflight.add(call)
                 call.add_done_callback(self._inflight.discard)
@@ -134,19 +134,15 @@ class BatchService:
         except Exception:
             log.exception("batch %s could not go on; the rest goes out at the next start", batch_id)
 
-    async def _one(self, batch_id: int, position: int) -> None:
-        async with self.gate:
+    async def _one(self, batch_id: int, position: int, row: SendRow) -> None:
+        async with self.gate:  # SEND_CONCURRENCY gateway sends at a time
             if self._stopping:
                 return  # never attempted: it goes out after the restart
-            send_id = await self.db.batches.attempt(batch_id, position)
-            if send_id is None:
+            if await self.db.batches.attempt(batch_id, position) is None:
                 return  # attempted already (another task, or before a restart)
-            row = await self.db.sends.get(send_id)
-            assert row is not None
             # Shielded: a stop must not cut a gateway call in half (its outcome is written either way).
             await asyncio.shield(self.sending.send_claimed(row))
-            await self.db.batches.done(batch_id, position)
-            await self.db.sends.outcome_shown(send_id)  # told in the batch's summary
+        await self.db.batches.done(batch_id, position)
         self.touch(batch_id)
 
     # --- the batch's message: progress, then the summary ------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.sms.recipients import Recipient
+from bot.storage.models import SendRow
 from bot.storage.sends import SPENT_SQL
 from bot.storage.store import Row, Store, utcnow
 
@@ -227,11 +228,33 @@ class BatchesRepository:
         )
         return None if value is None else int(value)
 
-    async def done(self, batch_id: int, position: int) -> None:
-        await self._store.rows(
-            "UPDATE batch_members SET done_at = ? WHERE batch_id = ? AND position = ? AND done_at IS NULL",
-            (utcnow(), batch_id, position),
+    async def send_rows(self, batch_id: int) -> dict[int, SendRow]:
+        """The `sends` rows of this batch's recipients not attempted yet, by position (read once, before sending:
+        a row in `sending` does not change until its own attempt)."""
+        rows = await self._store.rows(
+            """SELECT m.position, s.* FROM batch_members AS m JOIN sends AS s ON s.id = m.send_id
+               WHERE m.batch_id = ? AND m.attempted_at IS NULL""",
+            (batch_id,),
         )
+        found: dict[int, SendRow] = {}
+        for r in rows:
+            columns = dict(r)
+            position = int(columns.pop("position"))
+            found[position] = SendRow(**columns)
+        return found
+
+    async def done(self, batch_id: int, position: int) -> None:
+        """This recipient's outcome is written; it is told in the batch's summary (not owed on its own)."""
+        async with self._store.locked() as db:
+            await db.rows(
+                "UPDATE batch_members SET done_at = ? WHERE batch_id = ? AND position = ? AND done_at IS NULL",
+                (utcnow(), batch_id, position),
+            )
+            await db.rows(
+                """UPDATE sends SET outcome_owed_at = NULL
+                   WHERE id = (SELECT send_id FROM batch_members WHERE batch_id = ? AND position = ?)""",
+                (batch_id, position),
+            )
 
     async def sent_all(self, batch_id: int) -> BatchRow | None:
         """Every recipient attempted and done: the batch's sending is over (None when not, or already marked)."""
