@@ -229,3 +229,22 @@ async def test_slash_cancel_during_sending_does_not_stop_a_pressed_batch_and_the
         await alex.wait_for(lambda m: m.message_id == preview.message_id and "All final" in m.plain, timeout=15)
         assert sends_per_number(h) == Counter(dict.fromkeys(numbers, 1))
         assert {m.sender for m in h.gateway.sent} == {"Backup"}
+
+
+async def test_retention_erases_a_finished_batchs_numbers_and_text(tmp_path: Path) -> None:
+    async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides={"retention_days": 30}) as h:
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
+        numbers = [GOOD, FAILING]
+        preview = await batch_preview(alex, numbers, "Secret Zq0b1 text")
+        await alex.press(preview, "✅ Send to 2")
+        await alex.wait_for(lambda m: m.plain.startswith("🔔"), timeout=15)
+        assert h.app is not None and h.app.retention is not None
+        store = h.app.db.batches._store
+        await store.rows("UPDATE batches SET created_at = '2000-01-01T00:00:00+00:00'")
+        await store.rows("UPDATE sends SET created_at = '2000-01-01T00:00:00+00:00'")
+        await h.app.retention.sweep()
+        leftovers = await store.rows(
+            "SELECT b.text, m.msisdn, m.name FROM batches b JOIN batch_members m ON m.batch_id = b.id"
+        )
+        assert [tuple(r) for r in leftovers] == [("", "", None), ("", "", None)]
+        assert all(r.msisdn == "" for r in await h.app.db.sends.history(user_id=None, limit=10))

@@ -293,6 +293,21 @@ class BatchesRepository:
         positions = {int(r[0]) for r in rows}
         return [m for m in await self.members(batch_id) if m.position in positions]
 
+    async def erase_older_than(self, cutoff: str) -> int:
+        """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (UTC
+        ISO) are erased, once nothing is left to send or tell (their `sends` rows are erased on their own)."""
+        async with self._store.transaction() as db:
+            rows = await db.rows(
+                """UPDATE batches SET text = '', state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
+                   WHERE created_at < ? AND text != ''
+                     AND (state != 'pressed' OR (sent_all_at IS NOT NULL AND notice_given_at IS NOT NULL))
+                   RETURNING id""",
+                (cutoff,),
+            )
+            for r in rows:
+                await db.rows("UPDATE batch_members SET msisdn = '', name = NULL WHERE batch_id = ?", (r[0],))
+        return len(rows)
+
     # --- the one ringing notice --------------------------------------------------------------------------
     async def decide_notice(self, batch_id: int, kind: str) -> BatchRow | None:
         """The batch's one ringing notice ('final' or 'watchdog'): the row when this call decided it, else None."""

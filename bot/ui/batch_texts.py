@@ -23,6 +23,8 @@ SHOWN_NAMES = 10  # recipients named in a list; the rest are counted ("and 5 mor
 
 def label(member: Member) -> str:
     """A recipient as a person knows them: the contact's name when it was picked by name, else the number."""
+    if not member.msisdn:
+        return _("number erased")  # RETENTION_DAYS
     return html.escape(member.name) if member.name else format_phone(member.msisdn)
 
 
