@@ -248,3 +248,12 @@ async def test_retention_erases_a_finished_batchs_numbers_and_text(tmp_path: Pat
         )
         assert [tuple(r) for r in leftovers] == [("", "", None), ("", "", None)]
         assert all(r.msisdn == "" for r in await h.app.db.sends.history(user_id=None, limit=10))
+
+
+async def test_the_same_number_twice_is_one_recipient_and_gets_the_single_preview(tmp_path: Path) -> None:
+    async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
+        await alex.send("/send 79041764995, +7 904 176-49-95 Hello")
+        preview = await alex.wait_for(lambda m: "Check before sending" in m.plain)
+        assert "recipients" not in preview.plain and "To: +7 904 176-49-95" in preview.plain
+        assert "✅ Send" in preview.button_texts

@@ -29,6 +29,9 @@ async def show_batch(
 ) -> None:
     text = clean_sms_text(text)
     recipients = unique(recipients)
+    if not recipients:
+        await message.answer(texts.ask_number())
+        return
     if len(recipients) > settings.max_recipients:
         await message.answer(
             _("❌ Too many recipients: {count}. One send goes to at most {most}; split the list.").format(

@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.handlers.batch_preview import show_batch
+from bot.services.batch_view import unique
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.number_list import split_numbers
@@ -82,6 +83,7 @@ async def show_drafts(
 ) -> None:
     """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
     recipient gets today's preview; several get one batch preview (issue 17)."""
+    recipients = unique(recipients)  # each number once
     if len(recipients) == 1:
         await show_preview(message, state, sending, settings, recipients[0].msisdn, text, locale, user_id)
         return
