@@ -23,6 +23,8 @@ class Plan:
     memory_sms: int  # SMS tracked before "RSS after tracking"
     startup_runs: int  # start-up measurements (and baselines); the median counts
     soak_updates: int  # a second load after the measurement, to see whether RSS stays flat
+    batch_recipients: int = 50  # section 5a: one send to this many recipients, gateway latency 200 ms
+    batch_pending: int = 20  # section 5b: this many such sends pending over a simulated hour
 
 
 FULL = Plan(
@@ -77,4 +79,6 @@ SMOKE = Plan(
     memory_sms=30,
     startup_runs=1,
     soak_updates=100,
+    batch_recipients=12,
+    batch_pending=3,
 )

@@ -13,6 +13,9 @@ KEYS = (
     "rss_after_mb",
     "startup_s",
     "telegram_limit_violations",
+    "batch_ideal_ratio",
+    "batch_edits_max_per_s",
+    "batch_queries_per_sms_interval",
 )
 
 
@@ -25,12 +28,65 @@ def headline(r: dict[str, Any]) -> dict[str, Any]:
         "rss_idle_mb": round(r["memory"]["rss_idle_mb"], 1),
         "rss_after_mb": round(r["memory"]["rss_after_mb"], 1),
         "startup_s": round(r["startup"]["startup_s"], 3),
-        "telegram_limit_violations": r["sending"]["notice_violations"] + r["tracking"]["notice_violations"],
+        "telegram_limit_violations": r["sending"]["notice_violations"]
+        + r["tracking"]["notice_violations"]
+        + r["batch"]["limit_violations"],
+        "batch_ideal_ratio": round(r["batch"]["batch_ideal_ratio"], 3),
+        "batch_edits_max_per_s": r["batch"]["edits_max_per_s"],
+        "batch_queries_per_sms_interval": round(r["batch_tracking"]["queries_per_sms_interval"], 3),
     }
 
 
 def _verdict(ok: bool | None) -> str:
     return "" if ok is None else ("ok" if ok else "MISSED")
+
+
+def batch_rows(a: dict[str, Any], t: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Section 5: one send to several recipients."""
+    return [
+        (
+            f"5. 1 send to {a['recipients']} @ {a['gateway_latency_s'] * 1000:g} ms, {a['concurrency']} at a time (s)",
+            f"{a['wall_s']:.2f}",
+            f"{a['ideal_s']:.2f} ideal; {a['bare_s']:.2f} bare client",
+            "",
+            "",
+        ),
+        (
+            "   wall / ideal; wall / bare",
+            f"{a['batch_ideal_ratio']:.2f}; {a['ratio_to_bare']:.2f}",
+            f"at most {a['gateway_max_parallel']} at the gateway at once",
+            "<= 1.30",
+            _verdict(a["batch_ideal_ratio"] <= 1.3),
+        ),
+        (
+            "   progress edits: count; max/s; min gap (s)",
+            f"{a['edits']}; {a['edits_max_per_s']}; {a['edits_min_gap_s'] or 0:.2f}",
+            f"summary {a['summary_after_s']:.1f} s, ring {a['ring_after_s']:.1f} s after the press",
+            "<= 1/s",
+            _verdict(a["edits_max_per_s"] <= 1),
+        ),
+        (
+            "   own messages in the chat: limit violations",
+            f"{a['limit_violations']}",
+            f"{a['own_messages']} messages and edits",
+            "0",
+            _verdict(a["limit_violations"] == 0),
+        ),
+        (
+            f"   {t['batches']} x {t['size']} SMS pending, 1 h: queries",
+            f"{t['queries']}",
+            f"{t['minimum_queries']} minimum",
+            "",
+            "",
+        ),
+        (
+            "   queries per SMS per interval",
+            f"{t['queries_per_sms_interval']:.3f}",
+            "",
+            "<= 1",
+            _verdict(t["queries_per_sms_interval"] <= 1.0),
+        ),
+    ]
 
 
 def table(r: dict[str, Any]) -> str:
@@ -159,6 +215,7 @@ def table(r: dict[str, Any]) -> str:
             "<= 1.5",
             _verdict(st["startup_s"] <= 1.5),
         ),
+        *batch_rows(r["batch"], r["batch_tracking"]),
         (
             "Telegram limit violations (notices)",
             f"{summary['telegram_limit_violations']}",

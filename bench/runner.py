@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import footprint, sending, tracking, updates
+from bench import batch, footprint, sending, tracking, updates
 from bench.plan import FULL, QUICK, SMOKE, Plan
 from bench.report import headline, table
 from bench.rig import (
@@ -103,6 +103,10 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
             results["sending"] = await sending.run(servers, plan.sends, plan.send_users, plan.send_latency)
             counter.pushed = before + 2 * results["sending"]["sends"]
 
+            say(f"one send to {plan.batch_recipients} recipients, gateway latency 200 ms, SEND_CONCURRENCY 4")
+            results["batch"] = await batch.run_send(servers, plan.batch_recipients, 0.2)
+            counter.pushed = counter.pushed + 2
+
             say(f"memory: up to {plan.memory_updates} updates, {plan.memory_sms} tracked SMS, soak")
             results["memory"].update(
                 await footprint.load(servers, main, counter, plan.memory_updates, plan.memory_sms, plan.soak_updates)
@@ -118,6 +122,11 @@ async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
 
         say(f"tracking: {plan.tracking_sms} SMS over {plan.tracking_hours:g} simulated hour(s)")
         results["tracking"] = await tracking.run(servers, workdir, plan.tracking_sms, plan.tracking_hours)
+        size = plan.batch_recipients
+        say(f"tracking: {plan.batch_pending} sends to {size} recipients over {plan.tracking_hours:g} simulated hour(s)")
+        results["batch_tracking"] = await batch.run_tracking(
+            servers, workdir, plan.batch_pending, size, plan.tracking_hours
+        )
     results["seconds"] = time.monotonic() - started
     results["summary"] = headline(results)
     return results

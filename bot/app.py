@@ -33,6 +33,7 @@ from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
+from bot.services.batch import BatchService
 from bot.services.chatqueue import ChatQueue
 from bot.services.directory import Directory
 from bot.services.feed import TeamFeed
@@ -45,6 +46,7 @@ from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
 from bot.ui.alert_texts import AlertTexts
+from bot.ui.batch_texts import BatchNotices
 from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
 
@@ -84,11 +86,15 @@ class App:
     feed: TeamFeed | None = None  # TEAM_CHAT_ID (issue 18)
     alerts: AlertService | None = None  # POST /alerts (issue 18)
     watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
+    batches: BatchService | None = None  # sends to several recipients (built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
         await self.db.people.sync_admins(self.settings.admin_ids)
         await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
+        if self.batches is not None:
+            self.batches.start()
+            await self.batches.resume()  # after recover: never-attempted recipients go out now
         if self.retention is not None:
             await self.retention.start()
         await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
@@ -109,6 +115,8 @@ class App:
         handling = set(self.obs.updates.in_flight)
         if handling:
             await asyncio.wait(handling, timeout=drain_timeout)
+        if self.batches is not None:
+            await self.batches.stop(drain_timeout)  # recipients not attempted yet go out at the next start
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
@@ -173,6 +181,9 @@ async def build_app(settings: Settings) -> App:
         alerts = AlertService(
             db=db, notifier=notifier, queue=queue, texts=AlertTexts(i18n, settings), settings=settings
         )
+        batch_notices = BatchNotices(i18n, settings.delivery_alert_minutes)
+        batches = BatchService(sending=sending, settings=settings, notifier=notifier, texts=batch_notices)
+        tracker.member_final = batches.member_final  # a batch's recipient is told in its summary
     except BaseException:
         await db.close()
         raise
@@ -188,7 +199,14 @@ async def build_app(settings: Settings) -> App:
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
-        settings=settings, db=db, gateway=gateway, i18n=i18n, access=access, sending=sending, tracker=tracker
+        settings=settings,
+        db=db,
+        gateway=gateway,
+        i18n=i18n,
+        access=access,
+        sending=sending,
+        tracker=tracker,
+        batches=batches,
     )
     dp.workflow_data.update(alerts=alerts, feed=feed)
     dp.workflow_data["directory"] = Directory(db, settings.max_recipients)  # contacts, groups, duty
@@ -210,6 +228,7 @@ async def build_app(settings: Settings) -> App:
         feed=feed,
         alerts=alerts,
         watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
+        batches=batches,
     )
 
 

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     operator_parts_per_hour: int | None = Field(default=500, ge=1)
     operator_parts_per_day: int | None = Field(default=None, ge=1)
 
-    max_recipients: int = Field(default=50, ge=1)  # one send reaches at most this many recipients
+    # Several recipients in one send (issue 17): gateway sends at a time, the cap.
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    max_recipients: int = Field(default=50, ge=1, le=1000)  # one send reaches at most this many recipients
 
     # After this many days a send's text and number are erased (who, when, outcome stay); unset: keep.
     retention_days: float | None = Field(default=None, gt=0)

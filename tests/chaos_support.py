@@ -17,6 +17,9 @@ The invariants are what a person on call would notice:
 * ``not_told``: a settled SMS whose outcome the operator was never shown (or was shown a wrong one);
 * ``misreported``: the row's outcome disagrees with what the gateway did (e.g. a 500 recorded as "not sent",
   which invites a second, duplicate send).
+* ``unsent``: a recipient of a pressed send to several recipients never attempted, at rest (the press was made:
+  after a restart it must go out). Batch tokens are ``Zq<run>b<n>``; `audit_batches` checks them per
+  recipient (the gateway's requests matched by token and number).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from bot.devkit.telegram import BotMessage, FakeTelegram
 T = TypeVar("T")
 Row = dict[str, Any]
 
-TOKEN = re.compile(r"\bZq\d+n\d+\b")
+TOKEN = re.compile(r"\bZq\d+[nb]\d+\b")
 SETTLED = ("accepted", "failed", "unknown")
 KINDS = (
     "double_send",
@@ -53,6 +56,7 @@ KINDS = (
     "unhandled",
     "not_told",
     "misreported",
+    "unsent",
 )
 
 # What the operator reads (English catalog).
@@ -120,6 +124,25 @@ def snapshot(db_path: Path) -> tuple[list[Row], set[int]]:
         finally:
             conn.execute("COMMIT")
         return rows, tracked
+
+
+def read_members(db_path: Path) -> list[Row]:
+    """Every recipient of every send to several recipients, with its batch's state and its send row's."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+        conn.row_factory = sqlite3.Row
+        return [
+            dict(r)
+            for r in conn.execute(
+                """SELECT m.*, b.state AS batch_state, b.sent_all_at, b.text AS text, s.state AS send_state,
+                          s.gateway_id AS gateway_id
+                   FROM batch_members m JOIN batches b ON b.id = m.batch_id LEFT JOIN sends s ON s.id = m.send_id
+                   ORDER BY m.batch_id, m.position"""
+            )
+        ]
+
+
+def is_batch(token: str | None) -> bool:
+    return token is not None and "b" in token[2:]
 
 
 def integrity(db_path: Path) -> str:
@@ -201,8 +224,48 @@ def audit(rows: list[Row], tracked: set[int], gateway: SandboxGateway, *, at_res
                     found.add("accepted_mismatch", f"{where}: shown id {row['gateway_id']}, gateway sent {ids}")
                 if row["id"] not in tracked and row["final_at"] is None:
                     found.add("untracked", f"{where}: no tracking row and no final status")
-            if row["state"] == "sending" and at_rest:
+            if row["state"] == "sending" and at_rest and not is_batch(token):  # a batch's: audit_batches
                 found.add("stuck", f"{where}: still `sending` at rest")
+    return found
+
+
+def audit_batches(members: list[Row], gateway: SandboxGateway, *, at_rest: bool) -> Findings:
+    """Per recipient of a send to several recipients: at most one gateway send each, and only after the press;
+    each one the gateway received recorded as attempted; at rest, none left in `sending` (in flight: `unknown`;
+    never attempted: sent after the restart) and every pressed batch's sending over."""
+    found = Findings()
+    received: Counter[tuple[str, str]] = Counter()
+    for request in gateway.requests:
+        token = token_of(request.fields.get("Message")) if request.action == "send" else None
+        if is_batch(token):
+            assert token is not None
+            received[(token, request.fields.get("MSISDN", ""))] += 1
+    sent = {(token_of(m.text), m.msisdn): m.id for m in gateway.sent if is_batch(token_of(m.text))}
+    by_key = {(str(token_of(m["text"])), str(m["msisdn"])): m for m in members}
+    for key, count in received.items():
+        member = by_key.get(key)
+        where = f"{key[0]} to {key[1]}"
+        if member is None:
+            found.add("lost", f"{where}: the gateway received it, no such recipient in the log")
+        elif member["batch_state"] != "pressed":
+            found.add("sent_unconfirmed", f"{where}: sent, yet its batch is {member['batch_state']}")
+        elif count > 1:
+            found.add("double_send", f"{where}: {count} send requests")
+        elif member["attempted_at"] is None:
+            found.add("lost", f"{where}: the gateway received it, the log says never attempted")
+    for key, member in by_key.items():
+        where = f"{key[0]} to {key[1]} ({member['send_state']})"
+        if member["batch_state"] == "pressed" and member["send_id"] is None:
+            found.add("lost", f"{where}: the batch was pressed, the recipient has no send row")
+        if member["send_state"] in ("accepted", "failed") and not received[key]:
+            found.add("misreported", f"{where}: the gateway never received it")
+        if member["send_state"] == "accepted" and sent.get(key) != member["gateway_id"]:
+            found.add("accepted_mismatch", f"{where}: shown id {member['gateway_id']}, gateway sent {sent.get(key)}")
+        if at_rest and member["send_state"] == "sending":
+            kind = "stuck" if member["attempted_at"] is not None else "unsent"
+            found.add(kind, f"{where}: still `sending` at rest")
+        if at_rest and member["batch_state"] == "pressed" and member["sent_all_at"] is None:
+            found.add("unsent", f"{where}: its batch's sending never ended")
     return found
 
 

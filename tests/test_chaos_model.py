@@ -23,6 +23,7 @@ from pathlib import Path
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import BotMessage, ChatView, FakeUser
+from bot.ui.batch_keyboards import BatchCb
 from bot.ui.callbacks import SendCb, SenderCb
 from tests.chaos_support import (
     ERROR_NET,
@@ -31,10 +32,13 @@ from tests.chaos_support import (
     LogWatch,
     Row,
     audit,
+    audit_batches,
     delivery_notices,
     eventually,
+    is_batch,
     is_delivery_notice,
     operator_told,
+    read_members,
     read_sends,
     snapshot,
     token_of,
@@ -83,6 +87,11 @@ ACTIONS = {
     "restart": 0.6,
     "settle": 1.0,
 }
+# Sends to several recipients (issue 17), drawn from their own random sequence between the actions above (so
+# that those stay the sequence they were): pressed once or twice, maybe cancelled, in random order; or a press
+# on an old batch preview (sent, cancelled, or still open).
+BATCH_ACTIONS = {"batch": 3.0, "batch_stale": 1.0}
+BATCH_SHARE = 0.15
 # Records that are expected: they say what happened, they are not an escaped exception.
 EXPECTED_LOGS = (
     r"^Telegram asked to wait",
@@ -110,6 +119,21 @@ class Draft:
 
 
 @dataclass
+class BatchDraft:
+    token: str
+    user: FakeUser
+    message_id: int
+    batch_id: int
+    numbers: list[str]
+    presses: int = 0
+    cancelled_first: bool = False
+    raced: bool = False
+
+    def data(self, action: str) -> str:
+        return BatchCb(action=action, batch_id=self.batch_id).pack()  # type: ignore[arg-type]
+
+
+@dataclass
 class Stats:
     runs: int = 0
     steps: int = 0
@@ -130,6 +154,8 @@ class Model:
         self.stats = stats
         self.users = [h.telegram.user(uid, f"Duty{uid}", language_code="en") for uid in USERS]
         self.drafts: list[Draft] = []
+        self.batches: list[BatchDraft] = []
+        self.batch_rng = random.Random(f"{SEED}:{run}:batches")
         self.faults: list[str] = []  # injected send faults, in order (the gateway takes them in that order)
         self.trace: list[str] = []
         self.n = 0
@@ -137,7 +163,13 @@ class Model:
     # --- helpers -----------------------------------------------------------------------------------
     def busy(self) -> bool:
         app = self.h.app
-        return bool(self.h.telegram.pending_updates or (app and (app.dp._handle_update_tasks or app.sending._inflight)))
+        batches = app.batches if app is not None else None
+        sending = bool(batches and (batches._runs or batches._inflight or batches._boards))
+        return bool(
+            self.h.telegram.pending_updates
+            or sending
+            or (app and (app.dp._handle_update_tasks or app.sending._inflight))
+        )
 
     async def settle(self, timeout: float = 20.0) -> None:
         await eventually(lambda: None if self.busy() else True, timeout, "updates and sends handled")
@@ -171,6 +203,37 @@ class Model:
         draft = Draft(token, user, preview.message_id, data.draft_id)
         self.drafts.append(draft)
         self.note(draft, "compose")
+
+    async def batch(self) -> None:
+        """A send to 2-4 recipients: Send pressed once or twice, maybe Cancel too, in a random order."""
+        user = self.batch_rng.choice(self.users)
+        self.n += 1
+        token = f"Zq{self.run}b{self.n}"
+        numbers = self.batch_rng.sample(NUMBERS, self.batch_rng.randint(2, 4))
+        await user.send("/send " + ", ".join(numbers) + f" Incident {token}: db1 down")
+        preview = await ChatView(self.h.telegram, user.state).wait_for(
+            lambda m: token in m.plain and "Check before sending" in m.plain, timeout=15
+        )
+        batch = BatchDraft(
+            token, user, preview.message_id, BatchCb.unpack(str(preview.buttons[0][0].data)).batch_id, numbers
+        )
+        self.batches.append(batch)
+        order = ["go"] * self.batch_rng.choice([1, 1, 2]) + (["cancel"] if self.batch_rng.random() < 0.3 else [])
+        self.batch_rng.shuffle(order)
+        batch.presses = order.count("go")
+        self.trace.append(f"batch {token} to {len(numbers)}: {'+'.join(order)}")
+        batch.cancelled_first = order == ["cancel"]  # Cancel alone: nothing may go out
+        batch.raced = len(set(order)) > 1  # Send and Cancel race: either wins, wholly
+        for action in order:
+            await user.press_data(batch.message_id, batch.data(action))
+
+    async def batch_stale(self) -> None:
+        if not self.batches:
+            return await self.batch()
+        batch = self.batch_rng.choice(self.batches)
+        self.trace.append(f"stale batch press {batch.token}")
+        batch.presses += 1
+        await batch.user.press_data(batch.message_id, batch.data("go"))
 
     async def do_press(self) -> None:
         draft = self.pick()
@@ -250,6 +313,10 @@ class Model:
 
     # --- one run -----------------------------------------------------------------------------------
     async def step(self) -> str:
+        if self.batch_rng.random() < BATCH_SHARE:
+            action = self.batch_rng.choices(list(BATCH_ACTIONS), list(BATCH_ACTIONS.values()))[0]
+            await (self.batch() if action == "batch" else self.batch_stale())
+            return action
         action = self.rng.choices(list(ACTIONS), list(ACTIONS.values()))[0]
         if self.busy():
             self.stats.overlapping += 1
@@ -287,8 +354,11 @@ class Model:
         found = Findings()
         if self.rng.random() < 0.5:
             await self.restart()
+            await self.settle()  # a batch cut short by the restart goes on
             found.merge(audit(*snapshot(self.h.db_path), self.h.gateway, at_rest=True))
         await self.await_notices()
+        found.merge(audit_batches(read_members(self.h.db_path), self.h.gateway, at_rest=True))
+        found.merge(await self.check_batches())
         rows, tracked = snapshot(self.h.db_path)
         found.merge(audit(rows, tracked, self.h.gateway, at_rest=True))
         found.merge(self.check(rows))
@@ -297,7 +367,7 @@ class Model:
     async def await_notices(self) -> None:
         """Every accepted SMS gets its delivery notice (all numbers used reach a final status)."""
         for row in read_sends(self.h.db_path):
-            if row["state"] == "accepted":
+            if row["state"] == "accepted" and not is_batch(token_of(row["text"])):  # a batch's: its summary
                 chat = ChatView(self.h.telegram, self.h.telegram.user(row["chat_id"]).state)
                 gid = str(row["gateway_id"])
 
@@ -310,10 +380,39 @@ class Model:
                     what=f"the delivery notice of {token_of(row['text'])} ({gid})",
                 )
 
+    async def check_batches(self) -> Findings:
+        """Each batch pressed (before any Cancel) sent to every recipient, its message a summary in the end; one
+        cancelled first sent to none, its message says so."""
+        found = Findings()
+        members = read_members(self.h.db_path)
+        for batch in self.batches:
+            mine = [m for m in members if token_of(m["text"]) == batch.token]
+            state = mine[0]["batch_state"] if mine else None
+            self.stats.outcomes[f"batch {state}"] += 1
+            if batch.cancelled_first and state != "cancelled":
+                found.add("sent_unconfirmed", f"{batch.token}: Cancel came first, the batch is {state}")
+            if batch.presses and not batch.raced and not batch.cancelled_first and state != "pressed":
+                found.add("lost", f"{batch.token}: Send pressed, never cancelled before, the batch is {state}")
+            if not batch.presses and state != "draft" and state != "cancelled":
+                found.add("sent_unconfirmed", f"{batch.token}: never pressed, the batch is {state}")
+            shown = "Sender:" if state == "pressed" else "Cancelled" if state == "cancelled" else "Check before"
+
+            def current(b: BatchDraft = batch, word: str = shown) -> bool | None:
+                message = self.h.telegram.message(b.user.chat_id, b.message_id)
+                return True if word in message.plain and "Sending" not in message.plain else None
+
+            try:
+                await eventually(current, 10, f"{batch.token}'s message to show its end")
+            except AssertionError:
+                message = self.h.telegram.message(batch.user.chat_id, batch.message_id)
+                found.add("not_told", f"{batch.token} ({state}): its message shows {message.plain[:80]!r}")
+        return found
+
     def check(self, rows: list[Row]) -> Findings:
         """What the model knows beyond the general invariants: presses it made, faults it injected."""
         found = Findings()
         by_token = {token_of(r["text"]): r for r in rows}
+        by_member = {(token_of(r["text"]), r["msisdn"]): r for r in rows if is_batch(token_of(r["text"]))}
         for draft in self.drafts:
             row = by_token[draft.token]
             self.stats.histories.add(tuple(draft.history))
@@ -341,7 +440,7 @@ class Model:
             self.stats.gateway_sends += 1
             token = token_of(request.fields.get("Message"))
             fault_name = next(faults) if request.fault is not None else None
-            found_row = by_token.get(token)
+            found_row = by_member.get((token, request.fields.get("MSISDN"))) if is_batch(token) else by_token.get(token)
             if found_row is None:
                 continue  # reported as lost by audit()
             row = found_row
@@ -353,7 +452,7 @@ class Model:
                     "misreported", f"{token}: gateway fault {fault_name}, expected {expected}, row {row['state']}"
                 )
         for sent in self.h.gateway.sent:
-            logged = by_token.get(token_of(sent.text))
+            logged = by_member.get((token_of(sent.text), sent.msisdn)) or by_token.get(token_of(sent.text))
             if logged is not None and logged["state"] == "accepted" and sent.sender != logged["sender"]:
                 found.add("misreported", f"{token_of(sent.text)}: sent from {sent.sender}, log says {logged['sender']}")
         for user in self.users:

@@ -58,6 +58,11 @@ SCRIPTS: dict[str, Script] = {
         "/group Ops: Ivan Petrov, 79000000051\n/groups\n:contact +79161234567\n2\n"
     ),
     "access": Script(":stranger\nhi\n:me\n1\n:stranger\n/balance\n"),
+    # issue 17: five sandbox numbers in one send (delivered, rejected, failing, never final, rejected), then the
+    # summary's Resend to failed, pressed after watching the summary for a while
+    "batch": Script(
+        "/send 79041764995, 79000000051, 79000000003, 79000000031, 79000000061 db1 is down, call Olga\n1\n:wait 8\n1\n"
+    ),
     # --lang wins over LANG; --db keeps the database (the options of `python -m bot playground`, given here to
     # the same main() through its own module entry)
     "options": Script("/balance\n", args=("-m", "bot.devkit.playground", "--lang", "ru", "--db", "kept/bot.sqlite3")),
@@ -233,3 +238,21 @@ def test_every_magic_number_has_a_short_description() -> None:
     for magic in MAGIC_NUMBERS.values():
         text = describe_magic(magic)
         assert text and "\n" not in text and len(text) < 70, text
+
+
+def test_a_send_to_five_sandbox_numbers_shows_progress_the_summary_and_resends_to_the_failed(
+    runs: dict[str, Future[Run]],
+) -> None:
+    run = result(runs, "batch")
+    preview = run.after("bot: 📨 Check before sending: 5 recipients")
+    assert "Text: 22 characters, 1 SMS each; 5 SMS in all" in preview
+    assert "[1] ✅ Send to 5  [2] ✖️ Cancel" in preview
+    assert "📤 Sending" in run.after("(pressed [1] ✅ Send to 5)")
+    summary = run.after("     ❌ Rejected, expired or deleted: 2 — +7 900 000-00-51, +7 900 000-00-61")
+    assert "⛔ Failed to send: 1 — +7 900 000-00-03" in summary
+    assert "📤 Not final yet: 1 — +7 900 000-00-31" in summary and "[1] 🔁 Resend to failed (3)" in summary
+    again = run.after("(pressed [1] 🔁 Resend to failed (3))")
+    assert "bot: 📨 Check before sending: 3 recipients" in again and "+7 904 176-49-95" not in again
+    # one ringing notice of the first send (the watchdog's: one number is never final); nothing per recipient
+    assert run.stdout.count("bot: 🔔") == 1 and "Not every SMS is final" in run.stdout
+    assert "SMS to +7 900 000-00-51: rejected" not in run.stdout

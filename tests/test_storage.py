@@ -135,15 +135,15 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     after = dump(path)
     # Every table keeps every row; sends only gained its new columns; kv lost only the moved markers; the new
     # tables of later migrations (3: seen_updates, 4: fsm_states, 5: templates, 6: the team feed and alerts,
-    # 7: the watchdog's notices and resends, 8: the address book) start empty.
+    # 7: the watchdog's notices and resends, 8: the address book, 9: batches) start empty.
     later = {"templates", "feed_lines", "alert_groups", "alert_messages", "delivery_alerts", "resends"}
-    later |= {"names", "contacts", "recipient_groups", "group_members", "duty"}
+    later |= {"names", "contacts", "recipient_groups", "group_members", "duty", "batches", "batch_members"}
     assert set(after) - set(before) == {"seen_updates", "fsm_states", *later}
     assert after["fsm_states"] == [] and all(after[t] == [] for t in later)
     for table in before:
         if table not in ("sends", "kv", "seen_updates"):
             assert after[table] == before[table], table
-    added = ("outcome_owed_at", "notice_owed_at", "claimed_at", "erased_at", "expired_at", "recipient_name")  # 2-8
+    added = ("outcome_owed_at", "notice_owed_at", "claimed_at", "erased_at", "expired_at", "recipient_name")  # 2-9
     assert [{k: v for k, v in r.items() if k not in added} for r in after["sends"]] == before["sends"]
     assert {r["id"]: r["outcome_owed_at"] for r in after["sends"] if r["outcome_owed_at"]} == OWED_OUTCOMES
     assert {r["id"]: r["notice_owed_at"] for r in after["sends"] if r["notice_owed_at"]} == OWED_NOTICES

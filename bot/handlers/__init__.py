@@ -8,6 +8,7 @@ from bot.handlers import (
     admin,
     alerts,
     balance,
+    batch,
     common,
     contacts,
     duty,
@@ -40,6 +41,7 @@ def setup_routers() -> list[Router]:
         duty.router,
         recipients.router,  # before send: /send and the number step read names too
         send.router,
+        batch.router,
         alerts.router,
         results.router,
         fallback.router,

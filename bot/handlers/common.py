@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import commands, keyboards, texts
+from bot.ui import batch_texts, commands, keyboards, texts
 from bot.ui.callbacks import FlowCancelCb, LanguageCb
 from bot.ui.messages import edit, show
 
@@ -38,10 +38,14 @@ async def cancel(message: Message, state: FSMContext, db: Database, operator: Op
     for row in drafts:
         if row.preview_message_id is not None:
             await edit(bot, row.chat_id, row.preview_message_id, texts.closed_preview(row))
-    if not in_flow and not drafts:
+    batches = await db.batches.cancel_open(operator.user_id)  # sends to several recipients (issue 17)
+    for batch in batches:
+        if batch.preview_message_id is not None:
+            await edit(bot, batch.chat_id, batch.preview_message_id, batch_texts.closed(batch))
+    if not in_flow and not drafts and not batches:
         await message.answer(_("Nothing to cancel."))
         return
-    if drafts:
+    if drafts or batches:
         await message.answer(_("Cancelled, and the open previews can no longer send. Nothing was sent."))
         return
     await message.answer(_("Cancelled. Nothing was sent."))

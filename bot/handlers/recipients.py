@@ -57,6 +57,28 @@ async def ask_text_for(message: Message, state: FSMContext, found: list[Recipien
     await state.update_data(text_question=asked.message_id)  # its template buttons answer this step only
 
 
+async def drafts(
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    found: list[Recipient],
+    text: str,
+    locale: str,
+    user_id: int | None = None,
+) -> None:
+    """`send.show_drafts`, with `#name` read as that template for several recipients too (one recipient's preview
+    reads it itself); an unknown one is said, and the text step stays open for the same recipients."""
+    if len(found) > 1:
+        final = await templates.final_text(sending.db, text)
+        if isinstance(final, templates.UnknownTemplate):
+            await message.answer(template_texts.unknown(final))
+            await ask_text_for(message, state, found, sending.db)
+            return
+        text = final
+    await send.show_drafts(message, state, sending, settings, found, text, locale, user_id)
+
+
 async def ask_number(
     message: Message, state: FSMContext, directory: Directory, user_id: int, note: str | None = None
 ) -> None:
@@ -82,9 +104,7 @@ async def go_on(
     found = resolved.problem
     if found is None:
         if resolved.text:
-            await send.show_drafts(
-                message, state, sending, settings, resolved.recipients, resolved.text, locale, user_id
-            )
+            await drafts(message, state, sending, settings, resolved.recipients, resolved.text, locale, user_id)
         else:
             await ask_text_for(message, state, resolved.recipients, sending.db)
         return
@@ -160,7 +180,7 @@ async def text_typed(
     recipients: list[Recipient],
 ) -> None:
     assert message.text is not None
-    await send.show_drafts(message, state, sending, settings, recipients, message.text, locale)
+    await drafts(message, state, sending, settings, recipients, message.text, locale)
 
 
 async def picked(
@@ -182,7 +202,7 @@ async def picked(
     await answer_press(callback)
     await show(callback, bot, message.html_text)
     if text:
-        await send.show_drafts(message, state, sending, settings, found, text, locale, user_id=callback.from_user.id)
+        await drafts(message, state, sending, settings, found, text, locale, user_id=callback.from_user.id)
     else:
         await ask_text_for(message, state, found, sending.db)
 

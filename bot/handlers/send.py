@@ -15,7 +15,9 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
+from bot.handlers.batch_preview import show_batch
 from bot.services import results, templates
+from bot.services.batch_view import unique
 from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
@@ -104,11 +106,12 @@ async def show_drafts(
 ) -> None:
     """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
     recipient gets today's preview; several get one batch preview (issue 17)."""
+    recipients = unique(recipients)  # each number once
     if len(recipients) == 1:
         one = recipients[0]
         await show_preview(message, state, sending, settings, one.msisdn, text, locale, user_id, name=one.name)
         return
-    raise NotImplementedError("several recipients in one send: issue 17")
+    await show_batch(message, state, sending, settings, recipients, text, locale, user_id)
 
 
 # `/send` itself, and what is typed at the number step, are read in bot/handlers/recipients.py (numbers, contact

@@ -7,8 +7,8 @@ final status or the tracking deadline, the recovery of interrupted sends). Each 
 SQLite and queues it (`ChatQueue`: at most 20 calls a minute to a group, and one line edited at most once per
 few seconds, so a burst of results coalesces). Lines owed when the bot stopped are drawn at the next start.
 
-Sends to several recipients (issue 17) are one line with a tally: a send whose row has a `batch_id` is drawn
-as its batch's line, from the batch's rows (`batch_rows`, which the lead wires at merge: see `TeamFeed`).
+Sends to several recipients (issue 17) are one line with a tally: a send that belongs to a batch
+(`db.batches.of_send`) is drawn as its batch's line, from the batch's rows (`batch_rows`).
 """
 
 from __future__ import annotations
@@ -63,10 +63,13 @@ class TeamFeed:
         self.queue = queue
         self.texts = texts
         self.chat_id = settings.team_chat_id
-        # At merge (issue 17): `feed.batch_rows = <the rows of a batch by its id>`; until then a batch's sends
-        # would each get their own line. A send's row with a `batch_id` is then drawn as its batch's one line.
-        self.batch_rows: BatchRows | None = None
+        # The rows of a batch by its id (issue 17): a send that belongs to a batch is drawn as its batch's one
+        # line with a tally. Without it (None) every send has its own line.
+        self.batch_rows: BatchRows | None = self._batch_rows
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _batch_rows(self, batch_id: str) -> list[SendRow]:
+        return list((await self.db.batches.send_rows(int(batch_id))).values())
 
     @property
     def enabled(self) -> bool:
@@ -93,8 +96,7 @@ class TeamFeed:
         assert self.chat_id is not None
         try:
             if kind == "send" and self.batch_rows is not None:
-                row = await self.db.sends.get(int(ref))
-                batch = getattr(row, "batch_id", None)
+                batch = await self.db.batches.of_send(int(ref))
                 if batch is not None:  # one of several recipients: the batch's line
                     kind, ref = "batch", str(batch)
             line = await self.db.feed.want(kind, ref, self.chat_id)

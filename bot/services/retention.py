@@ -28,6 +28,7 @@ class Retention:
             return 0
         cutoff = (datetime.now(UTC) - timedelta(days=self.days)).isoformat(timespec="seconds")
         erased = await self.db.sends.erase_older_than(cutoff)
+        await self.db.batches.erase_older_than(cutoff)  # sends to several recipients: their list and text too
         if erased:
             log.info("erased the text and number of %d sends older than RETENTION_DAYS", erased)
         return erased

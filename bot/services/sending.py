@@ -173,6 +173,10 @@ class SendingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def send_claimed(self, row: SendRow) -> Outcome:
+        """One gateway call for a row already claimed (`sending`): a batch's recipient (bot/services/batch.py)."""
+        return await self._send(row)
+
     async def _send(self, row: SendRow) -> Outcome:
         log.info("sending an SMS", extra={"send_id": row.id, "user_id": row.user_id})
         try:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -66,6 +66,9 @@ class DeliveryTracker:
                 watcher(send_id)
             except Exception:
                 log.exception("a send's watcher failed", extra={"send_id": send_id})
+        # A batch's recipient is told in its batch's summary, not one notice each: True when it was
+        # (bot/services/batch.py sets it).
+        self.member_final: Callable[[SendRow], Awaitable[bool]] | None = None
 
     # --- scheduling ------------------------------------------------------------------------------------
     def schedule_for_new(self) -> tuple[float, float, float]:
@@ -183,7 +186,8 @@ class DeliveryTracker:
 
     async def _notice(self, send: SendRow, status: DeliveryStatus | None) -> None:
         try:
-            await self.notify(send, status)
+            if self.member_final is None or not await self.member_final(send):
+                await self.notify(send, status)
             await self.db.tracking.notice_given(send.id)
         except Exception:
             log.exception("delivery notice failed", extra={"send_id": send.id})

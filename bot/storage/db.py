@@ -14,6 +14,7 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.feed`, `db.alerts`: the team feed's lines; alert groups and the messages they were posted in.
 - `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
 - `db.directory`: the team's contacts, groups and who is on duty.
+- `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import aiosqlite
 
 from bot.storage.access import AccessRepository
 from bot.storage.alerts import AlertsRepository
+from bot.storage.batches import BatchesRepository
 from bot.storage.directory import DirectoryRepository
 from bot.storage.feed import FeedRepository
 from bot.storage.fsm import FsmRepository
@@ -72,6 +74,7 @@ class Database:
         self.alerts = AlertsRepository(self._store)
         self.results = ResultsRepository(self._store)
         self.directory = DirectoryRepository(self._store)
+        self.batches = BatchesRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

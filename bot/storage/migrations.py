@@ -258,6 +258,42 @@ MIGRATIONS: list[str] = [
     -- The guided /send offers the team's most used contacts: sends counted by number.
     CREATE INDEX sends_msisdn ON sends(msisdn) WHERE claimed_at IS NOT NULL;
     """,
+    # 9 (issue 17): one send to several recipients. A batch is one draft (one preview, one press); at the press
+    # every recipient gets its own `sends` row (state `sending`, claimed), so the per-row exactly-once rules hold
+    # for each. `attempted_at` is written before that row's gateway call: a row in `sending` without it was never
+    # attempted (it goes out after a restart); with it and no `done_at`, the call was in flight (unknown).
+    """
+    CREATE TABLE batches (
+        id                  INTEGER PRIMARY KEY,
+        user_id             INTEGER NOT NULL,
+        chat_id             INTEGER NOT NULL,
+        sender              TEXT NOT NULL,
+        text                TEXT NOT NULL,
+        encoding            TEXT NOT NULL,
+        parts               INTEGER NOT NULL,
+        locale              TEXT,
+        state               TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'pressed', 'cancelled')),
+        cancel_reason       TEXT,
+        preview_message_id  INTEGER,
+        created_at          TEXT NOT NULL,
+        pressed_at          TEXT,
+        sent_all_at         TEXT,
+        notice_at           TEXT,
+        notice_kind         TEXT,
+        notice_given_at     TEXT
+    );
+    CREATE INDEX batches_user ON batches(user_id, state);
+    CREATE TABLE batch_members (
+        batch_id      INTEGER NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL,
+        msisdn        TEXT NOT NULL,
+        name          TEXT,
+        send_id       INTEGER UNIQUE REFERENCES sends(id),
+        attempted_at  TEXT,
+        done_at       TEXT,
+        PRIMARY KEY (batch_id, position)
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -15,8 +15,7 @@ from bot.storage.models import SendRow
 from bot.storage.store import Store, utcnow
 
 #: The watchdog's SMS are single sends; a send that belongs to a batch gets the batch's own watchdog notice.
-#: Until batches land there is no batch column. The lead, at merge: "s.batch_id IS NULL" (or the column's name).
-WATCHDOG_SINGLE_SENDS_SQL = "1 = 1"
+WATCHDOG_SINGLE_SENDS_SQL = "NOT EXISTS (SELECT 1 FROM batch_members m WHERE m.send_id = s.id)"
 
 #: States of an SMS that was actually sent (its Send press claimed it): not drafts, not cancelled, and not one the
 #: gateway certainly refused (`failed`: the number got nothing).

@@ -219,7 +219,11 @@ class SendsRepository:
 
     async def owed_outcomes(self) -> list[SendRow]:
         """Sends that failed or went unknown and whose operator was not shown it (a crash came in between)."""
-        return await self._list("SELECT * FROM sends WHERE outcome_owed_at IS NOT NULL ORDER BY id")
+        return await self._list(
+            """SELECT * FROM sends WHERE outcome_owed_at IS NOT NULL
+                 AND id NOT IN (SELECT send_id FROM batch_members WHERE send_id IS NOT NULL)
+               ORDER BY id"""  # a batch's recipients are told in its summary (bot/services/batch.py)
+        )
 
     async def outcome_shown(self, send_id: int) -> None:
         await self._store.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (send_id,))
@@ -232,8 +236,13 @@ class SendsRepository:
         )
 
     async def interrupted(self) -> list[SendRow]:
-        """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover)."""
-        return await self._list("SELECT * FROM sends WHERE state = 'sending' ORDER BY id")
+        """Rows in `sending`: at start-up, sends a crash interrupted (see SendingService.recover). A batch's
+        recipient never attempted is not one: it goes out after the restart (bot/services/batch.py)."""
+        return await self._list(
+            """SELECT * FROM sends WHERE state = 'sending'
+                 AND id NOT IN (SELECT send_id FROM batch_members WHERE attempted_at IS NULL AND send_id IS NOT NULL)
+               ORDER BY id"""
+        )
 
     async def erase_older_than(self, cutoff: str) -> int:
         """RETENTION_DAYS: the text and number of sends created before `cutoff` (UTC ISO) are erased; who sent

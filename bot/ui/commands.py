@@ -35,6 +35,7 @@ COMMANDS = (
             Usage(__("send an SMS (step by step)")),
             Usage(__("send in one message"), __("<i>number text</i>")),
             Usage(__("to a contact, a group or whoever is on duty"), __("<i>name text</i>, duty <i>text</i>")),
+            Usage(__("to several at once"), __("<i>name, number, group text</i>")),
             Usage(__("send a saved template"), __("<i>number</i> #<i>name</i>")),
         ),
     ),

@@ -7,6 +7,7 @@ Called in an i18n context (a handler's, or one `bot.ui.notices.Notices` opens).
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -92,6 +93,13 @@ def duplicate(hit: SentTo, viewer_id: int, window_minutes: float, now: datetime 
             count=hit.count, minutes=f"{window_minutes:g}"
         )
     return line
+
+
+def duplicates_in_batch(shown: Sequence[str], window_minutes: float) -> str:
+    """A preview to several recipients: those the team already sent an SMS to in the window (names or numbers)."""
+    return _("⚠️ In the last {minutes} min the team already sent SMS to: {who}.").format(
+        minutes=f"{window_minutes:g}", who=", ".join(shown)
+    )
 
 
 def preview_notes(hit: SentTo | None, viewer_id: int, window_minutes: float, first: First | None = None) -> str:

@@ -262,6 +262,10 @@ CASES: dict[str, Case] = {
     "press-language": raw_press_case(lambda w: "lang:ru"),
     "press-flow-cancel": raw_press_case(lambda w: "flow"),
     "press-garbage": raw_press_case(lambda w: "snd:go:not-a-number"),
+    # a send to several recipients (issue 17): Send to N, Resend to failed, a sender, forged
+    "press-batch-send": raw_press_case(lambda w: "bt:go:1"),
+    "press-batch-resend": raw_press_case(lambda w: "bt:resend:1"),
+    "press-batch-sender": raw_press_case(lambda w: "bts:1:1"),
     "contact": contact,
     "own-contact": own_contact,
     "document": document,

@@ -18,6 +18,7 @@ from .alerts import TEAM_CHAT_ID, post_sample, team_lines
 from .constants import (
     ADMIN_ID,
     ADMIN_NAME,
+    BATCH_LIMIT,
     DELIVERY_LIMIT,
     FINAL_WORDS,
     INDENT,
@@ -167,6 +168,11 @@ class Playground:
                 return
             await asyncio.sleep(TICK)
 
+    async def _batch_ringing(self) -> bool:
+        """A send to several recipients was pressed and has not rung yet (all final, or the watchdog)."""
+        app = self.harness.app
+        return app is not None and bool(await app.db.batches.open())
+
     async def _awaiting_delivery(self) -> bool:
         """An SMS sent in this session is accepted, not final yet, and the sandbox will make it final."""
         app = self.harness.app
@@ -183,8 +189,10 @@ class Playground:
 
     async def finish(self, limit: float = DELIVERY_LIMIT) -> None:
         """End of input: wait (bounded) for the delivery notices of this session's sends, then the answers."""
+        if await self._batch_ringing():
+            limit = max(limit, BATCH_LIMIT)
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline and await self._awaiting_delivery():
+        while time.monotonic() < deadline and (await self._awaiting_delivery() or await self._batch_ringing()):
             self.drain()
             await asyncio.sleep(0.1)
         sent = len(self.harness.gateway.sent) > self._sent_before

@@ -16,6 +16,7 @@ QUIET = 0.7  # "the answers are in": no bot activity for this long
 NOTICE_QUIET = 1.2  # ... and after a send: the bot spaces its notices to one chat by ~1 s
 LINE_LIMIT = 10.0  # never wait longer than this for the answers to one line
 DELIVERY_LIMIT = DELIVERY_DELAY + 2 * POLL_INITIAL + 3.0  # after end of input, for pending delivery notices
+BATCH_LIMIT = ALERT_MINUTES * 60 + 6.0  # after end of input, for a send to several recipients to ring (~21 s)
 TICK = 0.05
 INDENT = " " * 5  # under "bot: "
 FINAL_WORDS = {4: "delivered", 5: "rejected", 6: "rejected", 7: "expired", 8: "deleted"}
