@@ -43,7 +43,7 @@ async def test_a_batch_preview_names_everyone_and_one_press_sends_each_one_sms(t
         alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
         numbers = [GOOD, REJECTED, FAILING, NEVER_FINAL]
         preview = await batch_preview(alex, numbers)
-        assert "4 recipients" in preview.plain and "+7 900 000-00-51" in preview.plain
+        assert "4 recipients" in preview.plain and "+7\u00a0900\u00a0000\u201100\u201151" in preview.plain
         assert "1 SMS each; 4 SMS in all" in preview.plain
         assert "✅ Send to 4" in preview.button_texts and "✉️ Sender: OnCall" in preview.button_texts
         assert not h.gateway.requests or sends_per_number(h) == Counter()  # nothing left before the press
@@ -60,9 +60,9 @@ async def test_a_batch_preview_names_everyone_and_one_press_sends_each_one_sms(t
         )
         assert sends_per_number(h) == Counter(dict.fromkeys(numbers, 1))
         text = summary.plain
-        assert "Failed to send: 1 — +7 900 000-00-03" in text
-        assert "Rejected, expired or deleted: 1 — +7 900 000-00-51" in text
-        assert "Not final yet: 1 — +7 900 000-00-31" in text
+        assert "Failed to send: 1 — +7\u00a0900\u00a0000\u201100\u201103" in text
+        assert "Rejected, expired or deleted: 1 — +7\u00a0900\u00a0000\u201100\u201151" in text
+        assert "Not final yet: 1 — +7\u00a0900\u00a0000\u201100\u201131" in text
         assert "🔁 Resend to failed (2)" in summary.button_texts
 
         # One ringing notice (the watchdog's: one recipient never gets final), a new message; none per recipient.
@@ -87,8 +87,11 @@ async def test_resend_to_failed_opens_a_preview_of_just_those_and_sends_only_on_
         before = sends_per_number(h)
         await alex.press(summary, "🔁 Resend to failed (2)")
         again = await alex.wait_for(lambda m: "Check before sending: 2 recipients" in m.plain)
-        assert "+7 900 000-00-51" in again.plain and "+7 900 000-00-03" in again.plain
-        assert "+7 904 176-49-95" not in again.plain
+        assert (
+            "+7\u00a0900\u00a0000\u201100\u201151" in again.plain
+            and "+7\u00a0900\u00a0000\u201100\u201103" in again.plain
+        )
+        assert "+7\u00a0904\u00a0176\u201149\u201195" not in again.plain
         assert sends_per_number(h) == before  # nothing left without the new preview's press
         await alex.press(again, "✅ Send to 2")
         await alex.wait_for(lambda m: m.message_id == again.message_id and "All final" in m.plain, timeout=15)
@@ -184,12 +187,12 @@ async def test_a_crash_mid_call_leaves_that_one_unknown_and_sends_the_never_atte
 
         await h.start_bot()
         told = await alex.wait_for(lambda m: "restarted while sending" in m.plain, timeout=10)
-        assert "+7 904 176-49-95" in told.plain and "not resent" in told.plain
+        assert "+7\u00a0904\u00a0176\u201149\u201195" in told.plain and "not resent" in told.plain
         assert "Not sent yet before the restart: 2" in told.plain
         summary = await alex.wait_for(
             lambda m: m.message_id == preview.message_id and "All final" in m.plain, timeout=15
         )
-        assert "Unknown, may have gone out (check /status): 1 — +7 904 176-49-95" in summary.plain
+        assert "Unknown, may have gone out (check /status): 1 — +7\u00a0904\u00a0176\u201149\u201195" in summary.plain
         assert "Delivered: 2" in summary.plain
         assert sends_per_number(h) == Counter({"79041764996": 1, "79041764997": 1})
         assert "🔁" not in " ".join(summary.button_texts)  # an unknown one is not offered for a resend
@@ -255,5 +258,5 @@ async def test_the_same_number_twice_is_one_recipient_and_gets_the_single_previe
         alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
         await alex.send("/send 79041764995, +7 904 176-49-95 Hello")
         preview = await alex.wait_for(lambda m: "Check before sending" in m.plain)
-        assert "recipients" not in preview.plain and "To: +7 904 176-49-95" in preview.plain
+        assert "recipients" not in preview.plain and "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
         assert "✅ Send" in preview.button_texts

@@ -122,22 +122,15 @@ async def test_a_burst_of_results_stays_within_a_groups_limits(tmp_path: Path) -
             assert all(b - a >= 2.9 for a, b in itertools.pairwise(times))
 
 
-async def test_a_batch_is_one_line_with_its_tally_once_wired(tmp_path: Path) -> None:
-    """Issue 17's sends to several recipients are one line: here two real sends stand in for one batch, read by a
-    stand-in of the batch branch's reader (the lead wires the real one at merge)."""
+async def test_a_batch_is_one_line_with_its_tally(tmp_path: Path) -> None:
+    """A send to several recipients is one line in the team chat, edited to its tally; no line per recipient."""
     h = team_rig(tmp_path)
     team(h)
     async with h:
-        assert h.app is not None and h.app.feed is not None
-        feed, db = h.app.feed, h.app.db
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
-        await send_sms(admin, "79041764995", "Batch one")
-        await send_sms(admin, "79000000051", "Batch two")  # the sandbox rejects this one
-
-        async def rows(batch_id: str) -> list[Any]:
-            return [r for r in [await db.sends.get(1), await db.sends.get(2)] if r is not None]
-
-        feed.batch_rows = rows
-        feed.batch_changed("b1")
+        await admin.send("/send 79041764995, 79000000051 Batch")  # the sandbox rejects the second
+        preview = await admin.wait_for(lambda m: "✅ Send to 2" in m.button_texts)
+        await admin.press(preview, "✅ Send to 2")
         line = await team(h).wait_for(lambda m: "2 recipients" in m.plain and "1 rejected" in m.plain, timeout=15)
         assert "Alice → 2 recipients — ✅ 1 delivered, ❌ 1 rejected" in line.plain and not line.buttons
+        assert len(team(h).messages) == 1, [m.plain for m in team(h).messages]

@@ -69,7 +69,12 @@ class TeamFeed:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _batch_rows(self, batch_id: str) -> list[SendRow]:
-        return list((await self.db.batches.send_rows(int(batch_id))).values())
+        rows = []
+        for member in await self.db.batches.members(int(batch_id)):
+            row = None if member.send_id is None else await self.db.sends.get(member.send_id)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     @property
     def enabled(self) -> bool:

@@ -59,6 +59,9 @@ class DeliveryTracker:
         self.queries = 0  # gateway queries made (benchmarks and tests read it)
         # Called with a send's id when it got a result (sent, failed, unknown, final): the team feed (issue 18).
         self.watchers: list[Callable[[int], None]] = []
+        # A batch's recipient is told in its batch's summary, not one notice each: True when it was
+        # (bot/services/batch.py sets it).
+        self.member_final: Callable[[SendRow], Awaitable[bool]] | None = None
 
     def changed(self, send_id: int) -> None:
         for watcher in self.watchers:
@@ -66,9 +69,6 @@ class DeliveryTracker:
                 watcher(send_id)
             except Exception:
                 log.exception("a send's watcher failed", extra={"send_id": send_id})
-        # A batch's recipient is told in its batch's summary, not one notice each: True when it was
-        # (bot/services/batch.py sets it).
-        self.member_final: Callable[[SendRow], Awaitable[bool]] | None = None
 
     # --- scheduling ------------------------------------------------------------------------------------
     def schedule_for_new(self) -> tuple[float, float, float]:
