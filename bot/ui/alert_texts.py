@@ -4,15 +4,13 @@ the answers of the "📨 SMS to duty" button."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.sms.parts import count_parts
 from bot.storage.alerts import AlertRow
+from bot.ui.speaking import Speaker
 from bot.ui.texts import when
 
 SMS_PARTS = 2  # the SMS to duty is cut to this many parts
@@ -80,17 +78,8 @@ def preparing() -> str:
     return _("Preparing the SMS to duty…")
 
 
-class AlertTexts:
+class AlertTexts(Speaker):
     """The alerts' renderer in a given language (built once, handed to the alert service)."""
-
-    def __init__(self, i18n: I18n, settings: Settings) -> None:
-        self.i18n = i18n
-        self.settings = settings
-
-    @contextmanager
-    def _speaking(self, locale: str) -> Iterator[None]:
-        with self.i18n.context(), self.i18n.use_locale(locale):
-            yield
 
     def message(self, group: AlertRow, locale: str) -> str:
         with self._speaking(locale):

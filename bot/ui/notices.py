@@ -5,16 +5,12 @@ so that they deal in data and never in words or buttons."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import Settings
 from bot.services.limits import LimitHit
 from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
@@ -22,6 +18,7 @@ from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards, result_keyboards, result_texts
 from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
+from bot.ui.speaking import Speaker
 from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
@@ -42,16 +39,7 @@ def display_name(name: str, username: str | None, user_id: int) -> str:
     return label
 
 
-class Notices:
-    def __init__(self, i18n: I18n, settings: Settings) -> None:
-        self.i18n = i18n
-        self.settings = settings
-
-    @contextmanager
-    def _speaking(self, locale: str) -> Iterator[None]:
-        with self.i18n.context(), self.i18n.use_locale(locale):
-            yield
-
+class Notices(Speaker):
     # --- sending and tracking -----------------------------------------------------------------------------
     def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at_iso: str) -> str:
         """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
