@@ -76,7 +76,7 @@ async def test_contacts_are_paged_ten_at_a_time(rig: Harness) -> None:
     assert "Host 11" in second.plain and "◀" in second.button_texts and "▶" not in second.button_texts
 
 
-async def test_a_send_to_a_saved_contact_takes_two_taps_after_send(rig: Harness) -> None:
+async def test_a_send_to_a_saved_contact_takes_two_taps_after_send_and_keeps_its_name(rig: Harness) -> None:
     admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
     await say(admin, "/contact Иван +7 904 176-49-95")
     await say(admin, "/contact Olga 8 916 123-45-67")
@@ -86,8 +86,12 @@ async def test_a_send_to_a_saved_contact_takes_two_taps_after_send(rig: Harness)
     assert "To Иван (+7\u00a0904\u00a0176\u201149\u201195)" in (await admin.next_message()).plain
     preview = await say(admin, "Сервер упал")  # the text, typed
     await admin.press(preview, "✅ Send")  # tap 2
-    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
+    sent = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert [(s.msisdn, s.text) for s in rig.gateway.sent] == [(IVAN, "Сервер упал")]
+    # the name stays with the SMS after the preview: in the sent message and in the delivery notice
+    assert "Sent to Иван (+7\u00a0904\u00a0176\u201149\u201195)." in sent.plain
+    notice = await admin.wait_for(lambda m: "delivered" in m.plain and m.reply_to is not None)
+    assert "SMS to Иван (+7\u00a0904\u00a0176\u201149\u201195): delivered." in notice.plain
     # The latest recipients come first, by name; a number that is no contact as a number.
     await admin.send("/send 89261234567 hi")
     hi = await admin.wait_for(lambda m: "Check before sending" in m.plain)

@@ -16,6 +16,7 @@ from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
 from bot.storage.batches import BatchRow, Member
 from bot.ui import batch_keyboards
+from bot.ui.result_texts import duration
 from bot.ui.texts import first_words, over_limit, plain_note
 
 SHOWN_NAMES = 10  # recipients named in a list; the rest are counted ("and 5 more")
@@ -123,7 +124,7 @@ def summary(view: BatchView) -> str:
 
 def ringing(view: BatchView, minutes: float) -> str:
     if view.batch.notice_kind == "watchdog":
-        head = _("🔔 <b>Not every SMS is final {minutes} min after sending.</b>").format(minutes=f"{minutes:g}")
+        head = _("🔔 <b>Not every SMS is final {duration} after sending.</b>").format(duration=duration(minutes))
     elif view.count(Fate.DELIVERED) == len(view.members):
         head = _("🔔 <b>Delivered to everyone.</b>")
     else:

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.sms.clean import clean_name
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
-from bot.ui.texts import recipient, snippet, status_icon, status_words, when
+from bot.ui.texts import snippet, status_icon, status_words, when, whom
 
 
 def result_words(row: SendRow) -> str:
@@ -39,7 +39,7 @@ def send_line(row: SendRow, who: str, settings: Settings) -> str:
     """`📤 Olga → +7 904 176-49-95 · 1 SMS · 02.12 14:05 — delivered` (and the text when TEAM_FEED_TEXT)."""
     line = _("{who} → {number} · {parts} SMS · {time} — {result}").format(
         who=html.escape(clean_name(who)) or "—",
-        number=recipient(row),
+        number=whom(row),
         parts=row.parts,
         time=when(row.sent_at or row.claimed_at or row.created_at, settings.tz),
         result=result_words(row),

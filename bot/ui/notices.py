@@ -19,7 +19,7 @@ from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards, result_keyboards, result_texts
 from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
 from bot.ui.speaking import Speaker
-from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when
+from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when, whom
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 
@@ -44,7 +44,7 @@ class Notices(Speaker):
     def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at_iso: str) -> str:
         """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
         with self._speaking(locale):
-            number = format_phone(send.msisdn)
+            number = whom(send)
             gid = html.escape(send.gateway_id or "—")
             if status is None:
                 hours = f"{self.settings.delivery_track_hours:g}"

@@ -21,7 +21,7 @@ from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
 from bot.storage.results import SentTo
 from bot.ui.status_texts import status_report
-from bot.ui.texts import first_words, status_words, when
+from bot.ui.texts import first_words, status_words, when, whom
 
 
 def no_longer_valid() -> str:
@@ -147,7 +147,7 @@ def watchdog(send: SendRow, minutes: float, tz: ZoneInfo) -> str:
     return "\n".join(
         [
             _("⏰ Not delivered after {duration}: the SMS to {number}").format(
-                duration=duration(minutes), number=format_phone(send.msisdn)
+                duration=duration(minutes), number=whom(send)
             ),
             _("“{text}”, sent {time}").format(text=first_words(send.text), time=when(send.sent_at, tz)),
             _("It is still with the carrier. I keep tracking it and will tell you when it is final."),

@@ -61,6 +61,13 @@ def recipient(row: SendRow) -> str:
     return format_phone(row.msisdn) if row.erased_at is None else _("number erased")
 
 
+def whom(row: SendRow) -> str:
+    """Whom an SMS went to, as its preview named them: "Ivan Petrov (+7 904 176-49-95)", or the number alone."""
+    if row.recipient_name and row.erased_at is None:
+        return f"{html.escape(row.recipient_name)} ({format_phone(row.msisdn)})"
+    return recipient(row)
+
+
 def status_words(status: DeliveryStatus) -> str:
     kind = status.kind
     if kind is StatusKind.ACCEPTED:
@@ -233,7 +240,7 @@ def limit_reached(who: str, user_id: int, hit: LimitHit) -> str:
 def outcome(result: Outcome) -> str:
     """The text that replaces the preview once a press was handled."""
     row = result.row
-    number = format_phone(row.msisdn)
+    number = whom(row)
     if result.error is not None:
         if isinstance(result.error, SendOutcomeUnknown):
             return gateway_error(result.error) + "\n" + _("To {number}").format(number=number)
@@ -248,7 +255,7 @@ def outcome(result: Outcome) -> str:
 
 def closed_preview(row: SendRow) -> str:
     """A preview closed by /cancel or replaced by a newer draft: what it was, and that it can no longer send."""
-    number = format_phone(row.msisdn)
+    number = whom(row)
     if row.error_text == REPLACED:
         head = _("🔁 Replaced by the newer preview below. Nothing was sent to {number}.").format(number=number)
     else:
