@@ -106,7 +106,7 @@ def name_refused(refused: Refused) -> str:
 def saved(result: Saved, typed: str) -> str:
     contact, before = result.contact, result.before
     if before is None:
-        return _("✅ Saved: {contact}. Send to it: <code>/send {plain} text</code>").format(
+        return _("✅ Saved: {contact}. Send an SMS: <code>/send {plain} text</code>").format(
             contact=contact_line(contact), plain=html.escape(contact.name)
         )
     text = _("✅ Updated: {name} — {number} (was {old}).").format(
