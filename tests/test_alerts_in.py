@@ -59,7 +59,7 @@ async def test_a_firing_group_reaches_every_operator_and_the_team_feed_then_reso
         assert "Disk /var on db1 is 95% full" in mine.plain  # the first firing alert's summary
         assert mine.button_texts == ["📨 SMS to duty"]
         theirs = await operator.wait_for(lambda m: firing(m.plain), timeout=10)
-        assert "Важность: critical" in theirs.plain and theirs.button_texts == ["📨 SMS дежурному"]
+        assert "Важность: critical" in theirs.plain and theirs.button_texts == ["📨 СМС дежурному"]
         line = await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain), timeout=10)
         assert "DiskFull" in line.plain and not line.buttons
 

@@ -52,7 +52,7 @@ async def test_a_batch_preview_names_everyone_and_one_press_sends_each_one_sms(t
         first, second = await asyncio.gather(alex.press(preview, "✅ Send to 4"), alex.press(preview, "✅ Send to 4"))
         answers = [await h.telegram.callback_answer(cq) for cq in (first, second)]
         assert sorted(a.text or "" for a in answers)[0] == "Sending…"
-        assert any("already made" in (a.text or "") for a in answers)
+        assert any("already gone out" in (a.text or "") for a in answers)
 
         summary = await alex.wait_for(
             lambda m: m.message_id == preview.message_id and "Rejected" in m.plain and "Delivered: 1" in m.plain,

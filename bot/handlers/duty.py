@@ -25,7 +25,7 @@ async def duty(
     if args:
         result = await directory.set_duty(args, operator.user_id)
         if isinstance(result, MemberProblem):
-            await message.answer(contact_texts.member_problem(result, "/duty Ivan Petrov"))
+            await message.answer(contact_texts.member_problem(result, "/duty " + contact_texts.example_name()))
             return
     now = await directory.duty()
     found = await directory.duty_recipients()

@@ -43,7 +43,7 @@ async def group(message: Message, command: CommandObject, operator: Operator, di
     if isinstance(result, Refused):
         await message.answer(contact_texts.name_refused(result))
     elif isinstance(result, MemberProblem):
-        await message.answer(contact_texts.member_problem(result, group_texts.EXAMPLE))
+        await message.answer(contact_texts.member_problem(result, group_texts.example()))
     elif isinstance(result, TooMany):
         await message.answer(contact_texts.too_many(result))
     else:

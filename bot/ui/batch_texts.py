@@ -68,7 +68,7 @@ def press_refused(batch: BatchRow) -> str:
     """For a press that did not send (plain text: shown in an alert)."""
     if batch.state == "cancelled":
         return _("This send was cancelled. Nothing was sent.")
-    return _("This send was already made: each recipient gets one SMS. See the summary.")
+    return _("This send has already gone out: each recipient gets one SMS. See the summary.")
 
 
 def expired(hours: float) -> str:

@@ -105,7 +105,7 @@ def help_text(is_admin: bool) -> str:
             "\n".join(_lines(admin=False)),
             _(
                 "Example: <code>/send +7 904 176-49-95 Server db1 is down</code>\n"
-                "Nothing leaves before you press “Send” under the preview."
+                "Nothing goes out until you press “Send” under the preview."
             ),
         ]
     )

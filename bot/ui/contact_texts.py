@@ -29,7 +29,6 @@ from bot.sms.recipients import Recipient
 from bot.storage.directory import Contact, Duty
 from bot.ui.texts import EXAMPLE_NUMBER, phone_problem, when
 
-EXAMPLE_NAME = "Ivan Petrov"
 SHOWN = 10  # recipients named in full; the rest as "and N more"
 
 
@@ -62,9 +61,14 @@ def recipients(found: Sequence[Recipient]) -> str:
     return shown
 
 
-def example_contact(phrase: str = EXAMPLE_NAME) -> str:
-    phrase = clean_name(phrase)
-    shown = phrase if name_problem(phrase) is None else EXAMPLE_NAME
+def example_name() -> str:
+    """The example name in the current locale (a Russian reader sees a Russian name)."""
+    return _("Ivan Petrov")
+
+
+def example_contact(phrase: str | None = None) -> str:
+    phrase = clean_name(example_name() if phrase is None else phrase)
+    shown = phrase if name_problem(phrase) is None else example_name()
     return "<code>/contact " + html.escape(shown) + " " + EXAMPLE_NUMBER + "</code>"
 
 
@@ -106,7 +110,7 @@ def name_refused(refused: Refused) -> str:
 def saved(result: Saved, typed: str) -> str:
     contact, before = result.contact, result.before
     if before is None:
-        return _("✅ Saved: {contact}. Send to it: <code>/send {plain} text</code>").format(
+        return _("✅ Saved: {contact}. Send an SMS: <code>/send {plain} text</code>").format(
             contact=contact_line(contact), plain=html.escape(contact.name)
         )
     text = _("✅ Updated: {name} — {number} (was {old}).").format(
@@ -143,7 +147,7 @@ def several_contacts(phrase: str) -> str:
 
 
 def ask_name(taken: str | None = None) -> str:
-    ask = _("👤 The contact's name? For example: <code>{example}</code>").format(example=EXAMPLE_NAME)
+    ask = _("👤 The contact's name? For example: <code>{example}</code>").format(example=example_name())
     if taken is None:
         return ask
     return _("“{name}” cannot be used as it is (it is taken or not a name).").format(name=typed(taken)) + "\n" + ask
@@ -217,7 +221,7 @@ def too_many(problem: TooMany) -> str:
 
 
 def nobody_on_duty() -> str:
-    return _("🤷 Nobody is on duty. Set who is: <code>/duty {example}</code>").format(example=EXAMPLE_NAME)
+    return _("🤷 Nobody is on duty. Set who is: <code>/duty {example}</code>").format(example=example_name())
 
 
 def empty_group(group_name: str) -> str:

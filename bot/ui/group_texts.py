@@ -10,7 +10,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.storage.directory import Group, Member
 from bot.ui.contact_texts import name, number, typed
 
-EXAMPLE = "/group Ops: Ivan Petrov, Olga, +7 904 176-49-95"
+
+def example() -> str:
+    """The example /group command, in the current locale."""
+    return _("/group Ops: Ivan Petrov, Olga, +7 904 176-49-95")
 
 
 def member(m: Member) -> str:
@@ -21,7 +24,7 @@ def usage() -> str:
     return "\n".join(
         [
             _("👥 A group: its name, a colon, then its members (contacts or numbers) separated by commas."),
-            _("Example: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>"),
+            _("Example: {example}").format(example=f"<code>{html.escape(example())}</code>"),
             _("/group <i>name</i> shows one; /groups lists them all."),
         ]
     )
@@ -48,13 +51,13 @@ def no_members() -> str:
     return (
         _("❌ A group needs at least one member.")
         + "\n"
-        + _("Example: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>")
+        + _("Example: {example}").format(example=f"<code>{html.escape(example())}</code>")
     )
 
 
 def listing(groups: Sequence[tuple[Group, int]]) -> str:
     if not groups:
-        return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(EXAMPLE)}</code>")
+        return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(example())}</code>")
     lines = [_("👥 Groups:")]
     lines += [_("• {name} · members: {count}").format(name=name(g.name), count=n) for g, n in groups]
     return "\n".join(lines)

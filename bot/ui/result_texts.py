@@ -50,7 +50,7 @@ def first_note(first: First) -> str:
             "the first did not arrive."
         )
     if first is First.NOT_FINAL:
-        return _("⚠️ The first SMS is not delivered yet but may still arrive: this one may make it twice.")
+        return _("⚠️ The first SMS is not delivered yet but may still arrive: they may get it twice.")
     return _("ℹ️ The first SMS was delivered.")
 
 
