@@ -186,7 +186,7 @@ def test_contacts_duty_and_groups_with_nothing_to_set_up(runs: dict[str, Future[
         "[1] 👤 Ivan Petrov" in send
         and "To Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195). Now send the text" in send
     )
-    assert "(pressed [1] ✅ Send)" in send and "📤 Sent to +7\u00a0904\u00a0176\u201149\u201195." in send
+    assert "(pressed [1] ✅ Send)" in send and "📤 Sent to Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195)." in send
     assert "On duty now: Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195)" in run.after("you: /duty ivan")
     assert "Set by Alex" in run.after("you: /duty\n")
     assert "Ops · members: 2" in run.after("you: /group Ops") and "👥 Ops" in run.after("you: /groups")

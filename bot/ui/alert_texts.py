@@ -65,7 +65,7 @@ def sms_to_duty_button() -> str:
 
 def nobody_on_duty() -> str:
     return _(
-        "Nobody is on duty, so there is no one to send it to. Set who is with /duty <contact or group>, "
+        "Nobody is on duty, so there is no one to send it to. Set who is on duty with /duty <contact or group>, "
         "e.g. /duty Ivan."
     )
 
