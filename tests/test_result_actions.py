@@ -120,6 +120,7 @@ async def test_send_again_and_other_recipient_after_a_rejection(rig: Harness) ->
     await oleg.press(notice, "👤 Other recipient")
     question = await oleg.wait_for(lambda m: "Another recipient for" in m.plain and "Who gets the SMS" in m.plain)
     assert "Disk full on web2" in question.plain
+    assert not any("000\u201100\u201151" in b for b in question.button_texts)  # not the number that rejected it
     await oleg.send("bogus")  # neither a number nor a name: refused with how to add it, the step and the text stay
     refused = (await oleg.next_message()).plain
     assert "No contact or group named “bogus”" in refused and "Disk full on web2" in refused

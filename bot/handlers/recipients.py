@@ -80,12 +80,17 @@ async def drafts(
 
 
 async def ask_number(
-    message: Message, state: FSMContext, directory: Directory, user_id: int, note: str | None = None
+    message: Message,
+    state: FSMContext,
+    directory: Directory,
+    user_id: int,
+    note: str | None = None,
+    exclude: str | None = None,
 ) -> None:
     """The guided number step, with one-tap recent and often used recipients; `note` above the question (a
     template's Send: which text is kept)."""
     await state.set_state(SendFlow.number)
-    found = await directory.quick_picks(user_id)
+    found = await directory.quick_picks(user_id, exclude)
     body = texts.ask_number() + ("\n" + contact_texts.ask_number_or_pick() if found else "")
     await message.answer(body if note is None else note + "\n" + body, reply_markup=contact_keyboards.picks(found))
 

@@ -60,7 +60,9 @@ async def result_pressed(
     if action == "other":
         await answer_press(callback)
         await state.clear()
-        await recipients.ask_number(message, state, directory, operator.user_id, note=result_texts.ask_other(row.text))
+        await recipients.ask_number(
+            message, state, directory, operator.user_id, note=result_texts.ask_other(row.text), exclude=row.msisdn
+        )
         await state.update_data(text=row.text)  # the guided number step keeps it and shows the preview
         return
     await answer_press(callback, result_texts.new_preview())

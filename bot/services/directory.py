@@ -323,7 +323,12 @@ class Directory:
         return group, before, members
 
     # --- the guided number step's buttons --------------------------------------------------------------
-    async def quick_picks(self, user_id: int) -> list[Pick]:
+    async def quick_picks(self, user_id: int, exclude: str | None = None) -> list[Pick]:
+        """One-tap recipients: this operator's latest, then the team's most used contacts; without `exclude` (the
+        number an SMS was just rejected at, when 👤 Other recipient asks)."""
+        return [p for p in await self._quick_picks(user_id) if p.msisdn != exclude]
+
+    async def _quick_picks(self, user_id: int) -> list[Pick]:
         recent = await self.repo.recent_recipients(user_id, RECENT)
         named = await self.repo.by_msisdn([m for _, m in recent])
         picks: list[Pick] = []
