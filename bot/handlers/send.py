@@ -260,6 +260,16 @@ async def text_other(message: Message) -> None:
 
 
 # --- the preview's buttons ---------------------------------------------------------------------------------
+async def own_draft(callback: CallbackQuery, db: Database, draft_id: int) -> SendRow | None:
+    """The draft when the one pressing is its operator; else the press is answered as no longer valid (as
+    batch.own_view does for a batch)."""
+    row = await db.sends.get(draft_id)
+    if row is None or row.user_id != callback.from_user.id:
+        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+        return None
+    return row
+
+
 @router.callback_query(SendCb.filter(F.action == "go"))
 async def confirm(
     callback: CallbackQuery, callback_data: SendCb, sending: SendingService, settings: Settings, bot: Bot
@@ -325,20 +335,17 @@ async def cancel_draft(callback: CallbackQuery, callback_data: SendCb, db: Datab
         await answer_press(callback)
         await show(callback, bot, _("Cancelled. Nothing was sent."))
         return
-    row = await db.sends.get(callback_data.draft_id)
-    if row is None or row.user_id != callback.from_user.id:
-        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
-        return
-    await answer_press(callback, texts.draft_state(row), show_alert=True)
+    row = await own_draft(callback, db, callback_data.draft_id)
+    if row is not None:
+        await answer_press(callback, texts.draft_state(row), show_alert=True)
 
 
 @router.callback_query(SendCb.filter(F.action == "senders"))
 async def choose_sender(
     callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
 ) -> None:
-    row = await db.sends.get(callback_data.draft_id)
-    if row is None or row.user_id != callback.from_user.id:
-        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+    row = await own_draft(callback, db, callback_data.draft_id)
+    if row is None:
         return
     if row.state != "draft":
         await answer_press(callback, texts.draft_state(row), show_alert=True)
@@ -352,8 +359,10 @@ async def sender_chosen(
     callback: CallbackQuery, callback_data: SenderCb, db: Database, settings: Settings, bot: Bot
 ) -> None:
     senders = settings.smska_sender_ids
-    row = await db.sends.get(callback_data.draft_id)
-    if row is None or row.user_id != callback.from_user.id or not 0 <= callback_data.index < len(senders):
+    row = await own_draft(callback, db, callback_data.draft_id)
+    if row is None:
+        return
+    if not 0 <= callback_data.index < len(senders):
         await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
         return
     updated = await db.sends.set_sender(row.id, senders[callback_data.index])
@@ -370,9 +379,8 @@ async def plain_characters(
     callback: CallbackQuery, callback_data: SendCb, db: Database, settings: Settings, bot: Bot
 ) -> None:
     """One tap: the typographic characters that made the text cost more parts become plain ones."""
-    row = await db.sends.get(callback_data.draft_id)
-    if row is None or row.user_id != callback.from_user.id:
-        await answer_press(callback, _("This preview is no longer valid."), show_alert=True)
+    row = await own_draft(callback, db, callback_data.draft_id)
+    if row is None:
         return
     found = plainer(row.text)
     parts = count_parts(found.text) if found is not None else None
