@@ -26,24 +26,16 @@ from typing import Any
 
 import httpx
 
-from bench.rig import ADMIN, API_KEY, API_PASSWORD, TOKEN, Servers, wait_calls
+from bench.rig import ADMIN, API_KEY, API_PASSWORD, Servers, wait_calls
 from bench.sending import max_overlap
 from bench.stats import limit_violations, max_in_window
-from bench.tracking import START, VirtualClock, minimum_checks
-from bot.app import make_bot
-from bot.config import Settings
-from bot.devkit.sandbox import Fault, SandboxGateway
+from bench.tracking import START, in_process, minimum_checks
+from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import MESSAGE_METHODS
 from bot.gateway.client import SmskaClient
-from bot.i18n import make_i18n
 from bot.services.batch import BatchService, new_batch
-from bot.services.notifier import Notifier
-from bot.services.sending import SendingService
-from bot.services.tracker import DeliveryTracker
 from bot.sms.recipients import Recipient
-from bot.storage.db import Database
 from bot.ui.batch_texts import BatchNotices
-from bot.ui.notices import Notices
 
 CONCURRENCY = 4  # SEND_CONCURRENCY's default
 BATCH_BASE = 7000  # the 5b chats
@@ -139,45 +131,14 @@ async def run_send(servers: Servers, n: int, latency: float) -> dict[str, Any]:
 
 
 async def run_tracking(servers: Servers, workdir: Path, batches: int, size: int, hours: float) -> dict[str, Any]:
-    clock = VirtualClock()
-    sandbox = SandboxGateway(
-        api_key=API_KEY, api_password=API_PASSWORD, delivery_delay=hours * 7200, senders=("OnCall",), clock=clock
-    )
-    sandbox.balance = sandbox.balance * 1000
-    await sandbox.start()
     telegram = servers.telegram
     users = [telegram.user(BATCH_BASE + i, f"B{i}", language_code="en") for i in range(batches)]
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        bot_token=TOKEN,
-        telegram_api_url=telegram.url,
-        smska_url=sandbox.url,
-        smska_api_key=API_KEY,
-        smska_api_password=API_PASSWORD,
-        smska_sender_ids="OnCall",
-        database_path=str(workdir / "batches" / "bot.sqlite3"),
-        admin_ids=",".join(str(u.user_id) for u in users),
-        default_locale="en",
-        delivery_track_hours=max(hours, 1.0) * 2,
-        operator_parts_per_hour=None,
+    admins = ",".join(str(u.user_id) for u in users)
+    rig = await in_process(
+        telegram.url, workdir / "batches" / "bot.sqlite3", admins, hours * 7200, hours, operator_parts_per_hour=None
     )
-    db = await Database.open(settings.database_path)
-    bot, _ = make_bot(settings)
-    http = httpx.AsyncClient(timeout=settings.smska_timeout)
-    gateway = SmskaClient(
-        http,
-        url=settings.smska_url,
-        api_key=settings.smska_api_key,
-        api_password=settings.smska_api_password,
-        timeout=settings.smska_timeout,
-    )
-    i18n = make_i18n("en")
-    wording = Notices(i18n, settings)
-    notifier = Notifier(bot)
-    tracker = DeliveryTracker(
-        db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, notifier=notifier, clock=clock
-    )
-    sending = SendingService(db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, tracker=tracker)
+    clock, settings, db, bot, tracker, sending = rig.clock, rig.settings, rig.db, rig.bot, rig.tracker, rig.sending
+    notifier, i18n = rig.notifier, rig.i18n
     service = BatchService(
         sending=sending, settings=settings, notifier=notifier, texts=BatchNotices(i18n, settings.delivery_alert_minutes)
     )
@@ -215,10 +176,7 @@ async def run_tracking(servers: Servers, workdir: Path, batches: int, size: int,
         await service.stop()
         await tracker.stop()
     finally:
-        await http.aclose()
-        await bot.session.close()
-        await db.close()
-        await sandbox.stop()
+        await rig.close()
     sms = batches * size
     ideal = sms * minimum_checks(START, horizon, settings.delivery_poll_initial, settings.delivery_poll_max, None)
     return {

@@ -16,10 +16,13 @@ maximum, counted up to the hour's end (or the first check after delivery) — CP
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
 
 from bench.rig import API_KEY, API_PASSWORD, DELIVERED, NEVER_FINAL, TOKEN, Servers
 from bench.stats import limit_violations
@@ -28,6 +31,7 @@ from bot.config import Settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.gateway.client import SmskaClient
 from bot.i18n import make_i18n
+from bot.services.notifier import Notifier
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
@@ -63,27 +67,51 @@ def minimum_checks(start: float, end: float, initial: float, maximum: float, fin
     return count
 
 
-async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str, Any]:
+@dataclass
+class InProcess:
+    """The bot's tracking and sending parts in this process, on a virtual clock shared with a sandbox gateway."""
+
+    clock: VirtualClock
+    sandbox: SandboxGateway
+    settings: Settings
+    db: Database
+    bot: Bot
+    http: httpx.AsyncClient
+    i18n: I18n
+    notifier: Notifier
+    tracker: DeliveryTracker
+    sending: SendingService
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.bot.session.close()
+        await self.db.close()
+        await self.sandbox.stop()
+
+
+async def in_process(
+    telegram_url: str, db_path: Path, admin_ids: str, delivery_delay: float, hours: float, **overrides: Any
+) -> InProcess:
+    """Production defaults (polls, back-off), except a tracking window that outlasts the bench (no "unknown")."""
     clock = VirtualClock()
     sandbox = SandboxGateway(
-        api_key=API_KEY, api_password=API_PASSWORD, delivery_delay=DELIVERY_DELAY, senders=("OnCall",), clock=clock
+        api_key=API_KEY, api_password=API_PASSWORD, delivery_delay=delivery_delay, senders=("OnCall",), clock=clock
     )
     sandbox.balance = sandbox.balance * 1000
     await sandbox.start()
-    telegram = servers.telegram
-    users = [telegram.user(TRACK_BASE + i, f"T{i}", language_code="en") for i in range(CHATS)]
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         bot_token=TOKEN,
-        telegram_api_url=telegram.url,
+        telegram_api_url=telegram_url,
         smska_url=sandbox.url,
         smska_api_key=API_KEY,
         smska_api_password=API_PASSWORD,
         smska_sender_ids="OnCall",
-        database_path=str(workdir / "tracking" / "bot.sqlite3"),
-        admin_ids="1001",
+        database_path=str(db_path),
+        admin_ids=admin_ids,
         default_locale="en",
-        delivery_track_hours=max(hours, 1.0) * 2,  # the window outlasts the bench: no "unknown" reports
+        delivery_track_hours=max(hours, 1.0) * 2,
+        **overrides,
     )
     db = await Database.open(settings.database_path)
     bot, _ = make_bot(settings)
@@ -95,9 +123,22 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         api_password=settings.smska_api_password,
         timeout=settings.smska_timeout,
     )
-    wording = Notices(make_i18n("en"), settings)
-    tracker = DeliveryTracker(db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, clock=clock)
-    sending = SendingService(db=db, bot=bot, gateway=gateway, notices=wording, settings=settings, tracker=tracker)
+    i18n = make_i18n("en")
+    notices = Notices(i18n, settings)
+    notifier = Notifier(bot)
+    tracker = DeliveryTracker(
+        db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, notifier=notifier, clock=clock
+    )
+    sending = SendingService(db=db, bot=bot, gateway=gateway, notices=notices, settings=settings, tracker=tracker)
+    return InProcess(clock, sandbox, settings, db, bot, http, i18n, notifier, tracker, sending)
+
+
+async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str, Any]:
+    telegram = servers.telegram
+    users = [telegram.user(TRACK_BASE + i, f"T{i}", language_code="en") for i in range(CHATS)]
+    rig = await in_process(telegram.url, workdir / "tracking" / "bot.sqlite3", "1001", DELIVERY_DELAY, hours)
+    clock, sandbox, settings, db = rig.clock, rig.sandbox, rig.settings, rig.db
+    tracker, sending = rig.tracker, rig.sending
     mark = len(telegram.calls)
     try:
         cpu0, wall0 = time.process_time(), time.monotonic()
@@ -137,10 +178,7 @@ async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str
         pending = await db.tracking.depth()
         await tracker.stop()  # the notices it decided go out
     finally:
-        await http.aclose()
-        await bot.session.close()
-        await db.close()
-        await sandbox.stop()
+        await rig.close()
     initial, maximum = settings.delivery_poll_initial, settings.delivery_poll_max
     ideal = sum(
         minimum_checks(s, horizon, initial, maximum, s + DELIVERY_DELAY if delivered else None)
