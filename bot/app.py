@@ -191,6 +191,7 @@ async def build_app(settings: Settings) -> App:
     dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
     access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
+    tracker.finals.append(obs.delivered)  # the delivery-time histogram
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
