@@ -55,4 +55,7 @@ async def duty(
     current = await schedule.now()
     found = await directory.duty_recipients()
     set_by = await who(db, current.set_by) if current is not None and current.set_by is not None else ""
+    if current is None or current.source == "hand":  # no schedule: as before
+        await message.answer(contact_texts.duty_now(await directory.duty(), found, set_by, settings.tz))
+        return
     await message.answer(schedule_texts.on_duty(current, found, set_by, settings.tz))

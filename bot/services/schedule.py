@@ -262,7 +262,6 @@ class DutySchedule:
 
     async def read_calendar(self) -> None:
         assert self.calendar is not None
-        was_failing = self.calendar.failing
         ok = await self.calendar.refresh()
         told = await self.db.kv.get("duty_calendar_failing_told")
         if not ok and told is None:
@@ -271,7 +270,7 @@ class DutySchedule:
                 await self.tell_admins(self.calendar.failing)
         elif ok and told is not None:
             await self.db.kv.set("duty_calendar_failing_told", None)
-            if self.tell_admins is not None and was_failing is not None:
+            if self.tell_admins is not None:
                 await self.tell_admins(None)
 
     async def handoff(self) -> OnDuty | None:
