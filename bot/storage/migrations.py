@@ -294,6 +294,15 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (batch_id, position)
     );
     """,
+    # 10 (issue 24 row 10): the retention sweep (bot/services/retention.py, bot/storage/retention.py) finds what
+    # is old by these, instead of reading every row of a table that grows.
+    """
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE INDEX alert_groups_received ON alert_groups(received_at);
+    CREATE INDEX feed_lines_created ON feed_lines(created_at);
+    CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
+    CREATE INDEX batches_created ON batches(created_at);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
