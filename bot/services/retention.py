@@ -2,8 +2,9 @@
 
 - RETENTION_DAYS set: after it, a send's text and number are erased everywhere they were kept — the send log
   (who sent it, when and its outcome stay), sends to several recipients, the team feed's lines, guided steps
-  left untouched — and the rest that grows (alert groups, feed lines, audit rows, batches, the watchdog's
-  notices, resend links, remembered update ids) is deleted at the same age.
+  left untouched — and the rest that grows (alert groups, feed lines, audit rows, decided access requests,
+  batches, the watchdog's notices, resend links, remembered update ids) is deleted at
+  the same age.
 - RETENTION_DAYS unset: the send log is kept; what holds no send of the log is deleted after 90 days
   (`KEEP_DAYS`). Resolved alert groups go after 7 days either way (`RESOLVED_ALERT_DAYS`).
 
@@ -71,6 +72,7 @@ class Retention:
             ),
             "alert_messages": await gone.alert_messages(),
             "audit_log": await gone.audit_log(keep),
+            "access_requests": await gone.access_requests(keep),
             # A pressed batch is part of the send log: kept unless RETENTION_DAYS says otherwise.
             "batches": await gone.batches(keep, sent_too=self.days is not None),
             "delivery_alerts": await gone.delivery_alerts(keep),

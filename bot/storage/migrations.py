@@ -302,6 +302,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX feed_lines_created ON feed_lines(created_at);
     CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
     CREATE INDEX batches_created ON batches(created_at);
+    CREATE INDEX access_requests_decided ON access_requests(decided_at) WHERE status != 'pending';
     """,
 ]
 

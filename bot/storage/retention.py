@@ -65,6 +65,14 @@ class RetentionRepository:
         )
         return len(rows)
 
+    async def access_requests(self, before: str) -> int:
+        """Access requests decided before `before`, with the admins' messages that showed them (ON DELETE
+        CASCADE). A pending one stays; a denial matters for a day only (bot/services/access.py)."""
+        rows = await self._store.rows(
+            "DELETE FROM access_requests WHERE status != 'pending' AND decided_at < ? RETURNING id", (before,)
+        )
+        return len(rows)
+
     async def audit_log(self, before: str) -> int:
         rows = await self._store.rows("DELETE FROM audit_log WHERE at < ? RETURNING id", (before,))
         return len(rows)
