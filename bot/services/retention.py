@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY = 3600.0
 KEEP_DAYS = 90.0  # RETENTION_DAYS unset: rows that hold no send of the log go after this many days
 RESOLVED_ALERT_DAYS = 7.0
+UPDATE_IDS_DAYS = 2.0  # remembered update ids are kept at least this long, whatever RETENTION_DAYS says
 
 
 def utc_now() -> datetime:
@@ -77,7 +78,8 @@ class Retention:
             "batches": await gone.batches(keep, sent_too=self.days is not None),
             "delivery_alerts": await gone.delivery_alerts(keep),
             "resends": await gone.resends(keep),
-            "seen_updates": await gone.seen_updates(keep),
+            # Never fewer than two days: Telegram redelivers an update for up to a day.
+            "seen_updates": await gone.seen_updates(min(keep, iso(now - timedelta(days=UPDATE_IDS_DAYS)))),
         }
         if erased:
             log.info("erased the text and number of %d sends older than RETENTION_DAYS", erased)
