@@ -323,6 +323,16 @@ MIGRATIONS: list[str] = [
         posted_at   REAL NOT NULL
     );
     """,
+    # 11 (issue 24 row 10): the retention sweep (bot/services/retention.py, bot/storage/retention.py) finds what
+    # is old by these, instead of reading every row of a table that grows.
+    """
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE INDEX alert_groups_received ON alert_groups(received_at);
+    CREATE INDEX feed_lines_created ON feed_lines(created_at);
+    CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
+    CREATE INDEX batches_created ON batches(created_at);
+    CREATE INDEX access_requests_decided ON access_requests(decided_at) WHERE status != 'pending';
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
