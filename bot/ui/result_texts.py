@@ -96,9 +96,10 @@ def duplicate(hit: SentTo, viewer_id: int, window_minutes: float, now: datetime 
 
 
 def duplicates_in_batch(shown: Sequence[str], window_minutes: float) -> str:
-    """A preview to several recipients: those the team already sent an SMS to in the window (names or numbers)."""
+    """A preview to several recipients: those the team already sent an SMS to in the window (names or numbers, as
+    stored: escaped here, since a name may hold `<` or `&`)."""
     return _("⚠️ In the last {minutes} min the team already sent SMS to: {who}.").format(
-        minutes=f"{window_minutes:g}", who=", ".join(shown)
+        minutes=f"{window_minutes:g}", who=", ".join(html.escape(name) for name in shown)
     )
 
 
