@@ -102,7 +102,10 @@ def gateway_error(exc: GatewayError) -> str:
     """What happened and what to do, in one or two short lines. Never the raw gateway text alone."""
     if isinstance(exc, SendOutcomeUnknown):
         return (
-            _("⚠️ The gateway did not answer in time: the SMS may or may not have gone out. It is not resent by itself.")
+            _(
+                "⚠️ The gateway did not answer in time: the SMS may or may not have gone out. It is not resent by "
+                "itself; /status shows what becomes known."
+            )
             + "\n"
             + send_again_if_urgent()
         )
