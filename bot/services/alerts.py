@@ -239,15 +239,21 @@ class AlertService:
     # --- acting on a group -----------------------------------------------------------------------------
     async def opened(self, group_id: int, user_id: int, before: tuple[int, int]) -> None:
         """The preview 📨 just opened (made after `before`, `db.alerts.last_ids()`) belongs to the group; if the
-        group resolved meanwhile, it is closed at once."""
-        send_id, batch_id = await self.db.alerts.drafts_since(user_id, *before)
+        group resolved meanwhile, it is closed at once. A quick Send press may have beaten this: what went out
+        already is noted as acted on now."""
+        send_id, batch_id = await self.db.alerts.made_since(user_id, *before)
+        sent: list[int] = []
         if batch_id is not None:
             await self.db.alerts.link_draft(group_id, batch_id=batch_id)
+            sent = [m.send_id for m in await self.db.batches.members(batch_id) if m.send_id is not None]
         elif send_id is not None:
             await self.db.alerts.link_draft(group_id, send_id=send_id)
+            sent = [send_id]
         group = await self.db.alerts.get(group_id)
         if group is not None and group.status == "resolved":
             await self.close_drafts(group)
+        for one in sent:
+            await self._send_changed(one)
 
     async def close_drafts(self, group: AlertRow) -> None:
         """The group resolved: its previews not sent yet can no longer send, and say why."""

@@ -314,13 +314,15 @@ class AlertsRepository:
             )
         return [SendRow(**dict(r)) for r in sends], [BatchRow(**dict(r)) for r in batches]
 
-    async def drafts_since(self, user_id: int, send_after: int, batch_after: int) -> tuple[int | None, int | None]:
-        """This operator's newest open draft and batch draft with ids above the given ones."""
+    async def made_since(self, user_id: int, send_after: int, batch_after: int) -> tuple[int | None, int | None]:
+        """This operator's newest send and batch with ids above the given ones (whatever became of them since)."""
         send = await self._store.scalar(
-            "SELECT MAX(id) FROM sends WHERE user_id = ? AND state = 'draft' AND id > ?", (user_id, send_after)
+            "SELECT MAX(id) FROM sends WHERE user_id = ? AND id > ? AND id NOT IN (SELECT send_id FROM batch_members"
+            " WHERE send_id IS NOT NULL AND batch_id > ?)",
+            (user_id, send_after, batch_after),
         )
         batch = await self._store.scalar(
-            "SELECT MAX(id) FROM batches WHERE user_id = ? AND state = 'draft' AND id > ?", (user_id, batch_after)
+            "SELECT MAX(id) FROM batches WHERE user_id = ? AND id > ?", (user_id, batch_after)
         )
         return send, batch
 

@@ -132,7 +132,8 @@ def nobody_on_duty(can_pick: bool) -> str:
 
 
 def text_kept(text: str) -> str:
-    return _("✏️ The text: “{text}”").format(text=first_words(text))
+    """The SMS to duty, in full (it is at most 2 parts), under the recipient step."""
+    return _("✏️ The text: “{text}”").format(text=html.escape(text))
 
 
 def made_on_duty(name: str) -> str:
