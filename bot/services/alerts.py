@@ -117,38 +117,43 @@ class AlertService:
         wanted = await self.db.alerts.wanted(limit=WANTED_ROUND)
         if len(wanted) >= WANTED_ROUND:
             self._wake.set()  # more than one round's worth: the rest in the next round
-        groups = [g for g in wanted if self._open.get(("group", g.id), (None,))[0] != g.wanted_at]
+        groups = {g.id: g for g in wanted if self._open.get(("group", g.id), (None,))[0] != g.wanted_at}
+        due = [g for g in groups.values() if g.status == "firing" and g.posted_at and g.placed_for != g.posted_at]
+        touched = {g.digest_id for g in groups.values() if g not in due and g.digest_id is not None}
+        for group in due:
+            del groups[group.id]  # back below once placed (a group placed meanwhile waits for the next round)
+        for group in await self.place(due):
+            groups[group.id] = group
+        for digest_id in touched:  # a listed group resolved or grew: its digest is drawn again
+            await self.db.alerts.digest_wanted(digest_id)
+        resolved = [g for g in groups.values() if g.status == "resolved"]
+        for group_id in await self.db.alerts.with_drafts([g.id for g in resolved]):
+            await self.close_drafts(groups[group_id])
+        own = await self.db.alerts.has_messages([g.id for g in groups.values() if g.in_digest])
+        listed = [g for g in groups.values() if g.in_digest and g.id not in own]
+        await self.db.alerts.done_many(listed)  # listed in their digest, no message of their own to bring
         chats = self._chats([op.user_id for op in await self.db.people.operators()])
-        placed: list[AlertRow] = []
-        for group in groups:
-            if group.status == "firing" and group.posted_at is not None and group.placed_for != group.posted_at:
-                found = await self.place(group)
-                if found is None:
-                    continue  # a newer notification came meanwhile: the next round places it
-                group = found
-            elif group.digest_id is not None:
-                await self.db.alerts.digest_wanted(group.digest_id)  # resolved or grown: its digest is drawn again
-            if group.status == "resolved":
-                await self.close_drafts(group)
-            placed.append(group)
-        own = await self.db.alerts.has_messages([g.id for g in placed if g.in_digest])
-        for group in placed:
-            if group.in_digest and group.id not in own:
-                await self.db.alerts.done(group)  # listed in its digest; no message of its own to bring
-                continue
-            self._queue(("group", group.id), group.wanted_at, chats, self.bring)
+        for group in groups.values():
+            if group not in listed:
+                self._queue(("group", group.id), group.wanted_at, chats, self.bring)
         for digest in await self.db.alerts.wanted_digests():
             if self._open.get(("digest", digest.id), (None,))[0] != digest.wanted_at:
                 self._queue(("digest", digest.id), digest.wanted_at, chats, self.draw)
-        return len(placed)
+        return len(groups)
 
-    async def place(self, group: AlertRow) -> AlertRow | None:
-        """Its own messages while fewer than STORM_POSTS groups were posted in the last minute, else the storm's
-        digest (the current one, or a new one when the last took nothing for DIGEST_QUIET)."""
-        if await self.db.alerts.own_posts_since(_ago(STORM_WINDOW)) < STORM_POSTS:
-            return await self.db.alerts.place(group, None)
-        digest = await self.db.alerts.current_digest(_ago(DIGEST_QUIET)) or await self.db.alerts.new_digest()
-        return await self.db.alerts.place(group, digest)
+    async def place(self, due: list[AlertRow]) -> list[AlertRow]:
+        """Groups due a post: their own messages while fewer than STORM_POSTS groups were posted so in the last
+        minute, the rest into the storm's digest (the current one, or a new one when the last took nothing for
+        DIGEST_QUIET). The rows as placed."""
+        if not due:
+            return []
+        room = max(0, STORM_POSTS - await self.db.alerts.own_posts_since(_ago(STORM_WINDOW)))
+        placed = [row for group in due[:room] if (row := await self.db.alerts.place_own(group)) is not None]
+        rest = [g.id for g in due[room:]]
+        if rest:
+            digest = await self.db.alerts.current_digest(_ago(DIGEST_QUIET)) or await self.db.alerts.new_digest()
+            placed += await self.db.alerts.place_in_digest(rest, digest)
+        return placed
 
     def _queue(self, key: tuple[str, int], wanted_at: str | None, chats: list[int], bring: Bring) -> None:
         waiting = self._open.get(key, (None, set()))[1] | set(chats)

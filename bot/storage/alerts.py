@@ -184,22 +184,56 @@ class AlertsRepository:
         )
         return int(found or 0)
 
-    async def place(self, group: AlertRow, digest_id: int | None) -> AlertRow | None:
-        """Its current post goes out as its own messages (`digest_id` None) or in that digest, which is then
-        wanted; None when a newer post came meanwhile (the next round places that one)."""
-        now = utcnow()
-        async with self._store.transaction() as db:
-            row = await db.row(
-                """UPDATE alert_groups SET placed_for = posted_at, digest_id = ?
-                   WHERE id = ? AND posted_at IS ? RETURNING *""",
-                (digest_id, group.id, group.posted_at),
-            )
-            if row is not None and digest_id is not None:
-                await db.rows(
-                    "UPDATE alert_digests SET last_at = ?, wanted_at = ? WHERE id = ?",
-                    (now, self._wanted(now), digest_id),
-                )
+    async def place_own(self, group: AlertRow) -> AlertRow | None:
+        """Its current post goes out as messages of its own; None when a newer post came meanwhile (the next
+        round places that one)."""
+        row = await self._store.row(
+            """UPDATE alert_groups SET placed_for = posted_at, digest_id = NULL
+               WHERE id = ? AND posted_at IS ? RETURNING *""",
+            (group.id, group.posted_at),
+        )
         return AlertRow(**dict(row)) if row is not None else None
+
+    async def place_in_digest(self, group_ids: list[int], digest_id: int) -> list[AlertRow]:
+        """The current posts of these firing groups go into that digest, which is then wanted; the rows placed."""
+        if not group_ids:
+            return []
+        now = utcnow()
+        marks = ",".join("?" * len(group_ids))
+        async with self._store.transaction() as db:
+            rows = await db.rows(
+                f"""UPDATE alert_groups SET placed_for = posted_at, digest_id = ?
+                    WHERE id IN ({marks}) AND status = 'firing' AND posted_at IS NOT NULL
+                      AND placed_for IS NOT posted_at
+                    RETURNING *""",  # noqa: S608 - marks only
+                (digest_id, *group_ids),
+            )
+            await db.rows(
+                "UPDATE alert_digests SET last_at = ?, wanted_at = ? WHERE id = ?", (now, self._wanted(now), digest_id)
+            )
+        return [AlertRow(**dict(r)) for r in rows]
+
+    async def done_many(self, groups: list[AlertRow]) -> None:
+        """`done` for each of these groups, in one statement."""
+        if not groups:
+            return
+        pairs = ",".join("(?, ?)" for _ in groups)
+        params = [value for g in groups for value in (g.id, g.wanted_at)]
+        await self._store.rows(
+            f"UPDATE alert_groups SET wanted_at = NULL WHERE (id, wanted_at) IN (VALUES {pairs})",  # noqa: S608
+            params,
+        )
+
+    async def with_drafts(self, group_ids: list[int]) -> set[int]:
+        """Which of these groups had previews opened from them."""
+        if not group_ids:
+            return set()
+        marks = ",".join("?" * len(group_ids))
+        rows = await self._store.rows(
+            f"SELECT DISTINCT group_id FROM alert_drafts WHERE group_id IN ({marks})",  # noqa: S608 - marks only
+            tuple(group_ids),
+        )
+        return {int(r[0]) for r in rows}
 
     def _wanted(self, now: str) -> str:
         self._tick += 1
