@@ -119,12 +119,13 @@ class AlertService:
             self._wake.set()  # more than one round's worth: the rest in the next round
         groups = {g.id: g for g in wanted if self._open.get(("group", g.id), (None,))[0] != g.wanted_at}
         due = [g for g in groups.values() if g.status == "firing" and g.posted_at and g.placed_for != g.posted_at]
-        touched = {g.digest_id for g in groups.values() if g not in due and g.digest_id is not None}
+        # A listed group that resolved, grew or moved on (a new post placed elsewhere): its digest is drawn again.
+        touched = {g.digest_id for g in groups.values() if g.digest_id is not None}
         for group in due:
             del groups[group.id]  # back below once placed (a group placed meanwhile waits for the next round)
         for group in await self.place(due):
             groups[group.id] = group
-        for digest_id in touched:  # a listed group resolved or grew: its digest is drawn again
+        for digest_id in touched:
             await self.db.alerts.digest_wanted(digest_id)
         resolved = [g for g in groups.values() if g.status == "resolved"]
         for group_id in await self.db.alerts.with_drafts([g.id for g in resolved]):
@@ -133,8 +134,9 @@ class AlertService:
         listed = [g for g in groups.values() if g.in_digest and g.id not in own]
         await self.db.alerts.done_many(listed)  # listed in their digest, no message of their own to bring
         chats = self._chats([op.user_id for op in await self.db.people.operators()])
+        quiet = {g.id for g in listed}
         for group in groups.values():
-            if group not in listed:
+            if group.id not in quiet:
                 self._queue(("group", group.id), group.wanted_at, chats, self.bring)
         for digest in await self.db.alerts.wanted_digests():
             if self._open.get(("digest", digest.id), (None,))[0] != digest.wanted_at:
