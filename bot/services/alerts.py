@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiogram.types import InlineKeyboardMarkup
@@ -107,7 +108,8 @@ class AlertService:
             waiting = self._open.get(group.id, (None, set()))[1] | set(chats)
             self._open[group.id] = (group.wanted_at, waiting)
             for chat_id in chats:
-                self.queue.put(chat_id, ("alert", group.id), self._job(group.id, chat_id))
+                skip = partial(self._ran, group.id, chat_id)  # dropped (access withdrawn): it waits for nobody
+                self.queue.put(chat_id, ("alert", group.id), self._job(group.id, chat_id), skip=skip)
         return len(groups)
 
     def _job(self, group_id: int, chat_id: int) -> Callable[[], Awaitable[None]]:

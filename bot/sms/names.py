@@ -139,6 +139,7 @@ class Reading(NamedTuple):
     text: str  # what follows the recipients, as typed
     problem: PhoneProblem | None = None  # nothing read, and the first words look like a number that is not one
     comma: bool = False  # a comma follows the last recipient read (what follows it named none)
+    more: bool = False  # the list went on past `most` recipients: reading stopped there (text and the rest unread)
 
 
 class _Token(NamedTuple):
@@ -209,17 +210,20 @@ def _item_at(tokens: list[_Token], pos: int, book: Book, *, whole: bool = False)
     return None
 
 
-def read_recipients(args: str, book: Book) -> Reading:
+def read_recipients(args: str, book: Book, most: int | None = None) -> Reading:
     """`Ivan, Olga Petrova, +7 904 176-49-95 db1 is down` -> three items and the text 'db1 is down'.
 
     Read left to right: at each place a number (the shortest run of words that is one), else the longest run of
     words that is a name exactly (or "duty"), else the longest that is the start of names. A comma continues the
     list only when what follows it names a recipient: `Ivan Hello, check the logs` is Ivan and 'Hello, check the
-    logs'."""
+    logs'. With `most`, a list that goes on past that many recipients is not read further (`more`): what a
+    person may type is bounded, what is read for it is too."""
     tokens = _tokens(args)
     items: list[Item] = []
     pos, end_at = 0, 0
     while pos < len(tokens):
+        if most is not None and len(items) >= most:
+            return Reading(items, "", more=True)
         found = _item_at(tokens, pos, book)
         if found is None:
             break
