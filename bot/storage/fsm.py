@@ -19,7 +19,7 @@ from bot.storage.store import Store, utcnow
 
 EMPTY = "{}"
 CACHED = 1024  # guided steps remembered in memory, the most recently used; the rest are read again when needed
-MAX_STATE_BYTES = 64 * 1024  # one guided step's data as JSON; the handlers bound what they keep well below it
+MAX_STATE_BYTES = 256 * 1024  # one guided step's data as JSON; what the handlers keep stays well below it
 
 
 class StateTooLarge(ValueError):
