@@ -44,9 +44,6 @@ class FsmRepository:
         self._store = store
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()  # key -> (state, data as JSON)
 
-    def cached(self) -> int:
-        return len(self._cache)
-
     def _remember(self, key: str, value: tuple[str | None, str]) -> None:
         self._cache[key] = value
         self._cache.move_to_end(key)
