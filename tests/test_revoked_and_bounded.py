@@ -111,7 +111,8 @@ async def test_the_guided_step_cache_and_the_shown_summaries_are_bounded(
             await admin.send(f"/send 79041764995, 7904176500{n} Batch {n}")
             preview = await admin.wait_for(lambda m: "Check before sending: 2 recipients" in m.plain)
             await admin.press(preview, "✅ Send to 2")
-            await admin.wait_for(lambda m: m.message_id == preview.message_id and "All final" in m.plain, timeout=15)
+            shown = preview.message_id
+            await admin.wait_for(lambda m, shown=shown: m.message_id == shown and "All final" in m.plain, timeout=15)
         assert len(h.app.batches._shown) <= 2  # before the fix: one entry per batch ever shown
 
 
