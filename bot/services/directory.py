@@ -20,6 +20,7 @@ from bot.sms.names import (
     name_problem,
     read_one,
     read_recipients,
+    went_on,
 )
 from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
@@ -144,7 +145,7 @@ class Directory:
         if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
             most = self.max_recipients + LIST_MARGIN
             reading = read_recipients(args, await self.repo.book(), most=most)
-            if reading.more:
+            if went_on(reading, most):
                 return Resolved([], "", TooMany(most, self.max_recipients, more=True))
         if not reading.items:
             if reading.problem is not None:

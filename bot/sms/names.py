@@ -139,7 +139,6 @@ class Reading(NamedTuple):
     text: str  # what follows the recipients, as typed
     problem: PhoneProblem | None = None  # nothing read, and the first words look like a number that is not one
     comma: bool = False  # a comma follows the last recipient read (what follows it named none)
-    more: bool = False  # the list went on past `most` recipients: reading stopped there (text and the rest unread)
 
 
 class _Token(NamedTuple):
@@ -216,14 +215,14 @@ def read_recipients(args: str, book: Book, most: int | None = None) -> Reading:
     Read left to right: at each place a number (the shortest run of words that is one), else the longest run of
     words that is a name exactly (or "duty"), else the longest that is the start of names. A comma continues the
     list only when what follows it names a recipient: `Ivan Hello, check the logs` is Ivan and 'Hello, check the
-    logs'. With `most`, a list that goes on past that many recipients is not read further (`more`): what a
-    person may type is bounded, what is read for it is too."""
+    logs'. With `most`, a list that goes on past that many recipients is not read further: `most` items, a comma
+    after the last and no text (`went_on`) — what a person may type is bounded, what is read for it is too."""
     tokens = _tokens(args)
     items: list[Item] = []
     pos, end_at = 0, 0
     while pos < len(tokens):
         if most is not None and len(items) >= most:
-            return Reading(items, "", more=True)
+            return Reading(items, "", comma=True)
         found = _item_at(tokens, pos, book)
         if found is None:
             break
@@ -239,6 +238,11 @@ def read_recipients(args: str, book: Book, most: int | None = None) -> Reading:
         return Reading([], args.strip(), problem)
     text = args[end_at:].strip().lstrip(TRAILING).strip()
     return Reading(items, text, comma=tokens[pos - 1].comma)
+
+
+def went_on(reading: Reading, most: int) -> bool:
+    """`read_recipients(..., most=most)` stopped reading: the list goes on past `most` recipients."""
+    return len(reading.items) >= most and reading.comma and not reading.text
 
 
 def read_one(phrase: str, book: Book) -> Item | None:
