@@ -16,8 +16,13 @@ from bot.services.sending import Outcome, SendingService
 from bot.storage.batches import BatchRow
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.storage.sends import CANCELLED_BY_OPERATOR, REPLACED
 from bot.ui import batch_texts, keyboards, texts
 from bot.ui.messages import answer_press, edit, show
+
+#: Why a preview was closed before its message was known, when its message should say so (the Cancel button and
+#: a withdrawal edit it themselves).
+SAID_ON_CLOSED = (REPLACED, CANCELLED_BY_OPERATOR)
 
 
 async def show_closed(bot: Bot, closed: previews.Closed) -> None:
@@ -31,13 +36,13 @@ async def show_closed(bot: Bot, closed: previews.Closed) -> None:
 
 
 async def single_shown(bot: Bot, db: Database, row: SendRow, message_id: int) -> None:
-    """The single preview `message_id` of `row` is out: it closes the older ones of the same SMS. When a newer one
-    closed `row` before its message was known, the message says so now (else it would look live)."""
+    """The single preview `message_id` of `row` is out: it closes the older ones of the same SMS (also when a press
+    overtook this, which keeps the preview's id). When a newer preview or /cancel closed `row` before its message
+    was known, the message says so now (else it would look live)."""
     if await db.sends.set_preview(row.id, message_id) is None:
         current = await db.sends.get(row.id)
-        if current is not None and current.state == "cancelled":
+        if current is not None and current.state == "cancelled" and current.error_text in SAID_ON_CLOSED:
             await edit(bot, row.chat_id, message_id, texts.closed_preview(current))
-        return
     await show_closed(bot, await previews.close_older_than_send(db, row))
 
 
@@ -45,9 +50,8 @@ async def batch_shown(bot: Bot, db: Database, batch: BatchRow, message_id: int) 
     """As `single_shown`, for a batch preview."""
     if await db.batches.set_preview(batch.id, message_id) is None:
         current = await db.batches.get(batch.id)
-        if current is not None and current.state == "cancelled":
+        if current is not None and current.state == "cancelled" and current.cancel_reason in SAID_ON_CLOSED:
             await edit(bot, batch.chat_id, message_id, batch_texts.closed(current))
-        return
     await show_closed(bot, await previews.close_older_than_batch(db, batch))
 
 
