@@ -300,7 +300,7 @@ MIGRATIONS: list[str] = [
     # summary's 🔁 Resend opened this draft; at most one such draft is open per summary (a double press opens one).
     """
     ALTER TABLE batches ADD COLUMN opened_after INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE batches ADD COLUMN origin_id INTEGER REFERENCES batches(id);
+    ALTER TABLE batches ADD COLUMN origin_id INTEGER REFERENCES batches(id) ON DELETE SET NULL;
     CREATE UNIQUE INDEX batches_open_resend ON batches(origin_id) WHERE state = 'draft' AND origin_id IS NOT NULL;
     CREATE INDEX batch_members_msisdn ON batch_members(msisdn);
     CREATE INDEX sends_user_draft ON sends(user_id, id) WHERE state = 'draft';
