@@ -197,8 +197,11 @@ async def build_app(settings: Settings) -> App:
         await db.close()
         raise
 
-    dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
+    # A guided step survives a restart. The FSM middleware goes after the access gate (below), so that nobody but
+    # an operator in a private chat reaches the FSM storage or its cache (strangers, the team chat).
+    dp = Dispatcher(storage=SqliteStorage(db.fsm), disable_fsm=True)
     access.fsm_storage = dp.storage
+    access.queue = queue  # /deny drops what was queued for that person
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     tracker.finals.append(obs.delivered)  # the delivery-time histogram
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
@@ -207,6 +210,7 @@ async def build_app(settings: Settings) -> App:
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
+    dp.update.outer_middleware(dp.fsm)  # `state` for the handlers, operators only
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings,

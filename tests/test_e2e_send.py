@@ -136,7 +136,8 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
         trips.clear()
         preview = await preview_for(admin, "/send 79041764995 counted")
         await asyncio.sleep(0.2)  # the preview id is written after Telegram answered
-        assert len(trips) == 6, trips  # + seen update, spend limit, duplicate guard (issue 17), replaced drafts
+        # + seen update, spend limit, duplicate guard (issue 17), older single and batch previews closed (issue 24)
+        assert len(trips) == 7, trips
         trips.clear()
         await admin.press(preview, "✅ Send")
         await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)

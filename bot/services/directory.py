@@ -21,6 +21,7 @@ from bot.sms.names import (
     name_problem,
     read_one,
     read_recipients,
+    went_on,
 )
 from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
+LIST_MARGIN = 10  # a recipient list is read up to MAX_RECIPIENTS + this many phrases (duplicates count), no further
+CHOICES_KEPT = 20  # of the names a phrase could mean, those kept for the choice (the keyboard shows as many)
 
 
 # --- what can be wrong with a recipient phrase --------------------------------------------------------------
@@ -47,6 +50,7 @@ class Ambiguous(NamedTuple):
 class TooMany(NamedTuple):
     found: int
     limit: int
+    more: bool = False  # the list went on past `found`: it was not read further
 
 
 class NobodyOnDuty(NamedTuple):
@@ -108,7 +112,8 @@ def slots_to_data(slots: list[Slot]) -> list[Any]:
     out: list[Any] = []
     for slot in slots:
         if isinstance(slot, Ambiguous):
-            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in slot.choices]})
+            kept = slot.choices[:CHOICES_KEPT]  # the FSM row stays small however many names match
+            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in kept]})
         else:
             out.append([[r.msisdn, r.name] for r in slot])
     return out
@@ -143,7 +148,10 @@ class Directory:
         """`/send <r1>, <r2>, ... <text>` (or what the guided number step got)."""
         reading = read_recipients(args, Book([]))  # a plain number (the common case) needs no address book
         if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
-            reading = read_recipients(args, await self.repo.book())
+            most = self.max_recipients + LIST_MARGIN
+            reading = read_recipients(args, await self.repo.book(), most=most)
+            if went_on(reading, most):
+                return Resolved([], "", TooMany(most, self.max_recipients, more=True))
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)

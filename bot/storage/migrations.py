@@ -366,6 +366,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_drafts_group ON alert_drafts(group_id);
     """,
+    # 13 (issue 24, previews): a newer preview closes only OLDER open previews of the same SMS, singles and
+    # batches alike. A batch draft keeps where it stands among the single drafts (`opened_after`: the highest
+    # `sends` id when it was made; 0 for older rows), so one order covers both tables. `origin_id`: the batch whose
+    # summary's 🔁 Resend opened this draft; at most one such draft is open per summary (a double press opens one).
+    """
+    ALTER TABLE batches ADD COLUMN opened_after INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE batches ADD COLUMN origin_id INTEGER REFERENCES batches(id) ON DELETE SET NULL;
+    CREATE UNIQUE INDEX batches_open_resend ON batches(origin_id) WHERE state = 'draft' AND origin_id IS NOT NULL;
+    CREATE INDEX batch_members_msisdn ON batch_members(msisdn);
+    CREATE INDEX sends_user_draft ON sends(user_id, id) WHERE state = 'draft';
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -215,6 +215,11 @@ def no_contact(phrase: str) -> str:
 
 
 def too_many(problem: TooMany) -> str:
+    if problem.more:
+        return _(
+            "❌ The list goes on past {count} recipients: at most {limit} in one send. I stopped reading there. "
+            "Nothing was sent; split the list."
+        ).format(count=problem.found, limit=problem.limit)
     return _("❌ That is {count} recipients: at most {limit} in one send. Nothing was sent; split the list.").format(
         count=problem.found, limit=problem.limit
     )
