@@ -15,6 +15,7 @@ import pytest
 import bot.services.batch as batch_service
 import bot.storage.fsm as fsm
 from bot.devkit.harness import Harness
+from bot.services.alerts import STORM_POSTS
 from bot.devkit.telegram import FakeUser
 from bot.services.directory import Directory
 from tests.alert_payloads import TOKEN, alert, alertmanager, post
@@ -38,7 +39,7 @@ async def caught_up(rig: Harness) -> None:
 
 
 async def test_alerts_stop_reaching_an_operator_after_deny(tmp_path: Path) -> None:
-    groups = 8
+    groups = STORM_POSTS  # each its own message (past it, a storm's groups share one digest message)
     async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN}, http=True) as h:
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         oleg = h.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
