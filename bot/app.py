@@ -29,6 +29,7 @@ from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.steps import StepsMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
@@ -197,6 +198,9 @@ async def build_app(settings: Settings) -> App:
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
+    steps = StepsMiddleware(db=db)  # a command leaves a guided step; an abandoned one expires
+    dp.message.outer_middleware(steps)
+    dp.callback_query.outer_middleware(steps)
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings,
@@ -210,6 +214,7 @@ async def build_app(settings: Settings) -> App:
     )
     dp.workflow_data.update(alerts=alerts, feed=feed)
     dp.workflow_data["directory"] = Directory(db, settings.max_recipients)  # contacts, groups, duty
+    dp.workflow_data["steps"] = steps  # its clock, for the tests
     return App(
         settings=settings,
         bot=bot,
