@@ -1,18 +1,22 @@
-"""/duty shows who is on duty; /duty <recipient> sets it (a contact, a group or a number; any operator; audited).
-`duty` as a recipient is read by bot.services.directory."""
+"""/duty shows who is on duty, with 📨 (a send to them); /duty <recipient> sets it (a contact, a group or a number;
+any operator; audited). `duty` as a recipient is read by bot.services.directory."""
 
 from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
 from bot.handlers.contacts import who
+from bot.handlers.recipients import ask_text_for
 from bot.services.directory import Directory, MemberProblem
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import contact_texts
+from bot.ui import access_texts, contact_keyboards, contact_texts
+from bot.ui.contact_callbacks import DutyCb
+from bot.ui.messages import answer_press
 
 router = Router(name="duty")
 
@@ -29,8 +33,23 @@ async def duty(
             return
     now = await directory.duty()
     found = await directory.duty_recipients()
+    markup = contact_keyboards.duty() if now is not None and found else None
     if args and now is not None and found:
-        await message.answer(contact_texts.duty_set(found, now.group.name if now.group else None))
+        await message.answer(contact_texts.duty_set(found, now.group.name if now.group else None), reply_markup=markup)
         return
     set_by = await who(db, now.set_by) if now is not None else ""
-    await message.answer(contact_texts.duty_now(now, found, set_by, settings.tz))
+    await message.answer(contact_texts.duty_now(now, found, set_by, settings.tz), reply_markup=markup)
+
+
+@router.callback_query(DutyCb.filter())
+async def send_to_duty(callback: CallbackQuery, state: FSMContext, db: Database, directory: Directory) -> None:
+    """📨: the text step for whoever is on duty at the press (duty may have changed since /duty was shown)."""
+    found = await directory.duty_recipients()
+    if not isinstance(callback.message, Message):
+        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
+        return
+    if not found:
+        await answer_press(callback, contact_texts.nobody_on_duty_plain(), show_alert=True)
+        return
+    await answer_press(callback)
+    await ask_text_for(callback.message, state, found, db)

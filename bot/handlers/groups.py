@@ -45,7 +45,7 @@ async def group(message: Message, command: CommandObject, operator: Operator, di
     elif isinstance(result, MemberProblem):
         await message.answer(contact_texts.member_problem(result, group_texts.example()))
     elif isinstance(result, TooMany):
-        await message.answer(contact_texts.too_many(result))
+        await message.answer(group_texts.too_many(result))
     else:
         saved, before, members = result
         await message.answer(

@@ -46,6 +46,12 @@ class ChoiceCb(CallbackData, prefix="cch"):
     index: Small
 
 
+class DutyCb(CallbackData, prefix="dty"):
+    """📨 under /duty: a send to whoever is on duty when it is pressed."""
+
+    action: Literal["send"]
+
+
 class GroupCb(CallbackData, prefix="grp"):
     action: Literal["send", "show", "del"]
     group_id: RowId

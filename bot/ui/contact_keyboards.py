@@ -18,6 +18,7 @@ from bot.ui.contact_callbacks import (
     ContactAddCb,
     ContactCb,
     ContactPageCb,
+    DutyCb,
     GroupCb,
     PickCb,
     SharedCb,
@@ -114,4 +115,11 @@ def groups(found: Sequence[Group]) -> InlineKeyboardMarkup | None:
     for g in found[:50]:
         kb.button(text="👥 " + _short(g.name), callback_data=GroupCb(action="show", group_id=g.id))
     kb.adjust(1)
+    return kb.as_markup()
+
+
+def duty() -> InlineKeyboardMarkup:
+    """Under /duty: one tap to an SMS to whoever is on duty."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📨 SMS to duty"), callback_data=DutyCb(action="send"))
     return kb.as_markup()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.services.directory import TooMany
 from bot.storage.directory import Group, Member
 from bot.ui.contact_texts import name, number, typed
 
@@ -44,6 +45,13 @@ def saved(group: Group, members: Sequence[Member], replaced: bool) -> str:
         + card(group, members)
         + "\n"
         + _("Send to all of them: <code>/send {plain} text</code>").format(plain=html.escape(group.name))
+    )
+
+
+def too_many(found: TooMany) -> str:
+    """/group with more members than MAX_RECIPIENTS: nothing was being sent, so nothing to split."""
+    return _("❌ A group may hold at most {limit} members; this list has {count}. The group was not saved.").format(
+        limit=found.limit, count=found.found
     )
 
 

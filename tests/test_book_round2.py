@@ -1,0 +1,61 @@
+"""Issue 23 points 3, 6, 13 (/duty's 📨), 14 and issue 24 rows 6, 7, 13, end to end over loopback: what others rely
+on, who may change what, ids never reused, listings that fit one message, over-limit words in place."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.devkit.harness import Harness
+from bot.devkit.telegram import BotMessage, FakeUser
+from tests.conftest import ADMIN, OPERATOR
+
+IVAN = "+7 904 176-49-95"
+OLGA = "+7 916 123-45-67"
+
+
+async def say(user: FakeUser, text: str) -> BotMessage:
+    await user.send(text)
+    return await user.next_message()
+
+
+def numbers(n: int) -> list[str]:
+    return [f"+7900000{i:04d}" for i in range(1, n + 1)]
+
+
+async def test_duty_has_a_send_button(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, f"/contact Ivan Petrov {IVAN}")
+    set_ = await say(admin, "/duty Ivan Petrov")
+    assert set_.button_texts == ["📨 SMS to duty"]
+    shown = await say(admin, "/duty")
+    assert shown.button_texts == ["📨 SMS to duty"]
+    await admin.press(shown, "📨 SMS to duty")
+    assert "To Ivan Petrov" in (await admin.next_message()).plain
+    preview = await say(admin, "Server down")
+    assert "Check before sending" in preview.plain and "To: Ivan Petrov" in preview.plain
+    await admin.press(preview, "✅ Send")
+    await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
+    assert [s.msisdn for s in rig.gateway.sent] == ["79041764995"]
+    await say(admin, f"/allow {OPERATOR}")
+    oleg = rig.telegram.user(OPERATOR, first_name="Олег", language_code="ru")
+    assert (await say(oleg, "/duty")).button_texts == ["📨 СМС дежурному"]
+    # Nobody on duty at the press: said in words, nothing opened.
+    with sqlite3.connect(rig.db_path) as conn:
+        conn.execute("UPDATE duty SET contact_id = NULL")
+    answer = await rig.telegram.callback_answer(await admin.press(shown, "📨 SMS to duty"))
+    assert "Nobody is on duty now" in (answer.text or "")
+
+
+async def test_over_limit_words_in_place(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    group = await say(admin, "/group Everyone: " + ", ".join(numbers(60)))
+    assert "A group may hold at most 50 members; this list has 60" in group.plain
+    assert "Nothing was sent" not in group.plain and "split the list" not in group.plain
+    send = await say(admin, "/send " + ", ".join(numbers(60)) + " Server down")
+    assert "60 recipients: at most 50 in one send" in send.plain
+    assert "Send the right number" not in send.plain and "Send a shorter list (at most 50)" in send.plain
+    # The kept text waits for a shorter list.
+    preview = await say(admin, ", ".join(numbers(2)))
+    assert "Server down" in preview.plain
+    with sqlite3.connect(rig.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM recipient_groups").fetchone()[0] == 0
