@@ -59,3 +59,38 @@ async def test_over_limit_words_in_place(rig: Harness) -> None:
     assert "Server down" in preview.plain
     with sqlite3.connect(rig.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM recipient_groups").fetchone()[0] == 0
+
+
+async def test_a_stale_delete_button_never_deletes_a_newer_row(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, f"/contact Ivan {IVAN}")
+    old_card = await say(admin, f"/contact Olga {OLGA}")  # the newest contact: its id is the highest
+    data = {b.text: b.data for row in old_card.buttons for b in row}
+    await admin.press(old_card, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == old_card.message_id and "Deleted: Olga" in m.plain)
+    await say(admin, "/contact Petr +7 926 123-45-67")
+    await say(admin, "/duty Petr")
+    # The same 🗑 pressed again (its data kept from before the edit): the newer contact stays, duty too.
+    stale = await rig.telegram.callback_answer(await admin.press_data(old_card.message_id, str(data["🗑 Delete"])))
+    assert "no longer valid" in (stale.text or "")
+    assert "On duty: 👤 Petr" in (await say(admin, "/duty")).plain
+    # Groups and templates alike.
+    group = await say(admin, "/group Night: Ivan")
+    gdata = {b.text: b.data for row in group.buttons for b in row}
+    await admin.press(group, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == group.message_id and "Group deleted" in m.plain)
+    await say(admin, "/group Day: Petr")
+    stale = await rig.telegram.callback_answer(await admin.press_data(group.message_id, str(gdata["🗑 Delete"])))
+    assert "no longer valid" in (stale.text or "")
+    assert "Day" in (await say(admin, "/groups")).plain
+    await say(admin, "/template db: DB down")
+    card = await say(admin, "/template db")
+    tdata = {b.text: b.data for row in card.buttons for b in row}
+    await admin.press(card, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == card.message_id and "deleted" in m.plain)
+    await say(admin, "/template web: Web down")
+    stale = await rig.telegram.callback_answer(await admin.press_data(card.message_id, str(tdata["🗑 Delete"])))
+    assert "Web down" not in (stale.text or "")
+    with sqlite3.connect(rig.db_path) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM contacts ORDER BY id")] == ["Ivan", "Petr"]
+        assert [r[0] for r in conn.execute("SELECT name FROM templates")] == ["web"]
