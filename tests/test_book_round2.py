@@ -94,3 +94,31 @@ async def test_a_stale_delete_button_never_deletes_a_newer_row(rig: Harness) -> 
     with sqlite3.connect(rig.db_path) as conn:
         assert [r[0] for r in conn.execute("SELECT name FROM contacts ORDER BY id")] == ["Ivan", "Petr"]
         assert [r[0] for r in conn.execute("SELECT name FROM templates")] == ["web"]
+
+
+async def test_only_the_one_who_added_it_or_an_admin_may_change_it(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await say(admin, f"/allow {OPERATOR}")
+    sam = rig.telegram.user(OPERATOR, first_name="Sam", language_code="en")
+    await say(admin, f"/contact Ivan Petrov {IVAN}")
+    await say(admin, "/group Night: Ivan Petrov")
+    await say(admin, "/template db: DB down")
+    # Sam may neither repoint Alice's contact, nor replace her group or template: words, nothing changes.
+    refused = await say(sam, "/contact Ivan Petrov +7 900 000 00 51")
+    assert "Only Alice, who added Ivan Petrov, or an admin can change it. Nothing was changed." in refused.plain
+    listing = await say(sam, "/contacts")
+    await sam.press(listing, "➕ Add")
+    await sam.next_message()
+    assert "Only Alice, who added Ivan Petrov" in (await say(sam, "ivan petrov")).plain
+    assert "Only Alice, who added Night" in (await say(sam, "/group Night: +7 900 000 00 51")).plain
+    assert "Only Alice, who saved #db, or an admin can change it" in (await say(sam, "/template db: mine")).plain
+    with sqlite3.connect(rig.db_path) as conn:
+        assert conn.execute("SELECT msisdn FROM contacts").fetchall() == [("79041764995",)]
+        assert conn.execute("SELECT msisdn, contact_id FROM group_members").fetchall() == [(None, 1)]
+        assert conn.execute("SELECT text, saved_by FROM templates").fetchall() == [("DB down", ADMIN)]
+    # Sam's own are Sam's to change; an admin may change anyone's, and a template stays its saver's.
+    await say(sam, "/template web: Web down")
+    assert "replaced" in (await say(sam, "/template web: Web is down")).plain
+    assert "Only" not in (await say(admin, "/template web: Web down again")).plain
+    card = await say(sam, "/template web")
+    assert "saved by Sam" in card.plain and "🗑 Delete" in card.button_texts

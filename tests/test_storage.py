@@ -15,6 +15,7 @@ import pytest
 
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
+from bot.storage.templates import Saved
 
 
 async def test_new_file_and_folder_are_created_with_the_latest_schema(tmp_path: Path) -> None:
@@ -334,6 +335,7 @@ async def test_ids_of_the_address_book_are_never_reused_and_the_upgrade_keeps_ro
         assert added.id == 4  # not 2 (deleted now), not 3 (deleted before the upgrade, in the audit log)
         assert await db.directory.members(1) == [] and await db.directory.duty() is None  # cascades still work
         await db.templates.delete(4, 1)
-        assert (await db.templates.save("web", "web", "Web down", 1)).template.id == 5
+        saved = await db.templates.save("web", "web", "Web down", 1)
+        assert isinstance(saved, Saved) and saved.template.id == 5
     finally:
         await db.close()

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, Message
 import bot.handlers.send as send
 from bot.config import Settings
 from bot.handlers.recipients import ask_text_for
-from bot.services.directory import Directory, Refused, Saved
+from bot.services.directory import Directory, Locked, Refused, Saved
 from bot.services.sending import SendingService
 from bot.sms.clean import clean_name
 from bot.sms.names import clean_contact_name, name_key, name_problem, split_contact_args
@@ -61,7 +61,10 @@ async def contacts_page(callback: CallbackQuery, callback_data: ContactPageCb, d
 
 
 # --- /contact ------------------------------------------------------------------------------------------------
-async def answer_saved(message: Message, result: Saved | Refused, typed: str) -> None:
+async def answer_saved(message: Message, result: Saved | Refused | Locked, typed: str, db: Database) -> None:
+    if isinstance(result, Locked):
+        await message.answer(contact_texts.locked(result.name, await who(db, result.added_by)))
+        return
     if isinstance(result, Refused):
         await message.answer(contact_texts.name_refused(result))
         return
@@ -86,9 +89,8 @@ async def contact(
         await message.answer(texts.phone_problem(split.problem) + "\n" + contact_texts.contact_usage())
         return
     if split.msisdn is not None:
-        await answer_saved(
-            message, await directory.save_contact(split.name, split.msisdn, operator.user_id), split.name
-        )
+        saved = await directory.save_contact(split.name, split.msisdn, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, split.name, directory.db)
         return
     found = await directory.find_contacts(split.name)
     if len(found) == 1:
@@ -143,7 +145,9 @@ async def add_pressed(callback: CallbackQuery, state: FSMContext) -> None:
 
 
 @router.message(ContactFlow.name, F.text, ~F.text.startswith("/"))
-async def name_typed(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def name_typed(
+    message: Message, state: FSMContext, operator: Operator, db: Database, directory: Directory
+) -> None:
     assert message.text is not None
     typed = clean_contact_name(message.text)
     problem = name_problem(typed)
@@ -156,9 +160,14 @@ async def name_typed(message: Message, state: FSMContext, operator: Operator, di
     shared = (await state.get_data()).get("contact_msisdn")
     if isinstance(shared, str):  # 💾 Save contact of a shared contact whose own name could not be used
         await state.clear()
-        await answer_saved(message, await directory.save_contact(typed, shared, operator.user_id), typed)
+        saved = await directory.save_contact(typed, shared, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, typed, directory.db)
         return
     exact = [c for c in await directory.find_contacts(typed) if name_key(c.name) == name_key(typed)]
+    if exact and not await directory.may_change(exact[0], operator.user_id, operator.is_admin):
+        await state.clear()
+        await message.answer(contact_texts.locked(exact[0].name, await who(db, exact[0].added_by)))
+        return
     await state.set_state(ContactFlow.number)
     await state.update_data(contact_name=typed)
     await message.answer(
@@ -183,7 +192,8 @@ async def number_given(message: Message, state: FSMContext, operator: Operator, 
         await message.answer(texts.phone_problem(exc.reason), reply_markup=keyboards.flow_cancel())
         return
     await state.clear()
-    await answer_saved(message, await directory.save_contact(contact_name, msisdn, operator.user_id), contact_name)
+    saved = await directory.save_contact(contact_name, msisdn, operator.user_id, operator.is_admin)
+    await answer_saved(message, saved, contact_name, directory.db)
 
 
 @router.message(ContactFlow.number, F.contact)
@@ -243,7 +253,8 @@ async def shared_pressed(
         await send.ask_for_text(message, state, msisdn, sending)
         return
     if shown and name_problem(shown) is None and not await directory.name_taken(shown):
-        await answer_saved(message, await directory.save_contact(shown, msisdn, operator.user_id), shown)
+        saved = await directory.save_contact(shown, msisdn, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, shown, directory.db)
         return
     await state.set_state(ContactFlow.name)  # its own name cannot be used (taken, a number, empty): ask one
     await state.update_data(contact_msisdn=msisdn)

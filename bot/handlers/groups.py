@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.handlers.contacts import who
 from bot.handlers.recipients import ask_text_for
-from bot.services.directory import Directory, MemberProblem, Refused, TooMany
+from bot.services.directory import Directory, Locked, MemberProblem, Refused, TooMany
 from bot.storage.db import Database
 from bot.storage.models import Operator
 from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts
@@ -21,7 +21,9 @@ router = Router(name="groups")
 
 
 @router.message(Command("group"))
-async def group(message: Message, command: CommandObject, operator: Operator, directory: Directory) -> None:
+async def group(
+    message: Message, command: CommandObject, operator: Operator, db: Database, directory: Directory
+) -> None:
     args = (command.args or "").strip()
     if not args:
         await message.answer(group_texts.usage())
@@ -39,8 +41,10 @@ async def group(message: Message, command: CommandObject, operator: Operator, di
     if not phrases and name.strip():
         await message.answer(group_texts.no_members())
         return
-    result = await directory.save_group(name, phrases, operator.user_id)
-    if isinstance(result, Refused):
+    result = await directory.save_group(name, phrases, operator.user_id, operator.is_admin)
+    if isinstance(result, Locked):
+        await message.answer(contact_texts.locked(result.name, await who(db, result.added_by)))
+    elif isinstance(result, Refused):
         await message.answer(contact_texts.name_refused(result))
     elif isinstance(result, MemberProblem):
         await message.answer(contact_texts.member_problem(result, group_texts.example()))

@@ -53,6 +53,14 @@ class Duty:
     set_at: str
 
 
+class NotYours(Exception):
+    """Someone else's contact or group, changed by one who is neither its adder nor an admin: nothing changed."""
+
+    def __init__(self, added_by: int) -> None:
+        super().__init__(added_by)
+        self.added_by = added_by
+
+
 class NameTaken(Exception):
     """The name is another kind's (a group's, when a contact is saved; or the other way round)."""
 
@@ -88,15 +96,20 @@ class DirectoryRepository:
         return Book(Entry(r["kind"], r["id"], r["name"]) for r in rows)
 
     # --- contacts ----------------------------------------------------------------------------------------
-    async def save_contact(self, name: str, msisdn: str, by: int) -> tuple[Contact, Contact | None]:
+    async def save_contact(
+        self, name: str, msisdn: str, by: int, *, is_admin: bool = False
+    ) -> tuple[Contact, Contact | None]:
         """Add a contact, or update the number of the one with that name (any case). Returns it and what it was
-        before (None: new). Raises NameTaken when a group has the name."""
+        before (None: new). Raises NameTaken when a group has the name, NotYours when the contact is another's
+        and `by` is no admin."""
         key, now = name_key(name), utcnow()
         async with self._store.transaction() as db:
             kind = await db.scalar("SELECT kind FROM names WHERE name_key = ?", (key,))
             if kind == "group":
                 raise NameTaken("group")
             before = _contact(await db.row("SELECT * FROM contacts WHERE name_key = ?", (key,)))
+            if before is not None and before.added_by != by and not is_admin:
+                raise NotYours(before.added_by)
             if before is None:
                 await db.rows("INSERT INTO names (name_key, kind) VALUES (?, 'contact')", (key,))
                 row = await db.row(
@@ -146,14 +159,19 @@ class DirectoryRepository:
         return contact
 
     # --- groups ------------------------------------------------------------------------------------------
-    async def save_group(self, name: str, members: list[Member], by: int) -> tuple[Group, Group | None]:
-        """Create a group, or replace the members of the one with that name. Raises NameTaken for a contact's."""
+    async def save_group(
+        self, name: str, members: list[Member], by: int, *, is_admin: bool = False
+    ) -> tuple[Group, Group | None]:
+        """Create a group, or replace the members of the one with that name. Raises NameTaken for a contact's,
+        NotYours for another's group when `by` is no admin."""
         key, now = name_key(name), utcnow()
         async with self._store.transaction() as db:
             kind = await db.scalar("SELECT kind FROM names WHERE name_key = ?", (key,))
             if kind == "contact":
                 raise NameTaken("contact")
             before = _group(await db.row("SELECT * FROM recipient_groups WHERE name_key = ?", (key,)))
+            if before is not None and before.added_by != by and not is_admin:
+                raise NotYours(before.added_by)
             if before is None:
                 await db.rows("INSERT INTO names (name_key, kind) VALUES (?, 'group')", (key,))
                 row = await db.row(

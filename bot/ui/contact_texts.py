@@ -171,6 +171,13 @@ def deleted(contact_name: str) -> str:
     return _("🗑 Deleted: {name}.").format(name=name(contact_name))
 
 
+def locked(shown: str, added_by: str) -> str:
+    """Another's contact or group: nothing changed."""
+    return _("🔒 Only {who}, who added {name}, or an admin can change it. Nothing was changed.").format(
+        who=html.escape(added_by), name=name(shown)
+    )
+
+
 def not_yours(added_by: str) -> str:
     """Plain text: an alert."""
     return _("Only {who}, who added it, or an admin can delete it.").format(who=added_by)
