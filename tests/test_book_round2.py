@@ -122,3 +122,25 @@ async def test_only_the_one_who_added_it_or_an_admin_may_change_it(rig: Harness)
     assert "Only" not in (await say(admin, "/template web: Web down again")).plain
     card = await say(sam, "/template web")
     assert "saved by Sam" in card.plain and "🗑 Delete" in card.button_texts
+
+
+async def test_every_listing_fits_one_message(rig: Harness) -> None:
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    # 50 contacts with long names (64 characters each) in one group: its card says "and N more" and fits.
+    names = [f"<Ops> {i:02d} " + "Константинопольский-" * 3 for i in range(50)]
+    names = [n[:64] for n in names]
+    for i, name in enumerate(names):
+        await say(admin, f"/contact {name} +7900000{i:04d}")
+    saved = await say(admin, "/group Everyone: " + ", ".join(names))
+    assert "Group saved" in saved.plain and "members: 50" in saved.plain and "more" in saved.plain
+    assert len(saved.plain) <= 4096 and "&lt;Ops&gt;" in saved.text  # names escaped
+    card = await say(admin, "/group Everyone")
+    assert "members: 50" in card.plain and "more" in card.plain and len(card.plain) <= 4096
+    # 71 groups with long names: /groups pages, and every page fits.
+    for i in range(71):
+        await say(admin, f"/group {'Ночная смена дежурных инженеров номер'} {i:02d}: +7900000{i:04d}")
+    first = await say(admin, "/groups")
+    assert "page 1 of 8" in first.plain and len(first.plain) <= 4096 and "▶" in first.button_texts
+    await admin.press(first, "▶")
+    second = await admin.wait_for(lambda m: m.message_id == first.message_id and "page 2 of 8" in m.plain)
+    assert "◀" in second.button_texts and len(second.button_texts) == 12

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
+
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.handlers.contacts import who
 from bot.handlers.recipients import ask_text_for
@@ -14,10 +16,11 @@ from bot.services.directory import Directory, Locked, MemberProblem, Refused, To
 from bot.storage.db import Database
 from bot.storage.models import Operator
 from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts
-from bot.ui.contact_callbacks import GroupCb
+from bot.ui.contact_callbacks import GroupCb, GroupPageCb
 from bot.ui.messages import answer_press, show
 
 router = Router(name="groups")
+PAGE = 10  # groups a page of /groups
 
 
 @router.message(Command("group"))
@@ -57,11 +60,26 @@ async def group(
         )
 
 
+async def page_of(directory: Directory, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /groups (PAGE a page: a listing always fits one message)."""
+    pages = max(1, math.ceil(await directory.repo.group_count() / PAGE))
+    page = min(max(page, 0), pages - 1)
+    counted = await directory.repo.groups(PAGE, page * PAGE)
+    found = [g for g, _ in counted]
+    return group_texts.listing(counted, page, pages), contact_keyboards.groups(found, page, pages)
+
+
 @router.message(Command("groups"))
 async def groups(message: Message, directory: Directory) -> None:
-    found = await directory.repo.groups()
-    counted = [(g, len(await directory.repo.members(g.id))) for g in found]
-    await message.answer(group_texts.listing(counted), reply_markup=contact_keyboards.groups(found))
+    body, markup = await page_of(directory, 0)
+    await message.answer(body, reply_markup=markup)
+
+
+@router.callback_query(GroupPageCb.filter())
+async def groups_page(callback: CallbackQuery, callback_data: GroupPageCb, directory: Directory, bot: Bot) -> None:
+    body, markup = await page_of(directory, callback_data.page)
+    await answer_press(callback)
+    await show(callback, bot, body, markup)
 
 
 @router.callback_query(GroupCb.filter())

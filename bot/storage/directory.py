@@ -198,9 +198,22 @@ class DirectoryRepository:
     async def group(self, group_id: int) -> Group | None:
         return _group(await self._store.row("SELECT * FROM recipient_groups WHERE id = ?", (group_id,)))
 
-    async def groups(self) -> list[Group]:
-        rows = await self._store.rows("SELECT * FROM recipient_groups ORDER BY name_key, id")
-        return [Group(**dict(r)) for r in rows]
+    async def groups(self, limit: int, offset: int = 0) -> list[tuple[Group, int]]:
+        """A page of groups by name, each with its number of members."""
+        rows = await self._store.rows(
+            """SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members
+                 FROM recipient_groups g ORDER BY g.name_key, g.id LIMIT ? OFFSET ?""",
+            (limit, offset),
+        )
+        out: list[tuple[Group, int]] = []
+        for r in rows:
+            values = dict(r)
+            members = int(values.pop("members"))
+            out.append((Group(**values), members))
+        return out
+
+    async def group_count(self) -> int:
+        return int(await self._store.scalar("SELECT COUNT(*) FROM recipient_groups"))
 
     async def members(self, group_id: int) -> list[Member]:
         rows = await self._store.rows(

@@ -52,6 +52,10 @@ class DutyCb(CallbackData, prefix="dty"):
     action: Literal["send"]
 
 
+class GroupPageCb(CallbackData, prefix="grpp"):
+    page: Small
+
+
 class GroupCb(CallbackData, prefix="grp"):
     action: Literal["send", "show", "del"]
     group_id: RowId

@@ -20,6 +20,7 @@ from bot.ui.contact_callbacks import (
     ContactPageCb,
     DutyCb,
     GroupCb,
+    GroupPageCb,
     PickCb,
     SharedCb,
 )
@@ -108,13 +109,22 @@ def group_card(group: Group) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def groups(found: Sequence[Group]) -> InlineKeyboardMarkup | None:
+def groups(found: Sequence[Group], page: int = 0, pages: int = 1) -> InlineKeyboardMarkup | None:
+    """A page of /groups: one button a group, one a row; ◀ ▶."""
     if not found:
         return None
     kb = InlineKeyboardBuilder()
-    for g in found[:50]:
+    for g in found:
         kb.button(text="👥 " + _short(g.name), callback_data=GroupCb(action="show", group_id=g.id))
-    kb.adjust(1)
+    sizes = [1] * len(found)
+    nav = 0
+    if page > 0:
+        kb.button(text="◀", callback_data=GroupPageCb(page=page - 1))
+        nav += 1
+    if page < pages - 1:
+        kb.button(text="▶", callback_data=GroupPageCb(page=page + 1))
+        nav += 1
+    kb.adjust(*sizes, *([nav] if nav else []))
     return kb.as_markup()
 
 

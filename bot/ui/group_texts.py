@@ -31,9 +31,24 @@ def usage() -> str:
     )
 
 
+FITS = 3500  # characters of a listing: a message holds 4,096, with room for what is said around it
+
+
+def fitted(lines: Sequence[str], budget: int = FITS) -> list[str]:
+    """As many lines as fit in `budget` characters, then "and N more" for the rest."""
+    shown: list[str] = []
+    used = 0
+    for n, line in enumerate(lines):
+        if used + len(line) + 1 > budget:
+            return [*shown, _("…and {count} more").format(count=len(lines) - n)]
+        shown.append(line)
+        used += len(line) + 1
+    return shown
+
+
 def card(group: Group, members: Sequence[Member]) -> str:
     lines = [_("👥 {name} · members: {count}").format(name=name(group.name), count=len(members))]
-    lines += ["• " + member(m) for m in members]
+    lines += fitted(["• " + member(m) for m in members])
     return "\n".join(lines)
 
 
@@ -63,10 +78,12 @@ def no_members() -> str:
     )
 
 
-def listing(groups: Sequence[tuple[Group, int]]) -> str:
+def listing(groups: Sequence[tuple[Group, int]], page: int = 0, pages: int = 1) -> str:
     if not groups:
         return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(example())}</code>")
-    lines = [_("👥 Groups:")]
+    lines = [
+        _("👥 Groups:") if pages == 1 else _("👥 Groups (page {page} of {pages}):").format(page=page + 1, pages=pages)
+    ]
     lines += [_("• {name} · members: {count}").format(name=name(g.name), count=n) for g, n in groups]
     return "\n".join(lines)
 
