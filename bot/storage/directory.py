@@ -6,85 +6,15 @@ A name is unique across contacts and groups, ignoring case (`names.name_key`, co
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
-
 from bot.sms.names import Book, Entry, name_key
-from bot.storage.store import Row, Statements, Store, utcnow
+from bot.storage.directory_deletes import Deletes
+from bot.storage.directory_rows import Contact, Duty, Group, Member, NameTaken, NotYours, _audit, _contact, _group
+from bot.storage.store import Store, utcnow
+
+__all__ = ["Contact", "DirectoryRepository", "Duty", "Group", "Member", "NameTaken", "NotYours"]
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    id: int
-    name: str
-    name_key: str
-    msisdn: str
-    added_by: int
-    added_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    id: int
-    name: str
-    name_key: str
-    added_by: int
-    added_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A group's member: a contact (with its current name and number) or a number."""
-
-    msisdn: str
-    contact_id: int | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Duty:
-    contact: Contact | None
-    group: Group | None
-    msisdn: str | None
-    set_by: int
-    set_at: str
-
-
-class NotYours(Exception):
-    """Someone else's contact or group, changed by one who is neither its adder nor an admin: nothing changed."""
-
-    def __init__(self, added_by: int) -> None:
-        super().__init__(added_by)
-        self.added_by = added_by
-
-
-class NameTaken(Exception):
-    """The name is another kind's (a group's, when a contact is saved; or the other way round)."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-async def _audit(db: Statements, actor_id: int, action: str, target_id: int | None, **details: Any) -> None:
-    await db.rows(
-        "INSERT INTO audit_log (at, actor_id, action, target_id, details) VALUES (?, ?, ?, ?, ?)",
-        (utcnow(), actor_id, action, target_id, json.dumps(details, ensure_ascii=False)),
-    )
-
-
-def _contact(row: Row | None) -> Contact | None:
-    return None if row is None else Contact(**dict(row))
-
-
-def _group(row: Row | None) -> Group | None:
-    return None if row is None else Group(**dict(row))
-
-
-class DirectoryRepository:
+class DirectoryRepository(Deletes):
     def __init__(self, store: Store) -> None:
         self._store = store
 
@@ -148,15 +78,6 @@ class DirectoryRepository:
             tuple(msisdns),
         )
         return {r["msisdn"]: Contact(**dict(r)) for r in rows}
-
-    async def delete_contact(self, contact_id: int, by: int) -> Contact | None:
-        async with self._store.transaction() as db:
-            contact = _contact(await db.row("DELETE FROM contacts WHERE id = ? RETURNING *", (contact_id,)))
-            if contact is None:
-                return None
-            await db.rows("DELETE FROM names WHERE name_key = ?", (contact.name_key,))
-            await _audit(db, by, "contact_delete", contact.id, name=contact.name, msisdn=contact.msisdn)
-        return contact
 
     # --- groups ------------------------------------------------------------------------------------------
     async def save_group(
@@ -223,15 +144,6 @@ class DirectoryRepository:
             (group_id,),
         )
         return [Member(r["msisdn"], r["contact_id"], r["name"]) for r in rows]
-
-    async def delete_group(self, group_id: int, by: int) -> Group | None:
-        async with self._store.transaction() as db:
-            group = _group(await db.row("DELETE FROM recipient_groups WHERE id = ? RETURNING *", (group_id,)))
-            if group is None:
-                return None
-            await db.rows("DELETE FROM names WHERE name_key = ?", (group.name_key,))
-            await _audit(db, by, "group_delete", group.id, name=group.name)
-        return group
 
     # --- duty --------------------------------------------------------------------------------------------
     async def set_duty(
