@@ -9,6 +9,7 @@ from bot.handlers import (
     alerts,
     balance,
     batch,
+    cards,
     common,
     contacts,
     duty,
@@ -39,6 +40,7 @@ def setup_routers() -> list[Router]:
         contacts.router,
         groups.router,
         duty.router,
+        cards.router,  # a contact's and a group's card buttons
         recipients.router,  # before send: /send and the number step read names too
         send.router,
         batch.router,

@@ -10,30 +10,28 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 
 import bot.handlers.send as send
 from bot.config import Settings
-from bot.handlers.recipients import ask_text_for
+from bot.handlers.book_common import to_feed, who
+from bot.handlers.cards import REPOINTS
 from bot.services.directory import Directory, Locked, Refused, Saved
+from bot.services.feed import TeamFeed
 from bot.services.sending import SendingService
-from bot.sms.clean import clean_name
 from bot.sms.names import clean_contact_name, name_key, name_problem, split_contact_args
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.storage.db import Database
 from bot.storage.directory import Contact
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
-from bot.ui.contact_callbacks import ContactAddCb, ContactCb, ContactPageCb, SharedCb
+from bot.ui import access_texts, card_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
+from bot.ui.contact_callbacks import ContactAddCb, ContactPageCb, SharedCb
 from bot.ui.contact_states import ContactFlow
 from bot.ui.messages import answer_press, show
 
 router = Router(name="contacts")
 PAGE = 10
 SHARED_KEPT = 5  # shared contacts whose buttons still work
-
-
-async def who(db: Database, user_id: int) -> str:
-    return clean_name((await db.people.names()).get(user_id, "")) or str(user_id)
 
 
 # --- /contacts -----------------------------------------------------------------------------------------------
@@ -76,9 +74,34 @@ async def show_card(message: Message, contact: Contact, db: Database, settings: 
     await message.answer(body, reply_markup=contact_keyboards.card(contact))
 
 
+async def ask_repoint(message: Message, state: FSMContext, db: Database, found: Contact, msisdn: str) -> None:
+    """What changes for others, asked once (bot.handlers.cards answers ✅ Change / ✖️ Keep)."""
+    reliance = await db.directory.reliance("contact", found.id)
+    body = card_texts.repoint(found.name, await who(db, found.added_by), found.msisdn, msisdn, reliance)
+    asked = await message.answer(body, reply_markup=contact_keyboards.repoint(found.id))
+    kept = dict((await state.get_data()).get(REPOINTS) or {})
+    kept[str(asked.message_id)] = [found.id, msisdn]
+    await state.update_data({REPOINTS: dict(list(kept.items())[-SHARED_KEPT:])})
+
+
+def number_to_feed(saved: object, by: str, feed: TeamFeed | None, i18n: I18n, settings: Settings) -> None:
+    """A contact's number changed: one line in the team feed."""
+    if isinstance(saved, Saved) and saved.before is not None and saved.before.msisdn != saved.contact.msisdn:
+        old, new, shown = saved.before.msisdn, saved.contact.msisdn, saved.contact.name
+        to_feed(feed, i18n, settings, lambda: card_texts.feed_number(by, shown, old, new))
+
+
 @router.message(Command("contact"))
 async def contact(
-    message: Message, command: CommandObject, operator: Operator, db: Database, settings: Settings, directory: Directory
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    operator: Operator,
+    db: Database,
+    settings: Settings,
+    directory: Directory,
+    i18n: I18n,
+    feed: TeamFeed | None = None,
 ) -> None:
     args = (command.args or "").strip()
     if not args:
@@ -89,8 +112,13 @@ async def contact(
         await message.answer(texts.phone_problem(split.problem) + "\n" + contact_texts.contact_usage())
         return
     if split.msisdn is not None:
+        exact = [c for c in await directory.find_contacts(split.name) if name_key(c.name) == name_key(split.name)]
+        if exact and exact[0].added_by != operator.user_id and operator.is_admin and exact[0].msisdn != split.msisdn:
+            await ask_repoint(message, state, db, exact[0], split.msisdn)  # an admin repoints another's contact
+            return
         saved = await directory.save_contact(split.name, split.msisdn, operator.user_id, operator.is_admin)
         await answer_saved(message, saved, split.name, directory.db)
+        number_to_feed(saved, await who(db, operator.user_id), feed, i18n, settings)
         return
     found = await directory.find_contacts(split.name)
     if len(found) == 1:
@@ -102,36 +130,6 @@ async def contact(
         await message.answer(group_texts.card(group, members), reply_markup=contact_keyboards.group_card(group))
     else:
         await message.answer(contact_texts.no_contact(split.name))
-
-
-@router.callback_query(ContactCb.filter())
-async def contact_pressed(
-    callback: CallbackQuery,
-    callback_data: ContactCb,
-    state: FSMContext,
-    operator: Operator,
-    db: Database,
-    settings: Settings,
-    directory: Directory,
-    bot: Bot,
-) -> None:
-    found = await directory.repo.contact(callback_data.contact_id)
-    message = callback.message
-    if found is None or not isinstance(message, Message):
-        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
-        return
-    if callback_data.action == "show":
-        await answer_press(callback)
-        await show_card(message, found, db, settings)
-    elif callback_data.action == "send":
-        await answer_press(callback)
-        await ask_text_for(message, state, await directory.recipients_of_contact(found.id), db)
-    elif not await directory.may_delete(found, operator.user_id, operator.is_admin):
-        await answer_press(callback, contact_texts.not_yours(await who(db, found.added_by)), show_alert=True)
-    else:
-        await directory.repo.delete_contact(found.id, operator.user_id)
-        await answer_press(callback)
-        await show(callback, bot, contact_texts.deleted(found.name))
 
 
 # --- ➕ Add: the name, then the number -------------------------------------------------------------------------

@@ -7,14 +7,17 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.handlers.contacts import who
+from bot.handlers.book_common import to_feed, who
 from bot.handlers.recipients import ask_text_for
 from bot.services.directory import Directory, MemberProblem
+from bot.services.feed import TeamFeed
+from bot.sms.phone import format_phone
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts
+from bot.ui import access_texts, card_texts, contact_keyboards, contact_texts
 from bot.ui.contact_callbacks import DutyCb
 from bot.ui.messages import answer_press
 
@@ -23,7 +26,14 @@ router = Router(name="duty")
 
 @router.message(Command("duty"))
 async def duty(
-    message: Message, command: CommandObject, operator: Operator, db: Database, settings: Settings, directory: Directory
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    db: Database,
+    settings: Settings,
+    directory: Directory,
+    i18n: I18n,
+    feed: TeamFeed | None = None,
 ) -> None:
     args = (command.args or "").strip()
     if args:
@@ -35,6 +45,9 @@ async def duty(
     found = await directory.duty_recipients()
     markup = contact_keyboards.duty() if now is not None and found else None
     if args and now is not None and found:
+        by = await who(db, operator.user_id)
+        shown = now.group.name if now.group else now.contact.name if now.contact else format_phone(found[0].msisdn)
+        to_feed(feed, i18n, settings, lambda: card_texts.feed_duty(by, shown))
         await message.answer(contact_texts.duty_set(found, now.group.name if now.group else None), reply_markup=markup)
         return
     set_by = await who(db, now.set_by) if now is not None else ""

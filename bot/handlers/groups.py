@@ -7,16 +7,14 @@ import math
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.handlers.contacts import who
-from bot.handlers.recipients import ask_text_for
+from bot.handlers.book_common import who
 from bot.services.directory import Directory, Locked, MemberProblem, Refused, TooMany
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts
-from bot.ui.contact_callbacks import GroupCb, GroupPageCb
+from bot.ui import contact_keyboards, contact_texts, group_texts
+from bot.ui.contact_callbacks import GroupPageCb
 from bot.ui.messages import answer_press, show
 
 router = Router(name="groups")
@@ -80,39 +78,3 @@ async def groups_page(callback: CallbackQuery, callback_data: GroupPageCb, direc
     body, markup = await page_of(directory, callback_data.page)
     await answer_press(callback)
     await show(callback, bot, body, markup)
-
-
-@router.callback_query(GroupCb.filter())
-async def group_pressed(
-    callback: CallbackQuery,
-    callback_data: GroupCb,
-    state: FSMContext,
-    operator: Operator,
-    db: Database,
-    directory: Directory,
-    bot: Bot,
-) -> None:
-    found = await directory.repo.group(callback_data.group_id)
-    message = callback.message
-    if found is None or not isinstance(message, Message):
-        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
-        return
-    members = await directory.repo.members(found.id)
-    if callback_data.action == "show":
-        await answer_press(callback)
-        await message.answer(group_texts.card(found, members), reply_markup=contact_keyboards.group_card(found))
-    elif callback_data.action == "send":
-        recipients = await directory.recipients_of_group(found.id)
-        if not recipients:
-            await answer_press(callback)
-            await message.answer(contact_texts.empty_group(found.name))
-            return
-        await answer_press(callback)
-        # Several members reach send.show_drafts's batch preview once the text is given (issue 17's batch).
-        await ask_text_for(message, state, recipients, db)
-    elif not await directory.may_delete(found, operator.user_id, operator.is_admin):
-        await answer_press(callback, contact_texts.not_yours(await who(db, found.added_by)), show_alert=True)
-    else:
-        await directory.repo.delete_group(found.id, operator.user_id)
-        await answer_press(callback)
-        await show(callback, bot, group_texts.deleted(found.name))

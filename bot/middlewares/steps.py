@@ -22,7 +22,7 @@ from bot.ui import step_texts
 
 STEP_MINUTES = 30.0
 OWN_COMMANDS = frozenset({"/cancel", "/start"})  # they end the step themselves, and say so
-KEPT = ("shared",)  # FSM data that belongs to no step (the buttons under shared contacts)
+KEPT = ("shared", "repoint")  # FSM data that belongs to no step (buttons under shared contacts, ✅ Change)
 
 
 def command_of(event: TelegramObject) -> str | None:

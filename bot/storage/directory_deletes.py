@@ -107,6 +107,11 @@ class Deletes:
             kept = await _deleted(db, kind, row_id)
         return None if kept is None else int(kept["deleted_by"])
 
+    async def deleted_name(self, kind: str, row_id: int) -> str:
+        async with self._store.locked() as db:
+            kept = await _deleted(db, kind, row_id)
+        return "" if kept is None else str(kept["row"][0])
+
     async def restore(self, kind: str, row_id: int, by: int) -> Restored | None:
         """↩️ Undo: the row back with its id, a contact's memberships of groups that still exist, and duty when
         nobody was set on duty since. None when there is nothing to restore (restored already). Raises NameTaken

@@ -14,6 +14,7 @@ from bot.sms.phone import format_phone
 from bot.storage.directory import Contact, Group
 from bot.ui.callbacks import FlowCancelCb
 from bot.ui.contact_callbacks import (
+    CardAction,
     ChoiceCb,
     ContactAddCb,
     ContactCb,
@@ -132,4 +133,31 @@ def duty() -> InlineKeyboardMarkup:
     """Under /duty: one tap to an SMS to whoever is on duty."""
     kb = InlineKeyboardBuilder()
     kb.button(text=_("📨 SMS to duty"), callback_data=DutyCb(action="send"))
+    return kb.as_markup()
+
+
+def _card_cb(kind: str, row_id: int, action: CardAction) -> ContactCb | GroupCb:
+    if kind == "contact":
+        return ContactCb(action=action, contact_id=row_id)
+    return GroupCb(action=action, group_id=row_id)
+
+
+def sure(kind: str, row_id: int) -> InlineKeyboardMarkup:
+    """The question before deleting what others rely on."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🗑 Delete anyway"), callback_data=_card_cb(kind, row_id, "sure"))
+    kb.button(text=_("✖️ Keep"), callback_data=_card_cb(kind, row_id, "keep"))
+    return kb.as_markup()
+
+
+def undo(kind: str, row_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("↩️ Undo"), callback_data=_card_cb(kind, row_id, "undo"))
+    return kb.as_markup()
+
+
+def repoint(contact_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Change"), callback_data=ContactCb(action="repoint", contact_id=contact_id))
+    kb.button(text=_("✖️ Keep"), callback_data=ContactCb(action="keep", contact_id=contact_id))
     return kb.as_markup()
