@@ -30,6 +30,7 @@ from bot.ui.contact_states import ContactFlow
 from bot.ui.messages import answer_press, show
 
 router = Router(name="contacts")
+Teller = tuple[TeamFeed | None, I18n, Settings]  # what number_to_feed needs
 PAGE = 10
 SHARED_KEPT = 5  # shared contacts whose buttons still work
 
@@ -178,7 +179,9 @@ async def name_other(message: Message) -> None:
     await message.answer(contact_texts.add_hint(), reply_markup=keyboards.flow_cancel())
 
 
-async def number_given(message: Message, state: FSMContext, operator: Operator, directory: Directory, raw: str) -> None:
+async def number_given(
+    message: Message, state: FSMContext, operator: Operator, directory: Directory, raw: str, tell: Teller
+) -> None:
     contact_name = (await state.get_data()).get("contact_name")
     if not isinstance(contact_name, str):
         await state.clear()
@@ -192,18 +195,35 @@ async def number_given(message: Message, state: FSMContext, operator: Operator, 
     await state.clear()
     saved = await directory.save_contact(contact_name, msisdn, operator.user_id, operator.is_admin)
     await answer_saved(message, saved, contact_name, directory.db)
+    number_to_feed(saved, await who(directory.db, operator.user_id), *tell)
 
 
 @router.message(ContactFlow.number, F.contact)
-async def number_shared(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def number_shared(
+    message: Message,
+    state: FSMContext,
+    operator: Operator,
+    directory: Directory,
+    i18n: I18n,
+    settings: Settings,
+    feed: TeamFeed | None = None,
+) -> None:
     assert message.contact is not None
-    await number_given(message, state, operator, directory, message.contact.phone_number)
+    await number_given(message, state, operator, directory, message.contact.phone_number, (feed, i18n, settings))
 
 
 @router.message(ContactFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def number_typed(
+    message: Message,
+    state: FSMContext,
+    operator: Operator,
+    directory: Directory,
+    i18n: I18n,
+    settings: Settings,
+    feed: TeamFeed | None = None,
+) -> None:
     assert message.text is not None
-    await number_given(message, state, operator, directory, message.text)
+    await number_given(message, state, operator, directory, message.text, (feed, i18n, settings))
 
 
 @router.message(ContactFlow.number)
