@@ -167,10 +167,6 @@ def add_hint() -> str:
     return _("I need the contact's name as a plain message. /cancel to stop.")
 
 
-def deleted(contact_name: str) -> str:
-    return _("🗑 Deleted: {name}.").format(name=name(contact_name))
-
-
 def locked(shown: str, added_by: str) -> str:
     """Another's contact or group: nothing changed."""
     return _("🔒 Only {who}, who added {name}, or an admin can change it. Nothing was changed.").format(

@@ -90,7 +90,3 @@ def listing(groups: Sequence[tuple[Group, int]], page: int = 0, pages: int = 1) 
 
 def not_found(phrase: str) -> str:
     return _("🤷 No group named “{phrase}”.").format(phrase=typed(phrase)) + "\n" + usage()
-
-
-def deleted(group_name: str) -> str:
-    return _("🗑 Group deleted: {name}.").format(name=name(group_name))
