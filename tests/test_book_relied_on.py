@@ -82,6 +82,13 @@ async def test_deleting_the_one_on_duty_asks_once_and_undo_brings_everything_bac
         await admin.press(group, "🗑 Delete")
         asked = await admin.wait_for(lambda m: m.message_id == group.message_id and "anyway" in m.plain)
         assert "Night is on duty now" in asked.plain and "Delete the group anyway?" in asked.plain
+        await admin.press(asked, "🗑 Delete anyway")
+        gone = await admin.wait_for(lambda m: m.message_id == group.message_id and "Group deleted: Night" in m.plain)
+        assert "Nobody is on duty" in (await say(admin, "/duty")).plain
+        await admin.press(gone, "↩️ Undo")
+        back = await admin.wait_for(lambda m: m.message_id == group.message_id and "Restored: Night" in m.plain)
+        assert "On duty again" in back.plain and "Ivan Petrov" in back.plain
+        assert "On duty: 👥 Night" in (await say(admin, "/duty")).plain
 
 
 async def test_a_number_changed_by_another_is_asked_and_posted(tmp_path: Path) -> None:
