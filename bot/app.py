@@ -29,6 +29,7 @@ from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.steps import StepsMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
@@ -211,6 +212,9 @@ async def build_app(settings: Settings) -> App:
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
     dp.update.outer_middleware(dp.fsm)  # `state` for the handlers, operators only
+    steps = StepsMiddleware(db=db)  # a command leaves a guided step; an abandoned one expires
+    dp.message.outer_middleware(steps)
+    dp.callback_query.outer_middleware(steps)
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings,
@@ -226,6 +230,7 @@ async def build_app(settings: Settings) -> App:
     schedule = duty_schedule(db, settings, http, notifier, queue, ScheduleNotices(i18n, settings))
     dp.workflow_data["schedule"] = schedule
     dp.workflow_data["directory"] = Directory(db, settings.max_recipients, schedule)  # contacts, groups, duty
+    dp.workflow_data["steps"] = steps  # its clock, for the tests
     return App(
         settings=settings,
         bot=bot,

@@ -15,8 +15,8 @@ import pytest
 import bot.services.batch as batch_service
 import bot.storage.fsm as fsm
 from bot.devkit.harness import Harness
-from bot.services.alerts import STORM_POSTS
 from bot.devkit.telegram import FakeUser
+from bot.services.alerts import STORM_POSTS
 from bot.services.directory import Directory
 from tests.alert_payloads import TOKEN, alert, alertmanager, post
 from tests.chaos_support import eventually

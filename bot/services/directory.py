@@ -26,7 +26,7 @@ from bot.sms.names import (
 from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
 from bot.storage.db import Database
-from bot.storage.directory import Contact, Duty, Group, Member, NameTaken
+from bot.storage.directory import Contact, Duty, Group, Member, NameTaken, NotYours
 
 if TYPE_CHECKING:
     from bot.services.schedule import DutySchedule
@@ -99,6 +99,13 @@ class Refused(NamedTuple):
 
     name: str
     why: NameProblem | Literal["group", "contact"]
+
+
+class Locked(NamedTuple):
+    """Another's contact or group: only the one who added it (`added_by`) or an admin may change it."""
+
+    name: str
+    added_by: int
 
 
 class MemberProblem(NamedTuple):
@@ -275,13 +282,17 @@ class Directory:
         return item
 
     # --- contacts ----------------------------------------------------------------------------------------
-    async def save_contact(self, raw_name: str, msisdn: str, by: int) -> Saved | Refused:
+    async def save_contact(
+        self, raw_name: str, msisdn: str, by: int, is_admin: bool = False
+    ) -> Saved | Refused | Locked:
         name = clean_contact_name(raw_name)
         problem = name_problem(name)
         if problem is not None:
             return Refused(name, problem)
         try:
-            contact, before = await self.repo.save_contact(name, msisdn, by)
+            contact, before = await self.repo.save_contact(name, msisdn, by, is_admin=is_admin)
+        except NotYours as locked:
+            return Locked(await self._shown_name(name), locked.added_by)
         except NameTaken as taken:
             return Refused(await self._shown_name(name), "group" if taken.kind == "group" else "contact")
         return Saved(contact, before)
@@ -308,13 +319,16 @@ class Directory:
         entry = (await self.repo.book()).exact(phrase)
         return await self.repo.group(entry.id) if entry is not None and entry.kind == "group" else None
 
+    async def may_change(self, contact: Contact | Group, user_id: int, is_admin: bool) -> bool:
+        return is_admin or contact.added_by == user_id
+
     async def may_delete(self, contact: Contact | Group, user_id: int, is_admin: bool) -> bool:
         return is_admin or contact.added_by == user_id
 
     # --- groups ------------------------------------------------------------------------------------------
     async def save_group(
-        self, raw_name: str, phrases: list[str], by: int
-    ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany:
+        self, raw_name: str, phrases: list[str], by: int, is_admin: bool = False
+    ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany | Locked:
         name = clean_contact_name(raw_name)
         problem = name_problem(name)
         if problem is not None:
@@ -345,7 +359,9 @@ class Directory:
         if len(members) > self.max_recipients:
             return TooMany(len(members), self.max_recipients)
         try:
-            group, before = await self.repo.save_group(name, members, by)
+            group, before = await self.repo.save_group(name, members, by, is_admin=is_admin)
+        except NotYours as locked:
+            return Locked(await self._shown_name(name), locked.added_by)
         except NameTaken:
             return Refused(await self._shown_name(name), "contact")
         return group, before, members

@@ -66,6 +66,11 @@ class FsmRepository:
         value = json.loads(data)
         return state, value if isinstance(value, dict) else {}
 
+    async def changed_at(self, key: str) -> str | None:
+        """When the step of `key` last changed (UTC, ISO); None when nothing is stored."""
+        at = await self._store.scalar("SELECT updated_at FROM fsm_states WHERE key = ?", (key,))
+        return None if at is None else str(at)
+
     async def set_state(self, key: str, state: str | None) -> None:
         await self._write(key, state, (await self._load(key))[1])
 

@@ -377,6 +377,60 @@ MIGRATIONS: list[str] = [
     CREATE INDEX batch_members_msisdn ON batch_members(msisdn);
     CREATE INDEX sends_user_draft ON sends(user_id, id) WHERE state = 'draft';
     """,
+    # 14 (issue 24 row 6): ids of contacts, groups and templates are never reused (AUTOINCREMENT), so a stale
+    # button on a deleted row never acts on a newer one. SQLite adds AUTOINCREMENT only by rebuilding the table
+    # (foreign keys are off while migrations run: the rebuild neither cascades nor rewrites the children's
+    # references). The counters start above every id the audit log remembers, not only the rows still there.
+    """
+    CREATE TABLE contacts_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        msisdn      TEXT NOT NULL,
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    INSERT INTO contacts_new (id, name, name_key, msisdn, added_by, added_at, updated_at)
+        SELECT id, name, name_key, msisdn, added_by, added_at, updated_at FROM contacts;
+    DROP TABLE contacts;
+    ALTER TABLE contacts_new RENAME TO contacts;
+    CREATE TABLE recipient_groups_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    INSERT INTO recipient_groups_new (id, name, name_key, added_by, added_at, updated_at)
+        SELECT id, name, name_key, added_by, added_at, updated_at FROM recipient_groups;
+    DROP TABLE recipient_groups;
+    ALTER TABLE recipient_groups_new RENAME TO recipient_groups;
+    CREATE TABLE templates_new (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        key       TEXT NOT NULL UNIQUE,
+        name      TEXT NOT NULL,
+        text      TEXT NOT NULL,
+        saved_by  INTEGER NOT NULL,
+        saved_at  TEXT NOT NULL,
+        uses      INTEGER NOT NULL DEFAULT 0,
+        used_at   TEXT
+    );
+    INSERT INTO templates_new (id, key, name, text, saved_by, saved_at, uses, used_at)
+        SELECT id, key, name, text, saved_by, saved_at, uses, used_at FROM templates;
+    DROP TABLE templates;
+    ALTER TABLE templates_new RENAME TO templates;
+    CREATE INDEX templates_popular ON templates(uses DESC, saved_at DESC);
+    DELETE FROM sqlite_sequence WHERE name IN ('contacts', 'recipient_groups', 'templates');
+    INSERT INTO sqlite_sequence (name, seq) VALUES
+        ('contacts', MAX((SELECT COALESCE(MAX(id), 0) FROM contacts),
+                         (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'contact%'))),
+        ('recipient_groups', MAX((SELECT COALESCE(MAX(id), 0) FROM recipient_groups),
+                                 (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'group%'))),
+        ('templates', MAX((SELECT COALESCE(MAX(id), 0) FROM templates),
+                          (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'template%')));
+    """,
 ]
 
 LATEST = len(MIGRATIONS)
