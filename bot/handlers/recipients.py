@@ -20,27 +20,48 @@ from aiogram.types import CallbackQuery, Message
 import bot.handlers.send as send
 from bot.config import Settings
 from bot.services import templates
-from bot.services.directory import Ambiguous, Directory, Resolved, slots_from_data, slots_to_data
+from bot.services.directory import (
+    Ambiguous,
+    Directory,
+    NoMatch,
+    Resolved,
+    Unsure,
+    slots_from_data,
+    slots_to_data,
+    unsure_from_data,
+    unsure_to_data,
+)
 from bot.services.sending import SendingService
 from bot.sms.recipients import Recipient, lone_digit, split_number
 from bot.storage.db import Database
-from bot.ui import access_texts, contact_keyboards, contact_texts, keyboards, template_keyboards, template_texts, texts
+from bot.ui import (
+    access_texts,
+    contact_keyboards,
+    contact_texts,
+    keyboards,
+    recipient_keyboards,
+    recipient_texts,
+    template_keyboards,
+    template_texts,
+    texts,
+)
 from bot.ui.contact_callbacks import ChoiceCb, PickCb
 from bot.ui.messages import answer_press, show
+from bot.ui.recipient_callbacks import AsTextCb, NearCb
 from bot.ui.states import SendFlow
 
 router = Router(name="recipients")
 
 
 def recipients_data(found: Sequence[Recipient]) -> list[list[str | None]]:
-    return [[r.msisdn, r.name] for r in found]
+    return [r.to_data() for r in found]
 
 
 def recipients_from(data: Any) -> list[Recipient] | None:
     if not isinstance(data, list) or not data:
         return None
     try:
-        return [Recipient(str(m), None if n is None else str(n)) for m, n in data]
+        return [Recipient.from_data(r) for r in data]
     except (TypeError, ValueError):
         return None
 
@@ -119,10 +140,26 @@ async def go_on(
         await state.update_data(choice_slots=slots_to_data(resolved.slots))
         await message.answer(contact_texts.choose(found), reply_markup=contact_keyboards.choices(found))
         return
+    if isinstance(found, Unsure) or (isinstance(found, NoMatch) and found.near):
+        await ask_which(message, state, resolved, found)
+        return
     answer = contact_texts.problem(found)
     if resolved.text:
         answer += "\n\n" + texts.text_kept(resolved.text)
     await message.answer(answer, reply_markup=keyboards.flow_cancel())
+
+
+async def ask_which(message: Message, state: FSMContext, resolved: Resolved, found: Unsure | NoMatch) -> None:
+    """A recipient the text seems to start with (issue 23.1), or a name not found (23.8): the closest names as
+    buttons, and "It is the text" when recipients were read before it. The list read so far is kept."""
+    question = found if isinstance(found, Unsure) else found.as_unsure()
+    so_far = [r for slot in resolved.slots if not isinstance(slot, Ambiguous) for r in slot]
+    await state.update_data(choice_slots=slots_to_data(resolved.slots), unsure=unsure_to_data(question))
+    if isinstance(found, Unsure):
+        body, markup = recipient_texts.unsure(found, so_far), recipient_keyboards.question(found)
+    else:
+        body, markup = recipient_texts.did_you_mean(found), recipient_keyboards.question(question, as_text=False)
+    await message.answer(body, reply_markup=markup)
 
 
 @router.message(Command("send"))
@@ -267,3 +304,62 @@ async def choice_pressed(
     await answer_press(callback)
     await show(callback, bot, message.html_text)
     await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
+
+
+async def settle(
+    callback: CallbackQuery,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+    directory: Directory,
+    index: int | None,
+) -> None:
+    """The answer to a question of `ask_which`: only the one this operator was asked and has not answered."""
+    data = await state.get_data()
+    slots = slots_from_data(data.get("choice_slots"))
+    question = unsure_from_data(data.get("unsure"))
+    kept = data.get("text")
+    text = kept if isinstance(kept, str) else ""
+    resolved = None
+    if slots is not None and question is not None and (index is not None or slots):
+        resolved = await directory.settle(slots, question, index, text)
+    message = callback.message
+    if resolved is None or not isinstance(message, Message):
+        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
+        return
+    await state.update_data(choice_slots=None, unsure=None)
+    if resolved.problem is None:
+        await picked(callback, state, sending, settings, locale, bot, resolved.recipients, resolved.text)
+        return
+    await answer_press(callback)
+    await show(callback, bot, message.html_text)
+    await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
+
+
+@router.callback_query(NearCb.filter())
+async def near_pressed(
+    callback: CallbackQuery,
+    callback_data: NearCb,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+    directory: Directory,
+) -> None:
+    await settle(callback, state, sending, settings, locale, bot, directory, callback_data.index)
+
+
+@router.callback_query(AsTextCb.filter())
+async def as_text_pressed(
+    callback: CallbackQuery,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+    directory: Directory,
+) -> None:
+    await settle(callback, state, sending, settings, locale, bot, directory, None)

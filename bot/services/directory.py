@@ -8,14 +8,27 @@ the address book. It returns data; the handlers render it (bot/ui/contact_texts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
+from bot.services.slots import (
+    Ambiguous,
+    NoMatch,
+    Slot,
+    slots_from_data,
+    slots_to_data,
+    unsure_from_data,
+    unsure_to_data,
+)
 from bot.sms.names import (
     Book,
     Entry,
     Item,
     NameProblem,
+    Reading,
+    Unsure,
     clean_contact_name,
+    first_unknown,
+    looks_like,
     name_key,
     name_problem,
     read_one,
@@ -30,16 +43,11 @@ RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
 
 
+__all__ = ["Ambiguous", "NoMatch", "Slot", "Unsure", "slots_from_data", "slots_to_data"]
+__all__ += ["unsure_from_data", "unsure_to_data"]
+
+
 # --- what can be wrong with a recipient phrase --------------------------------------------------------------
-class NoMatch(NamedTuple):
-    phrase: str
-
-
-class Ambiguous(NamedTuple):
-    phrase: str
-    choices: tuple[Entry, ...]
-
-
 class TooMany(NamedTuple):
     found: int
     limit: int
@@ -57,9 +65,7 @@ class BadNumber(NamedTuple):
     problem: PhoneProblem
 
 
-Problem = NoMatch | Ambiguous | TooMany | NobodyOnDuty | EmptyGroup | BadNumber
-#: One recipient phrase once read: its recipients, or the choice still to make.
-Slot = list[Recipient] | Ambiguous
+Problem = NoMatch | Ambiguous | TooMany | NobodyOnDuty | EmptyGroup | BadNumber | Unsure
 
 
 @dataclass
@@ -87,44 +93,18 @@ class Saved(NamedTuple):
 
 
 class Refused(NamedTuple):
-    """A name that cannot be used: why (a NameProblem, or 'group'/'contact': another kind has it)."""
+    """A name that cannot be used: why (a NameProblem, or 'group'/'contact': another kind has it; 'lookalike': it
+    only looks like the saved name `name`, in other letters or with invisible ones)."""
 
     name: str
-    why: NameProblem | Literal["group", "contact"]
+    why: NameProblem | Literal["group", "contact", "lookalike"]
+    typed: str = ""  # 'lookalike': the name as typed
 
 
 class MemberProblem(NamedTuple):
     phrase: str
     why: Literal["unknown", "ambiguous", "group", "duty"]
     choices: tuple[Entry, ...] = ()
-
-
-def slots_to_data(slots: list[Slot]) -> list[Any]:
-    """Slots as JSON for the FSM (a choice survives a restart)."""
-    out: list[Any] = []
-    for slot in slots:
-        if isinstance(slot, Ambiguous):
-            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in slot.choices]})
-        else:
-            out.append([[r.msisdn, r.name] for r in slot])
-    return out
-
-
-def slots_from_data(data: Any) -> list[Slot] | None:
-    """None when `data` is not what `slots_to_data` wrote (an old or foreign state)."""
-    if not isinstance(data, list):
-        return None
-    slots: list[Slot] = []
-    try:
-        for raw in data:
-            if isinstance(raw, dict):
-                choices = tuple(Entry(str(k), int(i), str(n)) for k, i, n in raw["choices"])  # type: ignore[arg-type]
-                slots.append(Ambiguous(str(raw["phrase"]), choices))
-            else:
-                slots.append([Recipient(str(m), None if n is None else str(n)) for m, n in raw])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return slots
 
 
 class Directory:
@@ -137,24 +117,49 @@ class Directory:
     async def read(self, args: str) -> Resolved:
         """`/send <r1>, <r2>, ... <text>` (or what the guided number step got)."""
         reading = read_recipients(args, Book([]))  # a plain number (the common case) needs no address book
-        if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
-            reading = read_recipients(args, await self.repo.book())
+        one_number = len(reading.items) == 1 and reading.items[0].msisdn is not None
+        if not (one_number and not reading.comma and reading.unsure is None):
+            book = await self.repo.book()
+            reading = read_recipients(args, book)
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)
-            first = args.split()[0] if args.split() else ""
-            rest = args.strip()[len(first) :].strip()  # the text as typed, line breaks kept
-            return Resolved([], rest, NoMatch(first))
-        slots: list[Slot] = []
+            miss = first_unknown(args, book)  # did you mean: the closest names, if any
+            return Resolved([], miss.rest, NoMatch(miss.phrase, miss.choices, miss.rest, miss.comma))
+        resolved = await self._resolved(reading, [])
+        one_number = len(reading.items) == 1 and reading.items[0].msisdn is not None
+        resolved.typed_number = one_number and reading.unsure is None
+        return resolved
+
+    async def _resolved(self, reading: Reading, before: list[Slot]) -> Resolved:
+        """The items read after `before`; a recipient the text seems to start with is asked about first."""
+        slots = list(before)
         for item in reading.items:
             slot = await self._slot(item)
             if isinstance(slot, NobodyOnDuty | EmptyGroup | NoMatch):
                 return Resolved([], reading.text, slot)
             slots.append(slot)
-        typed = len(reading.items) == 1 and reading.items[0].msisdn is not None
-        resolved = self.finish(slots, reading.text)
-        resolved.typed_number = typed
-        return resolved
+        if reading.unsure is not None and not any(isinstance(s, Ambiguous) for s in slots):
+            return Resolved([], reading.text, reading.unsure, slots)
+        return self.finish(slots, reading.text)
+
+    async def settle(self, slots: list[Slot], unsure: Unsure, index: int | None, text: str) -> Resolved | None:
+        """The answer to an Unsure question (or a did-you-mean): `index` None: it is the text; else the choice (the
+        number, for a second number). None when there is no such choice."""
+        if index is None:
+            return self.finish(slots, text)
+        if unsure.kind == "number" and index == 0 and unsure.msisdn is not None:
+            slot: Slot | NobodyOnDuty | EmptyGroup | NoMatch = [Recipient(unsure.msisdn)]
+        elif unsure.kind == "name" and 0 <= index < len(unsure.choices):
+            slot = await self._slot(Item(unsure.phrase, entries=(unsure.choices[index],)))
+        else:
+            return None
+        if isinstance(slot, NobodyOnDuty | EmptyGroup | NoMatch):
+            return Resolved([], text, slot)
+        if not unsure.comma:  # the list ended with it: what follows is the text
+            return self.finish([*slots, slot], unsure.rest)
+        tail = read_recipients(unsure.rest, await self.repo.book(), after_comma=True)
+        return await self._resolved(tail, [*slots, slot])
 
     def finish(self, slots: list[Slot], text: str) -> Resolved:
         """Recipients once every slot is known (else the first choice to make); duplicates once; the cap."""
@@ -249,7 +254,9 @@ class Directory:
     # --- contacts ----------------------------------------------------------------------------------------
     async def save_contact(self, raw_name: str, msisdn: str, by: int) -> Saved | Refused:
         name = clean_contact_name(raw_name)
-        problem = name_problem(name)
+        problem = name_problem(name) or await self._lookalike(name)
+        if isinstance(problem, Refused):
+            return problem
         if problem is not None:
             return Refused(name, problem)
         try:
@@ -267,6 +274,14 @@ class Directory:
             return [found] if found else []
         contacts = [await self.repo.contact(e.id) for e in book.prefixed(phrase) if e.kind == "contact"]
         return [c for c in contacts if c is not None]
+
+    async def _lookalike(self, name: str) -> Refused | None:
+        """A new name that only looks like a saved one ("Oлег" with a Latin O beside «Олег») is refused, naming it:
+        saved, it would be a second name nobody can tell from the first."""
+        entry = (await self.repo.book()).exact(name)
+        if entry is not None and looks_like(name, entry.name):
+            return Refused(entry.name, "lookalike", typed=name)
+        return None
 
     async def _shown_name(self, name: str) -> str:
         """The name as saved (`name` in another case finds it)."""
@@ -288,7 +303,9 @@ class Directory:
         self, raw_name: str, phrases: list[str], by: int
     ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany:
         name = clean_contact_name(raw_name)
-        problem = name_problem(name)
+        problem = name_problem(name) or await self._lookalike(name)
+        if isinstance(problem, Refused):
+            return problem
         if problem is not None:
             return Refused(name, problem)
         book = await self.repo.book()
