@@ -275,6 +275,12 @@ class Directory:
         contacts = [await self.repo.contact(e.id) for e in book.prefixed(phrase) if e.kind == "contact"]
         return [c for c in contacts if c is not None]
 
+    async def near_contacts(self, phrase: str) -> list[Contact]:
+        """`/contact <name>` that names nobody: the contacts closest to it (a typo, or a word of their name)."""
+        near = [e for _, e in (await self.repo.book()).closest(phrase) if e.kind == "contact"]
+        found = [await self.repo.contact(e.id) for e in near]
+        return [c for c in found if c is not None]
+
     async def _lookalike(self, name: str) -> Refused | None:
         """A new name that only looks like a saved one ("Oлег" with a Latin O beside «Олег») is refused, naming it:
         saved, it would be a second name nobody can tell from the first."""

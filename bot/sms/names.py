@@ -139,6 +139,18 @@ def split_contact_args(args: str) -> ContactArgs:
     return ContactArgs(clean_contact_name(args), None, None)
 
 
+def trailing_number(args: str) -> tuple[str, str] | None:
+    """`Вася 123` -> ('Вася', '123'): the words before trailing number-like words, and those words; None when
+    there are none (or nothing before them)."""
+    words = args.split()
+    numeric = 0
+    while numeric < len(words) - 1 and NUMBER_WORD.match(words[-numeric - 1]):
+        numeric += 1
+    if not numeric:
+        return None
+    return " ".join(words[:-numeric]), " ".join(words[-numeric:])
+
+
 # --- the address book and reading a phrase ------------------------------------------------------------------
 Kind = Literal["contact", "group"]
 

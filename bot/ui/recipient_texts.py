@@ -57,3 +57,22 @@ def text_start_phone_like(start: str) -> str:
     return _("⚠️ The text starts with “{start}”: it is sent as text, not as a recipient.").format(
         start=html.escape(start)
     )
+
+
+def no_contact(phrase: str, digits: str | None, near: bool) -> str:
+    """`/contact <name>` that names nobody: trailing digits that are not a number said so (`/contact Вася 123`),
+    the closest names offered as buttons (`near`), else how to save one."""
+    if digits is not None:
+        lines = [
+            _("🤷 “{digits}” is not a phone number, and no contact is named “{phrase}”.").format(
+                digits=typed(digits), phrase=typed(phrase)
+            )
+        ]
+        lines.append(_("Save a contact: {example}").format(example=example_contact(phrase[: -len(digits)].strip())))
+    else:
+        lines = [_("🤷 No contact named “{phrase}”.").format(phrase=typed(phrase))]
+        if not near:
+            lines.append(_("Save one: {example}").format(example=example_contact(phrase)))
+    if near:
+        lines.append(_("Did you mean one of these?"))
+    return "\n".join(lines)
