@@ -16,6 +16,7 @@ from bot.handlers import (
     fallback,
     groups,
     history,
+    recipient_answers,
     recipients,
     results,
     send,
@@ -40,6 +41,7 @@ def setup_routers() -> list[Router]:
         groups.router,
         duty.router,
         recipients.router,  # before send: /send and the number step read names too
+        recipient_answers.router,
         send.router,
         batch.router,
         alerts.router,

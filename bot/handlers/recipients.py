@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -28,7 +28,6 @@ from bot.services.directory import (
     Unsure,
     slots_from_data,
     slots_to_data,
-    unsure_from_data,
     unsure_to_data,
 )
 from bot.services.sending import SendingService
@@ -47,7 +46,6 @@ from bot.ui import (
 )
 from bot.ui.contact_callbacks import ChoiceCb, PickCb
 from bot.ui.messages import answer_press, show
-from bot.ui.recipient_callbacks import AsTextCb, NearCb
 from bot.ui.states import SendFlow
 
 router = Router(name="recipients")
@@ -112,8 +110,10 @@ async def ask_number(
     template's Send: which text is kept)."""
     await state.set_state(SendFlow.number)
     found = await directory.quick_picks(user_id, exclude)
-    body = texts.ask_number() + ("\n" + contact_texts.ask_number_or_pick() if found else "")
-    await message.answer(body if note is None else note + "\n" + body, reply_markup=contact_keyboards.picks(found))
+    duty = await directory.duty() if await directory.duty_recipients() else None
+    body = texts.ask_number() + ("\n" + contact_texts.ask_number_or_pick() if found or duty else "")
+    markup = recipient_keyboards.with_duty_first(contact_keyboards.picks(found), duty)
+    await message.answer(body if note is None else note + "\n" + body, reply_markup=markup)
 
 
 async def go_on(
@@ -183,6 +183,21 @@ async def send_command(
         await send.compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
         return
     await go_on(message, state, sending, settings, locale, resolved, user_id)
+
+
+async def starts_with_name(message: Message, directory: Directory) -> bool:
+    """A filter: a plain message that starts with a contact's or group's name, or with `duty`."""
+    return await directory.starts_with_name(message.text or "")
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), starts_with_name)
+async def name_outside_a_flow(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, directory: Directory
+) -> None:
+    """`дежурный Сервер упал`, `Иван Петров disk full` without /send are taken as /send (issue 23.13)."""
+    assert message.text is not None
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    await go_on(message, state, sending, settings, locale, await directory.read(message.text), user_id)
 
 
 @router.message(SendFlow.number, F.text, ~F.text.startswith("/"))
@@ -304,62 +319,3 @@ async def choice_pressed(
     await answer_press(callback)
     await show(callback, bot, message.html_text)
     await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
-
-
-async def settle(
-    callback: CallbackQuery,
-    state: FSMContext,
-    sending: SendingService,
-    settings: Settings,
-    locale: str,
-    bot: Bot,
-    directory: Directory,
-    index: int | None,
-) -> None:
-    """The answer to a question of `ask_which`: only the one this operator was asked and has not answered."""
-    data = await state.get_data()
-    slots = slots_from_data(data.get("choice_slots"))
-    question = unsure_from_data(data.get("unsure"))
-    kept = data.get("text")
-    text = kept if isinstance(kept, str) else ""
-    resolved = None
-    if slots is not None and question is not None and (index is not None or slots):
-        resolved = await directory.settle(slots, question, index, text)
-    message = callback.message
-    if resolved is None or not isinstance(message, Message):
-        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
-        return
-    await state.update_data(choice_slots=None, unsure=None)
-    if resolved.problem is None:
-        await picked(callback, state, sending, settings, locale, bot, resolved.recipients, resolved.text)
-        return
-    await answer_press(callback)
-    await show(callback, bot, message.html_text)
-    await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
-
-
-@router.callback_query(NearCb.filter())
-async def near_pressed(
-    callback: CallbackQuery,
-    callback_data: NearCb,
-    state: FSMContext,
-    sending: SendingService,
-    settings: Settings,
-    locale: str,
-    bot: Bot,
-    directory: Directory,
-) -> None:
-    await settle(callback, state, sending, settings, locale, bot, directory, callback_data.index)
-
-
-@router.callback_query(AsTextCb.filter())
-async def as_text_pressed(
-    callback: CallbackQuery,
-    state: FSMContext,
-    sending: SendingService,
-    settings: Settings,
-    locale: str,
-    bot: Bot,
-    directory: Directory,
-) -> None:
-    await settle(callback, state, sending, settings, locale, bot, directory, None)

@@ -39,6 +39,8 @@ from bot.sms.recipients import Recipient
 from bot.storage.db import Database
 from bot.storage.directory import Contact, Duty, Group, Member, NameTaken
 
+VIA_DUTY = "duty"  # Recipient.via: whoever is on duty ("duty:<group>": a member of the group on duty)
+VIA_GROUP = "group:"  # Recipient.via: a member of the group named after it
 RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
 
@@ -75,6 +77,10 @@ class Resolved:
     problem: Problem | None = None
     slots: list[Slot] = field(default_factory=list)  # with an Ambiguous problem: what to resume after the choice
     typed_number: bool = False  # one number as typed, nothing else named: the plain /send <number> path
+
+
+def via_group(name: str) -> str:
+    return VIA_GROUP + name
 
 
 class Pick(NamedTuple):
@@ -210,14 +216,16 @@ class Directory:
         members = await self.repo.members(entry.id)
         if not members:
             return EmptyGroup(entry.name)
-        return [Recipient(m.msisdn, m.name) for m in members]
+        return [Recipient(m.msisdn, m.name, via_group(entry.name)) for m in members]
 
     async def recipients_of_contact(self, contact_id: int) -> list[Recipient]:
         contact = await self.repo.contact(contact_id)
         return [] if contact is None else [Recipient(contact.msisdn, contact.name)]
 
     async def recipients_of_group(self, group_id: int) -> list[Recipient]:
-        return [Recipient(m.msisdn, m.name) for m in await self.repo.members(group_id)]
+        group = await self.repo.group(group_id)
+        via = None if group is None else via_group(group.name)
+        return [Recipient(m.msisdn, m.name, via) for m in await self.repo.members(group_id)]
 
     # --- duty --------------------------------------------------------------------------------------------
     async def duty(self) -> Duty | None:
@@ -229,10 +237,21 @@ class Directory:
         if duty is None:
             return []
         if duty.contact is not None:
-            return [Recipient(duty.contact.msisdn, duty.contact.name)]
+            return [Recipient(duty.contact.msisdn, duty.contact.name, VIA_DUTY)]
         if duty.group is not None:
-            return await self.recipients_of_group(duty.group.id)
-        return [Recipient(duty.msisdn)] if duty.msisdn else []
+            via = VIA_DUTY + ":" + duty.group.name
+            return [Recipient(m.msisdn, m.name, via) for m in await self.repo.members(duty.group.id)]
+        return [Recipient(duty.msisdn, None, VIA_DUTY)] if duty.msisdn else []
+
+    async def starts_with_name(self, text: str) -> bool:
+        """A plain message (no command) that starts with a contact's or group's whole name, or with `duty`, is
+        meant as /send (issue 23.13), as one that starts with a number is. A mere prefix is not: "Ok" is no
+        call to Oksana."""
+        reading = read_recipients(text, await self.repo.book())
+        if not reading.items or reading.items[0].msisdn is not None:
+            return False
+        first = reading.items[0]
+        return first.duty or (len(first.entries) == 1 and name_key(first.phrase) == name_key(first.entries[0].name))
 
     async def set_duty(self, phrase: str, by: int) -> Item | MemberProblem:
         """`/duty <recipient>`: one contact, group or number."""

@@ -17,3 +17,7 @@ class NearCb(CallbackData, prefix="nnr"):
 
 class AsTextCb(CallbackData, prefix="ntx"):
     """The words asked about are the start of the text."""
+
+
+class DutyPickCb(CallbackData, prefix="ndy"):
+    """🧑‍🚒 The one on duty, at the guided number step (whoever is on duty at the press)."""

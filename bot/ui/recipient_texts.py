@@ -12,6 +12,7 @@ from bot.services.directory import NoMatch
 from bot.sms.names import Unsure
 from bot.sms.phone import format_phone
 from bot.sms.recipients import Recipient
+from bot.storage.directory import Duty
 from bot.ui.contact_texts import example_contact, recipients, typed
 from bot.ui.texts import phone_problem
 
@@ -76,3 +77,16 @@ def no_contact(phrase: str, digits: str | None, near: bool) -> str:
     if near:
         lines.append(_("Did you mean one of these?"))
     return "\n".join(lines)
+
+
+def duty_button(duty: Duty) -> str:
+    """The guided number step's first button: whoever is on duty, by name (plain text: a button)."""
+    if duty.group is not None:
+        return _("🧑‍🚒 On duty: 👥 {group}").format(group=duty.group.name)
+    who = duty.contact.name if duty.contact is not None else format_phone(duty.msisdn or "")
+    return _("🧑‍🚒 On duty: {who}").format(who=who)
+
+
+def nobody_on_duty() -> str:
+    """A toast (plain text): 🧑‍🚒 pressed when nobody is on duty any more."""
+    return _("🤷 Nobody is on duty now. Set who is: /duty")
