@@ -52,3 +52,23 @@ async def test_a_plain_message_that_starts_with_duty_or_a_name_opens_a_preview(r
     hint = await say(olga, "Ив, привет")
     assert "Не понимаю" in hint.plain
     assert not sent(rig)  # nothing leaves without the Send press
+
+
+async def test_group_and_duty_names_stay_with_the_send(rig: Harness) -> None:
+    alex = rig.telegram.user(ADMIN, first_name="Alex", language_code="en")
+    assert "✅" in (await say(alex, "/contact Ivan Petrov +7 904 176-49-95")).plain
+    assert "✅" in (await say(alex, "/contact Olga +7 916 123-45-67")).plain
+    assert "✅" in (await say(alex, "/group Night: Ivan Petrov, Olga, +7 900 000-00-51")).plain
+    preview = await say(alex, "/send Night db1 is down")
+    assert "To: 👥 Night (3): Ivan Petrov, Olga, +7\u00a0900\u00a0000\u201100\u201151" in preview.plain
+    await alex.press(preview, "✅ Send to 3")
+    summary = await alex.wait_for(
+        lambda m: m.message_id == preview.message_id and "Delivered: 2" in m.plain and "Rejected" in m.plain,
+        timeout=30,
+    )
+    assert "👥 Night (1): +7\u00a0900\u00a0000\u201100\u201151" in summary.plain  # the rejected one, under its group
+    assert "✅" in (await say(alex, "/duty Ivan Petrov")).plain
+    preview = await say(alex, "/send duty disk full")
+    assert "To: duty — Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195)" in preview.plain
+    preview = await say(alex, "/send duty, Olga disk full")
+    assert "To: duty — Ivan Petrov; Olga" in preview.plain

@@ -58,6 +58,7 @@ class Member:
     final_at: str | None = None
     status_code: int | None = None
     error_text: str | None = None
+    via: str | None = None  # how it was chosen (Recipient.via): "group:<name>", "duty", "duty:<group>"
 
 
 def _batch(row: Row | None) -> BatchRow | None:
@@ -65,7 +66,7 @@ def _batch(row: Row | None) -> BatchRow | None:
 
 
 _MEMBERS = """SELECT m.batch_id, m.position, m.msisdn, m.name, m.send_id, m.attempted_at, m.done_at,
-                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text
+                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text, m.via
               FROM batch_members AS m LEFT JOIN sends AS s ON s.id = m.send_id"""
 
 
@@ -95,8 +96,8 @@ class BatchesRepository:
             assert row is not None
             for position, recipient in enumerate(recipients):
                 await db.rows(
-                    "INSERT INTO batch_members (batch_id, position, msisdn, name) VALUES (?, ?, ?, ?)",
-                    (row["id"], position, recipient.msisdn, recipient.name),
+                    "INSERT INTO batch_members (batch_id, position, msisdn, name, via) VALUES (?, ?, ?, ?, ?)",
+                    (row["id"], position, recipient.msisdn, recipient.name, recipient.via),
                 )
         return BatchRow(**dict(row))
 

@@ -321,6 +321,13 @@ MIGRATIONS: list[str] = [
                       WHERE o.id < templates.id AND name_fold(o.name) = name_fold(templates.name))
         THEN char(8291) || 't' || id ELSE '' END;
     """,
+    # 11 (issue 23.11, names): how a recipient was chosen stays with the send — "group:<name>" (a group's member),
+    # "duty", "duty:<group>" (bot.sms.recipients.Recipient.via) — so the preview and the summary say "👥 Night (7)"
+    # and "duty — Ivan Petrov". A group's name is the team's word, not a person's: RETENTION_DAYS leaves it.
+    """
+    ALTER TABLE sends ADD COLUMN recipient_via TEXT;
+    ALTER TABLE batch_members ADD COLUMN via TEXT;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

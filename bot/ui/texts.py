@@ -35,6 +35,7 @@ from bot.sms.recipients import LoneDigit
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
 from bot.storage.sends import REPLACED
+from bot.ui import via_texts
 
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = format_phone("79041764995")  # no-break, as every number the bot shows
@@ -195,6 +196,11 @@ def preview(row: SendRow) -> str:
 
 def to_line(row: SendRow) -> str:
     """Whom the preview's SMS goes to: the number, and the contact's name when it was addressed by one."""
+    if row.recipient_via:  # a group's member, or whoever is on duty (issue 23.11)
+        who = format_phone(row.msisdn)
+        if row.recipient_name:
+            who = f"{html.escape(row.recipient_name)} ({who})"
+        return _("To: {names}").format(names=via_texts.labelled(row.recipient_via, 1, who))
     if row.recipient_name:
         return _("To: {name} ({number})").format(name=html.escape(row.recipient_name), number=format_phone(row.msisdn))
     return _("To: {number}").format(number=format_phone(row.msisdn))
