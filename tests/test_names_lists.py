@@ -51,6 +51,7 @@ async def test_it_is_the_text_keeps_every_word(rig: Harness) -> None:
     await olga.press(asked, "✏️ Это текст")
     preview = await olga.wait_for(lambda m: "Проверьте перед отправкой" in m.plain)
     assert "Кому: Ольга" in preview.plain and "8904123 сервер упал" in preview.plain
+    assert "⚠️ Текст начинается с «8904123»: это уйдёт как часть текста, а не как получатель." in preview.plain
 
 
 async def test_a_second_number_without_a_comma_is_asked_about(rig: Harness) -> None:
@@ -66,6 +67,7 @@ async def test_a_second_number_without_a_comma_is_asked_about(rig: Harness) -> N
     await alex.press(asked, "✏️ It is the text")
     preview = await alex.wait_for(lambda m: "Check before sending" in m.plain and f"{THIRD} test" in m.plain)
     assert "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
+    assert f"⚠️ The text starts with “{THIRD}”: it is sent as text" in preview.plain
 
 
 async def test_a_name_not_found_offers_the_closest(rig: Harness) -> None:

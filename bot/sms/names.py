@@ -21,7 +21,7 @@ from typing import Literal, NamedTuple
 from bot.sms import nearby
 from bot.sms.clean import clean_name
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
-from bot.sms.recipients import MAX_NUMBER_WORDS, NUMBER_WORD, TRAILING, split_number
+from bot.sms.recipients import MAX_NUMBER_WORDS, NUMBER_WORD, PHONE_LIKE_DIGITS, TRAILING, split_number
 
 MAX_NAME = 64  # characters
 MAX_NAME_WORDS = MAX_NAME // 2  # one-letter words and spaces: any name that can be saved can be read
@@ -317,7 +317,6 @@ def read_recipients(args: str, book: Book, *, after_comma: bool = False) -> Read
     return Reading(items, text, comma=comma, unsure=unsure)
 
 
-PHONE_LIKE_DIGITS = 7  # a run of number-like words with this many digits is meant as a number, not as text
 NEAR_WORDS = 4  # a near miss of a name is looked for in at most this many words
 
 

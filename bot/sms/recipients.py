@@ -106,3 +106,22 @@ def lone_digit(args: str) -> LoneDigit | None:
             return None
         return LoneDigit(digit, split.msisdn, split.text, _after(args, words, k - 1), typed)
     return None  # pragma: no cover - the shortest run that is a number would have ended before the digit
+
+
+PHONE_LIKE_DIGITS = 7  # number-like words with this many digits look like a phone number, not like text
+
+
+def phone_like_start(text: str) -> str | None:
+    """The number-like words a text starts with when they look like a phone number (`8 800 100-60-03 call us`):
+    a preview says they go out as text (issue 23.1). None otherwise."""
+    words = text.split()
+    run: list[str] = []
+    for word in words[:MAX_NUMBER_WORDS]:
+        if not NUMBER_WORD.match(word):
+            break
+        run.append(word)
+        if word[-1] in TRAILING:
+            break
+    if sum(ch.isdigit() for w in run for ch in w) < PHONE_LIKE_DIGITS:
+        return None
+    return " ".join(run).rstrip(TRAILING)

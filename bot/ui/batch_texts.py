@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.batch_view import BatchView, Fate
 from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
+from bot.sms.recipients import phone_like_start
 from bot.storage.batches import BatchRow, Member
 from bot.ui import batch_keyboards, via_texts
 from bot.ui.result_texts import duration
@@ -57,6 +58,7 @@ def preview(view: BatchView, hit: LimitHit | None = None) -> str:
             chars=chars, parts=batch.parts, total=view.total_parts
         ),
         *plain_note(batch.text),
+        *via_texts.phone_like_note(phone_like_start(batch.text)),
         "",
         f"<blockquote>{html.escape(batch.text)}</blockquote>",
     ]

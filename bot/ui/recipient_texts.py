@@ -3,7 +3,6 @@ question, with buttons for the closest names and "It is the text" (HTML, in the 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from aiogram.utils.i18n import gettext as _
@@ -51,13 +50,6 @@ def did_you_mean(found: NoMatch) -> str:
 
 def number_label(msisdn: str) -> str:
     return "👤 " + format_phone(msisdn)
-
-
-def text_start_phone_like(start: str) -> str:
-    """Under a preview whose text starts with something phone-like: it goes out as text."""
-    return _("⚠️ The text starts with “{start}”: it is sent as text, not as a recipient.").format(
-        start=html.escape(start)
-    )
 
 
 def no_contact(phrase: str, digits: str | None, near: bool) -> str:

@@ -31,7 +31,7 @@ from bot.sms.clean import clean_name
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.plain import plainer
-from bot.sms.recipients import LoneDigit
+from bot.sms.recipients import LoneDigit, phone_like_start
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
 from bot.storage.sends import REPLACED
@@ -188,6 +188,7 @@ def preview(row: SendRow) -> str:
             _("Sender: {sender}").format(sender=html.escape(row.sender)),
             _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
             *plain_note(row.text),
+            *via_texts.phone_like_note(phone_like_start(row.text)),
             "",
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]

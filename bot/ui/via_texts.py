@@ -1,4 +1,4 @@
-"""How a recipient was chosen, said beside it (issue 23.11): "👥 Night (7): …", "duty — Ivan Petrov". A leaf:
+"""Words beside the recipients. How a recipient was chosen (issue 23.11): "👥 Night (7): …", "duty — Ivan Petrov". A leaf:
 gettext only, so every renderer (preview, summary, notices, feed) may use it. `via` is `Recipient.via`."""
 
 from __future__ import annotations
@@ -24,3 +24,14 @@ def labelled(via: str | None, count: int, who: str) -> str:
     if via.startswith(GROUP):
         return "👥 " + html.escape(via[len(GROUP) :]) + f" ({count}): " + who
     return who
+
+
+def text_start_phone_like(start: str) -> str:
+    """Under a preview whose text starts with something phone-like (issue 23.1): it goes out as text."""
+    return _("⚠️ The text starts with “{start}”: it is sent as text, not as a recipient.").format(
+        start=html.escape(start)
+    )
+
+
+def phone_like_note(start: str | None) -> list[str]:
+    return [] if start is None else [text_start_phone_like(start)]
