@@ -167,7 +167,11 @@ class Book:
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries = sorted(entries, key=lambda e: name_key(e.name))
         self._keys = [(name_key(e.name), e) for e in self.entries]
-        self._exact = dict(self._keys)
+        self._exact: dict[str, Entry] = {}
+        # Two saved names that fold alike (saved before the fold knew lookalikes; see migration 10): a contact
+        # before a group, the older first — the one that kept the stored key.
+        for k, e in sorted(self._keys, key=lambda ke: (ke[0], ke[1].kind != "contact", ke[1].id)):
+            self._exact.setdefault(k, e)
 
     def exact(self, phrase: str) -> Entry | None:
         return self._exact.get(name_key(phrase))
