@@ -70,5 +70,8 @@ async def test_group_and_duty_names_stay_with_the_send(rig: Harness) -> None:
     assert "✅" in (await say(alex, "/duty Ivan Petrov")).plain
     preview = await say(alex, "/send duty disk full")
     assert "To: duty — Ivan Petrov (+7\u00a0904\u00a0176\u201149\u201195)" in preview.plain
+    await alex.press(preview, "✅ Send")
+    done = await alex.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain, timeout=15)
+    assert "duty — Ivan Petrov" in done.plain  # the label stays after the send too
     preview = await say(alex, "/send duty, Olga disk full")
     assert "To: duty — Ivan Petrov; Olga" in preview.plain

@@ -12,6 +12,7 @@ from bot.sms.names import Unsure
 from bot.sms.phone import format_phone
 from bot.sms.recipients import Recipient
 from bot.storage.directory import Duty
+from bot.ui import contact_texts
 from bot.ui.contact_texts import example_contact, recipients, typed
 from bot.ui.texts import phone_problem
 
@@ -62,10 +63,10 @@ def no_contact(phrase: str, digits: str | None, near: bool) -> str:
             )
         ]
         lines.append(_("Save a contact: {example}").format(example=example_contact(phrase[: -len(digits)].strip())))
+    elif not near:
+        return contact_texts.no_contact(phrase)
     else:
         lines = [_("🤷 No contact named “{phrase}”.").format(phrase=typed(phrase))]
-        if not near:
-            lines.append(_("Save one: {example}").format(example=example_contact(phrase)))
     if near:
         lines.append(_("Did you mean one of these?"))
     return "\n".join(lines)

@@ -63,10 +63,13 @@ def recipient(row: SendRow) -> str:
 
 
 def whom(row: SendRow) -> str:
-    """Whom an SMS went to, as its preview named them: "Ivan Petrov (+7 904 176-49-95)", or the number alone."""
+    """Whom an SMS went to, as its preview named them: "Ivan Petrov (+7 904 176-49-95)", or the number alone; with
+    how it was chosen (issue 23.11): "duty — Ivan Petrov (…)" — in notices and the team feed alike."""
     if row.recipient_name and row.erased_at is None:
-        return f"{html.escape(row.recipient_name)} ({format_phone(row.msisdn)})"
-    return recipient(row)
+        who = f"{html.escape(row.recipient_name)} ({format_phone(row.msisdn)})"
+    else:
+        who = recipient(row)
+    return via_texts.labelled(row.recipient_via, 1, who) if row.erased_at is None else who
 
 
 def status_words(status: DeliveryStatus) -> str:
