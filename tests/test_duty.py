@@ -35,7 +35,10 @@ async def test_set_show_and_send_to_duty(rig: Harness) -> None:
     shown = await say(admin, "/duty")
     assert "On duty: 👤 Иван (+7\u00a0904\u00a0176\u201149\u201195)" in shown.plain and "Set by Oleg" in shown.plain
     preview = await say(admin, "/send duty Server db1 is down")
-    assert "To: Иван (+7\u00a0904\u00a0176\u201149\u201195)" in preview.plain and "Server db1 is down" in preview.plain
+    assert (
+        "To: duty — Иван (+7\u00a0904\u00a0176\u201149\u201195)" in preview.plain
+        and "Server db1 is down" in preview.plain
+    )
     await admin.press(preview, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert [s.msisdn for s in rig.gateway.sent] == ["79041764995"]

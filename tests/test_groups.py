@@ -49,10 +49,11 @@ async def test_make_show_list_replace_and_delete_a_group(rig: Harness) -> None:
     await admin.press(replaced, "📨 Send")
     assert "To Olga (+7\u00a0916\u00a0000\u201100\u201101)" in (await admin.next_message()).plain
     preview = await say(admin, "db1 is down")
-    assert "To: Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain
+    assert "To: 👥 Ops (1): Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain  # the group stays
     # Its name is a recipient wherever a contact's is.
     preview = await say(admin, "/send ops Server down")
-    assert "To: Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain and "Server down" in preview.plain
+    assert "To: 👥 Ops (1): Olga (+7\u00a0916\u00a0000\u201100\u201101)" in preview.plain
+    assert "Server down" in preview.plain
     assert "On duty now: 👥 Ops" in (await say(admin, "/duty Ops")).plain
     await say(admin, f"/allow {OPERATOR}")
     oleg = rig.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
@@ -110,8 +111,8 @@ async def test_several_recipients_are_read_expanded_once_and_capped(tmp_path: Pa
         read = await directory.read("Ops, иван, +7 926 123-45-67 Hello, check the logs")
         assert read.problem is None and read.text == "Hello, check the logs"
         assert read.recipients == [
-            Recipient("79041764995", "Иван"),
-            Recipient("79161234567", "Olga"),
+            Recipient("79041764995", "Иван", "group:Ops"),
+            Recipient("79161234567", "Olga", "group:Ops"),
             Recipient("79261234567"),
         ]
         one = await directory.read("Иван Hello, check the logs")
@@ -127,5 +128,8 @@ async def test_several_recipients_are_read_expanded_once_and_capped(tmp_path: Pa
         assert chosen is not None and chosen.recipients[-1] == Recipient("79041764997", "Ivy")
         assert await directory.choose(choice.slots, 5, choice.text) is None  # no such choice
         await say(admin, "/duty Ops")
-        assert await directory.duty_recipients() == [Recipient("79041764995", "Иван"), Recipient("79161234567", "Olga")]
+        assert await directory.duty_recipients() == [
+            Recipient("79041764995", "Иван", "duty:Ops"),
+            Recipient("79161234567", "Olga", "duty:Ops"),
+        ]
         assert rig.gateway.sent == []

@@ -150,6 +150,7 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
         if table not in ("sends", "kv", "seen_updates"):
             assert after[table] == before[table], table
     added = ("outcome_owed_at", "notice_owed_at", "claimed_at", "erased_at", "expired_at", "recipient_name")  # 2-9
+    added += ("recipient_via",)  # 11
     assert [{k: v for k, v in r.items() if k not in added} for r in after["sends"]] == before["sends"]
     assert {r["id"]: r["outcome_owed_at"] for r in after["sends"] if r["outcome_owed_at"]} == OWED_OUTCOMES
     assert {r["id"]: r["notice_owed_at"] for r in after["sends"] if r["notice_owed_at"]} == OWED_NOTICES

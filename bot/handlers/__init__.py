@@ -17,6 +17,7 @@ from bot.handlers import (
     fallback,
     groups,
     history,
+    recipient_answers,
     recipients,
     results,
     rotation,
@@ -44,6 +45,7 @@ def setup_routers() -> list[Router]:
         rotation.router,
         cards.router,  # a contact's and a group's card buttons
         recipients.router,  # before send: /send and the number step read names too
+        recipient_answers.router,
         send.router,
         batch.router,
         alerts.router,

@@ -19,12 +19,21 @@ from bot.handlers.cards import REPOINTS
 from bot.services.directory import Directory, Locked, Refused, Saved
 from bot.services.feed import TeamFeed
 from bot.services.sending import SendingService
-from bot.sms.names import clean_contact_name, name_key, name_problem, split_contact_args
+from bot.sms.names import clean_contact_name, name_key, name_problem, split_contact_args, trailing_number
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.storage.db import Database
 from bot.storage.directory import Contact
 from bot.storage.models import Operator
-from bot.ui import access_texts, card_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
+from bot.ui import (
+    access_texts,
+    card_texts,
+    contact_keyboards,
+    contact_texts,
+    group_texts,
+    keyboards,
+    recipient_texts,
+    texts,
+)
 from bot.ui.contact_callbacks import ContactAddCb, ContactPageCb, SharedCb
 from bot.ui.contact_states import ContactFlow
 from bot.ui.messages import answer_press, show
@@ -129,8 +138,11 @@ async def contact(
     elif (group := await directory.group_named(split.name)) is not None:  # a group's name: its card
         members = await directory.repo.members(group.id)
         await message.answer(group_texts.card(group, members), reply_markup=contact_keyboards.group_card(group))
-    else:
-        await message.answer(contact_texts.no_contact(split.name))
+    else:  # did you mean (issue 23.8): the closest names, and trailing digits that are not a number said so
+        typo = trailing_number(split.name)
+        near = await directory.near_contacts(typo[0] if typo else split.name)
+        body = recipient_texts.no_contact(split.name, typo[1] if typo else None, bool(near))
+        await message.answer(body, reply_markup=contact_keyboards.several(near) if near else None)
 
 
 # --- ➕ Add: the name, then the number -------------------------------------------------------------------------

@@ -13,18 +13,37 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 import bot.handlers.send as send
 from bot.config import Settings
 from bot.services import templates
-from bot.services.directory import Ambiguous, Directory, Resolved, slots_from_data, slots_to_data
+from bot.services.directory import (
+    Ambiguous,
+    Directory,
+    NoMatch,
+    Resolved,
+    Unsure,
+    slots_from_data,
+    slots_to_data,
+    unsure_to_data,
+)
 from bot.services.sending import SendingService
 from bot.sms.recipients import Recipient, lone_digit, split_number
 from bot.storage.db import Database
-from bot.ui import access_texts, contact_keyboards, contact_texts, keyboards, template_keyboards, template_texts, texts
+from bot.ui import (
+    access_texts,
+    contact_keyboards,
+    contact_texts,
+    keyboards,
+    recipient_keyboards,
+    recipient_texts,
+    template_keyboards,
+    template_texts,
+    texts,
+)
 from bot.ui.contact_callbacks import ChoiceCb, PickCb
 from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
@@ -33,14 +52,14 @@ router = Router(name="recipients")
 
 
 def recipients_data(found: Sequence[Recipient]) -> list[list[str | None]]:
-    return [[r.msisdn, r.name] for r in found]
+    return [r.to_data() for r in found]
 
 
 def recipients_from(data: Any) -> list[Recipient] | None:
     if not isinstance(data, list) or not data:
         return None
     try:
-        return [Recipient(str(m), None if n is None else str(n)) for m, n in data]
+        return [Recipient.from_data(r) for r in data]
     except (TypeError, ValueError):
         return None
 
@@ -91,8 +110,10 @@ async def ask_number(
     template's Send: which text is kept)."""
     await state.set_state(SendFlow.number)
     found = await directory.quick_picks(user_id, exclude)
-    body = texts.ask_number() + ("\n" + contact_texts.ask_number_or_pick() if found else "")
-    await message.answer(body if note is None else note + "\n" + body, reply_markup=contact_keyboards.picks(found))
+    duty = await directory.duty() if await directory.duty_recipients() else None
+    body = texts.ask_number() + ("\n" + contact_texts.ask_number_or_pick() if found or duty else "")
+    markup = recipient_keyboards.with_duty_first(contact_keyboards.picks(found), duty)
+    await message.answer(body if note is None else note + "\n" + body, reply_markup=markup)
 
 
 async def go_on(
@@ -119,10 +140,26 @@ async def go_on(
         await state.update_data(choice_slots=slots_to_data(resolved.slots))
         await message.answer(contact_texts.choose(found), reply_markup=contact_keyboards.choices(found))
         return
+    if isinstance(found, Unsure) or (isinstance(found, NoMatch) and found.near):
+        await ask_which(message, state, resolved, found)
+        return
     answer = contact_texts.problem(found)
     if resolved.text:
         answer += "\n\n" + contact_texts.kept_under(found, resolved.text)
     await message.answer(answer, reply_markup=keyboards.flow_cancel())
+
+
+async def ask_which(message: Message, state: FSMContext, resolved: Resolved, found: Unsure | NoMatch) -> None:
+    """A recipient the text seems to start with (issue 23.1), or a name not found (23.8): the closest names as
+    buttons, and "It is the text" when recipients were read before it. The list read so far is kept."""
+    question = found if isinstance(found, Unsure) else found.as_unsure()
+    so_far = [r for slot in resolved.slots if not isinstance(slot, Ambiguous) for r in slot]
+    await state.update_data(choice_slots=slots_to_data(resolved.slots), unsure=unsure_to_data(question))
+    if isinstance(found, Unsure):
+        body, markup = recipient_texts.unsure(found, so_far), recipient_keyboards.question(found)
+    else:
+        body, markup = recipient_texts.did_you_mean(found), recipient_keyboards.question(question, as_text=False)
+    await message.answer(body, reply_markup=markup)
 
 
 @router.message(Command("send"))
@@ -146,6 +183,21 @@ async def send_command(
         await send.compose(message, state, sending, settings, locale, split_number(args), lone_digit(args))
         return
     await go_on(message, state, sending, settings, locale, resolved, user_id)
+
+
+async def starts_with_name(message: Message, directory: Directory) -> bool:
+    """A filter: a plain message that starts with a contact's or group's name, or with `duty`."""
+    return await directory.starts_with_name(message.text or "")
+
+
+@router.message(StateFilter(None), F.text, ~F.text.startswith("/"), starts_with_name)
+async def name_outside_a_flow(
+    message: Message, state: FSMContext, sending: SendingService, settings: Settings, locale: str, directory: Directory
+) -> None:
+    """`дежурный Сервер упал`, `Иван Петров disk full` without /send are taken as /send (issue 23.13)."""
+    assert message.text is not None
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    await go_on(message, state, sending, settings, locale, await directory.read(message.text), user_id)
 
 
 @router.message(SendFlow.number, F.text, ~F.text.startswith("/"))

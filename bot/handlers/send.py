@@ -48,6 +48,7 @@ async def show_preview(
     user_id: int | None = None,
     origin: int | None = None,
     name: str | None = None,
+    via: str | None = None,
 ) -> None:
     """The draft and its preview; `user_id` when `message` is not the operator's (a button's message); `origin`:
     the send it repeats (📨 Send again, 🔁 Try again); `name`: the contact's, when it was addressed by one (the
@@ -69,7 +70,7 @@ async def show_preview(
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
     row = await sending.create_draft(
-        user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale, name=name
+        user_id=user_id, chat_id=message.chat.id, msisdn=msisdn, text=text, locale=locale, name=name, via=via
     )
     if origin is not None:
         await sending.db.results.set_origin(row.id, origin)
@@ -111,7 +112,9 @@ async def show_drafts(
     recipients = unique(recipients)  # each number once
     if len(recipients) == 1:
         one = recipients[0]
-        await show_preview(message, state, sending, settings, one.msisdn, text, locale, user_id, name=one.name)
+        await show_preview(
+            message, state, sending, settings, one.msisdn, text, locale, user_id, name=one.name, via=one.via
+        )
         return True
     return await show_batch(message, state, sending, settings, recipients, text, locale, user_id, origin_batch)
 

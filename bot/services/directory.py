@@ -8,22 +8,48 @@ the address book. It returns data; the handlers render it (bot/ui/contact_texts.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING
 
+from bot.services.directory_types import (
+    VIA_DUTY,
+    VIA_GROUP,
+    BadNumber,
+    EmptyGroup,
+    Locked,
+    MemberProblem,
+    NobodyOnDuty,
+    Pick,
+    Problem,
+    Refused,
+    Resolved,
+    Saved,
+    TooMany,
+    via_group,
+)
+from bot.services.slots import (
+    Ambiguous,
+    NoMatch,
+    Slot,
+    slots_from_data,
+    slots_to_data,
+    unsure_from_data,
+    unsure_to_data,
+)
 from bot.sms.names import (
     Book,
     Entry,
     Item,
-    NameProblem,
+    Reading,
+    Unsure,
     clean_contact_name,
+    first_unknown,
+    looks_like,
     name_key,
     name_problem,
     read_one,
     read_recipients,
     went_on,
 )
-from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
 from bot.storage.db import Database
 from bot.storage.directory import Contact, Duty, Group, Member, NameTaken, NotYours
@@ -34,113 +60,26 @@ if TYPE_CHECKING:
 RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
 LIST_MARGIN = 10  # a recipient list is read up to MAX_RECIPIENTS + this many phrases (duplicates count), no further
-CHOICES_KEPT = 20  # of the names a phrase could mean, those kept for the choice (the keyboard shows as many)
 
 
-# --- what can be wrong with a recipient phrase --------------------------------------------------------------
-class NoMatch(NamedTuple):
-    phrase: str
-
-
-class Ambiguous(NamedTuple):
-    phrase: str
-    choices: tuple[Entry, ...]
-
-
-class TooMany(NamedTuple):
-    found: int
-    limit: int
-    more: bool = False  # the list went on past `found`: it was not read further
-
-
-class NobodyOnDuty(NamedTuple):
-    pass
-
-
-class EmptyGroup(NamedTuple):
-    name: str
-
-
-class BadNumber(NamedTuple):
-    problem: PhoneProblem
-
-
-Problem = NoMatch | Ambiguous | TooMany | NobodyOnDuty | EmptyGroup | BadNumber
-#: One recipient phrase once read: its recipients, or the choice still to make.
-Slot = list[Recipient] | Ambiguous
-
-
-@dataclass
-class Resolved:
-    recipients: list[Recipient]
-    text: str
-    problem: Problem | None = None
-    slots: list[Slot] = field(default_factory=list)  # with an Ambiguous problem: what to resume after the choice
-    typed_number: bool = False  # one number as typed, nothing else named: the plain /send <number> path
-
-
-class Pick(NamedTuple):
-    """A one-tap recipient at the guided number step: a contact ('c', its id) or a recent send ('s', its id)."""
-
-    kind: Literal["c", "s"]
-    id: int
-    label: str  # a contact's name; empty for a number (the keyboard shows the number)
-    msisdn: str
-
-
-# --- saving ---------------------------------------------------------------------------------------------------
-class Saved(NamedTuple):
-    contact: Contact
-    before: Contact | None  # None: a new contact; else the one whose number changed
-
-
-class Refused(NamedTuple):
-    """A name that cannot be used: why (a NameProblem, or 'group'/'contact': another kind has it)."""
-
-    name: str
-    why: NameProblem | Literal["group", "contact"]
-
-
-class Locked(NamedTuple):
-    """Another's contact or group: only the one who added it (`added_by`) or an admin may change it."""
-
-    name: str
-    added_by: int
-
-
-class MemberProblem(NamedTuple):
-    phrase: str
-    why: Literal["unknown", "ambiguous", "group", "duty"]
-    choices: tuple[Entry, ...] = ()
-
-
-def slots_to_data(slots: list[Slot]) -> list[Any]:
-    """Slots as JSON for the FSM (a choice survives a restart)."""
-    out: list[Any] = []
-    for slot in slots:
-        if isinstance(slot, Ambiguous):
-            kept = slot.choices[:CHOICES_KEPT]  # the FSM row stays small however many names match
-            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in kept]})
-        else:
-            out.append([[r.msisdn, r.name] for r in slot])
-    return out
-
-
-def slots_from_data(data: Any) -> list[Slot] | None:
-    """None when `data` is not what `slots_to_data` wrote (an old or foreign state)."""
-    if not isinstance(data, list):
-        return None
-    slots: list[Slot] = []
-    try:
-        for raw in data:
-            if isinstance(raw, dict):
-                choices = tuple(Entry(str(k), int(i), str(n)) for k, i, n in raw["choices"])  # type: ignore[arg-type]
-                slots.append(Ambiguous(str(raw["phrase"]), choices))
-            else:
-                slots.append([Recipient(str(m), None if n is None else str(n)) for m, n in raw])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return slots
+__all__ = ["Ambiguous", "NoMatch", "Slot", "Unsure", "slots_from_data", "slots_to_data"]
+__all__ += ["unsure_from_data", "unsure_to_data"]
+__all__ += [
+    "VIA_DUTY",
+    "VIA_GROUP",
+    "BadNumber",
+    "EmptyGroup",
+    "Locked",
+    "MemberProblem",
+    "NobodyOnDuty",
+    "Pick",
+    "Problem",
+    "Refused",
+    "Resolved",
+    "Saved",
+    "TooMany",
+    "via_group",
+]
 
 
 class Directory:
@@ -154,27 +93,52 @@ class Directory:
     async def read(self, args: str) -> Resolved:
         """`/send <r1>, <r2>, ... <text>` (or what the guided number step got)."""
         reading = read_recipients(args, Book([]))  # a plain number (the common case) needs no address book
-        if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
+        one_number = len(reading.items) == 1 and reading.items[0].msisdn is not None
+        if not (one_number and not reading.comma and reading.unsure is None):
             most = self.max_recipients + LIST_MARGIN
-            reading = read_recipients(args, await self.repo.book(), most=most)
+            book = await self.repo.book()
+            reading = read_recipients(args, book, most=most)
             if went_on(reading, most):
                 return Resolved([], "", TooMany(most, self.max_recipients, more=True))
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)
-            first = args.split()[0] if args.split() else ""
-            rest = args.strip()[len(first) :].strip()  # the text as typed, line breaks kept
-            return Resolved([], rest, NoMatch(first))
-        slots: list[Slot] = []
+            miss = first_unknown(args, await self.repo.book())  # did you mean: the closest names, if any
+            return Resolved([], miss.rest, NoMatch(miss.phrase, miss.choices, miss.rest, miss.comma))
+        resolved = await self._resolved(reading, [])
+        one_number = len(reading.items) == 1 and reading.items[0].msisdn is not None
+        resolved.typed_number = one_number and reading.unsure is None
+        return resolved
+
+    async def _resolved(self, reading: Reading, before: list[Slot]) -> Resolved:
+        """The items read after `before`; a recipient the text seems to start with is asked about first."""
+        slots = list(before)
         for item in reading.items:
             slot = await self._slot(item)
             if isinstance(slot, NobodyOnDuty | EmptyGroup | NoMatch):
                 return Resolved([], reading.text, slot)
             slots.append(slot)
-        typed = len(reading.items) == 1 and reading.items[0].msisdn is not None
-        resolved = self.finish(slots, reading.text)
-        resolved.typed_number = typed
-        return resolved
+        if reading.unsure is not None and not any(isinstance(s, Ambiguous) for s in slots):
+            return Resolved([], reading.text, reading.unsure, slots)
+        return self.finish(slots, reading.text)
+
+    async def settle(self, slots: list[Slot], unsure: Unsure, index: int | None, text: str) -> Resolved | None:
+        """The answer to an Unsure question (or a did-you-mean): `index` None: it is the text; else the choice (the
+        number, for a second number). None when there is no such choice."""
+        if index is None:
+            return self.finish(slots, text)
+        if unsure.kind == "number" and index == 0 and unsure.msisdn is not None:
+            slot: Slot | NobodyOnDuty | EmptyGroup | NoMatch = [Recipient(unsure.msisdn)]
+        elif unsure.kind == "name" and 0 <= index < len(unsure.choices):
+            slot = await self._slot(Item(unsure.phrase, entries=(unsure.choices[index],)))
+        else:
+            return None
+        if isinstance(slot, NobodyOnDuty | EmptyGroup | NoMatch):
+            return Resolved([], text, slot)
+        if not unsure.comma:  # the list ended with it: what follows is the text
+            return self.finish([*slots, slot], unsure.rest)
+        tail = read_recipients(unsure.rest, await self.repo.book(), after_comma=True)
+        return await self._resolved(tail, [*slots, slot])
 
     def finish(self, slots: list[Slot], text: str) -> Resolved:
         """Recipients once every slot is known (else the first choice to make); duplicates once; the cap."""
@@ -225,14 +189,16 @@ class Directory:
         members = await self.repo.members(entry.id)
         if not members:
             return EmptyGroup(entry.name)
-        return [Recipient(m.msisdn, m.name) for m in members]
+        return [Recipient(m.msisdn, m.name, via_group(entry.name)) for m in members]
 
     async def recipients_of_contact(self, contact_id: int) -> list[Recipient]:
         contact = await self.repo.contact(contact_id)
         return [] if contact is None else [Recipient(contact.msisdn, contact.name)]
 
     async def recipients_of_group(self, group_id: int) -> list[Recipient]:
-        return [Recipient(m.msisdn, m.name) for m in await self.repo.members(group_id)]
+        group = await self.repo.group(group_id)
+        via = None if group is None else via_group(group.name)
+        return [Recipient(m.msisdn, m.name, via) for m in await self.repo.members(group_id)]
 
     # --- duty --------------------------------------------------------------------------------------------
     async def duty(self) -> Duty | None:
@@ -246,16 +212,30 @@ class Directory:
                 return []
             if on_duty.entry is not None:
                 found = await self.expand(on_duty.entry)
-                return [] if isinstance(found, EmptyGroup) else found
-            return [Recipient(on_duty.msisdn)] if on_duty.msisdn else []
+                if isinstance(found, EmptyGroup):
+                    return []
+                via = VIA_DUTY + (":" + on_duty.entry.name if on_duty.entry.kind == "group" else "")
+                return [Recipient(r.msisdn, r.name, via) for r in found]
+            return [Recipient(on_duty.msisdn, None, VIA_DUTY)] if on_duty.msisdn else []
         duty = await self.repo.duty()
         if duty is None:
             return []
         if duty.contact is not None:
-            return [Recipient(duty.contact.msisdn, duty.contact.name)]
+            return [Recipient(duty.contact.msisdn, duty.contact.name, VIA_DUTY)]
         if duty.group is not None:
-            return await self.recipients_of_group(duty.group.id)
-        return [Recipient(duty.msisdn)] if duty.msisdn else []
+            via = VIA_DUTY + ":" + duty.group.name
+            return [Recipient(m.msisdn, m.name, via) for m in await self.repo.members(duty.group.id)]
+        return [Recipient(duty.msisdn, None, VIA_DUTY)] if duty.msisdn else []
+
+    async def starts_with_name(self, text: str) -> bool:
+        """A plain message (no command) that starts with a contact's or group's whole name, or with `duty`, is
+        meant as /send (issue 23.13), as one that starts with a number is. A mere prefix is not: "Ok" is no
+        call to Oksana."""
+        reading = read_recipients(text, await self.repo.book())
+        if not reading.items or reading.items[0].msisdn is not None:
+            return False
+        first = reading.items[0]
+        return first.duty or (len(first.entries) == 1 and name_key(first.phrase) == name_key(first.entries[0].name))
 
     async def duty_item(self, phrase: str) -> Item | MemberProblem:
         """What `/duty <recipient>` names: one contact, group or number."""
@@ -286,7 +266,9 @@ class Directory:
         self, raw_name: str, msisdn: str, by: int, is_admin: bool = False
     ) -> Saved | Refused | Locked:
         name = clean_contact_name(raw_name)
-        problem = name_problem(name)
+        problem = name_problem(name) or await self._lookalike(name)
+        if isinstance(problem, Refused):
+            return problem
         if problem is not None:
             return Refused(name, problem)
         try:
@@ -306,6 +288,20 @@ class Directory:
             return [found] if found else []
         contacts = [await self.repo.contact(e.id) for e in book.prefixed(phrase) if e.kind == "contact"]
         return [c for c in contacts if c is not None]
+
+    async def near_contacts(self, phrase: str) -> list[Contact]:
+        """`/contact <name>` that names nobody: the contacts closest to it (a typo, or a word of their name)."""
+        near = [e for _, e in (await self.repo.book()).closest(phrase) if e.kind == "contact"]
+        found = [await self.repo.contact(e.id) for e in near]
+        return [c for c in found if c is not None]
+
+    async def _lookalike(self, name: str) -> Refused | None:
+        """A new name that only looks like a saved one ("Oлег" with a Latin O beside «Олег») is refused, naming it:
+        saved, it would be a second name nobody can tell from the first."""
+        entry = (await self.repo.book()).exact(name)
+        if entry is not None and looks_like(name, entry.name):
+            return Refused(entry.name, "lookalike", typed=name)
+        return None
 
     async def _shown_name(self, name: str) -> str:
         """The name as saved (`name` in another case finds it)."""
@@ -330,7 +326,9 @@ class Directory:
         self, raw_name: str, phrases: list[str], by: int, is_admin: bool = False
     ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany | Locked:
         name = clean_contact_name(raw_name)
-        problem = name_problem(name)
+        problem = name_problem(name) or await self._lookalike(name)
+        if isinstance(problem, Refused):
+            return problem
         if problem is not None:
             return Refused(name, problem)
         book = await self.repo.book()

@@ -75,7 +75,15 @@ class SendingService:
         self._expiring: asyncio.Task[None] | None = None
 
     async def create_draft(
-        self, *, user_id: int, chat_id: int, msisdn: str, text: str, locale: str, name: str | None = None
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        msisdn: str,
+        text: str,
+        locale: str,
+        name: str | None = None,
+        via: str | None = None,
     ) -> SendRow:
         parts = count_parts(text)
         return await self.db.sends.create_draft(
@@ -88,6 +96,7 @@ class SendingService:
             parts=parts.parts,
             locale=locale,
             recipient_name=name,
+            recipient_via=via,
         )
 
     async def confirm(

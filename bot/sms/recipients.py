@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 
@@ -13,10 +13,25 @@ TRAILING = ",;:"  # '/send 8 (904) 176-49-95, test': punctuation after the numbe
 
 
 class Recipient(NamedTuple):
-    """Whom one SMS goes to: the number, and the contact's name when it was picked by name (else None)."""
+    """Whom one SMS goes to: the number, the contact's name when it was picked by name (else None), and how it
+    was chosen when that was not by its own name or number (`via`): "group:<name>" (a group's member), "duty"
+    (whoever is on duty), "duty-group:<name>" (a member of the group on duty). Every way of choosing recipients
+    ends in a list of these; `via` lets the preview, summary, notices and feed say "👥 Night (7)", "duty"."""
 
     msisdn: str  # 79XXXXXXXXX
     name: str | None = None
+    via: str | None = None
+
+    def to_data(self) -> list[str | None]:
+        return [self.msisdn, self.name, self.via]
+
+    @classmethod
+    def from_data(cls, raw: Any) -> Recipient:
+        """What `to_data` wrote (or an older `[msisdn, name]`); ValueError/TypeError when it is neither."""
+        if not isinstance(raw, list | tuple) or len(raw) not in (2, 3):
+            raise ValueError("not a recipient")
+        via = raw[2] if len(raw) == 3 else None
+        return cls(str(raw[0]), None if raw[1] is None else str(raw[1]), None if via is None else str(via))
 
 
 class NumberSplit(NamedTuple):
@@ -91,3 +106,22 @@ def lone_digit(args: str) -> LoneDigit | None:
             return None
         return LoneDigit(digit, split.msisdn, split.text, _after(args, words, k - 1), typed)
     return None  # pragma: no cover - the shortest run that is a number would have ended before the digit
+
+
+PHONE_LIKE_DIGITS = 7  # number-like words with this many digits look like a phone number, not like text
+
+
+def phone_like_start(text: str) -> str | None:
+    """The number-like words a text starts with when they look like a phone number (`8 800 100-60-03 call us`):
+    a preview says they go out as text (issue 23.1). None otherwise."""
+    words = text.split()
+    run: list[str] = []
+    for word in words[:MAX_NUMBER_WORDS]:
+        if not NUMBER_WORD.match(word):
+            break
+        run.append(word)
+        if word[-1] in TRAILING:
+            break
+    if sum(ch.isdigit() for w in run for ch in w) < PHONE_LIKE_DIGITS:
+        return None
+    return " ".join(run).rstrip(TRAILING)

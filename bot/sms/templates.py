@@ -1,8 +1,9 @@
 """What a person typed after /template, and `#name` in place of an SMS text. Pure: no aiogram, no I/O.
 
 A template is written `#name` in /send, so a name is one word: letters (any alphabet), digits, `_` and `-`,
-at most 64 characters, at least one letter (`112` would read as a number). Names are unique ignoring case, by
-their casefolded key (Python folds Cyrillic; SQLite's NOCASE would not).
+at most 64 characters, at least one letter (`112` would read as a number). Names are unique ignoring case, ё/е
+and lookalike letters, by their folded key (`bot.sms.names.name_key`, as contacts' and groups' names; Python folds
+Cyrillic, SQLite's NOCASE would not).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.sms.clean import clean_sms_text
+from bot.sms.names import name_key
 from bot.sms.parts import count_parts
 
 NAME_MAX = 64
@@ -52,8 +54,8 @@ class Show:
 
 
 def key(name: str) -> str:
-    """What makes two names the same: `DBdown`, `dbdown`; `БД`, `бд`."""
-    return name.casefold()
+    """What makes two names the same: `DBdown`, `dbdown`; `БД`, `бд`; `ошибка_всё`, `ошибка_все`."""
+    return name_key(name)
 
 
 def name_problem(name: str) -> Problem | None:

@@ -63,6 +63,7 @@ class Member:
     status_code: int | None = None
     error_text: str | None = None
     gateway_id: str | None = None  # the gateway's id of its SMS (the summary names an unknown one's)
+    via: str | None = None  # how it was chosen (Recipient.via): "group:<name>", "duty", "duty:<group>"
 
 
 def _batch(row: Row | None) -> BatchRow | None:
@@ -70,7 +71,7 @@ def _batch(row: Row | None) -> BatchRow | None:
 
 
 _MEMBERS = """SELECT m.batch_id, m.position, m.msisdn, m.name, m.send_id, m.attempted_at, m.done_at,
-                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text, s.gateway_id
+                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text, s.gateway_id, m.via
               FROM batch_members AS m LEFT JOIN sends AS s ON s.id = m.send_id"""
 
 
@@ -114,8 +115,8 @@ class BatchesRepository:
                 return None
             for position, recipient in enumerate(recipients):
                 await db.rows(
-                    "INSERT INTO batch_members (batch_id, position, msisdn, name) VALUES (?, ?, ?, ?)",
-                    (row["id"], position, recipient.msisdn, recipient.name),
+                    "INSERT INTO batch_members (batch_id, position, msisdn, name, via) VALUES (?, ?, ?, ?, ?)",
+                    (row["id"], position, recipient.msisdn, recipient.name, recipient.via),
                 )
         return BatchRow(**dict(row))
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.sms.names import name_key
 from bot.storage.access import AccessRepository
 from bot.storage.alerts import AlertsRepository
 from bot.storage.batches import BatchesRepository
@@ -119,6 +120,8 @@ class Database:
         return db
 
     async def _prepare(self) -> None:
+        # Migration 10 folds stored names again with the Python fold (SQLite's own folds ASCII only).
+        await self._conn.create_function("name_fold", 1, name_key, deterministic=True)
         await self._conn.execute("PRAGMA busy_timeout = 5000")
         await self._conn.execute("PRAGMA foreign_keys = ON")
         try:

@@ -143,4 +143,38 @@ LATER: list[str] = [
         ('templates', MAX((SELECT COALESCE(MAX(id), 0) FROM templates),
                           (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'template%')));
     """,
+    # 15 (issues 23.4, 24.17, names): names fold Unicode forms, invisible characters and lookalike Latin/Cyrillic/
+    # Greek letters (`bot.sms.names.name_key`), and templates' keys fold ё/е and lookalikes too. The stored keys
+    # are folded again with that function (`name_fold`, registered on the connection by bot.storage.db). Two
+    # names that only now fold alike both stay: the older keeps the key, a later one gets its own (the fold,
+    # U+2063 and its id; nothing typed folds to that), so it is still listed, shown and sent to by its buttons.
+    """
+    PRAGMA defer_foreign_keys = ON;
+    UPDATE contacts SET name_key = '~c' || id;
+    UPDATE recipient_groups SET name_key = '~g' || id;
+    DELETE FROM names;
+    UPDATE contacts SET name_key = name_fold(name) || CASE
+        WHEN EXISTS (SELECT 1 FROM contacts o
+                      WHERE o.id < contacts.id AND name_fold(o.name) = name_fold(contacts.name))
+        THEN char(8291) || 'c' || id ELSE '' END;
+    UPDATE recipient_groups SET name_key = name_fold(name) || CASE
+        WHEN EXISTS (SELECT 1 FROM contacts o WHERE name_fold(o.name) = name_fold(recipient_groups.name))
+          OR EXISTS (SELECT 1 FROM recipient_groups o
+                      WHERE o.id < recipient_groups.id AND name_fold(o.name) = name_fold(recipient_groups.name))
+        THEN char(8291) || 'g' || id ELSE '' END;
+    INSERT INTO names (name_key, kind)
+        SELECT name_key, 'contact' FROM contacts UNION ALL SELECT name_key, 'group' FROM recipient_groups;
+    UPDATE templates SET key = '~t' || id;
+    UPDATE templates SET key = name_fold(name) || CASE
+        WHEN EXISTS (SELECT 1 FROM templates o
+                      WHERE o.id < templates.id AND name_fold(o.name) = name_fold(templates.name))
+        THEN char(8291) || 't' || id ELSE '' END;
+    """,
+    # 16 (issue 23.11, names): how a recipient was chosen stays with the send — "group:<name>" (a group's member),
+    # "duty", "duty:<group>" (bot.sms.recipients.Recipient.via) — so the preview and the summary say "👥 Night (7)"
+    # and "duty — Ivan Petrov". A group's name is the team's word, not a person's: RETENTION_DAYS leaves it.
+    """
+    ALTER TABLE sends ADD COLUMN recipient_via TEXT;
+    ALTER TABLE batch_members ADD COLUMN via TEXT;
+    """,
 ]

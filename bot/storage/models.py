@@ -73,6 +73,7 @@ class SendRow:
     erased_at: str | None = None  # RETENTION_DAYS: its text and number were erased then
     expired_at: str | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
     recipient_name: str | None = None  # the contact's name when it was addressed by one (issue 16)
+    recipient_via: str | None = None  # how it was chosen: "duty", "group:<name>" (Recipient.via; issue 23.11)
 
 
 @dataclass(frozen=True, slots=True)

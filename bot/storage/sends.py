@@ -56,13 +56,14 @@ class SendsRepository:
         parts: int,
         locale: str | None,
         recipient_name: str | None = None,
+        recipient_via: str | None = None,
     ) -> SendRow:
         now = utcnow()
         row = await self._store.row(
             """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, parts, locale,
-                                  created_at, updated_at, recipient_name)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
-            (user_id, chat_id, msisdn, sender, text, encoding, parts, locale, now, now, recipient_name),
+                                  created_at, updated_at, recipient_name, recipient_via)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+            (user_id, chat_id, msisdn, sender, text, encoding, parts, locale, now, now, recipient_name, recipient_via),
         )
         assert row is not None
         return SendRow(**dict(row))

@@ -4,6 +4,7 @@ what a restart did to it (HTML, in the current locale; `BatchNotices` opens the 
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -14,8 +15,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.batch_view import BatchView, Fate
 from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
+from bot.sms.recipients import phone_like_start
 from bot.storage.batches import REPLACED, BatchRow, Member
-from bot.ui import batch_keyboards
+from bot.ui import batch_keyboards, via_texts
 from bot.ui.result_texts import duration
 from bot.ui.texts import first_words, over_limit, plain_note, send_again_if_urgent
 
@@ -37,10 +39,19 @@ def with_id(member: Member) -> str:
 
 
 def names(members: Sequence[Member], most: int = SHOWN_NAMES) -> str:
-    shown = ", ".join(label(m) for m in members[:most])
-    if len(members) > most:
-        shown += " " + _("and {count} more").format(count=len(members) - most)
-    return shown
+    """The recipients as a person knows them, a group's members and duty under their label (issue 23.11):
+    "👥 Night (7): Ivan, Olga, …; +7 916 …"; at most `most` named, the rest counted."""
+    parts: list[str] = []
+    left = most
+    for via, run in itertools.groupby(members, key=lambda m: m.via):
+        run_members = list(run)
+        shown = ", ".join(label(m) for m in run_members[: max(left, 0)])
+        hidden = len(run_members) - min(max(left, 0), len(run_members))
+        left -= len(run_members)
+        if hidden:
+            shown = (shown + " " if shown else "") + _("and {count} more").format(count=hidden)
+        parts.append(via_texts.labelled(via, len(run_members), shown))
+    return "; ".join(parts) if any(m.via for m in members) else ", ".join(parts)
 
 
 def preview(view: BatchView, hit: LimitHit | None = None) -> str:
@@ -54,6 +65,7 @@ def preview(view: BatchView, hit: LimitHit | None = None) -> str:
             chars=chars, parts=batch.parts, total=view.total_parts
         ),
         *plain_note(batch.text),
+        *via_texts.phone_like_note(phone_like_start(batch.text)),
         "",
         f"<blockquote>{html.escape(batch.text)}</blockquote>",
     ]

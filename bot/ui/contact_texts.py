@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.services.directory import (
     Ambiguous,
+    BadNumber,
     EmptyGroup,
     MemberProblem,
     NobodyOnDuty,
@@ -95,7 +96,14 @@ def name_refused(refused: Refused) -> str:
     elif why is NameProblem.RESERVED:
         head = _("❌ “{name}” means whoever is on duty (/duty): choose another name.").format(name=typed(refused.name))
     elif why is NameProblem.PUNCTUATION:
-        head = _("❌ A name cannot contain a comma or a colon, or start with # or /.")
+        head = _("❌ A name cannot contain a comma, a colon or #, or start with /.")
+    elif why is NameProblem.DIGITS_FIRST:
+        head = _("❌ A name cannot start with digits: /send would read them as a number. Put a word first.")
+    elif why == "lookalike":
+        head = _(
+            "❌ “{typed}” looks just like {name}, which is already saved (its letters look the same, or it has "
+            "invisible characters): use {name}, or choose a name that looks different."
+        ).format(typed=typed(refused.typed), name=name(refused.name))
     elif why == "group":
         head = _("❌ There is already a group named {name} (/group {plain}): choose another name.").format(
             name=name(refused.name), plain=html.escape(refused.name)
@@ -264,7 +272,9 @@ def problem(found: Problem) -> str:
         return empty_group(found.name)
     if isinstance(found, Ambiguous):
         return choose(found)
-    return phone_problem(found.problem)
+    if isinstance(found, BadNumber):
+        return phone_problem(found.problem)
+    return _("🤔 “{phrase}” is not a recipient I can read.").format(phrase=typed(found.phrase))
 
 
 def member_problem(found: MemberProblem, command: str) -> str:

@@ -31,10 +31,11 @@ from bot.sms.clean import clean_name
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem, format_phone
 from bot.sms.plain import plainer
-from bot.sms.recipients import LoneDigit
+from bot.sms.recipients import LoneDigit, phone_like_start
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
 from bot.storage.sends import REPLACED
+from bot.ui import via_texts
 
 SUPPORT_PHONE = "8 800 100-60-03"
 EXAMPLE_NUMBER = format_phone("79041764995")  # no-break, as every number the bot shows
@@ -62,10 +63,13 @@ def recipient(row: SendRow) -> str:
 
 
 def whom(row: SendRow) -> str:
-    """Whom an SMS went to, as its preview named them: "Ivan Petrov (+7 904 176-49-95)", or the number alone."""
+    """Whom an SMS went to, as its preview named them: "Ivan Petrov (+7 904 176-49-95)", or the number alone; with
+    how it was chosen (issue 23.11): "duty — Ivan Petrov (…)" — in notices and the team feed alike."""
     if row.recipient_name and row.erased_at is None:
-        return f"{html.escape(row.recipient_name)} ({format_phone(row.msisdn)})"
-    return recipient(row)
+        who = f"{html.escape(row.recipient_name)} ({format_phone(row.msisdn)})"
+    else:
+        who = recipient(row)
+    return via_texts.labelled(row.recipient_via, 1, who) if row.erased_at is None else who
 
 
 def status_words(status: DeliveryStatus) -> str:
@@ -196,6 +200,7 @@ def preview(row: SendRow) -> str:
             _("Sender: {sender}").format(sender=html.escape(row.sender)),
             _("Text: {chars} characters, {parts} SMS").format(chars=parts.chars, parts=parts.parts),
             *plain_note(row.text),
+            *via_texts.phone_like_note(phone_like_start(row.text)),
             "",
             f"<blockquote>{html.escape(row.text)}</blockquote>",
         ]
@@ -204,6 +209,11 @@ def preview(row: SendRow) -> str:
 
 def to_line(row: SendRow) -> str:
     """Whom the preview's SMS goes to: the number, and the contact's name when it was addressed by one."""
+    if row.recipient_via:  # a group's member, or whoever is on duty (issue 23.11)
+        who = format_phone(row.msisdn)
+        if row.recipient_name:
+            who = f"{html.escape(row.recipient_name)} ({who})"
+        return _("To: {names}").format(names=via_texts.labelled(row.recipient_via, 1, who))
     if row.recipient_name:
         return _("To: {name} ({number})").format(name=html.escape(row.recipient_name), number=format_phone(row.msisdn))
     return _("To: {number}").format(number=format_phone(row.msisdn))

@@ -65,7 +65,7 @@ def test_an_exact_name_wins_over_a_longer_prefix() -> None:
 
 
 def test_nothing_named_keeps_everything_and_a_bad_number_says_why() -> None:
-    assert read_recipients("Nobody here", BOOK) == ([], "Nobody here", None, False)
+    assert read_recipients("Nobody here", BOOK) == ([], "Nobody here", None, False, None)
     assert read_recipients("8 904 12 text", BOOK).problem is PhoneProblem.TOO_SHORT
     assert read_recipients("I am late", BOOK).items == []  # one letter is no prefix
 
