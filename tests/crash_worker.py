@@ -19,6 +19,7 @@ the tests because only they use it; the wheel does not carry it.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import select
@@ -51,9 +52,16 @@ def _child(request: dict[str, Any], close: list[int]) -> None:
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        if os.environ.get("PYTHONUNBUFFERED"):  # what `python -u` does to the output the test reads line by line
+            out = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stdout = io.TextIOWrapper(out, write_through=True)
+            err = open(2, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stderr = io.TextIOWrapper(err, write_through=True, errors="backslashreplace")
         args = [str(a) for a in request.get("args", [])]
         sys.argv = ["python -m bot", *args]
         code = entry.main(args)

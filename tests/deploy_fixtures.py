@@ -18,6 +18,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ from bot.config import Settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 from bot.runners import run_webhook, serve_polling
+from tests.support.forkserver import ForkServer, fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # Test-only secrets, distinctive so that a leak into a log line or a chat is easy to find.
@@ -235,33 +237,89 @@ def clean_environ(env: dict[str, str]) -> dict[str, str]:
     return {**base, **env}
 
 
-class BotProcess:
-    """`python -m bot ...` as its own process, in an empty working directory; stderr kept line by line."""
+class ForkedProcess:
+    """A bot started by the fork server, with what the tests use of `asyncio.subprocess.Process`: its own pid,
+    `stdout` (stdout and stderr, as they come), `send_signal`, `kill`, `wait`, `returncode`."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, python: str = sys.executable) -> None:
+    def __init__(self, server: ForkServer, pid: int, stdout: asyncio.StreamReader, fifo: Path, keep_open: int) -> None:
+        self.server = server
+        self.fifo = fifo
+        self.pid = pid
+        self.stdout = stdout
+        self._keep_open = keep_open  # our own write end of the FIFO: no EOF before the process has ended
+        self._ended = asyncio.create_task(self._end())
+
+    async def _end(self) -> int:
+        try:
+            return await self.server.wait_exit(self.pid, timeout=None)
+        finally:
+            os.close(self._keep_open)
+            self.fifo.unlink()
+            self.fifo.parent.rmdir()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.server.exits.get(self.pid)
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._ended)
+
+
+class BotProcess:
+    """`python -m bot ...` as its own process, in an empty working directory; stderr kept line by line.
+
+    Started by the fork server (`tests/support/forkserver.py`: a process of its own, without paying the
+    imports again) unless `real` (or another interpreter) asks for a fresh `python -m bot`."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, python: str = sys.executable, real: bool = False
+    ) -> None:
         self.args = args
         self.env = clean_environ(env)
         self.cwd = cwd
         self.python = python
+        self.real = real or python != sys.executable
         self.lines: list[str] = []
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: asyncio.subprocess.Process | ForkedProcess | None = None
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> BotProcess:
-        self.proc = await asyncio.create_subprocess_exec(
-            self.python,
-            "-m",
-            "bot",
-            *self.args,
-            cwd=self.cwd,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+        if self.real or self.env.get("PYTHONPATH") != clean_environ({})["PYTHONPATH"]:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "bot",
+                *self.args,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        else:
+            self.proc = await self._fork()
         self._reader = asyncio.create_task(self._read())
         return self
+
+    async def _fork(self) -> ForkedProcess:
+        server = await asyncio.to_thread(fork_server)
+        fifo = Path(tempfile.mkdtemp(prefix="bot-out-")) / "out"
+        os.mkfifo(fifo)
+        read_end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        keep_open = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", 0))
+        pid = await server.spawn(self.env, self.cwd, fifo, self.args)
+        return ForkedProcess(server, pid, reader, fifo, keep_open)
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None

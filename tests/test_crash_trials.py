@@ -12,8 +12,9 @@ moment of the workload, right as the gateway receives a send (with and without a
 answers one, and in the delivery tracker's window (query → status stored → operator told).
 
 Speed: starting `python -m bot` costs ~3 s of imports, so the random series forks each bot from a process
-that imported it once (`tests/crash_worker.py`): from `bot.__main__.main()` on, each child is `python -m
-bot` with its own environment. The trial of issue 5 and the `python -m bot` restart in it are real processes.
+that imported it once (`tests/crash_worker.py`, one per test process: `tests/support/forkserver.py`): from
+`bot.__main__.main()` on, each child is `python -m bot` with its own environment. The trial of issue 5 and
+the `python -m bot` restart in it are real processes.
 `CRASH_TRIALS` (default 30; e.g. 200 for a soak) and `CRASH_SEED` choose the series.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import signal
@@ -57,6 +57,7 @@ from tests.chaos_support import (
     token_of,
     unhandled_json_lines,
 )
+from tests.support.forkserver import ForkServer, fork_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))
@@ -111,69 +112,6 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------- processes
-
-
-class ForkServer:
-    """`python -m tests.crash_worker`: starts bots by fork; tells when each one ends."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.proc: asyncio.subprocess.Process | None = None
-        self.exits: dict[int, int] = {}
-        self._pids: asyncio.Queue[int] = asyncio.Queue()
-        self._ready = asyncio.Event()
-        self._changed = asyncio.Condition()
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> ForkServer:
-        with (self.directory / "fork-server.err").open("wb") as err:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.crash_worker",
-                cwd=self.directory,
-                env=python_env(),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=err,
-            )
-        self._reader = asyncio.create_task(self._read())
-        await asyncio.wait_for(self._ready.wait(), 60)
-        return self
-
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            message = json.loads(raw)
-            if "ready" in message:
-                self._ready.set()
-            elif "pid" in message:
-                self._pids.put_nowait(int(message["pid"]))
-            elif "exit" in message:
-                async with self._changed:
-                    self.exits[int(message["exit"])] = int(message["status"])
-                    self._changed.notify_all()
-
-    async def spawn(self, env: dict[str, str], cwd: Path, log: Path) -> int:
-        assert self.proc is not None and self.proc.stdin is not None
-        request = {"env": env, "cwd": str(cwd), "log": str(log), "args": []}
-        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        await self.proc.stdin.drain()
-        return await asyncio.wait_for(self._pids.get(), 10)
-
-    async def wait_exit(self, pid: int, timeout: float = 40.0) -> int:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: pid in self.exits)
-        return self.exits[pid]
-
-    async def close(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        await asyncio.wait_for(self.proc.wait(), 20)
-        if self._reader is not None:
-            await asyncio.wait_for(self._reader, 5)
 
 
 async def python_m_bot(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
@@ -421,7 +359,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
     telegram, gateway = world
     series = Series(telegram, gateway, tmp_path, random.Random(SEED))
     series.users = [telegram.user(uid, f"Duty{uid}", language_code="en") for uid in USERS]
-    server = await ForkServer(tmp_path).start()
+    server = await asyncio.to_thread(fork_server)
     try:
         await _pinned_trials(series, server)
         for trial in range(TRIALS):
@@ -482,7 +420,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
         os.kill(pid, signal.SIGTERM)
         assert await server.wait_exit(pid) == 0, log.read_text()
     finally:
-        await server.close()
+        server.kill_children()
     if integrity(series.db_path) != "ok":
         series.findings.add("integrity", "after the final stop")
     series.scan_logs()
@@ -716,7 +654,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     interrupted: set[str] = set()  # tokens of batches a kill left with recipients queued or in flight
     logs: list[Path] = []
     batches = 0
-    server = await ForkServer(tmp_path).start()
+    server = await asyncio.to_thread(fork_server)
     try:
         for trial in range(BATCH_TRIALS):
             mode = plan.choices(list(BATCH_KILLS), list(BATCH_KILLS.values()))[0]
@@ -783,7 +721,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
         os.kill(pid, signal.SIGTERM)
         assert await server.wait_exit(pid) == 0, log.read_text()
     finally:
-        await server.close()
+        server.kill_children()
     members = read_members(db_path)
     findings.merge(audit_batches(members, gateway, at_rest=True))
     rows, tracked = snapshot(db_path)

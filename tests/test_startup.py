@@ -164,7 +164,8 @@ async def test_a_dns_failure_is_retried_and_sigterm_still_exits_at_once(
 async def test_sigterm_at_any_moment_of_start_up_exits_promptly_and_cleanly(
     tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, after: float
 ) -> None:
-    bot = await BotProcess([], bot_env(tmp_path, telegram, gateway), tmp_path).start()
+    # A real interpreter: the moments under test include its imports (a forked bot has done them already).
+    bot = await BotProcess([], bot_env(tmp_path, telegram, gateway), tmp_path, real=True).start()
     try:
         await asyncio.sleep(after)  # the moment under test (not a synchronisation)
         began = time.monotonic()
