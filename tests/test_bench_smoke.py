@@ -4,10 +4,10 @@ Timings are not judged here (CI machines are noisy); what must hold whatever the
 there, Telegram's limits were kept, tracking queried no more than the back-off allows, and the numbers are
 physically possible.
 
-CI (`.ci/run`, with ``CI=true``) runs this very command just before the tests, and the run writes
-``bench/results.json``: when that file is a smoke run newer than every file of ``bot/`` and ``bench/``, its
-values are the ones checked (the command's exit status is CI's own check) instead of paying for a second run.
-Anywhere else the test runs the command itself.
+CI (`.ci/run`) runs this very command just before the tests, and the run writes ``bench/results.json`` with
+a digest of the sources it ran (every file of ``bot/`` and ``bench/``): when that file is a smoke run of
+today's sources, its values are the ones checked (the command's exit status is CI's own check) instead of
+paying for a second run — in CI or anywhere else. Otherwise the test runs the command itself.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bench.runner import sources_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_RESULTS = ROOT / "bench" / "results.json"  # where `python -m bench` writes by default
@@ -36,16 +38,13 @@ KEYS = {
 
 
 def ci_results() -> dict[str, Any] | None:
-    """The results CI's own `python -m bench --quick --smoke` wrote just before the tests, if that is what is
-    there and nothing it measured changed since."""
-    if os.environ.get("CI") != "true" or not CI_RESULTS.is_file():
-        return None
-    written = CI_RESULTS.stat().st_mtime
-    sources = [p for folder in ("bot", "bench") for p in (ROOT / folder).rglob("*.py")]
-    if any(p.stat().st_mtime > written for p in sources):
+    """The results a `python -m bench --quick --smoke` (CI's own, just before the tests) wrote, if that is what
+    is there and it ran today's sources."""
+    if not CI_RESULTS.is_file():
         return None
     results: dict[str, Any] = json.loads(CI_RESULTS.read_text(encoding="utf-8"))
-    return results if results.get("plan") == "smoke" else None
+    fresh = results.get("plan") == "smoke" and results.get("sources") == sources_digest()
+    return results if fresh else None
 
 
 def check(summary: dict[str, Any]) -> None:

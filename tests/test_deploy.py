@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from tests.deploy_fixtures import (
     settings_from,
     telegram,
 )
+from tests.support.image import run, the_image
 from tests.test_locks import pins
 
 __all__ = ["gateway", "telegram"]  # fixtures
@@ -314,44 +314,10 @@ def test_env_example_file_loads_as_a_dot_env(tmp_path: Path, monkeypatch: pytest
 # ------------------------------------------------------------------------ the image's steps, for real
 
 
-def run(args: list[str], *, cwd: Path, path_first: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = f"{path_first}{os.pathsep}{env.get('PATH', '')}"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"  # pip asking the index about its own version proves nothing here
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-def clean_venv(where: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, timeout=120)
-    return where / "bin"
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Dockerfile's two stages: the build context as its COPY lines lay it out, build-wheels.sh in a
-    clean virtualenv, then install-wheels.sh in another. Returns the runtime virtualenv's bin folder."""
-    base = tmp_path_factory.mktemp("image")
-    src = base / "src"  # WORKDIR /src
-    src.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", src)
-    shutil.copy(ROOT / "README.md", src)
-    (src / "requirements").mkdir()
-    shutil.copy(ROOT / "requirements" / "runtime.txt", src / "requirements")
-    (src / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "build-wheels.sh", src / "scripts")
-    junk = shutil.ignore_patterns("__pycache__", "*.py[co]", "*.sqlite3*")
-    shutil.copytree(ROOT / "bot", src / "bot", ignore=junk)
-    shutil.copytree(ROOT / "locales", src / "locales", ignore=junk)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        runtime_venv = pool.submit(clean_venv, base / "runtime-venv")  # the next stage's base, made meanwhile
-        build_bin = clean_venv(base / "build-venv")
-        built = run(["sh", "scripts/build-wheels.sh", str(base / "wheels")], cwd=src, path_first=build_bin)
-        assert "with its catalogs" in built.stdout
-        runtime_bin = runtime_venv.result()
-    run(["sh", str(ROOT / "scripts" / "install-wheels.sh"), str(base / "wheels")], cwd=base, path_first=runtime_bin)
-    return runtime_bin
+    """The Dockerfile's two stages (tests/support/image.py): the runtime virtualenv's bin folder."""
+    return the_image(tmp_path_factory).bin
 
 
 @pytest.mark.timeout(900)
