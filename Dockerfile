@@ -4,7 +4,7 @@
 # Two stages: the first builds wheels of the bot and of the locked versions of its dependencies (requirements/
 # runtime.txt, hash-checked; scripts/build-wheels.sh), the second only installs those wheels, offline
 # (scripts/install-wheels.sh), into a slim Python and runs as a non-root user.
-# tests/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
+# tests/e2e/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -1,4 +1,4 @@
-"""Issue 6 (A.1): a seeded random model of sending, over the whole bot (tests.chaos_support explains the
+"""Issue 6 (A.1): a seeded random model of sending, over the whole bot (tests.support.chaos_support explains the
 invariants).
 
 Each run is a fresh bot (sandbox gateway + fake Telegram + the real app, polling) driven by a seeded random
@@ -25,7 +25,7 @@ from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import BotMessage, ChatView, FakeUser
 from bot.ui.batch_keyboards import BatchCb
 from bot.ui.callbacks import SendCb, SenderCb
-from tests.chaos_support import (
+from tests.support.chaos_support import (
     ERROR_NET,
     SETTLED,
     Findings,

@@ -5,14 +5,14 @@ kill the SQLite file must pass `PRAGMA integrity_check`; after every restart not
 `sending` (it became `unknown` and its operator was told it "may or may not" have gone out); over the whole
 series no draft reached the gateway twice, none reached it without a confirmed Send, none was lost, every
 accepted SMS was tracked to its final status and its operator was told, and no exception escaped (the JSON
-log of every process is read). tests/chaos_support.py has the invariants.
+log of every process is read). tests/support/chaos_support.py has the invariants.
 
 Where the kill lands: at random during start-up (a crash while recovering from the previous one), at a random
 moment of the workload, right as the gateway receives a send (with and without a slow answer), right as it
 answers one, and in the delivery tracker's window (query → status stored → operator told).
 
 Speed: starting `python -m bot` costs ~3 s of imports, so the random series forks each bot from a process
-that imported it once (`tests/crash_worker.py`, one per test process: `tests/support/forkserver.py`): from
+that imported it once (`tests/support/crash_worker.py`, one per test process: `tests/support/forkserver.py`): from
 `bot.__main__.main()` on, each child is `python -m bot` with its own environment. The trial of issue 5 and
 the `python -m bot` restart in it are real processes.
 `CRASH_TRIALS` (default 30; e.g. 200 for a soak) and `CRASH_SEED` choose the series.
@@ -38,7 +38,7 @@ import pytest
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import BotMessage, ChatView, FakeTelegram, FakeUser
 from bot.ui.callbacks import SendCb
-from tests.chaos_support import (
+from tests.support.chaos_support import (
     MAYBE,
     NOTHING_SENT,
     SENT,
@@ -59,7 +59,7 @@ from tests.chaos_support import (
 )
 from tests.support.forkserver import ForkServer, fork_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))
 SEED = int(os.environ.get("CRASH_SEED", "5050"))
 
@@ -642,7 +642,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     never-attempted recipients left unsent after the restart; the one in flight is `unknown`, never resent; the
     operator of each interrupted batch is told."""
     from bot.ui.batch_keyboards import BatchCb
-    from tests.chaos_support import audit_batches, read_members
+    from tests.support.chaos_support import audit_batches, read_members
 
     telegram, gateway = world
     db_path = tmp_path / "data" / "bot.sqlite3"

@@ -36,7 +36,7 @@ from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import NOT_MODIFIED, BotMessage, FakeUser
 from bot.gateway.client import SmskaClient
-from tests.fault_support import (
+from tests.support.fault_support import (
     LogTrap,
     assert_db_consistent,
     assert_serving,

@@ -2,7 +2,7 @@
 
 The inputs are drawn up front by Hypothesis (``derandomize=True``: the same list on every run, no example
 database) and then fed through ONE bot in one async test — a Hypothesis example per event loop would cost
-a bot start-up each. Fast tier (``tests.fast.client``): each update goes straight to the real Dispatcher. They mix control characters, bidirectional marks, emoji, ``< > &``, HTML and Markdown
+a bot start-up each. Fast tier (``tests.support.fast_client``): each update goes straight to the real Dispatcher. They mix control characters, bidirectional marks, emoji, ``< > &``, HTML and Markdown
 metacharacters, digits that are not ASCII (``²``, ``١``, full-width), strings of 5000 characters, and
 ``/send`` followed by anything.
 
@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.sms.clean import clean_sms_text
-from tests.fast.client import FastBot, FastUser, Sent, assert_serving
-from tests.fault_support import describe, trap_logs, unhandled
+from tests.support.fast_client import FastBot, FastUser, Sent, assert_serving
+from tests.support.fault_support import describe, trap_logs, unhandled
 
 ADMIN = 1001
 EXAMPLES = 150

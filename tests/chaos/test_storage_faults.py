@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
-from tests.fault_support import LogTrap, assert_db_consistent, assert_serving, eventually, sends, trap_logs
+from tests.support.fault_support import LogTrap, assert_db_consistent, assert_serving, eventually, sends, trap_logs
 
 ADMIN = 1001
 LATE_ADMIN = 1002  # an admin who writes for the first time while the database is broken

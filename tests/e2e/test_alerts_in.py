@@ -20,9 +20,9 @@ from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 from bot.sms.parts import count_parts
 from bot.sms.recipients import Recipient
-from tests import deploy_fixtures as deploy
-from tests.alert_payloads import TOKEN, alert, alertmanager, grafana, post
 from tests.conftest import ADMIN, OPERATOR, STRANGER
+from tests.support import deploy_fixtures as deploy
+from tests.support.alert_payloads import TOKEN, alert, alertmanager, grafana, post
 
 TEAM = -1009876543210
 

@@ -23,7 +23,7 @@ import pytest
 
 from bench.runner import sources_digest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 CI_RESULTS = ROOT / "bench" / "results.json"  # where `python -m bench` writes by default
 KEYS = {
     "throughput_ratio",

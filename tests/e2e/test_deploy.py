@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 from bot.config import Settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     ROOT,
     BotProcess,
@@ -37,7 +37,7 @@ from tests.deploy_fixtures import (
     telegram,
 )
 from tests.support.image import run, the_image
-from tests.test_locks import pins
+from tests.unit.test_locks import pins
 
 __all__ = ["gateway", "telegram"]  # fixtures
 

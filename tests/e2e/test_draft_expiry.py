@@ -7,8 +7,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from bot.devkit.harness import Harness
-from tests.chaos_support import eventually
 from tests.conftest import ADMIN
+from tests.support.chaos_support import eventually
 
 PATIENCE = 15.0
 

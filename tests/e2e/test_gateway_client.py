@@ -25,7 +25,7 @@ from bot.gateway.errors import (
 )
 from bot.gateway.parser import SendResult
 from bot.sms.status import DeliveryStatus
-from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
+from tests.support.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,
     PASSWORD,
     FakeClock,

@@ -15,7 +15,7 @@ import pytest
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
-from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
+from tests.support.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,
     PASSWORD,
     clock_fixture,

@@ -10,7 +10,7 @@ import aiohttp
 
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     PollingBot,
     WebhookBot,

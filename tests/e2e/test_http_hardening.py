@@ -17,8 +17,8 @@ import bot.http
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from bot.http import SECRET_HEADER
-from tests.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram
-from tests.test_webhook import stranger_update, webhook_env
+from tests.e2e.test_webhook import stranger_update, webhook_env
+from tests.support.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
 

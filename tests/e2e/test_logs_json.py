@@ -14,7 +14,7 @@ import pytest
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from bot.logs import QUIET_LOGGERS, log_context, mask_also, setup_logging
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     PASSWORD,
     SECRETS,

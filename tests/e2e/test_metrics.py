@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     WebhookBot,
     gateway,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
-from tests.chaos_support import eventually
+from tests.support.chaos_support import eventually
 
 OPERATORS = 10
 EACH = 4

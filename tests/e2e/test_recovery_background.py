@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import ChatView
 from bot.storage.store import utcnow
-from tests.chaos_support import eventually
+from tests.support.chaos_support import eventually
 
 ADMIN = 1001
 INTERRUPTED = 200

@@ -14,8 +14,8 @@ from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram, FakeUser
 from bot.http import SECRET_HEADER
 from tests.conftest import ADMIN
-from tests.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram
-from tests.test_webhook import webhook_env
+from tests.e2e.test_webhook import webhook_env
+from tests.support.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
 

@@ -25,7 +25,7 @@ from bot.devkit.sandbox import (
 )
 from bot.gateway.errors import DOCUMENTED_ERROR_TEXTS
 from bot.sms.phone import normalize_phone
-from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
+from tests.support.gateway_fixtures import (  # noqa: F401 — the *_fixture names register pytest fixtures
     API_KEY,
     PASSWORD,
     FakeClock,
@@ -35,8 +35,8 @@ from tests.gateway_fixtures import (  # noqa: F401 — the *_fixture names regis
     sandbox_fixture,
 )
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_225bcb1e5fe711fd.txt"
-ROOT = Path(__file__).resolve().parents[1]
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_225bcb1e5fe711fd.txt"
+ROOT = Path(__file__).resolve().parents[2]
 SEND_REPLY = re.compile(r"0\|Message sent\|([a-z0-9]{17})\|Balance status\|(\S+)")
 
 

@@ -22,7 +22,7 @@ import pytest
 from bot.devkit.harness import API_PASSWORD, TOKEN, Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import FakeUser
-from tests.fault_support import assert_serving, eventually, trap_logs
+from tests.support.fault_support import assert_serving, eventually, trap_logs
 
 ADMIN = 1001
 STRANGER = 3003

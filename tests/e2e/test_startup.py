@@ -20,7 +20,7 @@ import pytest
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     ROOT,
     TOKEN,
@@ -211,7 +211,7 @@ async def test_the_probe_answers_for_a_running_bot_and_fails_without_one(
 
 @pytest.mark.parametrize(
     "case",
-    ["folder is a file", "file is a folder", "bad setting"],  # a newer schema: tests/test_storage.py
+    ["folder is a file", "file is a folder", "bad setting"],  # a newer schema: tests/e2e/test_storage.py
 )
 async def test_a_clear_start_up_error_is_the_whole_output(
     tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, case: str

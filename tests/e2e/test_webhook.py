@@ -18,7 +18,7 @@ from bot.app import ALLOWED_UPDATES
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from bot.http import MAX_BODY_BYTES, SECRET_HEADER
-from tests.deploy_fixtures import (
+from tests.support.deploy_fixtures import (
     ADMIN,
     WEBHOOK_SECRET,
     BotProcess,

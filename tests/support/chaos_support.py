@@ -1,4 +1,4 @@
-"""What the chaos tests (tests/test_chaos_model.py, tests/test_crash_trials.py) share: the ledger that matches
+"""What the chaos tests (tests/chaos/test_chaos_model.py, tests/chaos/test_crash_trials.py) share: the ledger that matches
 what the gateway received to rows of the send log, the invariants, what an operator saw, and log scanning.
 
 Every SMS text carries a unique token (``Zq<run>n<n>``), so a gateway request, a row of the send log and the

@@ -2,7 +2,7 @@
 
 It imports the bot once, then forks a child per request; each child runs ``bot.__main__.main()`` — exactly
 what ``python -m bot`` runs after its imports — with its own environment, working directory and log file, and
-is meant to be killed (SIGKILL) at a random moment. tests/test_crash_trials.py starts it; the trial of issue 5
+is meant to be killed (SIGKILL) at a random moment. tests/chaos/test_crash_trials.py starts it; the trial of issue 5
 and the final check there use a real ``python -m bot`` process.
 
 Protocol, one JSON object a line:
@@ -12,7 +12,7 @@ Protocol, one JSON object a line:
           {"exit": <pid>, "status": <int>}     a child ended (exit code, or minus the signal that ended it)
 Closing stdin kills the remaining children and ends the server.
 
-Run: ``python -m tests.crash_worker`` from the repository root (or with it on ``PYTHONPATH``). It lives with
+Run: ``python -m tests.support.crash_worker`` from the repository root (or with it on ``PYTHONPATH``). It lives with
 the tests because only they use it; the wheel does not carry it.
 """
 

@@ -5,7 +5,7 @@ bot — in-process (`WebhookBot`, `PollingBot`) or as `python -m bot` in a subpr
 waits with a fixed sleep: waits are on events, subprocess output lines, or a condition re-checked until a
 deadline (`eventually`).
 
-Import what you use: ``from tests.deploy_fixtures import gateway, telegram, ...``.
+Import what you use: ``from tests.support.deploy_fixtures import gateway, telegram, ...``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bot.devkit.telegram import BotMessage, FakeTelegram, FakeUser
 from bot.runners import run_webhook, serve_polling
 from tests.support.forkserver import ForkServer, fork_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 # Test-only secrets, distinctive so that a leak into a log line or a chat is easy to find.
 TOKEN = "424242:DEPLOY-token-Zq9tok"
 API_KEY = "deploy-login"

@@ -46,7 +46,7 @@ from bot.config import Settings
 from bot.devkit.harness import rig_settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram.html_mode import HtmlParseError, parse_html
-from tests.fault_support import parse_errors, telegram_text
+from tests.support.fault_support import parse_errors, telegram_text
 
 __all__ = ["ApiError", "Call", "ChatView", "FastBot", "FastGroup", "FastUser", "RecordingSession", "Sent", "Toast"]
 

@@ -1,4 +1,4 @@
-"""The test side of the fork server (`tests/crash_worker.py`): `python -m bot` without ~3 s of imports each.
+"""The test side of the fork server (`tests/support/crash_worker.py`): `python -m bot` without ~3 s of imports each.
 
 One server per test process (per xdist worker), started on first use and stopped at exit. Each bot it starts
 is a real process of its own — its own pid, environment, working directory and output, killed by SIGKILL like
@@ -46,7 +46,7 @@ class ForkServer:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self._err = (directory / "fork-server.err").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.crash_worker"],
+            [sys.executable, "-m", "tests.support.crash_worker"],
             cwd=directory,
             env=env,
             stdin=subprocess.PIPE,

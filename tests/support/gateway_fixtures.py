@@ -1,6 +1,6 @@
 """Shared fixtures of the gateway tests: a real sandbox on loopback and a real httpx client.
 
-Import the fixtures into a test module (``from tests.gateway_fixtures import http_fixture, sandbox_fixture``);
+Import the fixtures into a test module (``from tests.support.gateway_fixtures import http_fixture, sandbox_fixture``);
 they are registered under the names ``http``, ``sandbox``, ``client`` and ``clock``. Nothing of ours is mocked. ``PASSWORD`` is distinctive (and full of characters that need form encoding) so that a leak is
 easy to find.
 """

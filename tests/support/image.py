@@ -4,7 +4,7 @@ virtualenv, from the build context as the Dockerfile's COPY lines lay it out), t
 
 A session fixture is once per process, and xdist runs several: the first to ask builds under a file lock in
 the run's shared temporary folder, in a folder named after a digest of what the build reads; the others
-wait and reuse it (tests/test_deploy.py, and any other file that needs the wheels).
+wait and reuse it (tests/e2e/test_deploy.py, and any other file that needs the wheels).
 """
 
 from __future__ import annotations

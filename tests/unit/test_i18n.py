@@ -138,7 +138,7 @@ def test_locale_choice_order(stored: str | None, telegram: str | None, default: 
 
 
 def test_wheel_carries_the_compiled_catalogs(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent.parent
     subprocess.run(
         [
             sys.executable,
