@@ -41,9 +41,9 @@ VOLUME ["/data"]
 # 8080: webhook mode (WEBHOOK_PORT); 8081: /healthz, /readyz, /metrics in polling mode (HEALTH_PORT).
 EXPOSE 8080 8081
 # Exit 0 when /healthz answers 200 on HEALTH_PORT or WEBHOOK_PORT (the process is up, the database usable).
-# bot.probe imports only the standard library: well under a second, where importing aiogram takes 3-5 s.
+# bot.web.probe imports only the standard library: well under a second, where importing aiogram takes 3-5 s.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "bot.probe"]
+    CMD ["python", "-m", "bot.web.probe"]
 # SIGTERM: stop taking updates, let sends in flight finish (up to 30 s), exit 0. A second one exits at once.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot"]

@@ -24,14 +24,12 @@ from aiogram.types import InlineKeyboardMarkup
 from bot.config import Settings
 from bot.services.alert_payload import AlertGroup
 from bot.services.chatqueue import ChatQueue
-from bot.services.notifier import Notifier
+from bot.services.notifier import Notifier, edit
 from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
-from bot.ui.alert_keyboards import alert_keyboard
-from bot.ui.messages import edit
 
 if TYPE_CHECKING:
-    from bot.ui.alert_texts import AlertTexts
+    from bot.services.notices import AlertTexts
 
 log = logging.getLogger(__name__)
 
@@ -161,4 +159,4 @@ class AlertService:
         return await self.db.people.locale_for(user_id) or self.settings.default_locale
 
     def markup(self, group_id: int, locale: str) -> InlineKeyboardMarkup:
-        return alert_keyboard(group_id, self.texts.button(locale))
+        return self.texts.keyboard(group_id, locale)

@@ -28,7 +28,7 @@ from bot.storage.db import Database
 from bot.storage.models import SendRow
 
 if TYPE_CHECKING:
-    from bot.ui.batch_texts import BatchNotices
+    from bot.services.notices import BatchNotices
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.sms.parts import count_parts
 from bot.storage.alerts import AlertRow
+from bot.ui.alert_keyboards import alert_keyboard
 from bot.ui.speaking import Speaker
 from bot.ui.texts import when
 
@@ -88,3 +90,7 @@ class AlertTexts(Speaker):
     def button(self, locale: str) -> str:
         with self._speaking(locale):
             return sms_to_duty_button()
+
+    def keyboard(self, group_id: int, locale: str) -> InlineKeyboardMarkup:
+        """📨 SMS to duty, under the message of alert group `group_id`."""
+        return alert_keyboard(group_id, self.button(locale))

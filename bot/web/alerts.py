@@ -9,7 +9,6 @@ in the background at Telegram's pace (`bot.services.alerts`), so a storm neither
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from bot.logs import mask_also
 from bot.services.alert_payload import parse_alert_payload
+from bot.web.body import TooLarge, read_bounded
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -30,22 +30,6 @@ log = logging.getLogger(__name__)
 ALERTS_PATH = "/alerts"
 MAX_ALERT_BYTES = 1024 * 1024
 READ_TIMEOUT = 10.0  # seconds to read a body once its headers came, else 408
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def read_capped(request: web.Request, limit: int) -> bytes:
-    """The body, or TooLarge as soon as it passes `limit` bytes (a chunked body has no Content-Length)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class AlertsEndpoint:
@@ -63,11 +47,8 @@ class AlertsEndpoint:
         if not self.authorized(request):
             self._note_refusal(request)
             return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
-        if request.content_length is not None and request.content_length > MAX_ALERT_BYTES:
-            return web.Response(status=413, text="Payload too large\n")
         try:
-            async with asyncio.timeout(READ_TIMEOUT):
-                raw = await read_capped(request, MAX_ALERT_BYTES)
+            raw = await read_bounded(request, limit=MAX_ALERT_BYTES, timeout=READ_TIMEOUT)
         except TooLarge:
             return web.Response(status=413, text="Payload too large\n")
         except TimeoutError:

@@ -3,14 +3,14 @@
 * Webhook mode: aiogram's webhook handler at the path of `WEBHOOK_URL`, with the checks an open port needs: a
   request without the right `X-Telegram-Bot-Api-Secret-Token` gets 401 before its body is read; while the bot
   starts or stops 503 (Telegram delivers it again later); a body over 1 MB 413, one that is not an update 400.
-* `POST /alerts` when ALERT_TOKEN is set (`bot.http_alerts`), beside the health endpoints in both modes.
+* `POST /alerts` when ALERT_TOKEN is set (`bot.web.alerts`), beside the health endpoints in both modes.
 * `/healthz` (liveness: the process answers and its database is usable), `/readyz` (the database, the latest
   Bot API call and the latest gateway call worked; not while starting or stopping), `/metrics` (Prometheus,
   with the `metrics` extra). In polling mode they are served on `HEALTH_PORT`; in webhook mode beside the hook.
 
 Without `WEBHOOK_SECRET` a random secret is generated at every start (and given to `setWebhook`, so it works),
 with a warning in the log: anyone who learns the URL could otherwise feed the bot forged updates. How the modes
-run and stop is `bot.runners`; the container's probe is `bot.probe` (standard library only).
+run and stop is `bot.runners`; the container's probe is `bot.web.probe` (standard library only).
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.config import Settings, SettingsError
-from bot.http_alerts import ALERTS_PATH, add_alert_routes
 from bot.metrics import SEND_STATES
+from bot.web.alerts import ALERTS_PATH, add_alert_routes
+from bot.web.body import TooLarge, read_bounded
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -84,6 +85,17 @@ def webhook_config(settings: Settings) -> WebhookConfig:
 
 
 # --------------------------------------------------------------------------------------------- health
+
+
+def webhook_application(app: App, config: WebhookConfig) -> tuple[web.Application, WebhookHandler]:
+    """The webhook mode's routes: the update route (its secret checked), health, metrics, and POST /alerts when
+    ALERT_TOKEN is set."""
+    handler = WebhookHandler(app.dp, app.bot, secret_token=config.secret)
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app.router.add_post(config.path, handler.handle)
+    add_health_routes(web_app, app)
+    add_alert_routes(web_app, app)
+    return web_app, handler
 
 
 def add_health_routes(web_app: web.Application, app: App) -> None:
@@ -229,12 +241,9 @@ class WebhookHandler(SimpleRequestHandler):
             return web.Response(status=401, text="Unauthorized")
         if not self.accepting:  # starting or stopping: Telegram delivers it again later
             return web.Response(status=503, text="Not serving right now")
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return web.Response(status=413, text="Payload too large")
         try:
-            async with asyncio.timeout(BODY_TIMEOUT):
-                raw = await request.read()  # the application's client_max_size also stops a chunked body
-        except web.HTTPRequestEntityTooLarge:
+            raw = await read_bounded(request, limit=MAX_BODY_BYTES, timeout=BODY_TIMEOUT)
+        except TooLarge:
             return web.Response(status=413, text="Payload too large")
         except TimeoutError:
             return web.Response(status=408, text="Request timeout")

@@ -1,8 +1,8 @@
-"""`python -m bot.probe`: the container's HEALTHCHECK. Exit 0 when `/healthz` on `HEALTH_PORT` or `WEBHOOK_PORT`
+"""`python -m bot.web.probe`: the container's HEALTHCHECK. Exit 0 when `/healthz` on `HEALTH_PORT` or `WEBHOOK_PORT`
 (127.0.0.1) answers 200, else 1.
 
 The standard library only, on purpose: the probe runs every 30 s with a 5 s timeout, and importing aiogram takes
-3-5 s on a busy container (`bot/__init__.py` is empty, so `python -m bot.probe` imports nothing else of the bot).
+3-5 s on a busy container (`bot/__init__.py` is empty, so `python -m bot.web.probe` imports nothing else of the bot).
 """
 
 from __future__ import annotations

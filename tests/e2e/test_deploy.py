@@ -150,7 +150,7 @@ def test_healthcheck_and_command(dockerfile: tuple[list[Instruction], list[Stage
     runtime = dockerfile[1][-1]
     [health] = runtime.all("HEALTHCHECK")
     _options, _, command = health.args.partition("CMD ")
-    assert json.loads(command) == ["python", "-m", "bot.probe"]
+    assert json.loads(command) == ["python", "-m", "bot.web.probe"]
     assert {"interval", "timeout", "start-period", "retries"} <= health.flags.keys()
     [cmd] = runtime.all("CMD")
     assert json.loads(cmd.args) == ["python", "-m", "bot"]
@@ -361,7 +361,7 @@ async def test_the_installed_bot_runs_like_the_container_and_its_healthcheck_pas
     def healthcheck() -> int:
         # What Docker runs inside the container (the HEALTHCHECK line), with the image's environment.
         return subprocess.run(
-            [python, "-m", "bot.probe"], cwd=tmp_path, env=probe_env, capture_output=True, timeout=30
+            [python, "-m", "bot.web.probe"], cwd=tmp_path, env=probe_env, capture_output=True, timeout=30
         ).returncode
 
     assert healthcheck() == 1  # nothing listens yet: unhealthy

@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-import bot.http
+import bot.web.http
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from bot.http import SECRET_HEADER
+from bot.web.http import SECRET_HEADER
 from tests.e2e.test_webhook import stranger_update, webhook_env
 from tests.support.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram
 
@@ -52,8 +52,8 @@ async def test_a_non_ascii_secret_header_is_refused_with_401_not_a_server_error(
 async def test_half_sent_requests_are_closed_and_a_slow_body_gets_408(
     tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.http, "IDLE_TIMEOUT", 1.0)
-    monkeypatch.setattr(bot.http, "BODY_TIMEOUT", 1.0)
+    monkeypatch.setattr(bot.web.http, "IDLE_TIMEOUT", 1.0)
+    monkeypatch.setattr(bot.web.http, "BODY_TIMEOUT", 1.0)
     env = webhook_env(tmp_path, telegram, gateway, WEBHOOK_SECRET=WEBHOOK_SECRET)
     async with WebhookBot(settings_from(env)) as hooked:
         # 50 connections that never finish their headers: all closed by the server, none held for long.

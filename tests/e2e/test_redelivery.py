@@ -12,7 +12,7 @@ import pytest
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram, FakeUser
-from bot.http import SECRET_HEADER
+from bot.web.http import SECRET_HEADER
 from tests.conftest import ADMIN
 from tests.e2e.test_webhook import webhook_env
 from tests.support.deploy_fixtures import WEBHOOK_SECRET, WebhookBot, gateway, http, settings_from, telegram

@@ -186,7 +186,7 @@ async def test_sigterm_at_any_moment_of_start_up_exits_promptly_and_cleanly(
 
 
 def test_the_health_probe_imports_only_the_standard_library() -> None:
-    code = "import sys, bot.probe; print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiogram', 'aiohttp', 'pydantic', 'httpx')))"
+    code = "import sys, bot.web.probe; print(sorted(m for m in sys.modules if m.split('.')[0] in ('aiogram', 'aiohttp', 'pydantic', 'httpx')))"
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
 
@@ -199,7 +199,7 @@ async def test_the_probe_answers_for_a_running_bot_and_fails_without_one(
 
     def run_probe() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bot.probe"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+            [sys.executable, "-m", "bot.web.probe"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
         )
 
     down = await asyncio.to_thread(run_probe)

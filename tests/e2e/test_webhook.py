@@ -17,7 +17,7 @@ import pytest
 from bot.app import ALLOWED_UPDATES
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from bot.http import MAX_BODY_BYTES, SECRET_HEADER
+from bot.web.http import MAX_BODY_BYTES, SECRET_HEADER
 from tests.support.deploy_fixtures import (
     ADMIN,
     WEBHOOK_SECRET,

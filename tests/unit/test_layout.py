@@ -101,13 +101,13 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function() -> None:
 
 def test_imports_among_bot_modules_go_one_way() -> None:
     graph = import_graph()
-    assert graph["bot.runners"] >= {"bot.app", "bot.http"}  # the graph really sees imports
+    assert graph["bot.runners"] >= {"bot.app", "bot.web.http"}  # the graph really sees imports
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
 def test_services_and_storage_do_not_depend_on_the_layers_above_them() -> None:
     graph = import_graph()
-    above = ("bot.handlers", "bot.runners", "bot.http", "bot.app", "bot.middlewares")
+    above = ("bot.handlers", "bot.runners", "bot.web", "bot.app", "bot.middlewares")
     for name, deps in graph.items():
         if name.startswith(("bot.services", "bot.storage", "bot.gateway", "bot.sms")):
             wrong = sorted(d for d in deps if d.startswith(above))
@@ -121,3 +121,49 @@ def test_no_python_file_in_the_package_is_over_400_lines() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, long
+
+
+def all_imports_of(path: Path, known: set[str]) -> set[str]:
+    """Every bot module a module names in an import, `if TYPE_CHECKING:` included (a type is a dependency too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def test_services_never_import_the_ui_not_even_for_types() -> None:
+    """The services own the protocol they speak through (bot/services/notices.py); bot/ui implements it."""
+    known = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    wrong = {
+        module_name(path): sorted(d for d in all_imports_of(path, known) if d == "bot.ui" or d.startswith("bot.ui."))
+        for path in (PACKAGE / "services").rglob("*.py")
+    }
+    assert {name: deps for name, deps in wrong.items() if deps} == {}
+
+
+def test_the_http_edge_is_one_package() -> None:
+    """Webhook route, health, metrics, /alerts and the probe live in bot/web; nothing else serves HTTP routes
+    (bot.runners runs the webhook's application, the dev kit's stand-ins are servers of their own)."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.stem.startswith(("http", "probe")))
+    assert top == [], f"move {top} into bot/web/"
+    assert {p.stem for p in (PACKAGE / "web").glob("*.py")} >= {"http", "alerts", "body", "probe"}
+    routes = sorted(
+        module_name(p)
+        for p in PACKAGE.rglob("*.py")
+        if ".router.add_" in p.read_text(encoding="utf-8") and not module_name(p).startswith(("bot.web", "bot.devkit"))
+    )
+    assert routes == [], f"HTTP routes outside bot/web: {routes}"
+    # The probe runs in the image's HEALTHCHECK: the packages on its way may import nothing.
+    assert (PACKAGE / "__init__.py").read_text(encoding="utf-8").strip() == ""
+    assert (PACKAGE / "web" / "__init__.py").read_text(encoding="utf-8").strip() == ""
