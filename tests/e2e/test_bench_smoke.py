@@ -33,6 +33,8 @@ KEYS = {
     "rss_idle_mb",
     "rss_after_mb",
     "startup_s",
+    "rss_idle_ratio",
+    "startup_ratio",
     "telegram_limit_violations",
 }
 
@@ -56,6 +58,7 @@ def check(summary: dict[str, Any]) -> None:
     assert summary["send_ideal_ratio"] >= 1  # nothing beats the gateway's own latency
     assert 0 < summary["rss_idle_mb"] <= summary["rss_after_mb"] < 4096
     assert 0 < summary["startup_s"] < 60
+    assert 0 < summary["rss_idle_ratio"] < 10 and 0 < summary["startup_ratio"] < 60  # against import aiogram
 
 
 @pytest.mark.timeout(200)
