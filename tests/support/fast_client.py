@@ -46,6 +46,7 @@ from bot.config import Settings
 from bot.devkit.harness import rig_settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram.html_mode import HtmlParseError, parse_html
+from bot.devkit.telegram.models import Button, Signal, find_button, inline_buttons
 from tests.support.fault_support import parse_errors, telegram_text
 
 __all__ = ["ApiError", "Call", "ChatView", "FastBot", "FastGroup", "FastUser", "RecordingSession", "Sent", "Toast"]
@@ -92,13 +93,6 @@ class Toast(NamedTuple):
     show_alert: bool
 
 
-class Button(NamedTuple):
-    """An inline button: ``data`` is its callback_data, else its url."""
-
-    text: str
-    data: str | None
-
-
 @dataclass
 class Version:
     """One state of a bot message: as sent, or after an edit."""
@@ -110,8 +104,7 @@ class Version:
 
     @property
     def buttons(self) -> list[list[Button]]:
-        rows = (self.reply_markup or {}).get("inline_keyboard", [])
-        return [[Button(str(b.get("text", "")), b.get("callback_data", b.get("url"))) for b in row] for row in rows]
+        return inline_buttons(self.reply_markup)
 
     @property
     def button_texts(self) -> list[str]:
@@ -189,25 +182,6 @@ class Sent:
         return f"<Sent #{self.message_id}{state} {self.plain[:60]!r} {self.button_texts}>"
 
 
-def find_button(markup: JsonDict | None, button: str | int) -> JsonDict:
-    flat: list[JsonDict] = [b for row in (markup or {}).get("inline_keyboard", []) for b in row]
-    listing = ", ".join(f"[{i}] {b.get('text')!r}" for i, b in enumerate(flat, 1)) or "no inline buttons"
-    if isinstance(button, int):
-        if 1 <= button <= len(flat):
-            return flat[button - 1]
-        raise AssertionError(f"there is no button number {button}; buttons: {listing}")
-    for matches in (
-        [b for b in flat if b.get("text") == button],
-        [b for b in flat if b.get("callback_data") == button],
-        [b for b in flat if button.casefold() in str(b.get("text", "")).casefold()],
-    ):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise AssertionError(f"button {button!r} is ambiguous; buttons: {listing}")
-    raise AssertionError(f"no button {button!r}; buttons: {listing}")
-
-
 @dataclass
 class Event:
     kind: Literal["message", "edit", "delete"]
@@ -232,24 +206,6 @@ class ChatState:
         return next(self._ids)
 
 
-class Signal:
-    """Wakes every waiter on each change; waiters re-check their condition (no polling, no sleeps)."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait_until(self, probe: Callable[[], T | None], timeout: float) -> T:
-        async with asyncio.timeout(timeout):
-            while (result := probe()) is None:
-                await self._event.wait()
-            return result
-
-
-# --- Telegram, in memory ---------------------------------------------------------------------------------
 class Refused(Exception):
     def __init__(self, error_code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
