@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    # Polling mode: the address HEALTH_PORT listens on (/healthz, /readyz, /metrics, /alerts); 127.0.0.1 keeps
+    # them on the machine. The image keeps 0.0.0.0: its port is published on the host's loopback only.
+    health_host: str = "0.0.0.0"
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
     # Alerts in (issue 18): POST /alerts with `Authorization: Bearer <it>`; a group key posted once per window.
     alert_token: SecretStr | None = None
     alert_repeat_minutes: float = Field(default=30.0, gt=0)
+    # Duty by schedule (issue 29): an iCalendar address (a secret: private links carry a key), read this often.
+    duty_calendar_url: SecretStr | None = None
+    duty_calendar_minutes: float = Field(default=5.0, gt=0)
 
     @field_validator("smska_sender_ids", "admin_ids", mode="before")
     @classmethod
@@ -115,11 +121,19 @@ class Settings(BaseSettings):
         "metrics_token",
         "team_chat_id",
         "alert_token",
+        "duty_calendar_url",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("duty_calendar_url")
+    @classmethod
+    def _calendar_address(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip().lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// address of an .ics file (webcal://: write https://)")
+        return value
 
     @field_validator("alert_token")
     @classmethod
@@ -127,6 +141,22 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().strip()) < 16:
             raise ValueError("at least 16 characters (e.g. openssl rand -hex 24)")
         return value
+
+    @field_validator("team_chat_id")
+    @classmethod
+    def _group_or_channel(cls, value: int | None) -> int | None:
+        # People's ids are positive, groups' and channels' negative: a person here would get every SMS line
+        # and alert, and an admin's own id would make the alerts' buttons vanish (issue 24 row 16).
+        if value is not None and value >= 0:
+            raise ValueError("must be a group or channel id (negative, e.g. -1001234567890), not a person's")
+        return value
+
+    @field_validator("health_host")
+    @classmethod
+    def _host_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

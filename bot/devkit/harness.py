@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ class Harness:
     delivery_delay: float = 0.3
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     http: bool = False  # serve the bot's HTTP side (health, POST /alerts) on a free loopback port: `http_url`
+    clock: Callable[[], float] | None = None  # a clock the test moves, for duty's schedule (else time.time)
     telegram: FakeTelegram = field(init=False)
     gateway: SandboxGateway = field(init=False)
     app: App | None = field(init=False, default=None)
@@ -87,6 +89,8 @@ class Harness:
     async def start_bot(self) -> App:
         app = await build_app(self.settings())
         app.gateway.budget = 6.0  # an operator-facing answer stays well within a test's patience
+        if self.clock is not None and app.schedule is not None:
+            app.schedule.clock = self.clock
         await app.start()
         self.app = app
         if self.http:

@@ -15,6 +15,8 @@ and its one asyncio lock (`bot.storage.store`):
 - `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
 - `db.directory`: the team's contacts, groups and who is on duty.
 - `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
+- `db.schedule`: duty by schedule — the rotation, its override, the handoff last posted.
+- `db.retention`: what the retention sweep forgets, a statement per table.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
 from bot.storage.results import ResultsRepository
+from bot.storage.retention import RetentionRepository
+from bot.storage.schedule import ScheduleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import StorageError, Store
 from bot.storage.templates import TemplatesRepository
@@ -75,6 +79,8 @@ class Database:
         self.results = ResultsRepository(self._store)
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)
+        self.schedule = ScheduleRepository(self._store)
+        self.retention = RetentionRepository(self._store)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
