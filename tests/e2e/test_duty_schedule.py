@@ -16,8 +16,8 @@ from aiohttp import web
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
 from bot.services.schedule import DutySchedule
-from tests.alert_payloads import TOKEN, alert, alertmanager, post
 from tests.conftest import ADMIN
+from tests.support.alert_payloads import TOKEN, alert, alertmanager, post
 
 TEAM = -1009876543210
 IVAN, OLGA, PETR = "+7 904 176-49-95", "+7 916 123-45-67", "+7 903 111-22-33"

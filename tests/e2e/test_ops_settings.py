@@ -14,7 +14,16 @@ import pytest
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import BotProcess, PollingBot, bot_env, free_port, gateway, http, settings_from, telegram
+from tests.support.deploy_fixtures import (
+    BotProcess,
+    PollingBot,
+    bot_env,
+    free_port,
+    gateway,
+    http,
+    settings_from,
+    telegram,
+)
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
 

@@ -22,11 +22,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.deploy_fixtures import ADMIN, WebhookBot, bot_env, gateway, http, preview, settings_from, telegram
+from tests.support.deploy_fixtures import ADMIN, WebhookBot, bot_env, gateway, http, preview, settings_from, telegram
 
 __all__ = ["gateway", "http", "telegram"]  # fixtures
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "rules.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "rules.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboard.json"
@@ -78,7 +78,7 @@ def test_the_dashboard_is_a_grafana_dashboard_on_a_chosen_prometheus() -> None:
 
 @pytest.fixture
 async def bot(tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway) -> AsyncIterator[WebhookBot]:
-    from tests.deploy_fixtures import free_port
+    from tests.support.deploy_fixtures import free_port
 
     port = free_port()
     env = bot_env(

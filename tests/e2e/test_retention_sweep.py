@@ -18,8 +18,8 @@ from typing import Any
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
 from bot.storage.store import utcnow
-from tests.alert_payloads import TOKEN, alert, alertmanager, post
 from tests.conftest import ADMIN, OPERATOR
+from tests.support.alert_payloads import TOKEN, alert, alertmanager, post
 
 TEAM = -1009876543210
 OLD_NUMBER, NEW_NUMBER = "79041764995", "79041764996"
