@@ -1,8 +1,7 @@
 """`python -m bot playground` with piped stdin: the transcript a person would see, end to end.
 
-Every scripted run is a process of its own (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1),
-forked from one that imported the bot once (tests/support/forkserver.py), started from an empty temporary
-directory (with a hostile `.env` in one) so nothing depends on the working directory.
+Every scripted run is a real subprocess (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1), started
+from an empty temporary directory (with a hostile `.env` in one) so nothing depends on the working directory.
 The runs are started together when the module's first test asks for one, so the module takes about as long as
 its slowest run (a send waits ~4 s for its delivery notice), not their sum.
 """
@@ -10,7 +9,8 @@ its slowest run (a send waits ~4 s for its delivery notice), not their sum.
 from __future__ import annotations
 
 import os
-import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +20,6 @@ import pytest
 
 from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
-from tests.support.forkserver import fork_server
 
 REPO = Path(__file__).resolve().parent.parent.parent
 RUN_TIMEOUT = 60
@@ -70,38 +69,30 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
-def _run(script: Script, cwd: Path, io_dir: Path) -> Run:
+def _run(script: Script, cwd: Path) -> Run:
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
-    env = {k: v for k, v in env.items() if not k.startswith("PYTEST")}
     env.update(LANG=script.lang, PYTHONIOENCODING="utf-8", PYTHONPATH=str(REPO))
     if script.hostile_env_file:
         (cwd / ".env").write_text("BOT_TOKEN=broken\nDATABASE_PATH=/nonexistent/dir/x.sqlite3\nADMIN_IDS=oops\n")
-    # A process of its own, forked from one that imported the bot already (tests/support/forkserver.py): its
-    # stdin, stdout and stderr are files here, outside its working directory.
-    stdin, stdout, stderr = io_dir / "stdin", io_dir / "stdout", io_dir / "stderr"
-    stdin.write_text(script.stdin, encoding="utf-8")
-    server = fork_server()
-    module, *args = script.args[1:]  # ("-m", module, *args)
-    pid = server.spawn_now(env, cwd, stdout, list(args), err=stderr, stdin=stdin, module=module)
-    code = server.wait_exit_now(pid, RUN_TIMEOUT)
-    if code is None:  # still running: as subprocess.run's timeout would, kill it
-        os.kill(pid, signal.SIGKILL)
-        code = server.wait_exit_now(pid, 10)
-    return Run(
-        code if code is not None else -9,
-        stdout.read_text(encoding="utf-8") if stdout.exists() else "",
-        stderr.read_text(encoding="utf-8") if stderr.exists() else "",
+    done = subprocess.run(
+        [sys.executable, *script.args],
+        input=script.stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=env,
+        timeout=RUN_TIMEOUT,
+        check=False,
     )
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Run]]]:
     with ThreadPoolExecutor(max_workers=len(SCRIPTS)) as pool:
         futures = {
-            name: pool.submit(
-                _run, script, tmp_path_factory.mktemp(f"cwd-{name}"), tmp_path_factory.mktemp(f"io-{name}")
-            )
-            for name, script in SCRIPTS.items()
+            name: pool.submit(_run, script, tmp_path_factory.mktemp(f"cwd-{name}")) for name, script in SCRIPTS.items()
         }
         yield futures
 

@@ -7,8 +7,6 @@ and the final check there use a real ``python -m bot`` process.
 
 Protocol, one JSON object a line:
   stdin   {"env": {...}, "cwd": "/dir", "log": "/dir/bot.log", "args": []}  start a bot
-          optional: "err" (stderr apart from "log"), "stdin" (a file to read), "module" (`python -m <module>`
-          instead of the bot's entry)
   stdout  {"ready": <pid>}                     once, when the imports are done
           {"pid": <pid>}                       the answer to each start, in order
           {"exit": <pid>, "status": <int>}     a child ended (exit code, or minus the signal that ended it)
@@ -24,7 +22,6 @@ import contextlib
 import io
 import json
 import os
-import runpy
 import select
 import signal
 import sys
@@ -51,34 +48,23 @@ def _child(request: dict[str, Any], close: list[int]) -> None:
         for fd in close:
             os.close(fd)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        err_fd = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if request.get("err") else log
-        stdin = os.open(request.get("stdin") or os.devnull, os.O_RDONLY)
-        os.dup2(stdin, 0)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
         os.dup2(log, 1)
-        os.dup2(err_fd, 2)
-        for fd in {log, err_fd, stdin}:
-            os.close(fd)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
-        # Standard streams as a new interpreter would make them with this environment: `python -u` for a test
-        # that reads the output line by line, PYTHONIOENCODING, stdin from the request.
-        encoding = os.environ.get("PYTHONIOENCODING") or None
-        unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-        sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding=encoding)  # noqa: SIM115
-        out = open(1, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115 — as long as the process
-        sys.stdout = io.TextIOWrapper(out, encoding=encoding, write_through=unbuffered)  # type: ignore[arg-type]
-        err = open(2, "wb", buffering=0, closefd=False)  # noqa: SIM115 — as long as the process
-        sys.stderr = io.TextIOWrapper(err, encoding=encoding, errors="backslashreplace", line_buffering=True)
+        if os.environ.get("PYTHONUNBUFFERED"):  # what `python -u` does to the output the test reads line by line
+            out = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stdout = io.TextIOWrapper(out, write_through=True)
+            err = open(2, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stderr = io.TextIOWrapper(err, write_through=True, errors="backslashreplace")
         args = [str(a) for a in request.get("args", [])]
-        module = str(request.get("module") or "bot")
-        if module == "bot":
-            sys.argv = ["python -m bot", *args]
-            code = entry.main(args)
-        else:  # `python -m <module> *args`
-            sys.argv = [module, *args]
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-            code = 0
+        sys.argv = ["python -m bot", *args]
+        code = entry.main(args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

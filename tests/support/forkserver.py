@@ -79,25 +79,11 @@ class ForkServer:
                     with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                         loop.call_soon_threadsafe(_settle, future, status)
 
-    def spawn_now(
-        self,
-        env: dict[str, str],
-        cwd: Path,
-        out: Path,
-        args: list[str] | None = None,
-        *,
-        err: Path | None = None,
-        stdin: Path | None = None,
-        module: str = "bot",
-    ) -> int:
-        """Start `python -m bot *args` (or `python -m <module> *args`) with exactly `env`, its output into the
-        file or FIFO `out` (stderr too, unless `err`), its input from `stdin` (else nothing); its pid."""
+    def spawn_now(self, env: dict[str, str], cwd: Path, out: Path, args: list[str] | None = None) -> int:
+        """Start `python -m bot *args` with exactly `env`, its output (stdout and stderr) into the file or FIFO
+        `out`; its pid."""
         assert self.proc is not None and self.proc.stdin is not None
-        request = {"env": env, "cwd": str(cwd), "log": str(out), "args": list(args or []), "module": module}
-        if err is not None:
-            request["err"] = str(err)
-        if stdin is not None:
-            request["stdin"] = str(stdin)
+        request = {"env": env, "cwd": str(cwd), "log": str(out), "args": list(args or [])}
         with self._lock:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
@@ -117,12 +103,6 @@ class ForkServer:
                 return self.exits[pid]
             self._waiters.append((pid, loop, future))
         return await asyncio.wait_for(future, timeout)
-
-    def wait_exit_now(self, pid: int, timeout: float) -> int | None:
-        """The child's exit code (minus the signal that ended it), or None when it still runs after `timeout`."""
-        with self._changed:
-            self._changed.wait_for(lambda: pid in self.exits, timeout)
-            return self.exits.get(pid)
 
     def kill_children(self, timeout: float = 20.0) -> None:
         """SIGKILL every bot it started that is still running, and wait until the server saw each end."""
