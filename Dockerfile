@@ -3,7 +3,7 @@
 # Two stages: the first builds wheels of the bot and of the locked versions of its dependencies (requirements/
 # runtime.txt, hash-checked; scripts/build-wheels.sh), the second only installs those wheels, offline
 # (scripts/install-wheels.sh), into a slim Python and runs as a non-root user.
-# tests/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
+# tests/e2e/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
 # Needs BuildKit (the default builder since Docker Engine 23) for `RUN --mount`. No `# syntax=` line on purpose:
 # the built-in Dockerfile frontend handles it, and a syntax line would pull a frontend image from a registry.
 
@@ -42,9 +42,9 @@ VOLUME ["/data"]
 # 8080: webhook mode (WEBHOOK_PORT); 8081: /healthz, /readyz, /metrics in polling mode (HEALTH_PORT).
 EXPOSE 8080 8081
 # Exit 0 when /healthz answers 200 on HEALTH_PORT or WEBHOOK_PORT (the process is up, the database usable).
-# bot.probe imports only the standard library: well under a second, where importing aiogram takes 3-5 s.
+# bot.web.probe imports only the standard library: well under a second, where importing aiogram takes 3-5 s.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-m", "bot.probe"]
+    CMD ["python", "-m", "bot.web.probe"]
 # SIGTERM: stop taking updates, let sends in flight finish (up to 30 s), exit 0. A second one exits at once.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot"]

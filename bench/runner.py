@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import statistics
@@ -34,6 +35,16 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 MAIN_SETTINGS = {"DELIVERY_POLL_INITIAL": "0.5", "DELIVERY_POLL_MAX": "5", "DELIVERY_TRACK_HOURS": "1"}
 
 
+def sources_digest() -> str:
+    """What the numbers depend on: every source file of `bot/` and `bench/` (paths and contents), hashed. A
+    results file carrying the digest of today's sources is the run of these very sources."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in ("bot", "bench") for p in (root / folder).rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def help_answer() -> str:
     """The real bot's /help answer for an operator, in English: the echo bot answers exactly this."""
     from bot.i18n import make_i18n
@@ -49,7 +60,7 @@ def say(message: str) -> None:
 
 
 async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {"plan": plan.name, "machine": machine()}
+    results: dict[str, Any] = {"plan": plan.name, "sources": sources_digest(), "machine": machine()}
     started = time.monotonic()
     async with Servers(delivery_delay=1.0) as servers:
         say("baselines: python -c pass, python -c 'import aiogram'")

@@ -52,7 +52,7 @@ GATEWAY_DOWN_PREFIXES = ("unavailable_", "unknown", "error_1")
 TELEGRAM_DOWN = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError, TelegramConflictError)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 25.0)
 DELIVERY_BUCKETS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
-#: Facts read at scrape time (`bot.http.render_metrics` fills `Observability.scraped`); a fact that is not
+#: Facts read at scrape time (`bot.web.http.render_metrics` fills `Observability.scraped`); a fact that is not
 #: known (None) is left out, so a rule never fires on a made-up zero (a balance never seen is not 0).
 SCRAPED_GAUGES = {
     "smska_bot_telegram_ok": "1 when the latest Bot API call got an answer (or none was made yet), else 0",

@@ -34,22 +34,18 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiohttp import web
 
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings, SettingsError
-from bot.http import (
-    MAX_BODY_BYTES,
+from bot.logs import mask_also
+from bot.web.http import (
     WebhookConfig,
-    WebhookHandler,
-    add_health_routes,
     bound_port,
     start_health_server,
     start_site,
+    webhook_application,
 )
-from bot.http import webhook_config as check_webhook_settings
-from bot.http_alerts import add_alert_routes
-from bot.logs import mask_also
+from bot.web.http import webhook_config as check_webhook_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -283,11 +279,7 @@ async def _serve_webhook(
     on_listening: Callable[[App, int], None] | None,
 ) -> None:
     settings = app.settings
-    handler = WebhookHandler(app.dp, app.bot, secret_token=config.secret)
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_post(config.path, handler.handle)
-    add_health_routes(web_app, app)
-    add_alert_routes(web_app, app)  # POST /alerts when ALERT_TOKEN is set
+    web_app, handler = webhook_application(app, config)
     # Listening first: health answers while Telegram is unreachable, and updates that come meanwhile (a hook
     # set by the previous run) get 503 until start-up is done.
     runner = await start_site(web_app, settings.webhook_host, settings.webhook_port)

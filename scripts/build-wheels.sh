@@ -1,7 +1,7 @@
 #!/bin/sh
 # Wheels of the bot and of exactly the locked versions of everything it needs at run time (requirements/
 # runtime.txt: the `metrics` extra and the build backend included), into one folder. The Dockerfile's build
-# stage runs exactly this, and so does tests/test_deploy.py in a clean virtualenv: the image is built by the
+# stage runs exactly this, and so does tests/e2e/test_deploy.py in a clean virtualenv: the image is built by the
 # same commands the test proves.
 #
 #   usage: sh scripts/build-wheels.sh WHEEL_DIR [SOURCE_DIR]     (SOURCE_DIR defaults to the current one)

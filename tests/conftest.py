@@ -13,17 +13,22 @@ from bot.devkit.harness import Harness
 # pyproject.toml) a worker takes the next file in this order when it is free, so the long ones start at once
 # instead of ending the run on one worker while the others idle.
 SLOW_FIRST = (
-    "test_startup.py",
-    "test_deploy.py",
     "test_crash_trials.py",
-    "test_bench_smoke.py",
-    "test_playground.py",
-    "test_fault_matrix.py",
-    "test_deploy_shutdown.py",
+    "test_deploy.py",
+    "test_crash_batch.py",
+    "test_fuzz_input.py",
     "test_chaos_model.py",
+    "test_playground.py",
+    "test_bench_smoke.py",
+    "test_startup.py",
+    "test_fault_matrix.py",
+    "test_alerts_in.py",
+    "test_webhook.py",
+    "test_e2e_night_shift.py",
+    "test_storage.py",
+    "test_deploy_shutdown.py",
     "test_send_rules.py",
     "test_gateway_client.py",
-    "test_webhook.py",
     "test_secrets_e2e.py",
 )
 

@@ -20,7 +20,7 @@ from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from bot.http import bound_port, start_health_server
+from bot.web.http import bound_port, start_health_server
 
 TOKEN = "123456:TEST-token-Zq9secret"  # noqa: S105 - test-only; distinctive so a leak is easy to find
 API_KEY = "test"

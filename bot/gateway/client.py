@@ -5,7 +5,7 @@ Transport
     password is only ever in that body, never in the URL. It is kept as a ``SecretStr``, hidden in ``repr``,
     scrubbed from any gateway text that ends up in an exception or a log line, and never logged. (httpx logs
     ``HTTP Request: POST <url> "<status>"`` at INFO and httpcore logs request *events* at DEBUG, neither with
-    the body; ``tests/test_gateway_secrets.py`` checks all of it.)
+    the body; ``tests/e2e/test_gateway_secrets.py`` checks all of it.)
 
 Connections
     Every request asks for ``Connection: close``, so no idle keep-alive connection to the gateway is ever

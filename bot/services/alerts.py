@@ -34,7 +34,7 @@ from bot.storage.db import Database
 from bot.storage.directory import Contact
 
 if TYPE_CHECKING:
-    from bot.ui.alert_texts import AlertTexts
+    from bot.services.notices import AlertTexts
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from bot.storage.db import Database
 from bot.storage.models import SendRow
 
 if TYPE_CHECKING:
-    from bot.ui.batch_texts import BatchNotices
+    from bot.services.notices import BatchNotices
 
 log = logging.getLogger(__name__)
 SHOWN_KEPT = 256  # batch messages whose shown text is remembered

@@ -27,7 +27,7 @@ from bot.storage.feed import FeedLine
 from bot.storage.models import SendRow
 
 if TYPE_CHECKING:
-    from bot.ui.feed_texts import FeedTexts
+    from bot.services.notices import FeedTexts
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.services.notifier import Notifier
 from bot.storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.ui.notices import Notices
+    from bot.services.notices import Notices
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,28 @@ import time
 from collections.abc import AsyncIterator
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
-from bot.ui.messages import edit
-
 log = logging.getLogger(__name__)
+
+NOT_MODIFIED = "message is not modified"
+
+
+async def edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
+    """Edit a message in place. True when it shows `text` now (edited, or it already did); False when it cannot
+    be edited (gone, too old, or Telegram failed), so that the caller may send it anew."""
+    try:
+        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if NOT_MODIFIED in exc.message:
+            return True
+        log.info("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
+        return False
+    except TelegramAPIError as exc:
+        log.warning("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
+        return False
+    return True
 
 
 class RateLimiter:

@@ -30,7 +30,7 @@ from bot.storage.db import Database
 from bot.storage.models import SendRow
 
 if TYPE_CHECKING:
-    from bot.ui.notices import Notices
+    from bot.services.notices import Notices
 
 log = logging.getLogger(__name__)
 

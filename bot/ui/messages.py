@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 
 from aiogram import Bot
 from aiogram.enums import ChatAction
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+# Editing in place is the notifier's (the services speak through it too); the handlers find it here as well.
+from bot.services.notifier import edit as edit
 
 log = logging.getLogger(__name__)
 
-NOT_MODIFIED = "message is not modified"
 #: Telegram shows a chat action for about 5 s; it is sent again before it fades.
 TYPING_EVERY = 4.0
 
@@ -46,22 +48,6 @@ async def working(bot: Bot, chat_id: int) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
-    """Edit a message in place. True when it shows `text` now (edited, or it already did); False when it cannot
-    be edited (gone, too old, or Telegram failed), so that the caller may send it anew."""
-    try:
-        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if NOT_MODIFIED in exc.message:
-            return True
-        log.info("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
-        return False
-    except TelegramAPIError as exc:
-        log.warning("could not edit message %s in %s: %s", message_id, chat_id, exc.message)
-        return False
-    return True
 
 
 async def edit_or_send(

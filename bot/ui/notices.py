@@ -5,13 +5,13 @@ so that they deal in data and never in words or buttons."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from decimal import Decimal
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.services.limits import LimitHit
+from bot.services.notices import Notice
 from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
@@ -32,14 +32,6 @@ from bot.ui.texts import (
 )
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A message ready to go: its text and, maybe, its buttons."""
-
-    text: str
-    markup: InlineKeyboardMarkup | None = None
 
 
 def display_name(name: str, username: str | None, user_id: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN
-from tests.fast.client import FastBot
+from tests.support.fast_client import FastBot
 
 
 @pytest.fixture

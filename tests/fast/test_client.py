@@ -11,7 +11,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 
-from tests.fast.client import TOKEN, ChatState, RecordingSession, Telegram
+from tests.support.fast_client import TOKEN, ChatState, RecordingSession, Telegram
 
 CHAT = 1001
 

@@ -1,11 +1,11 @@
 """The bot core as a person meets it — access, /start, /help, /balance, /status, /language, errors — in the
-fast tier (moved from ``tests/test_e2e_core.py``, which keeps the paths that need the HTTP rig)."""
+fast tier (moved from ``tests/e2e/test_e2e_core.py``, which keeps the paths that need the HTTP rig)."""
 
 from __future__ import annotations
 
 from bot.devkit.sandbox import Fault
 from tests.conftest import ADMIN, OPERATOR, STRANGER
-from tests.fast.client import API_PASSWORD, FastBot
+from tests.support.fast_client import API_PASSWORD, FastBot
 
 
 async def test_admin_start_and_help(fb: FastBot) -> None:
@@ -131,7 +131,7 @@ async def test_group_chat_is_ignored(fb: FastBot) -> None:
 async def test_gateway_errors_and_faults_answered_in_words(fb: FastBot) -> None:
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
     # A persistent fault is retried until the client's budget is spent; how it retries is the client's own test
-    # (tests/test_gateway_client.py). Here only the words matter, so the budget is short.
+    # (tests/e2e/test_gateway_client.py). Here only the words matter, so the budget is short.
     assert fb.app is not None
     fb.app.gateway.budget = 1.0
     cases = [

@@ -1,6 +1,6 @@
 """Composing and sending as an operator meets it — guided steps, hints, Cancel, the sender switch, bad input,
 outcomes and notices in words, /history paging, the low-balance warning — in the fast tier (moved from
-``tests/test_e2e_send.py``, which keeps the contract's paths over HTTP)."""
+``tests/e2e/test_e2e_send.py``, which keeps the contract's paths over HTTP)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import ADMIN
-from tests.fast.client import FastBot, FastUser, Sent
+from tests.support.fast_client import FastBot, FastUser, Sent
 
 
 async def preview_for(user: FastUser, command: str) -> Sent:

@@ -18,7 +18,7 @@ Forged button presses carry the operator's real callback_data, both on a message
 (Telegram sends an inaccessible message) and on the operator's real message (a forged update from the
 operator's chat).
 
-Fast tier (``tests.fast.client``): updates go straight to the real Dispatcher; Bot API calls are recorded.
+Fast tier (``tests.support.fast_client``): updates go straight to the real Dispatcher; Bot API calls are recorded.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.fast.client import FastBot, FastUser, Sent, assert_serving
-from tests.fault_support import ACCESS_TABLES, LogTrap, describe, dump, rows, trap_logs, unhandled
+from tests.support.fast_client import FastBot, FastUser, Sent, assert_serving
+from tests.support.fault_support import ACCESS_TABLES, LogTrap, describe, dump, rows, trap_logs, unhandled
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

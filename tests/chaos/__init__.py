@@ -1,0 +1,1 @@
+"""chaos tier: see tests/README.md."""

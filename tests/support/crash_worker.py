@@ -1,0 +1,145 @@
+"""A fork server for crash trials: `python -m bot` without paying its ~3 s of imports per start.
+
+It imports the bot once, then forks a child per request; each child runs ``bot.__main__.main()`` — exactly
+what ``python -m bot`` runs after its imports — with its own environment, working directory and log file, and
+is meant to be killed (SIGKILL) at a random moment. tests/chaos/test_crash_trials.py starts it; the trial of issue 5
+and the final check there use a real ``python -m bot`` process.
+
+Protocol, one JSON object a line:
+  stdin   {"env": {...}, "cwd": "/dir", "log": "/dir/bot.log", "args": []}  start a bot
+  stdout  {"ready": <pid>}                     once, when the imports are done
+          {"pid": <pid>}                       the answer to each start, in order
+          {"exit": <pid>, "status": <int>}     a child ended (exit code, or minus the signal that ended it)
+Closing stdin kills the remaining children and ends the server.
+
+Run: ``python -m tests.support.crash_worker`` from the repository root (or with it on ``PYTHONPATH``). It lives with
+the tests because only they use it; the wheel does not carry it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import select
+import signal
+import sys
+import traceback
+from typing import Any
+
+# What `python -m bot` imports on its way to polling (some lazily): imported here once, shared by every child.
+import bot.__main__ as entry
+import bot.app
+import bot.runners  # noqa: F401
+
+
+def _emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _child(request: dict[str, Any], close: list[int]) -> None:
+    """In the forked child: become `python -m bot` with the request's environment. Never returns."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in close:
+            os.close(fd)
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        if os.environ.get("PYTHONUNBUFFERED"):  # what `python -u` does to the output the test reads line by line
+            out = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stdout = io.TextIOWrapper(out, write_through=True)
+            err = open(2, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
+            sys.stderr = io.TextIOWrapper(err, write_through=True, errors="backslashreplace")
+        args = [str(a) for a in request.get("args", [])]
+        sys.argv = ["python -m bot", *args]
+        code = entry.main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _reap(children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        _emit({"exit": pid, "status": code})
+
+
+def main() -> int:
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd hears of it
+    stdin = sys.stdin.fileno()
+    children: set[int] = set()
+    pending = b""
+    _emit({"ready": os.getpid()})
+    try:
+        while True:
+            readable, _, _ = select.select([stdin, wake_r], [], [])
+            if wake_r in readable:
+                while True:
+                    try:
+                        if not os.read(wake_r, 512):
+                            break
+                    except BlockingIOError:
+                        break
+                _reap(children)
+            if stdin not in readable:
+                continue
+            chunk = os.read(stdin, 65536)
+            if not chunk:
+                return 0
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _child(request, [wake_r, wake_w])
+                children.add(pid)
+                _emit({"pid": pid})
+    finally:
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        while children:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            children.discard(pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
