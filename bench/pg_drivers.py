@@ -26,7 +26,7 @@ DRAFT = """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, 
 CLAIM = f"""UPDATE sends SET state = 'sending', updated_at = ?, claimed_at = ?,
             preview_message_id = COALESCE(preview_message_id, ?)
             WHERE id = ? AND user_id = ? AND state = 'draft' AND expired_at IS NULL AND created_at >= ?
-            AND sends.parts + ({SPENT_SQL} AND s.claimed_at >= ?) <= ? RETURNING *"""  # noqa: S608
+            AND sends.parts + ({SPENT_SQL} AND s.claimed_at >= ?) <= ? RETURNING *"""
 ACCEPT = """UPDATE sends SET state = 'accepted', gateway_id = ?, balance_after = ?, sent_at = ?, status_code = 3,
             status_name = 'ACCEPTD', updated_at = ? WHERE id = ? AND state IN ('sending', 'unknown') RETURNING *"""
 TRACK = """INSERT INTO tracking (send_id, next_check_at, interval, attempts, deadline_at) VALUES (?, ?, ?, 0, ?)

@@ -72,7 +72,7 @@ def _run(cmd: list[str], uid: int | None, gid: int | None, **kwargs: object) -> 
             os.setgid(gid)
             os.setuid(uid)
 
-    return subprocess.run(cmd, preexec_fn=demote, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]  # noqa: PLW1509
+    return subprocess.run(cmd, preexec_fn=demote, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
 
 
 def start(base: Path, *, allow_install: bool = False) -> str:
