@@ -8,13 +8,12 @@ are in the fast tier: ``tests/fast/test_send_rules.py``.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from typing import Any
 
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault
 from bot.devkit.telegram import BotMessage, FakeUser
 from tests.conftest import ADMIN, OPERATOR
+from tests.engines import select
 
 
 async def preview_for(user: FakeUser, command: str) -> BotMessage:
@@ -23,9 +22,7 @@ async def preview_for(user: FakeUser, command: str) -> BotMessage:
 
 
 def sends(rig: Harness) -> list[dict[str, object]]:
-    with sqlite3.connect(rig.db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM sends ORDER BY id")]
+    return select(rig, "SELECT * FROM sends ORDER BY id")
 
 
 async def test_one_shot_send_preview_and_delivery_notice(rig: Harness) -> None:
@@ -118,17 +115,14 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
     which the accepted SMS wakes, is left out."""
     async with Harness(tmp_path, settings_overrides={"delivery_poll_initial": 3600.0}) as rig:
         assert rig.app is not None
-        conn: Any = rig.app.db._conn
+        statements = rig.app.db.statements
         trips: list[str] = []
-        original = conn._execute
 
-        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
-            sql = args[0] if args and isinstance(args[0], str) else getattr(fn, "__name__", "?")
+        def counted(sql: str) -> None:
             if "FROM tracking" not in sql:
                 trips.append(" ".join(sql.split()[:3]))
-            return await original(fn, *args, **kwargs)
 
-        conn._execute = counted
+        statements.observer = counted
         admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
         for _ in range(2):  # who Alice is: written at the first update, read back (and cached) at the next
             await admin.send("/help")
@@ -145,4 +139,4 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
                 break
             await asyncio.sleep(0.05)
         assert len(trips) == 7, trips
-        conn._execute = original
+        statements.observer = None

@@ -101,7 +101,8 @@ class AlertsRepository:
     async def done(self, group: AlertRow) -> None:
         """Every message of `group` (as read) is up to date; still wanted if a newer notification came since."""
         await self._store.rows(
-            "UPDATE alert_groups SET wanted_at = NULL WHERE id = ? AND wanted_at IS ?", (group.id, group.wanted_at)
+            "UPDATE alert_groups SET wanted_at = NULL WHERE id = ? AND wanted_at IS NOT DISTINCT FROM ?",
+            (group.id, group.wanted_at),
         )
 
     async def message(self, group_id: int, chat_id: int) -> AlertMessage | None:

@@ -297,3 +297,7 @@ MIGRATIONS: list[str] = [
 ]
 
 LATEST = len(MIGRATIONS)
+
+#: PostgreSQL's text of a migration whose SQLite text does not translate (bot/storage/dialect.py: postgres_ddl);
+#: by number. Most migrations need none.
+POSTGRES_MIGRATIONS: dict[int, str] = {}

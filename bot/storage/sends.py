@@ -190,8 +190,10 @@ class SendsRepository:
             )
             if row is not None:
                 await db.rows(
-                    """INSERT OR REPLACE INTO tracking (send_id, next_check_at, interval, attempts, deadline_at)
-                       VALUES (?, ?, ?, 0, ?)""",
+                    """INSERT INTO tracking (send_id, next_check_at, interval, attempts, deadline_at)
+                       VALUES (?, ?, ?, 0, ?)
+                       ON CONFLICT (send_id) DO UPDATE SET next_check_at = excluded.next_check_at,
+                         interval = excluded.interval, attempts = 0, deadline_at = excluded.deadline_at""",
                     (send_id, first_check_at, interval, deadline_at),
                 )
         return _send(row)
