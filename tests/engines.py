@@ -121,6 +121,12 @@ def select(where: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, A
     """Rows of a test's database as dicts, read beside the bot (its own connection), on either engine. `where`:
     a Harness (its `database_url`, else its `db_path`), a postgresql:// URL, or a SQLite file's path. Callable
     from a running event loop (PostgreSQL is read on a thread of its own)."""
+    return execute(where, sql, [params])[0]
+
+
+def execute(where: Any, sql: str, many: Sequence[Sequence[Any]]) -> list[list[dict[str, Any]]]:
+    """`sql` once per parameter tuple of `many`, in one transaction, beside the bot (see `select`); the rows of
+    each."""
     url = getattr(where, "database_url", None) if not isinstance(where, str | Path) else None
     if isinstance(where, str) and where.startswith("postgresql://"):
         url = where
@@ -128,16 +134,17 @@ def select(where: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, A
         path = getattr(where, "db_path", where)
         with sqlite3.connect(path) as conn:
             conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql, tuple(params))]
+            return [[dict(r) for r in conn.execute(sql, tuple(params))] for params in many]
 
-    async def fetch() -> list[dict[str, Any]]:
+    async def run() -> list[list[dict[str, Any]]]:
         import asyncpg
 
         conn = await asyncpg.connect(url, timeout=10)
         try:
-            return [dict(r) for r in await conn.fetch(numbered(sql), *params)]
+            async with conn.transaction():
+                return [[dict(r) for r in await conn.fetch(numbered(sql), *params)] for params in many]
         finally:
             await conn.close()
 
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, fetch()).result()
+        return pool.submit(asyncio.run, run()).result()
