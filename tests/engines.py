@@ -49,6 +49,8 @@ def default_engine() -> str:
 
 
 def parametrize(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        return
     if "engine" in metafunc.fixturenames and metafunc.definition.path.name in BOTH_ENGINES:
         metafunc.parametrize("engine", ENGINES, indirect=True)
 

@@ -138,5 +138,6 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
             if sends(rig)[0]["result_message_id"] is not None:
                 break
             await asyncio.sleep(0.05)
-        assert len(trips) == 7, trips
+        # PostgreSQL: the claim takes its turn among the operator's presses (BEGIN, advisory lock, claim, COMMIT).
+        assert len(trips) == (10 if rig.database_url else 7), trips
         statements.observer = None
