@@ -29,7 +29,6 @@ from tests import pgserver
 
 BOTH_ENGINES = {
     "test_storage.py",
-    "test_postgres.py",
     "test_e2e_send.py",
     "test_batch_send.py",
     "test_fsm_restart.py",

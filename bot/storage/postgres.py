@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,11 +29,13 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0  # seconds for one connection attempt
 STATEMENT_TIMEOUT = 8.0  # seconds for one statement: with a reconnect, an operator hears within 15 s
+RETRY_AFTER = 2.0  # seconds after a failed reconnect during which statements fail at once (no queue of waits)
 MIGRATION_LOCK = 0x534D534B  # pg_advisory_lock key: replicas starting together migrate once ("SMSK")
 
 _LOST = (
     OSError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,  # e.g. the server ended the connection mid-statement
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
@@ -71,15 +74,20 @@ class PgStatements(Statements):
         self.url = url
         self.pg: asyncpg.Connection | None = conn
         self._in_transaction = False
+        self._retry_at = 0.0  # monotonic time before which a reconnect is not tried again
 
     async def _connection(self) -> asyncpg.Connection:
         if self.pg is not None and not self.pg.is_closed():
             return self.pg
         if self._in_transaction:  # the transaction died with its connection
             raise DatabaseUnavailable("the connection to the database was lost during a transaction")
+        if time.monotonic() < self._retry_at:
+            raise DatabaseUnavailable("the database is not answering (tried a moment ago)")
         try:
             self.pg = await connect(self.url)
         except StorageError as exc:
+            self._retry_at = time.monotonic() + RETRY_AFTER
+            log.warning("database not answering: %s", exc)
             raise DatabaseUnavailable(str(exc)) from None
         log.info("connected to the database again")
         return self.pg
