@@ -63,6 +63,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     engines.parametrize(metafunc)
 
 
+def pytest_report_header() -> str | None:
+    return engines.missing_server_line()
+
+
 @pytest.fixture
 async def rig(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
     async with Harness(tmp_path, admin_ids=(ADMIN,), database_url=database_url) as harness:

@@ -54,6 +54,16 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
+NO_SERVER = "PostgreSQL: no server here (apt-get install postgresql): the PostgreSQL tests are skipped"
+
+
+def missing_server_line() -> str | None:
+    """The one line that says the PostgreSQL tests will be skipped (none under CI=true: they fail there)."""
+    if os.environ.get("TEST_PG_URL") or pgserver.find_bin() is not None or os.environ.get("CI", "") == "true":
+        return None
+    return NO_SERVER
+
+
 class PgServer:
     def __init__(self) -> None:
         self.url: str | None = None
@@ -65,7 +75,7 @@ class PgServer:
             self.url = os.environ["TEST_PG_URL"]
             return
         if pgserver.find_bin() is None and os.environ.get("CI", "").lower() != "true":
-            self.reason = "PostgreSQL: no server here (apt-get install postgresql): the PostgreSQL tests are skipped"
+            self.reason = NO_SERVER
             return
         self._base = Path(tempfile.mkdtemp(prefix="smska-pg-"))
         try:
