@@ -63,8 +63,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     engines.parametrize(metafunc)
 
 
-def pytest_report_header() -> str | None:
-    return engines.missing_server_line()
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = engines.missing_server_line()
+    if line is not None:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture
