@@ -34,11 +34,13 @@ from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
 from bot.services.batch import BatchService
+from bot.services.calendar import DutyCalendar
 from bot.services.chatqueue import ChatQueue
 from bot.services.directory import Directory
 from bot.services.feed import TeamFeed
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
+from bot.services.schedule import DutySchedule, OnDuty
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.services.watchdog import Watchdog
@@ -49,6 +51,7 @@ from bot.ui.alert_texts import AlertTexts
 from bot.ui.batch_texts import BatchNotices
 from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
+from bot.ui.schedule_texts import ScheduleNotices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,6 +90,7 @@ class App:
     alerts: AlertService | None = None  # POST /alerts (issue 18)
     watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
     batches: BatchService | None = None  # sends to several recipients (built by build_app)
+    schedule: DutySchedule | None = None  # duty by rotation or calendar (issue 29; built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
@@ -107,6 +111,8 @@ class App:
             self.alerts.start()
         if self.watchdog is not None:
             self.watchdog.start()
+        if self.schedule is not None:
+            self.schedule.start()
         self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -122,6 +128,8 @@ class App:
         await self.sending.stop_expiring()
         if self.watchdog is not None:
             await self.watchdog.stop()
+        if self.schedule is not None:
+            await self.schedule.stop()
         await self.tracker.stop()
         if self.alerts is not None:
             await self.alerts.stop()
@@ -192,6 +200,7 @@ async def build_app(settings: Settings) -> App:
     dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
     access.fsm_storage = dp.storage
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
+    tracker.finals.append(obs.delivered)  # the delivery-time histogram
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
@@ -210,7 +219,9 @@ async def build_app(settings: Settings) -> App:
         batches=batches,
     )
     dp.workflow_data.update(alerts=alerts, feed=feed)
-    dp.workflow_data["directory"] = Directory(db, settings.max_recipients)  # contacts, groups, duty
+    schedule = duty_schedule(db, settings, http, notifier, queue, ScheduleNotices(i18n, settings))
+    dp.workflow_data["schedule"] = schedule
+    dp.workflow_data["directory"] = Directory(db, settings.max_recipients, schedule)  # contacts, groups, duty
     return App(
         settings=settings,
         bot=bot,
@@ -230,7 +241,40 @@ async def build_app(settings: Settings) -> App:
         alerts=alerts,
         watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
         batches=batches,
+        schedule=schedule,
     )
+
+
+def duty_schedule(
+    db: Database,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    notifier: Notifier,
+    queue: ChatQueue,
+    words: ScheduleNotices,
+) -> DutySchedule:
+    """Duty by schedule, with its words: each handoff in the team feed, the calendar's failures to the admins."""
+    url = settings.duty_calendar_url
+    schedule = DutySchedule(db, settings, DutyCalendar(url, http, db.kv, settings.tz) if url is not None else None)
+
+    async def post(now: OnDuty) -> None:
+        chat = settings.team_chat_id
+        if chat is not None:
+            text = words.handoff(now)
+
+            async def job() -> None:
+                await notifier.send(chat, text)
+
+            queue.put(chat, ("handoff", now.turn), job)
+
+    async def tell_admins(failing: str | None) -> None:
+        for admin in settings.admin_ids:
+            locale = await db.people.locale_for(admin) or settings.default_locale
+            await notifier.send(admin, words.calendar(locale, failing))
+
+    schedule.post = post
+    schedule.tell_admins = tell_admins
+    return schedule
 
 
 async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:

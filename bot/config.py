@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Alerts in (issue 18): POST /alerts with `Authorization: Bearer <it>`; a group key posted once per window.
     alert_token: SecretStr | None = None
     alert_repeat_minutes: float = Field(default=30.0, gt=0)
+    # Duty by schedule (issue 29): an iCalendar address (a secret: private links carry a key), read this often.
+    duty_calendar_url: SecretStr | None = None
+    duty_calendar_minutes: float = Field(default=5.0, gt=0)
 
     @field_validator("smska_sender_ids", "admin_ids", mode="before")
     @classmethod
@@ -119,11 +122,19 @@ class Settings(BaseSettings):
         "team_chat_id",
         "alert_token",
         "database_url",
+        "duty_calendar_url",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("duty_calendar_url")
+    @classmethod
+    def _calendar_address(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip().lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// address of an .ics file (webcal://: write https://)")
+        return value
 
     @field_validator("alert_token")
     @classmethod

@@ -192,10 +192,20 @@ async def render_metrics(app: App) -> tuple[bytes, str] | None:
     obs = app.obs
     if obs.prometheus is None or obs.registry is None:
         return None
+    threshold = app.settings.low_balance_threshold
+    balance = app.gateway.last_balance
+    obs.scraped = {
+        "smska_bot_telegram_ok": 1.0 if obs.telegram.ok else 0.0,
+        "smska_bot_balance": None if balance is None else float(balance),
+        "smska_bot_balance_threshold": None if threshold is None else float(threshold),
+        "smska_bot_chat_queue_depth": float(app.queue.depth()),
+        "smska_bot_leader": 1.0 if obs.leader else 0.0,
+    }
     try:
         states = await app.db.sends.counts_by_state()
         finals = await app.db.sends.final_status_counts()
         depth = await app.db.tracking.depth()
+        oldest = await app.db.tracking.first_due()
     except Exception as exc:  # a closed or broken database must not break the scrape
         log.warning("metrics: database not readable: %s", type(exc).__name__)
     else:
@@ -204,6 +214,8 @@ async def render_metrics(app: App) -> tuple[bytes, str] | None:
         for status, count in finals.items():
             obs.final.labels(status=status).set(count)
         obs.tracking.set(depth)
+        overdue = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        obs.scraped["smska_bot_tracking_overdue_seconds"] = round(overdue, 1)
     ready, _ = await readiness(app)
     obs.up.set(1 if ready else 0)
     body: bytes = obs.prometheus.generate_latest(obs.registry)

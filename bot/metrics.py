@@ -51,6 +51,18 @@ GATEWAY_DOWN_PREFIXES = ("unavailable_", "unknown", "error_1")
 #: Telegram errors that mean "the Bot API did not work". A 400/403/404/429 is Telegram answering.
 TELEGRAM_DOWN = (TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError, TelegramConflictError)
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 25.0)
+DELIVERY_BUCKETS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
+#: Facts read at scrape time (`bot.http.render_metrics` fills `Observability.scraped`); a fact that is not
+#: known (None) is left out, so a rule never fires on a made-up zero (a balance never seen is not 0).
+SCRAPED_GAUGES = {
+    "smska_bot_telegram_ok": "1 when the latest Bot API call got an answer (or none was made yet), else 0",
+    "smska_bot_balance": "The SMS account's balance as the gateway last reported it (with a send or /balance)",
+    "smska_bot_balance_threshold": "LOW_BALANCE_THRESHOLD; absent when unset",
+    "smska_bot_tracking_overdue_seconds": "How late the most overdue delivery-status check is; 0 when none is",
+    "smska_bot_chat_queue_depth": "Messages the bot waits to post on its own (alerts, the team feed)",
+    "smska_bot_leader": "1 on the process that does the bot's own work (tracking, notices, alerts); one "
+    "process on SQLite is always the leader",
+}
 
 
 def _prometheus() -> Any | None:
@@ -73,7 +85,7 @@ class TelegramWatch(BaseRequestMiddleware):
         self.last_failure_at: float | None = None
         self.last_error: str | None = None
         self.calls = 0
-        self.failures = 0
+        self.failures = 0  # calls Telegram did not answer (network, 5xx, bad token, conflict)
 
     async def __call__(
         self,
@@ -149,9 +161,10 @@ class GatewayWatch:
 class UpdateMiddleware(BaseMiddleware):
     """First outer middleware on `update`: counts it by type, and logs carry its id and the sender's id."""
 
-    def __init__(self, counter: Any = None) -> None:
+    def __init__(self, counter: Any = None, seconds: Any = None) -> None:
         self.counts: Counter[str] = Counter()
         self._counter = counter  # prometheus Counter(type) or None
+        self._seconds = seconds  # prometheus Histogram(type) or None
         #: The tasks handling an update right now (polling and the webhook run one task per update): what a
         #: stop waits for before it closes the clients those updates need.
         self.in_flight: set[asyncio.Task[Any]] = set()
@@ -176,12 +189,38 @@ class UpdateMiddleware(BaseMiddleware):
         task = asyncio.current_task()
         if task is not None:
             self.in_flight.add(task)
+        started = time.monotonic()
         try:
             with log_context(update_id=update_id, user_id=user.id if user is not None else None):
                 return await handler(event, data)
         finally:
             if task is not None:
                 self.in_flight.discard(task)
+            if self._seconds is not None:
+                self._seconds.labels(type=kind).observe(time.monotonic() - started)
+
+
+class _ScrapedCollector:
+    """The facts `render_metrics` read at this scrape (`Observability.scraped`), plus Telegram's failures."""
+
+    def __init__(self, obs: Observability) -> None:
+        self.obs = obs
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for name, help_text in SCRAPED_GAUGES.items():
+            fact = self.obs.scraped.get(name)
+            if fact is not None:
+                yield GaugeMetricFamily(name, help_text, value=fact)
+        yield CounterMetricFamily(
+            "smska_bot_telegram_errors",
+            "Bot API calls Telegram did not answer (network error, 5xx, bad token, conflict)",
+            value=self.obs.telegram.failures,
+        )
+
+    def describe(self) -> Iterable[Any]:
+        return []
 
 
 class _RetriesCollector:
@@ -216,7 +255,10 @@ class Observability:
         self.final: Any = None
         self.tracking: Any = None
         self.up: Any = None
-        latency = errors = updates = None
+        self.leader = True  # one process on SQLite does all the bot's own work
+        self.scraped: dict[str, float | None] = {}
+        self.delivery: Any = None  # Histogram(outcome) or None
+        latency = errors = updates = answer = None
         if self.prometheus is not None:
             p = self.prometheus
             self.registry = p.CollectorRegistry(auto_describe=True)
@@ -251,9 +293,29 @@ class Observability:
                 "smska_bot_tracking_queue_depth", "SMS waiting for a final delivery status", registry=self.registry
             )
             self.up = p.Gauge("smska_bot_ready", "1 when /readyz would answer 200, else 0", registry=self.registry)
+            answer = p.Histogram(
+                "smska_bot_update_seconds",
+                "Time from an update's arrival to the end of its handling (an operator's answer time), by type",
+                ["type"],
+                buckets=LATENCY_BUCKETS,
+                registry=self.registry,
+            )
+            self.delivery = p.Histogram(
+                "smska_bot_delivery_seconds",
+                "Time from an SMS accepted by the gateway to its final delivery status, by outcome",
+                ["outcome"],
+                buckets=DELIVERY_BUCKETS,
+                registry=self.registry,
+            )
+            self.registry.register(_ScrapedCollector(self))
         self.telegram = TelegramWatch()
         self.gateway = GatewayWatch(latency=latency, errors=errors)
-        self.updates = UpdateMiddleware(updates)
+        self.updates = UpdateMiddleware(updates, answer)
+
+    def delivered(self, outcome: str, seconds: float) -> None:
+        """A tracked SMS reached its final status `seconds` after it was sent (`Tracker.finals`)."""
+        if self.delivery is not None:
+            self.delivery.labels(outcome=outcome).observe(seconds)
 
     def watch_retries(self, read: Callable[[], int]) -> None:
         if self.registry is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,7 @@ class Harness:
     # postgresql://…: the bot runs on PostgreSQL; None: HARNESS_DATABASE_URL's (tests/engines.py sets it for a
     # test on PostgreSQL), else SQLite at `db_path`.
     database_url: str | None = None
+    clock: Callable[[], float] | None = None  # a clock the test moves, for duty's schedule (else time.time)
     telegram: FakeTelegram = field(init=False)
     gateway: SandboxGateway = field(init=False)
     app: App | None = field(init=False, default=None)
@@ -95,6 +97,8 @@ class Harness:
     async def start_bot(self) -> App:
         app = await build_app(self.settings())
         app.gateway.budget = 6.0  # an operator-facing answer stays well within a test's patience
+        if self.clock is not None and app.schedule is not None:
+            app.schedule.clock = self.clock
         await app.start()
         self.app = app
         if self.http:

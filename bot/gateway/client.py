@@ -130,6 +130,8 @@ class SmskaClient:
         self.backoff_max = backoff_max
         self.last_success_at: float | None = None
         self.last_reply_at: float | None = None
+        #: The balance the gateway last reported (with a send or a balance query): for `/metrics`.
+        self.last_balance: Decimal | None = None
 
     def __repr__(self) -> str:
         return (
@@ -146,12 +148,16 @@ class SmskaClient:
     async def send(self, msisdn: str, text: str, sender: str) -> SendResult:
         """Send one SMS. Raises GatewayRejected, GatewayUnavailable (nothing went out) or SendOutcomeUnknown."""
         fields = {"SenderID": sender, "MSISDN": msisdn, "Message": text}
-        return await self._call("send", fields, parse_send, idempotent=False, budget=self._budget(False))
+        result = await self._call("send", fields, parse_send, idempotent=False, budget=self._budget(False))
+        self.last_balance = result.balance
+        return result
 
     async def balance(self, *, background: bool = False) -> Decimal:
         """The balance left. Raises GatewayRejected or GatewayUnavailable."""
         budget = self._budget(background)
-        return await self._call("balance", {"Action": "balance"}, parse_balance, idempotent=True, budget=budget)
+        balance = await self._call("balance", {"Action": "balance"}, parse_balance, idempotent=True, budget=budget)
+        self.last_balance = balance
+        return balance
 
     async def query(self, message_id: str, *, background: bool = False) -> DeliveryStatus:
         """The delivery status of a sent message. Raises GatewayRejected or GatewayUnavailable."""

@@ -18,6 +18,7 @@ from bot.handlers import (
     history,
     recipients,
     results,
+    rotation,
     send,
     status,
     templates,
@@ -39,6 +40,7 @@ def setup_routers() -> list[Router]:
         contacts.router,
         groups.router,
         duty.router,
+        rotation.router,
         recipients.router,  # before send: /send and the number step read names too
         send.router,
         batch.router,

@@ -8,7 +8,7 @@ the address book. It returns data; the handlers render it (bot/ui/contact_texts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from bot.sms.names import (
     Book,
@@ -25,6 +25,9 @@ from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
 from bot.storage.db import Database
 from bot.storage.directory import Contact, Duty, Group, Member, NameTaken
+
+if TYPE_CHECKING:
+    from bot.services.schedule import DutySchedule
 
 RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
@@ -128,10 +131,11 @@ def slots_from_data(data: Any) -> list[Slot] | None:
 
 
 class Directory:
-    def __init__(self, db: Database, max_recipients: int) -> None:
+    def __init__(self, db: Database, max_recipients: int, schedule: DutySchedule | None = None) -> None:
         self.db = db
         self.repo = db.directory
         self.max_recipients = max_recipients
+        self.schedule = schedule  # duty by rotation or calendar (issue 29); None: duty as set by hand
 
     # --- reading a recipient phrase ----------------------------------------------------------------------
     async def read(self, args: str) -> Resolved:
@@ -220,6 +224,14 @@ class Directory:
 
     async def duty_recipients(self) -> list[Recipient]:
         """Whoever is on duty now (a group: its members); empty when nobody is."""
+        if self.schedule is not None:
+            on_duty = await self.schedule.now()
+            if on_duty is None:
+                return []
+            if on_duty.entry is not None:
+                found = await self.expand(on_duty.entry)
+                return [] if isinstance(found, EmptyGroup) else found
+            return [Recipient(on_duty.msisdn)] if on_duty.msisdn else []
         duty = await self.repo.duty()
         if duty is None:
             return []
@@ -229,8 +241,8 @@ class Directory:
             return await self.recipients_of_group(duty.group.id)
         return [Recipient(duty.msisdn)] if duty.msisdn else []
 
-    async def set_duty(self, phrase: str, by: int) -> Item | MemberProblem:
-        """`/duty <recipient>`: one contact, group or number."""
+    async def duty_item(self, phrase: str) -> Item | MemberProblem:
+        """What `/duty <recipient>` names: one contact, group or number."""
         item = read_one(phrase, await self.repo.book())
         if item is None:
             return MemberProblem(phrase, "unknown")
@@ -238,6 +250,13 @@ class Directory:
             return MemberProblem(phrase, "duty")
         if len(item.entries) > 1:
             return MemberProblem(phrase, "ambiguous", item.entries)
+        return item
+
+    async def set_duty(self, phrase: str, by: int) -> Item | MemberProblem:
+        """`/duty <recipient>`: one contact, group or number."""
+        item = await self.duty_item(phrase)
+        if isinstance(item, MemberProblem):
+            return item
         if item.msisdn is not None:
             await self.repo.set_duty(by, msisdn=item.msisdn)
         elif item.entries[0].kind == "contact":

@@ -62,6 +62,9 @@ class DeliveryTracker:
         # A batch's recipient is told in its batch's summary, not one notice each: True when it was
         # (bot/services/batch.py sets it).
         self.member_final: Callable[[SendRow], Awaitable[bool]] | None = None
+        # Called with (the final status's kind, seconds from "sent" to the final status) when tracking learns a
+        # final status: the delivery-time histogram of /metrics (bot/app.py wires it).
+        self.finals: list[Callable[[str, float], None]] = []
 
     def changed(self, send_id: int) -> None:
         for watcher in self.watchers:
@@ -166,6 +169,7 @@ class DeliveryTracker:
             await self.db.tracking.finish(send.id, status=pair, final=True, notice_owed=True)
             self._notify_later(send, status)
             self.changed(send.id)
+            self._observe_final(send, status, now)
         elif now >= row.deadline_at:
             await self.db.tracking.finish(send.id, status=pair, final=False, notice_owed=True)
             self._notify_later(send, None)
@@ -176,6 +180,13 @@ class DeliveryTracker:
             await self.db.tracking.reschedule(
                 send, next_check_at=min(now + interval, row.deadline_at), interval=interval, status=pair
             )
+
+    def _observe_final(self, send: SendRow, status: DeliveryStatus, now: float) -> None:
+        if send.sent_at is None:
+            return
+        seconds = max(0.0, now - datetime.fromisoformat(send.sent_at).timestamp())
+        for observe in self.finals:
+            observe(status.kind.value, seconds)
 
     def _notify_later(self, send: SendRow, status: DeliveryStatus | None) -> None:
         """The notice goes out in its own task: the notifier spaces notices to Telegram's limits (1/s per chat),

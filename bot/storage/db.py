@@ -16,6 +16,7 @@ shares the one connection and its one asyncio lock (`bot.storage.store`), whiche
 - `db.results`: recent SMS to a number (the duplicate guard) and the watchdog's notices (issue 17).
 - `db.directory`: the team's contacts, groups and who is on duty.
 - `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
+- `db.schedule`: duty by schedule — the rotation, its override, the handoff last posted.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
 from bot.storage.results import ResultsRepository
+from bot.storage.schedule import ScheduleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import Statements, StorageError, Store
 from bot.storage.templates import TemplatesRepository
@@ -80,6 +82,7 @@ class Database:
         self.results = ResultsRepository(self._store)
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)
+        self.schedule = ScheduleRepository(self._store)
 
     @classmethod
     async def connect(cls, path: Path | str, url: str | None = None) -> Database:

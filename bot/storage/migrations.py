@@ -294,6 +294,35 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (batch_id, position)
     );
     """,
+    # 10: duty by schedule (issue 29): a rotation, an override of it until the next handoff, and the handoff
+    # last posted to the team feed. Moments are epoch seconds (REAL), compared as numbers.
+    """
+    CREATE TABLE duty_rotation (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        members       TEXT NOT NULL,  -- JSON: [{"kind": "contact" | "group", "id": n}, ...] in turn order
+        kind          TEXT NOT NULL CHECK (kind IN ('weekly', 'daily', 'hours')),
+        minute        INTEGER NOT NULL,
+        weekday       INTEGER NOT NULL DEFAULT 0,
+        hours         INTEGER NOT NULL DEFAULT 24,
+        anchor        TEXT NOT NULL,  -- the first turn's handoff, a local wall-clock time (ISO, no offset)
+        set_by        INTEGER NOT NULL,
+        set_at        REAL NOT NULL
+    );
+    CREATE TABLE duty_override (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        contact_id  INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        group_id    INTEGER REFERENCES recipient_groups(id) ON DELETE SET NULL,
+        msisdn      TEXT,
+        until       REAL NOT NULL,
+        set_by      INTEGER NOT NULL,
+        set_at      REAL NOT NULL
+    );
+    CREATE TABLE duty_handoffs (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        turn        TEXT NOT NULL,  -- which turn was last posted: source, who and since
+        posted_at   REAL NOT NULL
+    );
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -36,6 +36,11 @@ class TrackingRepository:
     async def depth(self) -> int:
         return int(await self._store.scalar("SELECT COUNT(*) FROM tracking"))
 
+    async def first_due(self) -> float | None:
+        """When the earliest delivery-status check is due (epoch seconds), or None when nothing is tracked."""
+        due = await self._store.scalar("SELECT MIN(next_check_at) FROM tracking")
+        return None if due is None else float(due)
+
     async def reschedule(
         self, send: SendRow, *, next_check_at: float, interval: float, status: tuple[int, str] | None
     ) -> None:

@@ -62,6 +62,15 @@ COMMANDS = (
         __("Who is on duty"),
         (Usage(__("who is on duty")), Usage(__("set who is on duty"), __("<i>name</i>"))),
     ),
+    Command(
+        "rotation",
+        __("Duty rotation"),
+        (
+            Usage(__("who is on duty now and next")),
+            Usage(__("set a rotation"), __("<i>name, name</i> weekly Mon 10:00")),
+            Usage(__("turn it off"), __("off")),
+        ),
+    ),
     Command("templates", __("Saved SMS texts"), (Usage(__("the team's saved SMS texts")),)),
     Command(
         "template",
