@@ -1,10 +1,11 @@
-# syntax=docker/dockerfile:1
 # The smska Telegram bot. Build and run with `docker compose up -d --build` (README, "Deploy").
 #
 # Two stages: the first builds wheels of the bot and of the locked versions of its dependencies (requirements/
 # runtime.txt, hash-checked; scripts/build-wheels.sh), the second only installs those wheels, offline
 # (scripts/install-wheels.sh), into a slim Python and runs as a non-root user.
 # tests/test_deploy.py runs the same two scripts in clean virtualenvs and checks this file's structure.
+# Needs BuildKit (the default builder since Docker Engine 23) for `RUN --mount`. No `# syntax=` line on purpose:
+# the built-in Dockerfile frontend handles it, and a syntax line would pull a frontend image from a registry.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -190,6 +190,7 @@ async def build_app(settings: Settings) -> App:
         alerts = AlertService(
             db=db, notifier=notifier, queue=queue, texts=AlertTexts(i18n, settings), settings=settings
         )
+        tracker.watchers.append(alerts.send_changed)  # an SMS to duty that went out: every alert copy says so
         batch_notices = BatchNotices(i18n, settings.delivery_alert_minutes)
         batches = BatchService(sending=sending, settings=settings, notifier=notifier, texts=batch_notices)
         tracker.member_final = batches.member_final  # a batch's recipient is told in its summary

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     health_port: int | None = Field(default=None, ge=1, le=65535)
+    # Polling mode: the address HEALTH_PORT listens on (/healthz, /readyz, /metrics, /alerts); 127.0.0.1 keeps
+    # them on the machine. The image keeps 0.0.0.0: its port is published on the host's loopback only.
+    health_host: str = "0.0.0.0"
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -142,6 +145,22 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().strip()) < 16:
             raise ValueError("at least 16 characters (e.g. openssl rand -hex 24)")
         return value
+
+    @field_validator("team_chat_id")
+    @classmethod
+    def _group_or_channel(cls, value: int | None) -> int | None:
+        # People's ids are positive, groups' and channels' negative: a person here would get every SMS line
+        # and alert, and an admin's own id would make the alerts' buttons vanish (issue 24 row 16).
+        if value is not None and value >= 0:
+            raise ValueError("must be a group or channel id (negative, e.g. -1001234567890), not a person's")
+        return value
+
+    @field_validator("health_host")
+    @classmethod
+    def _host_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

@@ -2,9 +2,10 @@
 
 The checks an open port needs, in this order: the token first (`Authorization: Bearer <ALERT_TOKEN>`, compared in
 constant time; wrong or missing: 401, and the body is never read), then the size (over 1 MB: 413, by its
-Content-Length and again while reading a body that has none), then the shape (not JSON, or not a notification:
-400). A notification that passes is stored and queued, and answered 200 at once: the messages it causes go out
-in the background at Telegram's pace (`bot.services.alerts`), so a storm neither waits nor slows anyone.
+Content-Length and again while reading a body that has none), then the shape (not JSON, nested too deep, or
+not a notification: 400). A notification that passes is stored and queued, and answered 200 at once: the
+messages it causes go out in the background at Telegram's pace (`bot.services.alerts`), so a storm neither
+waits nor slows anyone.
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ class AlertsEndpoint:
             return web.Response(status=408, text="Request timeout\n")
         try:
             group = parse_alert_payload(json.loads(raw))
-        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and NotAnAlert are ValueErrors
-            log.warning("refused an alert notification: %s", str(exc).splitlines()[0][:100])
+        except (ValueError, RecursionError, TypeError) as exc:
+            # JSONDecodeError, UnicodeDecodeError and NotAnAlert are ValueErrors; a body nested deeper than the
+            # parser goes raises RecursionError. Whatever cannot be read is the sender's mistake: 400, one line.
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:100]
+            log.warning("refused an alert notification: %s", reason)
             return web.Response(status=400, text="Bad request: not an Alertmanager or Grafana notification\n")
         alerts = self.app.alerts
         if alerts is None:

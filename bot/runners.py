@@ -196,7 +196,7 @@ async def serve_polling(
     health_runner = None
     with StopSignals(stop, enabled=handle_signals):
         if app.settings.health_port is not None:
-            health_runner = await start_health_server(app, app.settings.health_port)
+            health_runner = await start_health_server(app, app.settings.health_port, app.settings.health_host)
         elif app.settings.alert_token is not None:
             log.warning("ALERT_TOKEN is set but HEALTH_PORT is not: POST /alerts is not served in polling mode")
         try:

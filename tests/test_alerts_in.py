@@ -168,16 +168,6 @@ async def alert_message(h: Harness, user: FakeUser, summary: str) -> BotMessage:
     return await user.wait_for(lambda m: firing(m.plain), timeout=10)
 
 
-async def test_sms_to_duty_nobody_on_duty_is_said_in_words_and_nothing_is_sent(tmp_path: Path) -> None:
-    async with alert_rig(tmp_path) as h:
-        admin, _ = await people(h)
-        shown = await alert_message(h, admin, "Disk /var on db1 is 95% full")
-        answer = await h.telegram.callback_answer(await admin.press(shown, "📨 SMS to duty"))
-        assert answer.show_alert and "Nobody is on duty" in (answer.text or "") and "/duty" in (answer.text or "")
-        await h.telegram.wait_idle(quiet=0.5)
-        assert h.gateway.sent == []
-
-
 async def test_sms_to_duty_opens_a_preview_that_needs_its_own_press(tmp_path: Path) -> None:
     async with alert_rig(tmp_path) as h:
         assert h.app is not None

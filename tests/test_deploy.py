@@ -107,9 +107,31 @@ def env_pairs(instruction: Instruction) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dockerfile() -> tuple[list[Instruction], list[Stage]]:
-    text = (ROOT / "Dockerfile").read_text()
-    assert text.startswith("# syntax=docker/dockerfile:1"), "bind mounts need the BuildKit syntax line"
-    return parse_dockerfile(text)
+    return parse_dockerfile((ROOT / "Dockerfile").read_text())
+
+
+def test_the_dockerfile_builds_without_pulling_a_frontend_from_a_registry(
+    dockerfile: tuple[list[Instruction], list[Stage]],
+) -> None:
+    # A `# syntax=` parser directive makes BuildKit pull that frontend image first: without a registry the build
+    # fails at once. The built-in frontend handles `RUN --mount` on its own (issue 24 row 20).
+    directives = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        match = re.fullmatch(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*", line)
+        if match is None:
+            break  # parser directives are only read before the first other line
+        directives.append(match[1].lower())
+    assert "syntax" not in directives
+    assert any("mount" in r.flags for stage in dockerfile[1] for r in stage.all("RUN"))
+
+
+def test_the_readme_says_compose_v2_and_buildkit_are_needed() -> None:
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme[readme.index("\n## Deploy") :]
+    compose = parse_yaml_subset((ROOT / "docker-compose.yml").read_text())
+    assert "name" in compose  # what docker-compose 1.x refuses
+    assert re.search(r"Compose v2", deploy) and "BuildKit" in deploy, "the Deploy part must say what it needs"
+    assert re.search(r"docker-compose` 1\.", deploy), "and that the old docker-compose 1.x does not do"
 
 
 def test_dockerfile_is_a_slim_python_311_multi_stage_build(dockerfile: tuple[list[Instruction], list[Stage]]) -> None:
@@ -439,3 +461,33 @@ async def test_the_readme_backup_command_copies_a_live_database(
     with contextlib.closing(sqlite3.connect(copy)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT state, msisdn FROM sends").fetchall() == [("accepted", "79041764995")]
+
+
+def test_the_readme_backup_copies_are_as_private_as_the_database(tmp_path: Path) -> None:
+    """Both documented backups (with and without Docker), run by an operator whose umask is the usual 022,
+    give a copy readable by its owner only, like the database itself (0600): it holds numbers and texts."""
+    readme = (ROOT / "README.md").read_text()
+    backups = readme[readme.index("\n### Backups") :]
+    [in_container] = re.findall(r"docker compose exec bot (python -c \"[^\"]*\.backup\([^\"]*\")", backups)
+    [plain] = [
+        line.split("  #")[0].strip() for line in backups.splitlines() if re.search(r"sqlite3 \S+ \"\.backup", line)
+    ]
+    (tmp_path / "data").mkdir()
+    live = tmp_path / "data" / "bot.sqlite3"
+    with contextlib.closing(sqlite3.connect(live)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE sends (msisdn TEXT)")
+        conn.execute("INSERT INTO sends VALUES ('79041764995')")
+        conn.commit()
+    live.chmod(0o600)
+    in_container = in_container.replace("/data/bot.sqlite3", str(live)).replace(
+        "/data/backup.sqlite3", str(tmp_path / "backup.sqlite3")
+    )
+    for command in (plain, in_container):
+        run(["sh", "-c", f"umask 022; {command}"], cwd=tmp_path, path_first=Path(sys.executable).parent)
+    copies = sorted(p for p in tmp_path.glob("*.sqlite3"))
+    assert len(copies) == 2, copies
+    for copy in copies:
+        assert copy.stat().st_mode & 0o777 == 0o600, f"{copy.name}: {oct(copy.stat().st_mode & 0o777)}"
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            assert conn.execute("SELECT msisdn FROM sends").fetchall() == [("79041764995",)]

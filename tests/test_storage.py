@@ -139,9 +139,12 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     after = dump(path)
     # Every table keeps every row; sends only gained its new columns; kv lost only the moved markers; the new
     # tables of later migrations (3: seen_updates, 4: fsm_states, 5: templates, 6: the team feed and alerts,
-    # 7: the watchdog's notices and resends, 8: the address book, 9: batches) start empty.
+    # 7: the watchdog's notices and resends, 8: the address book, 9: batches, 10: duty, 12: alert digests) start
+    # empty.
     later = {"templates", "feed_lines", "alert_groups", "alert_messages", "delivery_alerts", "resends"}
     later |= {"names", "contacts", "recipient_groups", "group_members", "duty", "batches", "batch_members"}
+    later |= {"duty_rotation", "duty_override", "duty_handoffs"}  # 10: duty by schedule
+    later |= {"alert_digests", "alert_digest_messages", "alert_drafts"}  # 12: alert digests and drafts
     assert set(after) - set(before) == {"seen_updates", "fsm_states", *later}
     assert after["fsm_states"] == [] and all(after[t] == [] for t in later)
     for table in before:

@@ -9,7 +9,7 @@ question, the number asked again with the text kept).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -85,7 +85,7 @@ async def ask_number(
     directory: Directory,
     user_id: int,
     note: str | None = None,
-    exclude: str | None = None,
+    exclude: Collection[str] = (),
 ) -> None:
     """The guided number step, with one-tap recent and often used recipients; `note` above the question (a
     template's Send: which text is kept)."""

@@ -8,20 +8,24 @@ Pressed again, a button opens another fresh preview (the newer one replaces the 
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 import bot.handlers.recipients as recipients
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
-from bot.handlers.send import show_preview
+from bot.handlers.batch import own_view
+from bot.handlers.send import show_drafts, show_preview
 from bot.services import results
+from bot.services.batch import BatchService
 from bot.services.directory import Directory
 from bot.services.results import Refusal
 from bot.services.sending import SendingService
+from bot.sms.recipients import Recipient
 from bot.storage.models import Operator
 from bot.ui import result_keyboards, result_texts
+from bot.ui.batch_keyboards import BatchCb
 from bot.ui.messages import answer_press, working
 from bot.ui.result_callbacks import ResultCb
 
@@ -60,10 +64,43 @@ async def result_pressed(
     if action == "other":
         await answer_press(callback)
         await state.clear()
+        failed = await results.just_failed(sending.db, row)  # never offered as a one-tap pick
         await recipients.ask_number(
-            message, state, directory, operator.user_id, note=result_texts.ask_other(row.text), exclude=row.msisdn
+            message, state, directory, operator.user_id, note=result_texts.ask_other(row.text), exclude=failed
         )
         await state.update_data(text=row.text)  # the guided number step keeps it and shows the preview
         return
     await answer_press(callback, result_texts.new_preview())
     await show_preview(message, state, sending, settings, row.msisdn, row.text, locale, operator.user_id, row.id)
+
+
+@router.callback_query(BatchCb.filter(F.action == "unknown"))
+async def send_again_to_unknown(
+    callback: CallbackQuery,
+    callback_data: BatchCb,
+    batches: BatchService,
+    sending: SendingService,
+    settings: Settings,
+    state: FSMContext,
+    locale: str,
+) -> None:
+    """A batch summary's unknown recipients: a new preview of just them, warned that they may get it twice (one:
+    the single preview's note on the first SMS; several: the duplicate guard names them). Nothing is sent here."""
+    view = await own_view(callback, batches, callback_data.batch_id)
+    if view is None:
+        return
+    unknown = view.unknown()
+    message = callback.message
+    if not unknown or not isinstance(message, Message):
+        await answer_press(callback, result_texts.nobody_unknown(), show_alert=True)
+        return
+    await answer_press(callback, result_texts.unknown_again(), show_alert=True)
+    user_id = callback.from_user.id
+    if len(unknown) == 1:
+        one = unknown[0]
+        await show_preview(
+            message, state, sending, settings, one.msisdn, view.batch.text, locale, user_id, one.send_id, one.name
+        )
+        return
+    chosen = [Recipient(m.msisdn, m.name) for m in unknown]
+    await show_drafts(message, state, sending, settings, chosen, view.batch.text, locale, user_id=user_id)

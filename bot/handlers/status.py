@@ -17,7 +17,7 @@ from bot.gateway.errors import ArgumentValidationFailed, GatewayError
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import Operator, SendRow
-from bot.ui import keyboards, status_texts
+from bot.ui import keyboards, result_keyboards, status_texts
 from bot.ui.callbacks import StatusCb
 from bot.ui.messages import answer_press, show, working
 
@@ -47,7 +47,7 @@ async def of_row(
     text = status_texts.status_report(row.gateway_id, row, result, settings.tz)
     recent = await db.sends.recent(operator.user_id, EARLIER + 1)
     others = [(r, status_texts.other_label(r, settings.tz)) for r in recent if r.id != row.id][:EARLIER]
-    return text, keyboards.status(row, others)
+    return text, keyboards.status(row, others, result_keyboards.for_status(row))
 
 
 @router.message(Command("status"))

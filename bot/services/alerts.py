@@ -4,9 +4,14 @@ and admin in private — with 📨 SMS to duty — and one line in the team feed
 * `take` only stores the group's latest state (one row per group key) and wakes the dispatcher: the HTTP
   handler returns at once, whatever the storm.
 * The dispatcher queues, per chat and group, one job that brings that chat's message up to date when it runs
-  (`ChatQueue`: Telegram's pace, one job per key however many notifications came for it): a new message when
-  the group is due a post (a new key, or still firing after ALERT_REPEAT_MINUTES), else an edit — a resolved
-  group edits its messages to say so. A group that resolved before it was ever posted is not posted at all.
+  (`ChatQueue`: Telegram's pace, one job per key however many notifications came for it, behind the team feed's
+  send lines): a new message when the group is due a post (a new key, firing again after it resolved, or still
+  firing after ALERT_REPEAT_MINUTES), else an edit — a resolved group edits its messages to say so. A group that
+  resolved before it was ever posted is not posted at all.
+* A storm is bounded: past STORM_POSTS groups posted in a minute, a group due a post goes into the storm's
+  digest instead — one message per chat ("12 more alert groups firing: …"), kept current by edits.
+* Who acted: when the SMS to duty opened from a group is accepted by the gateway, every copy says who sent it
+  and when; when the group resolves, the previews opened from it and not sent yet are closed and say so.
 * Nothing here ever sends an SMS: the button only opens a preview, which needs its own Send press.
 """
 
@@ -15,20 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aiogram.types import InlineKeyboardMarkup
-
 from bot.config import Settings
 from bot.services.alert_payload import AlertGroup
-from bot.services.chatqueue import ChatQueue
+from bot.services.chatqueue import BACKGROUND, ChatQueue
 from bot.services.notifier import Notifier
 from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
-from bot.ui.alert_keyboards import alert_keyboard
-from bot.ui.messages import edit
+from bot.storage.directory import Contact
 
 if TYPE_CHECKING:
     from bot.ui.alert_texts import AlertTexts
@@ -39,6 +41,19 @@ log = logging.getLogger(__name__)
 GATHER = 0.2
 #: Groups read in one round (a storm of more distinct keys takes several rounds).
 WANTED_ROUND = 1000
+#: Groups posted in messages of their own in any STORM_WINDOW; past it, a group due a post goes into a digest.
+STORM_POSTS = 5
+STORM_WINDOW = timedelta(seconds=60)
+#: A digest that took no group for this long is over: the next storm's digest is a new message (phones ring).
+DIGEST_QUIET = timedelta(minutes=10)
+
+
+#: Brings one chat's message of a group (or a digest) up to date: (its id, the chat).
+Bring = Callable[[int, int], Awaitable[None]]
+
+
+def _ago(delta: timedelta) -> str:
+    return (datetime.now(UTC) - delta).isoformat(timespec="seconds")
 
 
 class AlertService:
@@ -52,15 +67,15 @@ class AlertService:
         self.settings = settings
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # group id -> (the wanted_at dispatched, chats whose job has not run since)
-        self._open: dict[int, tuple[str | None, set[int]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # ("group" | "digest", id) -> (the wanted_at dispatched, chats whose job has not run since)
+        self._open: dict[Hashable, tuple[str | None, set[int]]] = {}
         self.taken = 0  # notifications stored (tests and the storm read it)
 
     # --- in --------------------------------------------------------------------------------------------
     async def take(self, group: AlertGroup) -> AlertRow:
         """Store one notification and wake the dispatcher; nothing else (the HTTP answer waits for this only)."""
-        cutoff = datetime.now(UTC) - timedelta(minutes=self.settings.alert_repeat_minutes)
-        row = await self.db.alerts.take(group, cutoff.isoformat(timespec="seconds"))
+        row = await self.db.alerts.take(group, _ago(timedelta(minutes=self.settings.alert_repeat_minutes)))
         self.taken += 1
         self._wake.set()
         return row
@@ -78,6 +93,8 @@ class AlertService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
 
     async def _run(self) -> None:
         while True:
@@ -91,47 +108,92 @@ class AlertService:
                 await asyncio.sleep(5)
                 self._wake.set()
 
+    def _chats(self, operators: list[int]) -> list[int]:
+        team = self.settings.team_chat_id
+        return operators + ([team] if team is not None else [])
+
     async def dispatch(self) -> int:
-        """Queue the groups whose state changed since they were queued; returns how many were queued."""
+        """Queue the groups (and digests) whose state changed since they were queued; returns how many groups."""
         wanted = await self.db.alerts.wanted(limit=WANTED_ROUND)
         if len(wanted) >= WANTED_ROUND:
             self._wake.set()  # more than one round's worth: the rest in the next round
-        groups = [g for g in wanted if self._open.get(g.id, (None,))[0] != g.wanted_at]
-        if not groups:
-            return 0
-        chats = [op.user_id for op in await self.db.people.operators()]
-        team = self.settings.team_chat_id
-        if team is not None:
-            chats.append(team)
-        for group in groups:
-            waiting = self._open.get(group.id, (None, set()))[1] | set(chats)
-            self._open[group.id] = (group.wanted_at, waiting)
-            for chat_id in chats:
-                self.queue.put(chat_id, ("alert", group.id), self._job(group.id, chat_id))
+        groups = {g.id: g for g in wanted if self._open.get(("group", g.id), (None,))[0] != g.wanted_at}
+        due = [g for g in groups.values() if g.status == "firing" and g.posted_at and g.placed_for != g.posted_at]
+        # A listed group that resolved, grew or moved on (a new post placed elsewhere): its digest is drawn again.
+        touched = {g.digest_id for g in groups.values() if g.digest_id is not None}
+        for group in due:
+            del groups[group.id]  # back below once placed (a group placed meanwhile waits for the next round)
+        for group in await self.place(due):
+            groups[group.id] = group
+        for digest_id in touched:
+            await self.db.alerts.digest_wanted(digest_id)
+        resolved = [g for g in groups.values() if g.status == "resolved"]
+        for group_id in await self.db.alerts.with_drafts([g.id for g in resolved]):
+            await self.close_drafts(groups[group_id])
+        own = await self.db.alerts.has_messages([g.id for g in groups.values() if g.in_digest])
+        listed = [g for g in groups.values() if g.in_digest and g.id not in own]
+        await self.db.alerts.done_many(listed)  # listed in their digest, no message of their own to bring
+        chats = self._chats([op.user_id for op in await self.db.people.operators()])
+        quiet = {g.id for g in listed}
+        for group in groups.values():
+            if group.id not in quiet:
+                self._queue(("group", group.id), group.wanted_at, chats, self.bring)
+        for digest in await self.db.alerts.wanted_digests():
+            if self._open.get(("digest", digest.id), (None,))[0] != digest.wanted_at:
+                self._queue(("digest", digest.id), digest.wanted_at, chats, self.draw)
         return len(groups)
 
-    def _job(self, group_id: int, chat_id: int) -> Callable[[], Awaitable[None]]:
+    async def place(self, due: list[AlertRow]) -> list[AlertRow]:
+        """Groups due a post: their own messages while fewer than STORM_POSTS groups were posted so in the last
+        minute, the rest into the storm's digest (the current one, or a new one when the last took nothing for
+        DIGEST_QUIET). The rows as placed."""
+        if not due:
+            return []
+        room = max(0, STORM_POSTS - await self.db.alerts.own_posts_since(_ago(STORM_WINDOW)))
+        placed = [row for group in due[:room] if (row := await self.db.alerts.place_own(group)) is not None]
+        rest = [g.id for g in due[room:]]
+        if rest:
+            digest = await self.db.alerts.current_digest(_ago(DIGEST_QUIET)) or await self.db.alerts.new_digest()
+            placed += await self.db.alerts.place_in_digest(rest, digest)
+        return placed
+
+    def _queue(self, key: tuple[str, int], wanted_at: str | None, chats: list[int], bring: Bring) -> None:
+        waiting = self._open.get(key, (None, set()))[1] | set(chats)
+        self._open[key] = (wanted_at, waiting)
+        for chat_id in chats:
+            self.queue.put(chat_id, ("alert", *key), self._job(key, chat_id, bring), priority=BACKGROUND)
+
+    def _job(self, key: tuple[str, int], chat_id: int, bring: Bring) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             try:
-                await self.bring(group_id, chat_id)
+                await bring(key[1], chat_id)
             finally:
-                await self._ran(group_id, chat_id)
+                await self._ran(key, chat_id)
 
         return run
 
-    async def _ran(self, group_id: int, chat_id: int) -> None:
-        opened = self._open.get(group_id)
+    async def _ran(self, key: tuple[str, int], chat_id: int) -> None:
+        opened = self._open.get(key)
         if opened is None:
             return
         wanted_at, waiting = opened
         waiting.discard(chat_id)
-        if not waiting:
-            del self._open[group_id]
-            group = await self.db.alerts.get(group_id)
-            if group is not None and group.wanted_at == wanted_at:
+        if waiting:
+            return
+        del self._open[key]
+        kind, row_id = key
+        if kind == "group":
+            group = await self.db.alerts.get(row_id)
+            now = None if group is None else group.wanted_at
+            if group is not None and now == wanted_at:
                 await self.db.alerts.done(group)
-            elif group is not None and group.wanted_at is not None:
-                self._wake.set()  # a newer notification came while its messages were drawn
+        else:
+            digest = await self.db.alerts.digest(row_id)
+            now = None if digest is None else digest.wanted_at
+            if digest is not None and now == wanted_at:
+                await self.db.alerts.digest_done(digest)
+        if now is not None and now != wanted_at:
+            self._wake.set()  # a newer notification came while its messages were drawn
 
     # --- one chat --------------------------------------------------------------------------------------
     async def bring(self, group_id: int, chat_id: int) -> None:
@@ -141,10 +203,11 @@ class AlertService:
             return
         team = chat_id == self.settings.team_chat_id
         locale = self.settings.default_locale if team else await self.locale_for(chat_id)
-        text = self.texts.message(group, locale)
-        markup = None if team or group.status != "firing" else self.markup(group.id, locale)
+        actor = await self._name(group.acted_by) if group.acted_by is not None else None
+        text = self.texts.message(group, locale, actor)
+        markup = None if team or group.status != "firing" else self.texts.markup(group, locale)
         message = await self.db.alerts.message(group_id, chat_id)
-        due = group.status == "firing" and group.posted_at is not None
+        due = group.status == "firing" and group.posted_at is not None and not group.in_digest
         if due and (message is None or message.posted_at != group.posted_at or message.message_id is None):
             message_id = await self.notifier.send(chat_id, text, markup=markup)
             if message_id is not None:
@@ -152,13 +215,92 @@ class AlertService:
             return
         if message is None or message.message_id is None or message.shown == text:
             return
-        async with self.notifier.limiter.turn(chat_id):
-            edited = await edit(self.notifier.bot, chat_id, message.message_id, text, markup)
-        if edited:
+        if await self.notifier.edit(chat_id, message.message_id, text, markup):
             await self.db.alerts.shown(group_id, chat_id, text)
+
+    async def draw(self, digest_id: int, chat_id: int) -> None:
+        """Bring `chat_id`'s message of a storm's digest up to date: post it once, then edit it."""
+        digest = await self.db.alerts.digest(digest_id)
+        groups = await self.db.alerts.digest_groups(digest_id)
+        if digest is None or not groups:
+            return
+        team = chat_id == self.settings.team_chat_id
+        locale = self.settings.default_locale if team else await self.locale_for(chat_id)
+        text = self.texts.digest(groups, digest.started_at, locale)
+        message = await self.db.alerts.digest_message(digest_id, chat_id)
+        if message is not None and message.message_id is not None:
+            if message.shown != text and await self.notifier.edit(chat_id, message.message_id, text):
+                await self.db.alerts.digest_shown(digest_id, chat_id, message.message_id, text)
+            return
+        message_id = await self.notifier.send(chat_id, text)
+        if message_id is not None:
+            await self.db.alerts.digest_shown(digest_id, chat_id, message_id, text)
 
     async def locale_for(self, user_id: int) -> str:
         return await self.db.people.locale_for(user_id) or self.settings.default_locale
 
-    def markup(self, group_id: int, locale: str) -> InlineKeyboardMarkup:
-        return alert_keyboard(group_id, self.texts.button(locale))
+    async def _name(self, user_id: int) -> str:
+        person = await self.db.people.get(user_id)
+        return person.name if person is not None and person.name else str(user_id)
+
+    # --- acting on a group -----------------------------------------------------------------------------
+    async def opened(self, group_id: int, user_id: int, before: tuple[int, int]) -> None:
+        """The preview 📨 just opened (made after `before`, `db.alerts.last_ids()`) belongs to the group; if the
+        group resolved meanwhile, it is closed at once. A quick Send press may have beaten this: what went out
+        already is noted as acted on now."""
+        send_id, batch_id = await self.db.alerts.made_since(user_id, *before)
+        sent: list[int] = []
+        if batch_id is not None:
+            await self.db.alerts.link_draft(group_id, batch_id=batch_id)
+            sent = [m.send_id for m in await self.db.batches.members(batch_id) if m.send_id is not None]
+        elif send_id is not None:
+            await self.db.alerts.link_draft(group_id, send_id=send_id)
+            sent = [send_id]
+        group = await self.db.alerts.get(group_id)
+        if group is not None and group.status == "resolved":
+            await self.close_drafts(group)
+        for one in sent:
+            await self._send_changed(one)
+
+    async def close_drafts(self, group: AlertRow) -> None:
+        """The group resolved: its previews not sent yet can no longer send, and say why."""
+        sends, batches = await self.db.alerts.close_drafts(group.id)
+        shown = [(r.chat_id, r.preview_message_id, r.text, r.locale) for r in sends]
+        shown += [(b.chat_id, b.preview_message_id, b.text, b.locale) for b in batches]
+        for chat_id, message_id, text, locale in shown:
+            if message_id is not None:
+                closed = self.texts.closed_preview(group, text, locale or await self.locale_for(chat_id))
+                await self.notifier.edit(chat_id, message_id, closed)
+
+    async def duty_candidates(self, limit: int) -> list[Contact]:
+        """Nobody is on duty: the team's contacts to offer as one-tap picks, the most used first."""
+        return await self.db.directory.most_used_contacts(limit, [])
+
+    async def make_on_duty(self, contact_id: int, by: int) -> Contact | None:
+        """A pick: the contact becomes on duty (audited) — unless someone else set duty meanwhile, which stays.
+        The contact when it was made on duty; None when it was not (gone, or duty is set)."""
+        contact = await self.db.directory.contact(contact_id)
+        if contact is None or await self.db.directory.duty() is not None:
+            return None
+        await self.db.directory.set_duty(by, contact_id=contact.id)
+        return contact
+
+    def send_changed(self, send_id: int) -> None:
+        """A send got a result (the tracker's watcher). Never blocks."""
+        task = asyncio.create_task(self._send_changed(send_id), name=f"alert-acted-{send_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_changed(self, send_id: int) -> None:
+        try:
+            group_id = await self.db.alerts.group_of_send(send_id)
+            if group_id is None:
+                return
+            row = await self.db.sends.get(send_id)
+            if row is None or row.state != "accepted":
+                return
+            batch = await self.db.batches.of_send(send_id)
+            if await self.db.alerts.acted(group_id, row.user_id, send_id, batch) is not None:
+                self._wake.set()  # every copy is to say who sent it
+        except Exception:
+            log.exception("could not note who acted on an alert")

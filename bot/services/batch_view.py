@@ -73,6 +73,10 @@ class BatchView:
     def to_resend(self) -> list[Recipient]:
         return [Recipient(m.msisdn, m.name) for m, f in self.fates() if f in RESEND_FATES]
 
+    def unknown(self) -> list[Member]:
+        """Those whose SMS may or may not have gone out (their own button: send again if it is urgent)."""
+        return [m for m, f in self.fates() if f is Fate.UNKNOWN and m.msisdn]
+
 
 @dataclass(frozen=True, slots=True)
 class Press:

@@ -8,6 +8,9 @@
   of results edits one line at most once per `gap`.
 * Groups and channels (negative chat ids) get at most `group_per_minute` calls in any minute (Telegram's limit
   for groups is 20).
+* Priorities: a job queued as `BACKGROUND` (alerts) runs only when no `FIRST` job (the team feed's send lines)
+  is ready, and leaves `reserve` of a group's calls a minute to `FIRST` jobs: a send's line never waits behind
+  a storm of alerts, only behind the one job running.
 
 The truth stays in SQLite (what each line or message should show); the queue is only the order of work, so a
 stop loses nothing: what was queued is found again at the next start.
@@ -27,11 +30,15 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 
+FIRST = 0  # what a person did (a send's feed line)
+BACKGROUND = 1  # what the bot was told (alerts): after every ready FIRST job
+
 
 @dataclass
 class _Chat:
     jobs: dict[Hashable, Job] = field(default_factory=dict)  # insertion order: first come, first served
     not_before: dict[Hashable, float] = field(default_factory=dict)
+    priority: dict[Hashable, int] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     worker: asyncio.Task[None] | None = None
 
@@ -44,28 +51,31 @@ class MinuteWindow:
         self.window = window
         self._times: deque[float] = deque()
 
-    def delay(self) -> float:
+    def delay(self, limit: int | None = None) -> float:
+        """Seconds until a call fits under `limit` (default: the window's own)."""
+        limit = self.limit if limit is None else max(1, limit)
         now = time.monotonic()
         while self._times and now - self._times[0] >= self.window:
             self._times.popleft()
-        if len(self._times) < self.limit:
+        if len(self._times) < limit:
             return 0.0
-        return self._times[0] + self.window - now
+        return self._times[-limit] + self.window - now
 
     def note(self) -> None:
         self._times.append(time.monotonic())
 
 
 class ChatQueue:
-    def __init__(self, *, gap: float = 3.0, group_per_minute: int = 20) -> None:
+    def __init__(self, *, gap: float = 3.0, group_per_minute: int = 20, reserve: int = 5) -> None:
         self.gap = gap
         self.group_per_minute = group_per_minute
+        self.reserve = reserve  # a group's calls a minute that BACKGROUND jobs leave to FIRST ones
         self._chats: dict[int, _Chat] = {}
         self._windows: dict[int, MinuteWindow] = {}
         self._last_run: dict[tuple[int, Hashable], float] = {}
         self._closed = False
 
-    def put(self, chat_id: int, key: Hashable, job: Job) -> None:
+    def put(self, chat_id: int, key: Hashable, job: Job, *, priority: int = FIRST) -> None:
         """Queue `job` for `chat_id` under `key` (once: a key already queued keeps its place and its job)."""
         if self._closed:
             return
@@ -75,6 +85,7 @@ class ChatQueue:
         if key in chat.jobs:
             return
         chat.jobs[key] = job
+        chat.priority[key] = priority
         last = self._last_run.get((chat_id, key))
         chat.not_before[key] = last + self.gap if last is not None else 0.0
         chat.wake.set()
@@ -93,18 +104,15 @@ class ChatQueue:
             window = self._windows.setdefault(chat_id, MinuteWindow(self.group_per_minute))
         while chat.jobs:
             now = time.monotonic()
-            key = next((k for k in chat.jobs if chat.not_before[k] <= now), None)
+            key, wait = self._next(chat, window, now)
             if key is None:
                 chat.wake.clear()
-                soonest = min(chat.not_before[k] for k in chat.jobs)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(chat.wake.wait(), timeout=max(0.01, soonest - now))
-                continue
-            if window is not None and (wait := window.delay()) > 0:
-                await asyncio.sleep(wait)
+                    await asyncio.wait_for(chat.wake.wait(), timeout=max(0.01, wait))
                 continue
             job = chat.jobs.pop(key)
             del chat.not_before[key]
+            del chat.priority[key]
             if window is not None:
                 window.note()
             try:
@@ -118,6 +126,24 @@ class ChatQueue:
         if self._chats.get(chat_id) is chat:
             del self._chats[chat_id]
 
+    def _next(self, chat: _Chat, window: MinuteWindow | None, now: float) -> tuple[Hashable | None, float]:
+        """The job to run now — the first ready one of the most urgent priority that the group's window lets
+        through — or None and how long to wait before looking again (a new job wakes the worker sooner)."""
+        wait = 60.0
+        best: Hashable | None = None
+        for key in chat.jobs:
+            ready_in = chat.not_before[key] - now
+            priority = chat.priority[key]
+            if ready_in <= 0 and window is not None:
+                ready_in = window.delay(None if priority == FIRST else self.group_per_minute - self.reserve)
+            if ready_in > 0:
+                wait = min(wait, ready_in)
+            elif best is None or priority < chat.priority[best]:
+                best = key
+                if priority == FIRST:
+                    break
+        return best, wait
+
     async def close(self, timeout: float = 5.0) -> None:
         """Stop taking jobs; let the ones running finish (bounded), drop the rest (they stay owed in SQLite)."""
         self._closed = True
@@ -125,6 +151,7 @@ class ChatQueue:
         for chat in self._chats.values():
             chat.jobs.clear()
             chat.not_before.clear()
+            chat.priority.clear()
             chat.wake.set()
         if workers:
             _, pending = await asyncio.wait(workers, timeout=timeout)

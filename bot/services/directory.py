@@ -7,6 +7,7 @@ the address book. It returns data; the handlers render it (bot/ui/contact_texts.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -342,13 +343,15 @@ class Directory:
         return group, before, members
 
     # --- the guided number step's buttons --------------------------------------------------------------
-    async def quick_picks(self, user_id: int, exclude: str | None = None) -> list[Pick]:
+    async def quick_picks(self, user_id: int, exclude: Collection[str] = ()) -> list[Pick]:
         """One-tap recipients: this operator's latest, then the team's most used contacts; without `exclude` (the
-        number an SMS was just rejected at, when 👤 Other recipient asks)."""
-        return [p for p in await self._quick_picks(user_id) if p.msisdn != exclude]
+        numbers that just failed, when 👤 Other recipient asks)."""
+        return await self._quick_picks(user_id, set(exclude))
 
-    async def _quick_picks(self, user_id: int) -> list[Pick]:
-        recent = await self.repo.recent_recipients(user_id, RECENT)
+    async def _quick_picks(self, user_id: int, exclude: set[str]) -> list[Pick]:
+        # Left out before counting, so that excluded numbers leave room for others.
+        recent = [r for r in await self.repo.recent_recipients(user_id, RECENT + len(exclude)) if r[1] not in exclude]
+        recent = recent[:RECENT]
         named = await self.repo.by_msisdn([m for _, m in recent])
         picks: list[Pick] = []
         for send_id, msisdn in recent:
@@ -357,7 +360,7 @@ class Directory:
                 picks.append(Pick("c", contact.id, contact.name, msisdn))
             else:
                 picks.append(Pick("s", send_id, "", msisdn))
-        for contact in await self.repo.most_used_contacts(MOST_USED, [m for _, m in recent]):
+        for contact in await self.repo.most_used_contacts(MOST_USED, [m for _, m in recent] + sorted(exclude)):
             picks.append(Pick("c", contact.id, contact.name, contact.msisdn))
         return picks
 

@@ -22,6 +22,9 @@ from bot.storage.results import SentTo
 
 log = logging.getLogger(__name__)
 
+#: Final statuses of an SMS that did not reach the phone.
+NOT_REACHED = (StatusKind.REJECTED, StatusKind.EXPIRED, StatusKind.DELETED)
+
 #: States of a send whose notice has buttons (it left the draft: pressed and handled).
 HANDLED = ("failed", "accepted", "unknown")
 
@@ -78,6 +81,26 @@ async def check(gateway: SmskaClient, row: SendRow) -> DeliveryStatus | GatewayE
     except GatewayError as exc:
         log.info("status check failed: %s", type(exc).__name__, extra={"send_id": row.id})
         return exc
+
+
+RECENT_FAILURES = 10  # this operator's latest sends looked at for numbers that just failed
+
+
+def did_not_reach(row: SendRow) -> bool:
+    """The gateway refused it, or the carrier rejected, expired or deleted it: the number certainly did not get it."""
+    if row.state == "failed":
+        return True
+    status = DeliveryStatus(row.status_code or 0, row.status_name or "")
+    return row.state == "accepted" and bool(row.final) and status.kind in NOT_REACHED
+
+
+async def just_failed(db: Database, row: SendRow) -> set[str]:
+    """👤 Other recipient: the numbers its one-tap picks must not offer — this SMS's own, and every number whose
+    latest SMS from this operator did not reach it."""
+    latest: dict[str, SendRow] = {}
+    for sent in await db.sends.recent(row.user_id, RECENT_FAILURES):
+        latest.setdefault(sent.msisdn, sent)
+    return {row.msisdn} | {msisdn for msisdn, sent in latest.items() if did_not_reach(sent)}
 
 
 # --- what a preview says under its text -------------------------------------------------------------------

@@ -101,33 +101,42 @@ class Watchdog:
             if not due:
                 break
             for send in due:
-                # Decided before it is told: one notice per SMS even when two rounds (or a restart) overlap;
-                # an SMS that became final meanwhile is no longer tracked and is not decided.
+                # Decided and recorded as given before it is told: one notice per SMS even when two rounds (or a
+                # restart) overlap, and a database that cannot write afterwards never makes it ring again; an SMS
+                # that became final meanwhile is no longer tracked and is not decided.
                 if await self.db.results.decide_alert(send.id):
                     await self._alert(send)
                     given += 1
         return given
 
     async def give_owed(self) -> int:
-        """Notices decided before a crash or a stop that never went out go now, unless the SMS became final
-        (its delivery notice says the rest)."""
+        """Notices owed (one a stop cut short) go now, unless the SMS became final (its delivery notice says the
+        rest); each is taken (recorded as given) before it is sent."""
         given = 0
         for send in await self.db.results.owed_alerts():
-            if send.final_at is not None:
-                await self.db.results.alert_given(send.id, None)
+            if not await self.db.results.take_owed(send.id) or send.final_at is not None:
                 continue
             await self._alert(send)
             given += 1
         return given
 
     async def _alert(self, send: SendRow) -> None:
+        """Tell the operator; the notice is already recorded as given."""
         locale = await self.tracker.locale_for(send)
         notice = self.notices.watchdog(locale, send)
         reply_to = send.result_message_id or send.preview_message_id
-        # A new message, not an edit: it makes the phone ring.
-        sent = await self.tracker.notifier.send(send.chat_id, notice.text, reply_to=reply_to, markup=notice.markup)
-        await self.db.results.alert_given(send.id, sent)
+        try:
+            # A new message, not an edit: it makes the phone ring.
+            sent = await self.tracker.notifier.send(send.chat_id, notice.text, reply_to=reply_to, markup=notice.markup)
+        except BaseException:
+            with contextlib.suppress(Exception):  # cut short (a stop): owed again, if the database still writes
+                await self.db.results.alert_owed(send.id)
+            raise
         self.alerts += 1
         log.info(
             "watchdog: SMS not final after %g min", self.settings.delivery_alert_minutes, extra={"send_id": send.id}
         )
+        try:
+            await self.db.results.alert_sent(send.id, sent)
+        except Exception:  # the notice went out and is recorded as given: only its message id is not kept
+            log.exception("watchdog: could not record the notice's message", extra={"send_id": send.id})

@@ -1,9 +1,12 @@
 """Alert groups (POST /alerts) and the messages each was posted in (operators' chats and the team feed).
 
-One row per group key holds the group's latest state: a burst of notifications for one key is one row, drawn
-once. `posted_at` is when the group was last due a new post (a new key, or still firing after
-ALERT_REPEAT_MINUTES); a chat whose message is older than that gets a new one, else its message is edited.
-`wanted_at`: the group's messages must be brought up to date (cleared by the round that saw that state).
+One row per group key holds the group's latest state — the one place issue 28 (✋, escalation) builds on: a
+burst of notifications for one key is one row, drawn once. `posted_at` is when the group was last due a new post
+(a new key, firing again after it resolved, or still firing after ALERT_REPEAT_MINUTES); a chat whose message is
+older than that gets a new one, else its message is edited. `wanted_at`: the group's messages must be brought up
+to date (cleared by the round that saw that state). `placed_for`/`digest_id`: whether that post went out as the
+group's own messages or into a storm digest (`alert_digests`, one message per chat, kept current). `acted_*`: who
+sent its SMS to duty; `alert_drafts`: the previews opened from it (its resolution closes them).
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.storage.batches import BatchRow
+from bot.storage.models import SendRow
 from bot.storage.store import Store, utcnow
 
 if TYPE_CHECKING:
     from bot.services.alert_payload import AlertGroup
+
+#: Why a draft opened from an alert was closed (kept in `sends.error_text` / `batches.cancel_reason`).
+ALERT_RESOLVED = "alert_resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +40,16 @@ class AlertRow:
     posted_at: str | None
     resolved_at: str | None
     wanted_at: str | None
+    acted_by: int | None = None  # who sent its SMS to duty (the latest one), when, and which send it was
+    acted_at: str | None = None
+    acted_send: int | None = None
+    placed_for: str | None = None  # the `posted_at` whose place was decided (own messages or a digest)
+    digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
+
+    @property
+    def in_digest(self) -> bool:
+        """Its current post went into a storm digest, not into messages of its own."""
+        return self.digest_id is not None and self.placed_for == self.posted_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +61,25 @@ class AlertMessage:
     posted_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A storm's digest: the groups past the first few a minute, listed in one message per chat."""
+
+    id: int
+    started_at: str
+    last_at: str
+    wanted_at: str | None
+
+
 class AlertsRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._tick = 0
 
     async def take(self, group: AlertGroup, repeat_cutoff: str) -> AlertRow:
-        """Store a notification. A new key, or a firing one last posted before `repeat_cutoff` (ISO UTC), is due
-        a new post; anything else updates the group (its messages are edited)."""
+        """Store a notification. A new key, a group firing again after it resolved (phones must ring), or a firing
+        one last posted before `repeat_cutoff` (ISO UTC) is due a new post; anything else updates the group (its
+        messages are edited). Firing again after a resolution forgets who acted on the earlier firing."""
         now = utcnow()
         self._tick += 1
         wanted = f"{now}#{self._tick}"
@@ -64,8 +93,13 @@ class AlertsRepository:
                    summary = excluded.summary, firing = excluded.firing, total = excluded.total,
                    external_url = excluded.external_url, received_at = excluded.received_at,
                    posted_at = CASE WHEN excluded.status = 'firing'
-                                     AND (alert_groups.posted_at IS NULL OR alert_groups.posted_at < ?)
+                                     AND (alert_groups.posted_at IS NULL OR alert_groups.posted_at < ?
+                                          OR alert_groups.status = 'resolved')
                                     THEN excluded.received_at ELSE alert_groups.posted_at END,
+                   acted_by = CASE WHEN alert_groups.status = 'resolved' THEN NULL ELSE alert_groups.acted_by END,
+                   acted_at = CASE WHEN alert_groups.status = 'resolved' THEN NULL ELSE alert_groups.acted_at END,
+                   acted_send = CASE WHEN alert_groups.status = 'resolved' THEN NULL
+                                     ELSE alert_groups.acted_send END,
                    resolved_at = CASE WHEN excluded.status = 'resolved' THEN excluded.received_at END,
                    wanted_at = excluded.wanted_at
                RETURNING *""",
@@ -131,3 +165,205 @@ class AlertsRepository:
             (group_id, chat_id, message_id),
         )
         return found is not None
+
+    async def has_messages(self, group_ids: list[int]) -> set[int]:
+        """Which of these groups were ever posted in messages of their own."""
+        if not group_ids:
+            return set()
+        marks = ",".join("?" * len(group_ids))
+        rows = await self._store.rows(
+            f"SELECT DISTINCT group_id FROM alert_messages WHERE group_id IN ({marks})",  # noqa: S608 - marks only
+            tuple(group_ids),
+        )
+        return {int(r[0]) for r in rows}
+
+    # --- where a post goes: its own messages, or a storm's digest -------------------------------------------
+    async def own_posts_since(self, since: str) -> int:
+        """Groups whose current post went out as messages of their own since `since` (ISO UTC)."""
+        found = await self._store.scalar(
+            "SELECT COUNT(*) FROM alert_groups WHERE digest_id IS NULL AND placed_for >= ?", (since,)
+        )
+        return int(found or 0)
+
+    async def place_own(self, group: AlertRow) -> AlertRow | None:
+        """Its current post goes out as messages of its own; None when a newer post came meanwhile (the next
+        round places that one)."""
+        row = await self._store.row(
+            """UPDATE alert_groups SET placed_for = posted_at, digest_id = NULL
+               WHERE id = ? AND posted_at IS NOT DISTINCT FROM ? RETURNING *""",
+            (group.id, group.posted_at),
+        )
+        return AlertRow(**dict(row)) if row is not None else None
+
+    async def place_in_digest(self, group_ids: list[int], digest_id: int) -> list[AlertRow]:
+        """The current posts of these firing groups go into that digest, which is then wanted; the rows placed."""
+        if not group_ids:
+            return []
+        now = utcnow()
+        marks = ",".join("?" * len(group_ids))
+        async with self._store.transaction() as db:
+            rows = await db.rows(
+                f"""UPDATE alert_groups SET placed_for = posted_at, digest_id = ?
+                    WHERE id IN ({marks}) AND status = 'firing' AND posted_at IS NOT NULL
+                      AND placed_for IS NOT posted_at
+                    RETURNING *""",  # noqa: S608 - marks only
+                (digest_id, *group_ids),
+            )
+            await db.rows(
+                "UPDATE alert_digests SET last_at = ?, wanted_at = ? WHERE id = ?", (now, self._wanted(now), digest_id)
+            )
+        return [AlertRow(**dict(r)) for r in rows]
+
+    async def done_many(self, groups: list[AlertRow]) -> None:
+        """`done` for each of these groups, in one statement."""
+        if not groups:
+            return
+        pairs = ",".join("(?, ?)" for _ in groups)
+        params = [value for g in groups for value in (g.id, g.wanted_at)]
+        await self._store.rows(
+            f"UPDATE alert_groups SET wanted_at = NULL WHERE (id, wanted_at) IN (VALUES {pairs})",  # noqa: S608
+            params,
+        )
+
+    async def with_drafts(self, group_ids: list[int]) -> set[int]:
+        """Which of these groups had previews opened from them."""
+        if not group_ids:
+            return set()
+        marks = ",".join("?" * len(group_ids))
+        rows = await self._store.rows(
+            f"SELECT DISTINCT group_id FROM alert_drafts WHERE group_id IN ({marks})",  # noqa: S608 - marks only
+            tuple(group_ids),
+        )
+        return {int(r[0]) for r in rows}
+
+    def _wanted(self, now: str) -> str:
+        self._tick += 1
+        return f"{now}#{self._tick}"
+
+    async def current_digest(self, quiet_since: str) -> int | None:
+        """The digest that took a group since `quiet_since` (the storm goes on), if any."""
+        found = await self._store.scalar(
+            "SELECT id FROM alert_digests WHERE last_at >= ? ORDER BY id DESC LIMIT 1", (quiet_since,)
+        )
+        return int(found) if found is not None else None
+
+    async def new_digest(self) -> int:
+        now = utcnow()
+        found = await self._store.scalar(
+            "INSERT INTO alert_digests (started_at, last_at) VALUES (?, ?) RETURNING id", (now, now)
+        )
+        return int(found)
+
+    async def digest_wanted(self, digest_id: int) -> None:
+        """A group of the digest changed (resolved, grown): its messages are drawn again."""
+        await self._store.rows(
+            "UPDATE alert_digests SET wanted_at = ? WHERE id = ?", (self._wanted(utcnow()), digest_id)
+        )
+
+    async def digest(self, digest_id: int) -> Digest | None:
+        row = await self._store.row("SELECT * FROM alert_digests WHERE id = ?", (digest_id,))
+        return Digest(**dict(row)) if row is not None else None
+
+    async def wanted_digests(self) -> list[Digest]:
+        rows = await self._store.rows("SELECT * FROM alert_digests WHERE wanted_at IS NOT NULL ORDER BY id")
+        return [Digest(**dict(r)) for r in rows]
+
+    async def digest_done(self, digest: Digest) -> None:
+        await self._store.rows(
+            "UPDATE alert_digests SET wanted_at = NULL WHERE id = ? AND wanted_at IS NOT DISTINCT FROM ?",
+            (digest.id, digest.wanted_at),
+        )
+
+    async def digest_groups(self, digest_id: int) -> list[AlertRow]:
+        """The groups a digest lists: those whose latest post went into it."""
+        rows = await self._store.rows(
+            "SELECT * FROM alert_groups WHERE digest_id = ? AND placed_for = posted_at ORDER BY id", (digest_id,)
+        )
+        return [AlertRow(**dict(r)) for r in rows]
+
+    async def digest_message(self, digest_id: int, chat_id: int) -> AlertMessage | None:
+        row = await self._store.row(
+            "SELECT * FROM alert_digest_messages WHERE digest_id = ? AND chat_id = ?", (digest_id, chat_id)
+        )
+        if row is None:
+            return None
+        return AlertMessage(digest_id, chat_id, row["message_id"], row["shown"], "")
+
+    async def digest_shown(self, digest_id: int, chat_id: int, message_id: int, text: str) -> None:
+        await self._store.rows(
+            """INSERT INTO alert_digest_messages (digest_id, chat_id, message_id, shown) VALUES (?, ?, ?, ?)
+               ON CONFLICT (digest_id, chat_id) DO UPDATE SET message_id = excluded.message_id,
+                   shown = excluded.shown""",
+            (digest_id, chat_id, message_id, text),
+        )
+
+    # --- acting on a group: its SMS to duty --------------------------------------------------------------
+    async def link_draft(self, group_id: int, *, send_id: int | None = None, batch_id: int | None = None) -> None:
+        """A preview opened from this group's 📨 (one recipient: `send_id`; several: `batch_id`)."""
+        await self._store.rows(
+            "INSERT INTO alert_drafts (group_id, send_id, batch_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (group_id, send_id, batch_id),
+        )
+
+    async def group_of_send(self, send_id: int) -> int | None:
+        """The alert group whose 📨 opened this send (its own draft, or the batch it is a recipient of)."""
+        found = await self._store.scalar(
+            """SELECT group_id FROM alert_drafts WHERE send_id = ?
+               UNION ALL
+               SELECT d.group_id FROM alert_drafts AS d JOIN batch_members AS m ON m.batch_id = d.batch_id
+                WHERE m.send_id = ?
+               LIMIT 1""",
+            (send_id, send_id),
+        )
+        return int(found) if found is not None else None
+
+    async def acted(self, group_id: int, user_id: int, send_id: int, batch: int | None) -> AlertRow | None:
+        """`user_id`'s SMS to duty (send `send_id`, of batch `batch` if any) went out while the group fires: every
+        copy is to say so. None when it is already said (another recipient of the same batch) or resolved."""
+        now = utcnow()
+        row = await self._store.row(
+            """UPDATE alert_groups SET acted_by = ?, acted_at = ?, acted_send = ?, wanted_at = ?
+               WHERE id = ? AND status = 'firing' AND acted_send IS NOT ?
+                 AND (? IS NULL OR acted_send IS NULL
+                      OR acted_send NOT IN (SELECT send_id FROM batch_members WHERE batch_id = ?))
+               RETURNING *""",
+            (user_id, now, send_id, self._wanted(now), group_id, send_id, batch, batch),
+        )
+        return AlertRow(**dict(row)) if row is not None else None
+
+    async def close_drafts(self, group_id: int) -> tuple[list[SendRow], list[BatchRow]]:
+        """The group resolved: the previews opened from it that are still open can no longer send (a Send
+        press claims only a draft, so either the press or this wins, never both); the rows as written."""
+        now = utcnow()
+        async with self._store.transaction() as db:
+            sends = await db.rows(
+                """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+                   WHERE state = 'draft' AND id IN (SELECT send_id FROM alert_drafts WHERE group_id = ?)
+                   RETURNING *""",
+                (ALERT_RESOLVED, now, group_id),
+            )
+            batches = await db.rows(
+                """UPDATE batches SET state = 'cancelled', cancel_reason = ?
+                   WHERE state = 'draft' AND id IN (SELECT batch_id FROM alert_drafts WHERE group_id = ?)
+                   RETURNING *""",
+                (ALERT_RESOLVED, group_id),
+            )
+        return [SendRow(**dict(r)) for r in sends], [BatchRow(**dict(r)) for r in batches]
+
+    async def made_since(self, user_id: int, send_after: int, batch_after: int) -> tuple[int | None, int | None]:
+        """This operator's newest send and batch with ids above the given ones (whatever became of them since)."""
+        send = await self._store.scalar(
+            "SELECT MAX(id) FROM sends WHERE user_id = ? AND id > ? AND id NOT IN (SELECT send_id FROM batch_members"
+            " WHERE send_id IS NOT NULL AND batch_id > ?)",
+            (user_id, send_after, batch_after),
+        )
+        batch = await self._store.scalar(
+            "SELECT MAX(id) FROM batches WHERE user_id = ? AND id > ?", (user_id, batch_after)
+        )
+        return send, batch
+
+    async def last_ids(self) -> tuple[int, int]:
+        """The highest send and batch ids so far (`drafts_since` finds what was made after)."""
+        send = await self._store.scalar("SELECT COALESCE(MAX(id), 0) FROM sends")
+        batch = await self._store.scalar("SELECT COALESCE(MAX(id), 0) FROM batches")
+        return int(send), int(batch)

@@ -58,6 +58,7 @@ class Member:
     final_at: str | None = None
     status_code: int | None = None
     error_text: str | None = None
+    gateway_id: str | None = None  # the gateway's id of its SMS (the summary names an unknown one's)
 
 
 def _batch(row: Row | None) -> BatchRow | None:
@@ -65,7 +66,7 @@ def _batch(row: Row | None) -> BatchRow | None:
 
 
 _MEMBERS = """SELECT m.batch_id, m.position, m.msisdn, m.name, m.send_id, m.attempted_at, m.done_at,
-                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text
+                     s.state, COALESCE(s.final, 0), s.final_at, s.status_code, s.error_text, s.gateway_id
               FROM batch_members AS m LEFT JOIN sends AS s ON s.id = m.send_id"""
 
 

@@ -17,6 +17,7 @@ shares the one connection and its one asyncio lock (`bot.storage.store`), whiche
 - `db.directory`: the team's contacts, groups and who is on duty.
 - `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
 - `db.schedule`: duty by schedule — the rotation, its override, the handoff last posted.
+- `db.retention`: what the retention sweep forgets, a statement per table.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.people import PeopleRepository
 from bot.storage.results import ResultsRepository
+from bot.storage.retention import RetentionRepository
 from bot.storage.schedule import ScheduleRepository
 from bot.storage.sends import SendsRepository
 from bot.storage.store import Statements, StorageError, Store
@@ -83,6 +85,7 @@ class Database:
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)
         self.schedule = ScheduleRepository(self._store)
+        self.retention = RetentionRepository(self._store)
 
     @classmethod
     async def connect(cls, path: Path | str, url: str | None = None) -> Database:

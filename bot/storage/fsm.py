@@ -54,6 +54,14 @@ class FsmRepository:
         text = json.dumps(dict(data), ensure_ascii=False, sort_keys=True) if data else EMPTY
         await self._write(key, (await self._load(key))[0], text)
 
+    async def forget_older_than(self, cutoff: str) -> int:
+        """Guided steps left untouched since before `cutoff` (ISO UTC) are forgotten, with the text they kept
+        (RETENTION_DAYS; bot/services/retention.py). Returns how many."""
+        rows = await self._store.rows("DELETE FROM fsm_states WHERE updated_at < ? RETURNING key", (cutoff,))
+        for row in rows:
+            self._cache.pop(str(row[0]), None)
+        return len(rows)
+
     async def _write(self, key: str, state: str | None, data: str) -> None:
         if self._cache.get(key) == (state, data):
             return

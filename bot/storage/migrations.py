@@ -323,6 +323,49 @@ MIGRATIONS: list[str] = [
         posted_at   REAL NOT NULL
     );
     """,
+    # 11 (issue 24 row 10): the retention sweep (bot/services/retention.py, bot/storage/retention.py) finds what
+    # is old by these, instead of reading every row of a table that grows.
+    """
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE INDEX alert_groups_received ON alert_groups(received_at);
+    CREATE INDEX feed_lines_created ON feed_lines(created_at);
+    CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
+    CREATE INDEX batches_created ON batches(created_at);
+    CREATE INDEX access_requests_decided ON access_requests(decided_at) WHERE status != 'pending';
+    """,
+    # 12 (issues 23 and 24, alerts): one place for an alert group's state as operators act on it. Who sent its
+    # SMS to duty (`acted_*`: every copy says so); the drafts opened from it (its resolution closes them);
+    # where its current post went (`placed_for`: the `posted_at` that was placed; `digest_id`: NULL for its own
+    # messages, else the storm digest that lists it) and the digests themselves, one message per chat.
+    """
+    ALTER TABLE alert_groups ADD COLUMN acted_by INTEGER;
+    ALTER TABLE alert_groups ADD COLUMN acted_at TEXT;
+    ALTER TABLE alert_groups ADD COLUMN acted_send INTEGER;
+    ALTER TABLE alert_groups ADD COLUMN placed_for TEXT;
+    ALTER TABLE alert_groups ADD COLUMN digest_id INTEGER;
+    CREATE INDEX alert_groups_digest ON alert_groups(digest_id) WHERE digest_id IS NOT NULL;
+    CREATE INDEX alert_groups_placed ON alert_groups(placed_for) WHERE digest_id IS NULL;
+    CREATE TABLE alert_digests (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        last_at     TEXT NOT NULL,
+        wanted_at   TEXT
+    );
+    CREATE TABLE alert_digest_messages (
+        digest_id   INTEGER NOT NULL REFERENCES alert_digests(id) ON DELETE CASCADE,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER,
+        shown       TEXT,
+        PRIMARY KEY (digest_id, chat_id)
+    );
+    CREATE TABLE alert_drafts (
+        group_id    INTEGER NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
+        send_id     INTEGER UNIQUE REFERENCES sends(id) ON DELETE CASCADE,
+        batch_id    INTEGER UNIQUE REFERENCES batches(id) ON DELETE CASCADE,
+        CHECK ((send_id IS NULL) != (batch_id IS NULL))
+    );
+    CREATE INDEX alert_drafts_group ON alert_drafts(group_id);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -1,9 +1,11 @@
 """Issue 17, acting on results: recent SMS to a number (the duplicate guard) and the watchdog's notices.
 
 The watchdog tells an operator once when an SMS they sent is still not final DELIVERY_ALERT_MINUTES after it was
-accepted. A notice is first *decided* (`decide_alert`: one conditional INSERT, so it is decided once per SMS,
-across restarts), then *given* (`alert_given`) once it went out; one decided but not given before a crash or a
-stop goes out at the next start (`owed_alerts`).
+accepted. A notice is *decided and recorded as given* before it is sent (`decide_alert`: one conditional INSERT,
+so it is decided once per SMS, across restarts): a database that cannot write after that never makes it ring
+again and again. The message's id is kept afterwards (`alert_sent`, best effort). A notice that could not go out
+(a stop in the middle) is owed again (`alert_owed`) and goes out at the next round or start (`owed_alerts`,
+`take_owed`).
 """
 
 from __future__ import annotations
@@ -113,21 +115,33 @@ class ResultsRepository:
         return None if value is None else str(value)
 
     async def decide_alert(self, send_id: int) -> bool:
-        """The watchdog's notice of this SMS is decided: True for the one caller that decided it, False when it
-        was decided before or the SMS is no longer tracked (final meanwhile)."""
+        """The watchdog's notice of this SMS is decided and recorded as given, before it is sent: True for the
+        one caller that decided it, False when it was decided before or the SMS is no longer tracked (final
+        meanwhile)."""
+        now = utcnow()
         row = await self._store.row(
-            """INSERT INTO delivery_alerts (send_id, decided_at)
-               SELECT CAST(? AS BIGINT), ? WHERE EXISTS (SELECT 1 FROM tracking WHERE send_id = ?)
+            """INSERT INTO delivery_alerts (send_id, decided_at, given_at)
+               SELECT CAST(? AS BIGINT), ?, ? WHERE EXISTS (SELECT 1 FROM tracking WHERE send_id = ?)
                ON CONFLICT (send_id) DO NOTHING RETURNING send_id""",
-            (send_id, utcnow(), send_id),
+            (send_id, now, now, send_id),
         )
         return row is not None
 
-    async def alert_given(self, send_id: int, message_id: int | None) -> None:
-        await self._store.rows(
-            "UPDATE delivery_alerts SET given_at = ?, message_id = ? WHERE send_id = ?",
-            (utcnow(), message_id, send_id),
+    async def take_owed(self, send_id: int) -> bool:
+        """An owed notice is recorded as given before it is sent: True for the one caller that took it."""
+        row = await self._store.row(
+            "UPDATE delivery_alerts SET given_at = ? WHERE send_id = ? AND given_at IS NULL RETURNING send_id",
+            (utcnow(), send_id),
         )
+        return row is not None
+
+    async def alert_sent(self, send_id: int, message_id: int | None) -> None:
+        """The message that carried the notice (None: Telegram would not take it)."""
+        await self._store.rows("UPDATE delivery_alerts SET message_id = ? WHERE send_id = ?", (message_id, send_id))
+
+    async def alert_owed(self, send_id: int) -> None:
+        """The notice did not go out after all (a stop cut it short): owed again."""
+        await self._store.rows("UPDATE delivery_alerts SET given_at = NULL WHERE send_id = ?", (send_id,))
 
     async def owed_alerts(self) -> list[SendRow]:
         """Notices decided but not given (a crash or a stop came in between), with their SMS as they are now."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.sms.names import Kind
-from bot.storage.store import Store
+from bot.storage.store import Store, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,10 @@ class OverrideRow:
 
 
 async def _audit(db: Any, actor_id: int, action: str, at: float, **details: Any) -> None:
-    from datetime import UTC, datetime
-
+    """The audit row is stamped with the real time of the change (`at`, the schedule's clock, goes in details)."""
     await db.rows(
         "INSERT INTO audit_log (at, actor_id, action, target_id, details) VALUES (?, ?, ?, NULL, ?)",
-        (datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds"), actor_id, action, json.dumps(details)),
+        (utcnow(), actor_id, action, json.dumps({**details, "clock": at})),
     )
 
 

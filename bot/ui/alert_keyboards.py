@@ -1,11 +1,18 @@
-"""The alert message's button and its callback data (prefix "al": ids only)."""
+"""The alert message's button, the one-tap picks when nobody is on duty, and their callback data (ids only)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.ui.callbacks import RowId
+from bot.storage.directory import Contact
+from bot.ui.callbacks import FlowCancelCb, RowId
+
+PICKS = 6  # contacts offered as one-tap picks when nobody is on duty
 
 
 class AlertCb(CallbackData, prefix="al"):
@@ -14,7 +21,28 @@ class AlertCb(CallbackData, prefix="al"):
     group_id: RowId
 
 
+class AlertDutyCb(CallbackData, prefix="ald"):
+    """Nobody is on duty: contact `contact_id` becomes on duty and gets group `group_id`'s SMS (a preview)."""
+
+    group_id: RowId
+    contact_id: RowId
+
+
 def alert_keyboard(group_id: int, label: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=AlertCb(group_id=group_id).pack())]]
     )
+
+
+def duty_picks(group_id: int, contacts: Sequence[Contact]) -> InlineKeyboardMarkup:
+    """One contact a row (names keep their distinctive end), then Cancel."""
+    kb = InlineKeyboardBuilder()
+    for contact in contacts[:PICKS]:
+        kb.row(
+            InlineKeyboardButton(
+                text="🧑‍🚒 " + contact.name,
+                callback_data=AlertDutyCb(group_id=group_id, contact_id=contact.id).pack(),
+            )
+        )
+    kb.row(InlineKeyboardButton(text=_("✖️ Cancel"), callback_data=FlowCancelCb().pack()))
+    return kb.as_markup()

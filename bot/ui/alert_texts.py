@@ -1,19 +1,25 @@
-"""Alerts from Alertmanager/Grafana as operators and the team feed read them, the SMS to duty they offer, and
-the answers of the "📨 SMS to duty" button."""
+"""Alerts from Alertmanager/Grafana as operators and the team feed read them, the SMS to duty they offer, the
+answers of the "📨 SMS to duty" button, and a storm's digest."""
 
 from __future__ import annotations
 
 import html
+from collections import Counter
+from collections.abc import Sequence
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.sms.parts import count_parts
 from bot.storage.alerts import AlertRow
+from bot.ui.alert_keyboards import alert_keyboard
 from bot.ui.speaking import Speaker
-from bot.ui.texts import when
+from bot.ui.texts import first_words, when
 
 SMS_PARTS = 2  # the SMS to duty is cut to this many parts
+DIGEST_NAMES = 25  # alert names a digest lists before "… and N more"
+DIGEST_CHARS = 1500  # and at most this many characters of them (a message holds 4,096)
 
 
 def sms_to_duty(alertname: str, summary: str, max_parts: int = SMS_PARTS) -> str:
@@ -35,8 +41,9 @@ def sms_to_duty(alertname: str, summary: str, max_parts: int = SMS_PARTS) -> str
     return cut.rstrip(" ,.;:-") + "..."
 
 
-def alert_message(group: AlertRow, settings: Settings) -> str:
-    """An alert group for operators and the team feed: status, name, severity, summary, how many alerts."""
+def alert_message(group: AlertRow, settings: Settings, actor: str | None = None) -> str:
+    """An alert group for operators and the team feed: status, name, severity, summary, how many alerts, and who
+    sent its SMS to duty (`actor`: their name) and when."""
     name = html.escape(group.alertname or "—")
     severity = html.escape(group.severity) if group.severity else ""
     if group.status == "firing":
@@ -56,18 +63,92 @@ def alert_message(group: AlertRow, settings: Settings) -> str:
         )
     else:
         lines.append(_("Resolved {time}").format(time=when(group.resolved_at or group.received_at, settings.tz)))
+    if actor is not None and group.acted_at is not None:
+        lines.append(
+            _("📨 SMS to duty already sent · {who}, {time}").format(
+                who=html.escape(actor), time=when(group.acted_at, settings.tz)
+            )
+        )
     return "\n".join(lines)
 
 
-def sms_to_duty_button() -> str:
-    return _("📨 SMS to duty")
+def digest(groups: Sequence[AlertRow], started_at: str, settings: Settings) -> str:
+    """A storm's digest: how many of its groups still fire, their names (bounded), how many resolved since."""
+    firing = [g for g in groups if g.status == "firing"]
+    resolved = len(groups) - len(firing)
+    since = when(started_at, settings.tz)
+    if not firing:
+        return _("✅ <b>Resolved: every alert group of the burst ({total})</b> · since {time}").format(
+            total=len(groups), time=since
+        )
+    lines = [_("🔥 <b>{count} more alert groups firing</b> · since {time}").format(count=len(firing), time=since)]
+    names = Counter(g.alertname or "—" for g in firing)
+    shown: list[str] = []
+    size = 0
+    for name, count in names.most_common():
+        item = html.escape(name[:60]) + (f" ×{count}" if count > 1 else "")
+        if len(shown) >= DIGEST_NAMES or size + len(item) > DIGEST_CHARS:
+            break
+        shown.append(item)
+        size += len(item) + 2
+    line = ", ".join(shown)
+    left = len(names) - len(shown)
+    if left:
+        line += " " + _("… and {count} more").format(count=left)
+    lines.append(line)
+    if resolved:
+        lines.append(_("✅ Resolved since: {count}").format(count=resolved))
+    lines.append(_("<i>Too many at once to post one by one: this message keeps itself current.</i>"))
+    return "\n".join(lines)
 
 
-def nobody_on_duty() -> str:
-    return _(
-        "Nobody is on duty, so there is no one to send it to. Set who is on duty with /duty <contact or group>, "
-        "e.g. /duty Ivan."
+def closed_preview(group: AlertRow, text: str, settings: Settings) -> str:
+    """A preview opened from an alert that resolved before its Send press: it can no longer send."""
+    head = _("✅ The alert {name} resolved at {time}. This SMS was not sent.").format(
+        name=html.escape(group.alertname or "—"), time=when(group.resolved_at or group.received_at, settings.tz)
     )
+    return head + f"\n<s>{first_words(text)}</s>"
+
+
+def resolved_press(group: AlertRow, settings: Settings) -> str:
+    """📨 on the message of a group that has resolved (plain text: shown in an alert)."""
+    return _("✅ This alert resolved at {time}: there is nothing to send.").format(
+        time=when(group.resolved_at or group.received_at, settings.tz)
+    )
+
+
+def sms_to_duty_button(acted: bool = False) -> str:
+    return _("📨 Another SMS to duty") if acted else _("📨 SMS to duty")
+
+
+def nobody_on_duty(can_pick: bool) -> str:
+    """The recipient step 📨 opens when nobody is on duty (the alert's text is kept)."""
+    if can_pick:
+        return _(
+            "🧑‍🚒 Nobody is on duty. Tap a contact: they become on duty and the SMS preview opens.\n"
+            "Or type a number or a name: the SMS goes to them, and nobody is made on duty."
+        )
+    return _("🧑‍🚒 Nobody is on duty. Type a number or a contact's name to send it to.")
+
+
+def text_kept(text: str) -> str:
+    """The SMS to duty, in full (it is at most 2 parts), under the recipient step."""
+    return _("✏️ The text: “{text}”").format(text=html.escape(text))
+
+
+def made_on_duty(name: str) -> str:
+    """The toast of a pick (plain text)."""
+    return _("On duty now: {name}").format(name=name)
+
+
+def already_on_duty(names: str) -> str:
+    """A pick pressed after someone else set duty (plain text): nothing changed, the SMS goes to them."""
+    return _("Already on duty: {names}").format(names=names)
+
+
+def now_on_duty(name: str) -> str:
+    """The picks' question once one was tapped."""
+    return _("🧑‍🚒 On duty now: {name}.").format(name=html.escape(name))
 
 
 def alert_gone() -> str:
@@ -81,10 +162,18 @@ def preparing() -> str:
 class AlertTexts(Speaker):
     """The alerts' renderer in a given language (built once, handed to the alert service)."""
 
-    def message(self, group: AlertRow, locale: str) -> str:
+    def message(self, group: AlertRow, locale: str, actor: str | None = None) -> str:
         with self._speaking(locale):
-            return alert_message(group, self.settings)
+            return alert_message(group, self.settings, actor)
 
-    def button(self, locale: str) -> str:
+    def markup(self, group: AlertRow, locale: str) -> InlineKeyboardMarkup:
         with self._speaking(locale):
-            return sms_to_duty_button()
+            return alert_keyboard(group.id, sms_to_duty_button(acted=group.acted_at is not None))
+
+    def digest(self, groups: Sequence[AlertRow], started_at: str, locale: str) -> str:
+        with self._speaking(locale):
+            return digest(groups, started_at, self.settings)
+
+    def closed_preview(self, group: AlertRow, text: str, locale: str) -> str:
+        with self._speaking(locale):
+            return closed_preview(group, text, self.settings)

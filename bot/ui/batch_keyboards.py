@@ -15,7 +15,7 @@ from bot.ui.callbacks import RowId, Small
 
 
 class BatchCb(CallbackData, prefix="bt"):
-    action: Literal["go", "cancel", "senders", "resend"]
+    action: Literal["go", "cancel", "senders", "resend", "unknown"]
     batch_id: RowId
 
 
@@ -49,13 +49,21 @@ def senders(batch: BatchRow, names: list[str]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def summary(batch: BatchRow, failed: int) -> InlineKeyboardMarkup | None:
-    """🔁 Resend to those that failed, when some certainly did not get it."""
-    if not failed:
+def summary(batch: BatchRow, failed: int, unknown: int = 0) -> InlineKeyboardMarkup | None:
+    """🔁 Resend to those that failed, when some certainly did not get it; 📨 Send again to those whose SMS may or
+    may not have gone out, on a button of their own (its preview warns that they may get it twice)."""
+    if not failed and not unknown:
         return None
     kb = InlineKeyboardBuilder()
-    kb.button(
-        text=_("🔁 Resend to failed ({count})").format(count=failed),
-        callback_data=BatchCb(action="resend", batch_id=batch.id),
-    )
+    if failed:
+        kb.button(
+            text=_("🔁 Resend to failed ({count})").format(count=failed),
+            callback_data=BatchCb(action="resend", batch_id=batch.id),
+        )
+    if unknown:
+        kb.button(
+            text=_("📨 Resend to unknown ({count})").format(count=unknown),
+            callback_data=BatchCb(action="unknown", batch_id=batch.id),
+        )
+    kb.adjust(1)
     return kb.as_markup()

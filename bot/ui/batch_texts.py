@@ -17,7 +17,7 @@ from bot.sms.phone import format_phone
 from bot.storage.batches import BatchRow, Member
 from bot.ui import batch_keyboards
 from bot.ui.result_texts import duration
-from bot.ui.texts import first_words, over_limit, plain_note
+from bot.ui.texts import first_words, over_limit, plain_note, send_again_if_urgent
 
 SHOWN_NAMES = 10  # recipients named in a list; the rest are counted ("and 5 more")
 
@@ -27,6 +27,13 @@ def label(member: Member) -> str:
     if not member.msisdn:
         return _("number erased")  # RETENTION_DAYS
     return html.escape(member.name) if member.name else format_phone(member.msisdn)
+
+
+def with_id(member: Member) -> str:
+    """A recipient and the gateway's id of its SMS, when there is one (for /status)."""
+    if not member.gateway_id:
+        return label(member)
+    return _("{who} (id <code>{id}</code>)").format(who=label(member), id=html.escape(member.gateway_id))
 
 
 def names(members: Sequence[Member], most: int = SHOWN_NAMES) -> str:
@@ -105,12 +112,23 @@ def summary_lines(view: BatchView) -> list[str]:
         text = words.format(count=len(members))
         return [text + (" — " + names(members) if with_names else "")]
 
+    def unknown() -> list[str]:
+        """Named with their ids where there are ids; then the next step, said plainly (their own button)."""
+        members = groups.get(Fate.UNKNOWN, [])
+        if not members:
+            return []
+        shown = ", ".join(with_id(m) for m in members[:SHOWN_NAMES])
+        if len(members) > SHOWN_NAMES:
+            shown += " " + _("and {count} more").format(count=len(members) - SHOWN_NAMES)
+        head = _("❔ Unknown, may have gone out: {count}").format(count=len(members))
+        return [head + " — " + shown, send_again_if_urgent()]
+
     return [
         *line(Fate.DELIVERED, _("✅ Delivered: {count}"), with_names=False),
         *line(Fate.PENDING, _("📤 Not final yet: {count}")),
         *line(Fate.REJECTED, _("❌ Rejected, expired or deleted: {count}")),
         *line(Fate.FAILED, _("⛔ Failed to send: {count}")),
-        *line(Fate.UNKNOWN, _("❔ Unknown, may have gone out (check /status): {count}")),
+        *unknown(),
         *line(Fate.QUEUED, _("⏳ Not sent yet: {count}")),
         *line(Fate.SENDING, _("⏳ Being sent: {count}")),
     ]
@@ -138,11 +156,17 @@ def restarted(view: BatchView, in_flight: Sequence[Member], queued: int) -> str:
         lines.append(_("Not sent yet before the restart: {count}; they are being sent now.").format(count=queued))
     if in_flight:
         lines.append(
-            _("Being sent at the restart, may or may not have gone out, not resent: {names}. Check /status.").format(
+            _("Being sent at the restart, may or may not have gone out, not resent: {names}.").format(
                 names=names(in_flight)
             )
+            + " "
+            + send_again_if_urgent()
         )
     return "\n".join(lines)
+
+
+def summary_markup(view: BatchView) -> InlineKeyboardMarkup | None:
+    return batch_keyboards.summary(view.batch, len(view.to_resend()), len(view.unknown()))
 
 
 class BatchNotices:
@@ -162,11 +186,11 @@ class BatchNotices:
         with self._speaking(locale):
             if view.sending:
                 return progress(view), None
-            return summary(view), batch_keyboards.summary(view.batch, len(view.to_resend()))
+            return summary(view), summary_markup(view)
 
     def ringing(self, locale: str, view: BatchView) -> tuple[str, InlineKeyboardMarkup | None]:
         with self._speaking(locale):
-            return ringing(view, self.alert_minutes), batch_keyboards.summary(view.batch, len(view.to_resend()))
+            return ringing(view, self.alert_minutes), summary_markup(view)
 
     def restarted(self, locale: str, view: BatchView, in_flight: Sequence[Member], queued: int) -> str:
         with self._speaking(locale):

@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.services.directory import Ambiguous, Pick
 from bot.sms.phone import format_phone
 from bot.storage.directory import Contact, Group
+from bot.ui import name_buttons
 from bot.ui.callbacks import FlowCancelCb
 from bot.ui.contact_callbacks import (
     ChoiceCb,
@@ -24,19 +25,13 @@ from bot.ui.contact_callbacks import (
 )
 from bot.ui.contact_texts import choice_label
 
-LABEL = 40  # characters of a name on a button
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= LABEL else text[: LABEL - 1] + "…"
-
 
 def contacts_page(contacts: Sequence[Contact], page: int, pages: int) -> InlineKeyboardMarkup:
     """📨 per contact, one a row; ◀ ▶; ➕ Add."""
     kb = InlineKeyboardBuilder()
-    for c in contacts:
-        kb.button(text="📨 " + _short(c.name), callback_data=ContactCb(action="send", contact_id=c.id))
-    sizes = [1] * len(contacts)
+    sizes = name_buttons.add(
+        kb, [("📨 " + c.name, ContactCb(action="send", contact_id=c.id)) for c in contacts], per_row=1
+    )
     nav = 0
     if page > 0:
         kb.button(text="◀", callback_data=ContactPageCb(page=page - 1))
@@ -67,9 +62,11 @@ def card(contact: Contact) -> InlineKeyboardMarkup:
 
 def several(contacts: Sequence[Contact]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for c in contacts[:10]:
-        kb.button(text="👤 " + _short(c.name), callback_data=ContactCb(action="show", contact_id=c.id))
-    kb.adjust(1)
+    kb.adjust(
+        *name_buttons.add(
+            kb, [("👤 " + c.name, ContactCb(action="show", contact_id=c.id)) for c in contacts[:10]], per_row=1
+        )
+    )
     return kb.as_markup()
 
 
@@ -81,22 +78,24 @@ def shared() -> InlineKeyboardMarkup:
 
 
 def picks(found: Sequence[Pick]) -> InlineKeyboardMarkup:
-    """The guided number step: one tap per recent or often used recipient, two a row; then Cancel."""
+    """The guided number step: one tap per recent or often used recipient, two a row when they show whole; then
+    Cancel."""
     kb = InlineKeyboardBuilder()
-    for p in found:
-        label = "👤 " + _short(p.label) if p.label else "📱 " + format_phone(p.msisdn)
-        kb.button(text=label, callback_data=PickCb(kind=p.kind, id=p.id))
+    sizes = name_buttons.add(
+        kb,
+        [("👤 " + p.label if p.label else "📱 " + format_phone(p.msisdn), PickCb(kind=p.kind, id=p.id)) for p in found],
+    )
     kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
-    kb.adjust(*([2] * (len(found) // 2)), *([1] if len(found) % 2 else []), 1)
+    kb.adjust(*sizes, 1)
     return kb.as_markup()
 
 
 def choices(problem: Ambiguous) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for i, entry in enumerate(problem.choices[:20]):
-        kb.button(text=_short(choice_label(entry)), callback_data=ChoiceCb(index=i))
+    shown = [(choice_label(entry), ChoiceCb(index=i)) for i, entry in enumerate(problem.choices[:20])]
+    sizes = name_buttons.add(kb, shown, per_row=1)
     kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
-    kb.adjust(1)
+    kb.adjust(*sizes, 1)
     return kb.as_markup()
 
 
@@ -111,7 +110,6 @@ def groups(found: Sequence[Group]) -> InlineKeyboardMarkup | None:
     if not found:
         return None
     kb = InlineKeyboardBuilder()
-    for g in found[:50]:
-        kb.button(text="👥 " + _short(g.name), callback_data=GroupCb(action="show", group_id=g.id))
-    kb.adjust(1)
+    shown = [("👥 " + g.name, GroupCb(action="show", group_id=g.id)) for g in found[:50]]
+    kb.adjust(*name_buttons.add(kb, shown, per_row=1))
     return kb.as_markup()

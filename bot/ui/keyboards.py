@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -102,11 +105,16 @@ def lone_digit(found: LoneDigit) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def status(shown: SendRow, others: list[tuple[SendRow, str]]) -> InlineKeyboardMarkup:
-    """🔄 Refresh for the SMS shown; below it one button for each of the few before it (`others`: the row and its
-    label)."""
+def status(
+    shown: SendRow, others: list[tuple[SendRow, str]], actions: Sequence[tuple[str, CallbackData]] = ()
+) -> InlineKeyboardMarkup:
+    """🔄 Refresh for the SMS shown, then what can be done with it (`actions`: 📨 Send again of an unknown outcome,
+    see bot.ui.result_keyboards.for_status); below them one button for each of the few before it (`others`: the
+    row and its label)."""
     kb = InlineKeyboardBuilder()
     kb.button(text=_("🔄 Refresh"), callback_data=StatusCb(send_id=shown.id))
+    for label, data in actions:
+        kb.button(text=label, callback_data=data)
     for row, label in others:
         kb.button(text=label, callback_data=StatusCb(send_id=row.id))
     kb.adjust(1)

@@ -19,7 +19,17 @@ from bot.storage.models import AccessRequest, SendRow
 from bot.ui import keyboards, result_keyboards, result_texts
 from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
 from bot.ui.speaking import Speaker
-from bot.ui.texts import draft_state, first_words, limit_reached, money, status_icon, status_words, when, whom
+from bot.ui.texts import (
+    draft_state,
+    first_words,
+    limit_reached,
+    money,
+    send_again_if_urgent,
+    status_icon,
+    status_words,
+    when,
+    whom,
+)
 
 DIGEST_LINES = 30  # requests named in one digest; the rest are counted
 
@@ -66,7 +76,10 @@ class Notices(Speaker):
                 if stamp == sent
                 else _("status as of {time} · id <code>{id}</code>").format(time=stamp, id=gid)
             )
-            return "\n".join([head, which, last])
+            lines = [head, which, last]
+            if status is None:  # unknown: the next step, said plainly (📨 Send again is below)
+                lines.append(send_again_if_urgent())
+            return "\n".join(lines)
 
     def delivery_actions(
         self, locale: str, send: SendRow, status: DeliveryStatus | None
@@ -89,10 +102,14 @@ class Notices(Speaker):
     def interrupted(self, locale: str, row: SendRow) -> str:
         """A send a restart cut short: it may or may not have left."""
         with self._speaking(locale):
-            return _(
-                "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
-                "It will not be resent automatically. Check /status or the provider before sending again."
-            ).format(number=format_phone(row.msisdn))
+            return (
+                _(
+                    "⚠️ The bot restarted while sending the SMS to {number}: it may or may not have gone out. "
+                    "It is not resent by itself."
+                ).format(number=format_phone(row.msisdn))
+                + "\n"
+                + send_again_if_urgent()
+            )
 
     def owed_outcome(self, locale: str, row: SendRow) -> str:
         """The outcome of a send its operator did not see before a restart."""

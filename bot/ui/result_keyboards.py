@@ -18,13 +18,17 @@ from bot.ui.result_callbacks import ResultAction, ResultCb
 NOT_DELIVERED = (StatusKind.REJECTED, StatusKind.EXPIRED, StatusKind.DELETED)
 
 
-def _buttons(row: SendRow, *actions: ResultAction, check_now: bool = False) -> InlineKeyboardMarkup:
-    labels = {
+def _labels(check_now: bool = False) -> dict[ResultAction, str]:
+    return {
         "retry": _("🔁 Try again"),
         "again": _("📨 Send again"),
         "other": _("👤 Other recipient"),
         "check": _("🔍 Check now") if check_now else _("🔍 Check status"),
     }
+
+
+def _buttons(row: SendRow, *actions: ResultAction, check_now: bool = False) -> InlineKeyboardMarkup:
+    labels = _labels(check_now)
     kb = InlineKeyboardBuilder()
     for action in actions:
         kb.button(text=labels[action], callback_data=ResultCb(action=action, send_id=row.id))
@@ -32,14 +36,43 @@ def _buttons(row: SendRow, *actions: ResultAction, check_now: bool = False) -> I
     return kb.as_markup()
 
 
-def failed(row: SendRow) -> InlineKeyboardMarkup:
-    """A gateway error: the SMS certainly did not go out."""
-    return _buttons(row, "retry")
+#: Gateway codes after which trying the same again cannot help: 5, no money on the account (until it is topped
+#: up); 6, the gateway does not take this number (another recipient may help).
+NO_CREDITS, INVALID_NUMBER = 5, 6
+
+
+def _failed_actions(row: SendRow) -> tuple[ResultAction, ...]:
+    if row.error_code == NO_CREDITS:
+        return ()
+    if row.error_code == INVALID_NUMBER:
+        return ("other", "retry")
+    return ("retry",)
+
+
+def failed(row: SendRow) -> InlineKeyboardMarkup | None:
+    """A gateway error: the SMS certainly did not go out. No money: nothing to press until the account is topped
+    up; a number the gateway does not take: 👤 Other recipient first."""
+    actions = _failed_actions(row)
+    return _buttons(row, *actions) if actions else None
 
 
 def unknown(row: SendRow) -> InlineKeyboardMarkup:
     """No answer to the send, or no final status within DELIVERY_TRACK_HOURS: it may have gone out."""
     return _buttons(row, "check", "again")
+
+
+def for_status(row: SendRow) -> list[tuple[str, ResultCb]]:
+    """/status of this operator's SMS: what can be done next besides 🔄 Refresh (which checks): 📨 Send again when
+    its outcome is unknown, the failure's or the rejection's own buttons when it did not reach the phone."""
+    actions: tuple[ResultAction, ...] = ()
+    if row.state == "unknown" or (row.state == "accepted" and row.final_at is not None and not row.final):
+        actions = ("again",)
+    elif row.state == "failed":
+        actions = _failed_actions(row)
+    elif row.state == "accepted" and row.final and DeliveryStatus(row.status_code or 0, "").kind in NOT_DELIVERED:
+        actions = ("again", "other")
+    labels = _labels()
+    return [(labels[a], ResultCb(action=a, send_id=row.id)) for a in actions]
 
 
 def not_delivered(row: SendRow) -> InlineKeyboardMarkup:

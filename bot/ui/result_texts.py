@@ -16,12 +16,11 @@ from aiogram.utils.i18n import gettext as _
 from bot.gateway.errors import GatewayError
 from bot.services.results import First
 from bot.sms.clean import clean_name
-from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
 from bot.storage.results import SentTo
 from bot.ui.status_texts import status_report
-from bot.ui.texts import first_words, status_words, when, whom
+from bot.ui.texts import SUPPORT_PHONE, first_words, send_again_if_urgent, status_words, when, whom
 
 
 def no_longer_valid() -> str:
@@ -36,6 +35,17 @@ def erased() -> str:
 def new_preview() -> str:
     """The toast of a press that opens a new preview."""
     return _("A new preview is below: nothing is sent until you press Send.")
+
+
+def unknown_again() -> str:
+    """The alert of a batch summary's button for its unknown recipients (plain text: at most 200 characters)."""
+    return _(
+        "A new preview of those whose SMS may have gone out is below. If it is urgent, send: at worst they get it twice."
+    )
+
+
+def nobody_unknown() -> str:
+    return _("Nobody to send again to: every SMS of this send has a known outcome.")
 
 
 def checking() -> str:
@@ -96,9 +106,10 @@ def duplicate(hit: SentTo, viewer_id: int, window_minutes: float, now: datetime 
 
 
 def duplicates_in_batch(shown: Sequence[str], window_minutes: float) -> str:
-    """A preview to several recipients: those the team already sent an SMS to in the window (names or numbers)."""
+    """A preview to several recipients: those the team already sent an SMS to in the window (names or numbers, as
+    stored: escaped here, since a name may hold `<` or `&`)."""
     return _("⚠️ In the last {minutes} min the team already sent SMS to: {who}.").format(
-        minutes=f"{window_minutes:g}", who=", ".join(shown)
+        minutes=f"{window_minutes:g}", who=", ".join(html.escape(name) for name in shown)
     )
 
 
@@ -117,18 +128,19 @@ def ask_other(text: str) -> str:
 
 
 def check_report(row: SendRow, result: DeliveryStatus | GatewayError | None, tz: ZoneInfo) -> str:
-    """🔍 Check status: the gateway's answer about this SMS, or that there is no id to ask about."""
+    """🔍 Check status: the gateway's answer about this SMS; when the gateway never answered the send (no id to
+    ask it about), what is known and what helps: send again if it is urgent, or ask the provider."""
     if result is None:
         return "\n".join(
             [
-                _(
-                    "🔍 No id is known for the SMS to {number}: the gateway never confirmed it, so there is nothing to "
-                    "ask it about."
-                ).format(number=format_phone(row.msisdn)),
+                _("🔍 The SMS to {number} may or may not have gone out: the gateway never answered it.").format(
+                    number=whom(row)
+                ),
                 _("“{text}”, sent {time}").format(
                     text=first_words(row.text), time=when(row.claimed_at or row.created_at, tz)
                 ),
-                _("It may or may not have gone out: check with the provider before sending again."),
+                send_again_if_urgent(),
+                _("To know for sure, ask the provider: {phone}.").format(phone=SUPPORT_PHONE),
             ]
         )
     return "🔍 " + status_report(row.gateway_id, row, result, tz)

@@ -11,7 +11,7 @@ from bot.gateway.errors import GatewayError
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
-from bot.ui.texts import first_words, gateway_error, row_state, status_icon, status_words, when
+from bot.ui.texts import first_words, gateway_error, row_state, send_again_if_urgent, status_icon, status_words, when
 
 
 def describe_status(status: DeliveryStatus) -> str:
@@ -48,6 +48,8 @@ def status_report(
     if result is None:
         if row is not None:
             lines.append(row_state(row))
+            if row.state == "unknown":
+                lines.append(send_again_if_urgent())
     elif isinstance(result, DeliveryStatus):
         lines.append(describe_status(result))
     else:

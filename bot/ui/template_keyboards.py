@@ -11,9 +11,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.templates import TemplatePage
 from bot.storage.templates import Template
+from bot.ui import name_buttons
 from bot.ui.callbacks import FlowCancelCb, RowId, Small
-
-LABEL = 24  # characters of a name on a button (a phone screen is narrow)
 
 
 class TemplateCb(CallbackData, prefix="tp"):
@@ -29,8 +28,7 @@ class TemplatePageCb(CallbackData, prefix="tpp"):
 
 
 def label(template: Template) -> str:
-    name = template.name if len(template.name) <= LABEL else template.name[: LABEL - 1] + "…"
-    return "#" + name
+    return "#" + template.name  # fitted to its button by bot.ui.name_buttons
 
 
 def card(template: Template, can_delete: bool) -> InlineKeyboardMarkup:
@@ -46,9 +44,9 @@ def page(shown: TemplatePage) -> InlineKeyboardMarkup | None:
     if not shown.templates:
         return None
     kb = InlineKeyboardBuilder()
-    for template in shown.templates:
-        kb.button(text="📨 " + label(template), callback_data=TemplateCb(action="send", template_id=template.id))
-    sizes = [2] * (len(shown.templates) // 2) + [1] * (len(shown.templates) % 2)
+    sizes = name_buttons.add(
+        kb, [("📨 " + label(t), TemplateCb(action="send", template_id=t.id)) for t in shown.templates]
+    )
     paging = 0
     if shown.page > 0:
         kb.button(text="◀", callback_data=TemplatePageCb(page=shown.page - 1))
@@ -63,8 +61,7 @@ def page(shown: TemplatePage) -> InlineKeyboardMarkup | None:
 def text_step(templates: list[Template]) -> InlineKeyboardMarkup:
     """The guided text step: a button a template (one tap: the preview), two a row, and Cancel."""
     kb = InlineKeyboardBuilder()
-    for template in templates:
-        kb.button(text=label(template), callback_data=TemplateCb(action="use", template_id=template.id))
+    sizes = name_buttons.add(kb, [(label(t), TemplateCb(action="use", template_id=t.id)) for t in templates])
     kb.button(text=_("✖️ Cancel"), callback_data=FlowCancelCb())
-    kb.adjust(*([2] * (len(templates) // 2) + [1] * (len(templates) % 2)), 1)
+    kb.adjust(*sizes, 1)
     return kb.as_markup()

@@ -93,12 +93,21 @@ def status_icon(status: DeliveryStatus) -> str:
     }.get(status.kind, "❔")
 
 
+def send_again_if_urgent() -> str:
+    """Under every unknown outcome: the next step, said plainly."""
+    return _("If it is urgent, send again: at worst they get it twice.")
+
+
 def gateway_error(exc: GatewayError) -> str:
     """What happened and what to do, in one or two short lines. Never the raw gateway text alone."""
     if isinstance(exc, SendOutcomeUnknown):
-        return _(
-            "⚠️ The gateway did not answer in time: the SMS may or may not have gone out. "
-            "It will not be resent automatically. Check /status or the provider before sending again."
+        return (
+            _(
+                "⚠️ The gateway did not answer in time: the SMS may or may not have gone out. It is not resent by "
+                "itself; /status shows what becomes known."
+            )
+            + "\n"
+            + send_again_if_urgent()
         )
     if isinstance(exc, GatewayUnavailable):
         return _("⚠️ The SMS gateway cannot be reached right now. Try again in a minute.")
@@ -108,9 +117,9 @@ def gateway_error(exc: GatewayError) -> str:
             "An admin should check SMSKA_API_KEY and SMSKA_API_PASSWORD, or call the provider: {phone}."
         ).format(phone=SUPPORT_PHONE)
     if isinstance(exc, InsufficientCredits):
-        return _("💸 Not enough money on the SMS account. Ask an admin to top it up.")
+        return _("💸 Not enough money on the SMS account. Trying again will not help until an admin tops it up.")
     if isinstance(exc, InvalidMsisdn):
-        return _("❌ The gateway does not accept this number. Check the number.")
+        return _("❌ The gateway does not accept this number. Check it, or choose another recipient.")
     if isinstance(exc, InvalidSenderId):
         return _("❌ The gateway does not allow this sender name. Choose another sender.")
     if isinstance(exc, ArgumentValidationFailed):
@@ -277,9 +286,11 @@ def draft_state(row: SendRow) -> str:
     if row.state == "failed":
         return _("This SMS to {number} was not sent: the gateway refused it.").format(number=number)
     if row.state == "unknown":
-        return _(
-            "⚠️ The SMS to {number} may or may not have gone out. Check /status or the provider before sending again."
-        ).format(number=number)
+        return (
+            _("⚠️ The SMS to {number} may or may not have gone out.").format(number=number)
+            + " "
+            + send_again_if_urgent()
+        )
     return _("This SMS to {number} has not been sent yet.").format(number=number)
 
 
