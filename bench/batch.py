@@ -156,6 +156,7 @@ async def run_tracking(servers: Servers, workdir: Path, batches: int, size: int,
                 text=f"B{i}",
                 locale="en",
             )
+            assert batch is not None  # no origin: always made
             shown = await bot.send_message(user.chat_id, "preview")
             await db.batches.set_preview(batch.id, shown.message_id)
             press = await service.press(batch.id, user.user_id, shown.message_id)

@@ -29,6 +29,7 @@ from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
 from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.steps import StepsMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.services.access import AccessService
@@ -198,8 +199,11 @@ async def build_app(settings: Settings) -> App:
         await db.close()
         raise
 
-    dp = Dispatcher(storage=SqliteStorage(db.fsm))  # a guided step survives a restart
+    # A guided step survives a restart. The FSM middleware goes after the access gate (below), so that nobody but
+    # an operator in a private chat reaches the FSM storage or its cache (strangers, the team chat).
+    dp = Dispatcher(storage=SqliteStorage(db.fsm), disable_fsm=True)
     access.fsm_storage = dp.storage
+    access.queue = queue  # /deny drops what was queued for that person
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     tracker.finals.append(obs.delivered)  # the delivery-time histogram
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
@@ -208,6 +212,10 @@ async def build_app(settings: Settings) -> App:
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
     dp.errors.outer_middleware(locale)  # the error router runs outside the update's middlewares
     dp.update.outer_middleware(AccessMiddleware(db=db, access=access))
+    dp.update.outer_middleware(dp.fsm)  # `state` for the handlers, operators only
+    steps = StepsMiddleware(db=db)  # a command leaves a guided step; an abandoned one expires
+    dp.message.outer_middleware(steps)
+    dp.callback_query.outer_middleware(steps)
     dp.include_routers(*setup_routers())
     dp.workflow_data.update(
         settings=settings,
@@ -223,6 +231,7 @@ async def build_app(settings: Settings) -> App:
     schedule = duty_schedule(db, settings, http, notifier, queue, ScheduleNotices(i18n, settings))
     dp.workflow_data["schedule"] = schedule
     dp.workflow_data["directory"] = Directory(db, settings.max_recipients, schedule)  # contacts, groups, duty
+    dp.workflow_data["steps"] = steps  # its clock, for the tests
     return App(
         settings=settings,
         bot=bot,

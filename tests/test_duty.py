@@ -64,5 +64,7 @@ async def test_bad_duty_input_is_answered(rig: Harness) -> None:
     await say(admin, "/duty Ivan Petrov")
     card = await say(admin, "/contact Ivan Petrov")
     await admin.press(card, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == card.message_id and "🗑 Delete anyway" in m.button_texts)  # asked
+    await admin.press(card, "🗑 Delete anyway")
     await admin.wait_for(lambda m: m.message_id == card.message_id and "Deleted" in m.plain)
     assert "Nobody is on duty" in (await say(admin, "/duty")).plain

@@ -61,6 +61,8 @@ async def test_make_show_list_replace_and_delete_a_group(rig: Harness) -> None:
     assert "Only Alice, who added it, or an admin can delete it" in (refused.text or "")
     card = await say(admin, "/group Ops")
     await admin.press(card, "🗑 Delete")
+    await admin.wait_for(lambda m: m.message_id == card.message_id and "🗑 Delete anyway" in m.button_texts)  # on duty
+    await admin.press(card, "🗑 Delete anyway")
     await admin.wait_for(lambda m: m.message_id == card.message_id and "Group deleted: Ops" in m.plain)
     assert "No groups yet" in (await say(admin, "/groups")).plain
     forged = await rig.telegram.callback_answer(await admin.press_data(card.message_id, "grp:send:1"))

@@ -16,6 +16,7 @@ import pytest
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
 from tests.engines import select
+from bot.storage.templates import Saved
 
 
 @pytest.mark.sqlite_only
@@ -145,8 +146,10 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     later |= {"names", "contacts", "recipient_groups", "group_members", "duty", "batches", "batch_members"}
     later |= {"duty_rotation", "duty_override", "duty_handoffs"}  # 10: duty by schedule
     later |= {"alert_digests", "alert_digest_messages", "alert_drafts"}  # 12: alert digests and drafts
-    assert set(after) - set(before) == {"seen_updates", "fsm_states", *later}
+    # 14: ids never reused — SQLite's counters of AUTOINCREMENT tables, at 0 here.
+    assert set(after) - set(before) == {"seen_updates", "fsm_states", "sqlite_sequence", *later}
     assert after["fsm_states"] == [] and all(after[t] == [] for t in later)
+    assert {r["seq"] for r in after["sqlite_sequence"]} == {0}
     for table in before:
         if table not in ("sends", "kv", "seen_updates"):
             assert after[table] == before[table], table
@@ -306,3 +309,41 @@ async def test_kv_values_are_kept_across_reopening(tmp_path: Path, database_url:
     finally:
         await db.close()
     assert select(database_url or path, "SELECT COUNT(*) AS n FROM kv")[0]["n"] == 0
+
+
+async def test_ids_of_the_address_book_are_never_reused_and_the_upgrade_keeps_rows(tmp_path: Path) -> None:
+    """Issue 24 row 6: a file from before migration 14 keeps its contacts, groups, members, duty and templates;
+    an id deleted before or after the upgrade is never given again."""
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript("\n".join(MIGRATIONS[:9]) + "\nPRAGMA user_version = 9;")
+        conn.executescript(
+            """
+            INSERT INTO names VALUES ('ivan', 'contact'), ('olga', 'contact'), ('night', 'group');
+            INSERT INTO contacts VALUES (1, 'Ivan', 'ivan', '79041764995', 1, 't', 't');
+            INSERT INTO contacts VALUES (2, 'Olga', 'olga', '79161234567', 1, 't', 't');
+            INSERT INTO recipient_groups VALUES (1, 'Night', 'night', 1, 't', 't');
+            INSERT INTO group_members VALUES (1, 0, 2, NULL);
+            INSERT INTO duty VALUES (1, 2, NULL, NULL, 1, 't');
+            INSERT INTO templates (id, key, name, text, saved_by, saved_at) VALUES (4, 'db', 'db', 'DB down', 1, 't');
+            INSERT INTO audit_log (at, actor_id, action, target_id) VALUES ('t', 1, 'contact_delete', 3);
+            """
+        )
+    db = await Database.open(path)
+    try:
+        assert await db.schema_version() == LATEST
+        assert [c.name for c in await db.directory.contacts(10)] == ["Ivan", "Olga"]
+        assert [m.name for m in await db.directory.members(1)] == ["Olga"]
+        duty = await db.directory.duty()
+        assert duty is not None and duty.contact is not None and duty.contact.name == "Olga"
+        assert (await db.templates.by_key("db")) is not None
+        await db.directory.delete_contact(2, 1)
+        added, _ = await db.directory.save_contact("Petr", "79261234567", 1)
+        assert added.id == 4  # not 2 (deleted now), not 3 (deleted before the upgrade, in the audit log)
+        assert await db.directory.members(1) == [] and await db.directory.duty() is None  # cascades still work
+        await db.templates.delete(4, 1)
+        saved = await db.templates.save("web", "web", "Web down", 1)
+        assert isinstance(saved, Saved) and saved.template.id == 5
+    finally:
+        await db.close()

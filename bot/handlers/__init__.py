@@ -9,6 +9,7 @@ from bot.handlers import (
     alerts,
     balance,
     batch,
+    cards,
     common,
     contacts,
     duty,
@@ -41,6 +42,7 @@ def setup_routers() -> list[Router]:
         groups.router,
         duty.router,
         rotation.router,
+        cards.router,  # a contact's and a group's card buttons
         recipients.router,  # before send: /send and the number step read names too
         send.router,
         batch.router,

@@ -130,7 +130,7 @@ async def resend_to_failed(
     if not recipients or not isinstance(message, Message):
         await answer_press(callback, _("Nobody to resend to: no SMS of this send failed."), show_alert=True)
         return
-    await answer_press(callback)
-    await show_drafts(
-        message, state, sending, settings, recipients, view.batch.text, locale, user_id=callback.from_user.id
+    opened = await show_drafts(
+        message, state, sending, settings, recipients, view.batch.text, locale, callback.from_user.id, view.batch.id
     )
+    await answer_press(callback, None if opened else _("Its preview is already open below."))

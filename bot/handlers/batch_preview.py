@@ -9,6 +9,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
+from bot.handlers.previews import batch_shown
 from bot.services import results
 from bot.services.batch import new_batch
 from bot.services.batch_view import BatchView, unique
@@ -28,34 +29,46 @@ async def show_batch(
     text: str,
     locale: str,
     user_id: int | None = None,
-) -> None:
+    origin_id: int | None = None,
+) -> bool:
+    """The batch preview; False only when `origin_id`'s 🔁 Resend has a preview open already (a double press opens
+    one)."""
     text = clean_sms_text(text)
     recipients = unique(recipients)
     if not recipients:
         await message.answer(texts.ask_number())
-        return
+        return True
     if len(recipients) > settings.max_recipients:
         await message.answer(
             _("❌ Too many recipients: {count}. One send goes to at most {most}; split the list.").format(
                 count=len(recipients), most=settings.max_recipients
             )
         )
-        return
+        return True
     if not text.strip():
         await message.answer(
             _("✏️ The text is missing. Example: <code>/send +79041764995, +79041764996 Server db1 is down</code>")
         )
-        return
+        return True
     parts = too_long(text)
     if parts is not None:
         await message.answer(texts.too_long(parts, MAX_PARTS))
-        return
+        return True
     await state.clear()
     if user_id is None:
         user_id = message.from_user.id if message.from_user else message.chat.id
     batch = await new_batch(
-        sending.db, settings, user_id=user_id, chat_id=message.chat.id, recipients=recipients, text=text, locale=locale
+        sending.db,
+        settings,
+        user_id=user_id,
+        chat_id=message.chat.id,
+        recipients=recipients,
+        text=text,
+        locale=locale,
+        origin_id=origin_id,
     )
+    if batch is None:
+        return False
     view = BatchView(batch, await sending.db.batches.members(batch.id))
     hit = await sending.limits.hit(user_id, view.total_parts)
     markup = batch_keyboards.preview(batch, len(view.members), settings.smska_sender_ids, can_send=hit is None)
@@ -67,4 +80,8 @@ async def show_batch(
     sent = await message.answer(body, reply_markup=markup)
     if hit is not None:
         await sending.limits.tell_admins(user_id, hit)
-    await sending.db.batches.set_preview(batch.id, sent.message_id)
+    if message.bot is not None:  # older open previews of the same SMS close
+        await batch_shown(message.bot, sending.db, batch, sent.message_id)
+    else:  # pragma: no cover - aiogram binds the bot to every message it hands over
+        await sending.db.batches.set_preview(batch.id, sent.message_id)
+    return True

@@ -10,30 +10,29 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 
 import bot.handlers.send as send
 from bot.config import Settings
-from bot.handlers.recipients import ask_text_for
-from bot.services.directory import Directory, Refused, Saved
+from bot.handlers.book_common import to_feed, who
+from bot.handlers.cards import REPOINTS
+from bot.services.directory import Directory, Locked, Refused, Saved
+from bot.services.feed import TeamFeed
 from bot.services.sending import SendingService
-from bot.sms.clean import clean_name
 from bot.sms.names import clean_contact_name, name_key, name_problem, split_contact_args
 from bot.sms.phone import PhoneError, PhoneProblem, normalize_phone
 from bot.storage.db import Database
 from bot.storage.directory import Contact
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
-from bot.ui.contact_callbacks import ContactAddCb, ContactCb, ContactPageCb, SharedCb
+from bot.ui import access_texts, card_texts, contact_keyboards, contact_texts, group_texts, keyboards, texts
+from bot.ui.contact_callbacks import ContactAddCb, ContactPageCb, SharedCb
 from bot.ui.contact_states import ContactFlow
 from bot.ui.messages import answer_press, show
 
 router = Router(name="contacts")
+Teller = tuple[TeamFeed | None, I18n, Settings]  # what number_to_feed needs
 PAGE = 10
 SHARED_KEPT = 5  # shared contacts whose buttons still work
-
-
-async def who(db: Database, user_id: int) -> str:
-    return clean_name((await db.people.names()).get(user_id, "")) or str(user_id)
 
 
 # --- /contacts -----------------------------------------------------------------------------------------------
@@ -61,7 +60,10 @@ async def contacts_page(callback: CallbackQuery, callback_data: ContactPageCb, d
 
 
 # --- /contact ------------------------------------------------------------------------------------------------
-async def answer_saved(message: Message, result: Saved | Refused, typed: str) -> None:
+async def answer_saved(message: Message, result: Saved | Refused | Locked, typed: str, db: Database) -> None:
+    if isinstance(result, Locked):
+        await message.answer(contact_texts.locked(result.name, await who(db, result.added_by)))
+        return
     if isinstance(result, Refused):
         await message.answer(contact_texts.name_refused(result))
         return
@@ -73,9 +75,34 @@ async def show_card(message: Message, contact: Contact, db: Database, settings: 
     await message.answer(body, reply_markup=contact_keyboards.card(contact))
 
 
+async def ask_repoint(message: Message, state: FSMContext, db: Database, found: Contact, msisdn: str) -> None:
+    """What changes for others, asked once (bot.handlers.cards answers ✅ Change / ✖️ Keep)."""
+    reliance = await db.directory.reliance("contact", found.id)
+    body = card_texts.repoint(found.name, await who(db, found.added_by), found.msisdn, msisdn, reliance)
+    asked = await message.answer(body, reply_markup=contact_keyboards.repoint(found.id))
+    kept = dict((await state.get_data()).get(REPOINTS) or {})
+    kept[str(asked.message_id)] = [found.id, msisdn]
+    await state.update_data({REPOINTS: dict(list(kept.items())[-SHARED_KEPT:])})
+
+
+def number_to_feed(saved: object, by: str, feed: TeamFeed | None, i18n: I18n, settings: Settings) -> None:
+    """A contact's number changed: one line in the team feed."""
+    if isinstance(saved, Saved) and saved.before is not None and saved.before.msisdn != saved.contact.msisdn:
+        old, new, shown = saved.before.msisdn, saved.contact.msisdn, saved.contact.name
+        to_feed(feed, i18n, settings, lambda: card_texts.feed_number(by, shown, old, new))
+
+
 @router.message(Command("contact"))
 async def contact(
-    message: Message, command: CommandObject, operator: Operator, db: Database, settings: Settings, directory: Directory
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    operator: Operator,
+    db: Database,
+    settings: Settings,
+    directory: Directory,
+    i18n: I18n,
+    feed: TeamFeed | None = None,
 ) -> None:
     args = (command.args or "").strip()
     if not args:
@@ -86,9 +113,13 @@ async def contact(
         await message.answer(texts.phone_problem(split.problem) + "\n" + contact_texts.contact_usage())
         return
     if split.msisdn is not None:
-        await answer_saved(
-            message, await directory.save_contact(split.name, split.msisdn, operator.user_id), split.name
-        )
+        exact = [c for c in await directory.find_contacts(split.name) if name_key(c.name) == name_key(split.name)]
+        if exact and exact[0].added_by != operator.user_id and operator.is_admin and exact[0].msisdn != split.msisdn:
+            await ask_repoint(message, state, db, exact[0], split.msisdn)  # an admin repoints another's contact
+            return
+        saved = await directory.save_contact(split.name, split.msisdn, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, split.name, directory.db)
+        number_to_feed(saved, await who(db, operator.user_id), feed, i18n, settings)
         return
     found = await directory.find_contacts(split.name)
     if len(found) == 1:
@@ -102,36 +133,6 @@ async def contact(
         await message.answer(contact_texts.no_contact(split.name))
 
 
-@router.callback_query(ContactCb.filter())
-async def contact_pressed(
-    callback: CallbackQuery,
-    callback_data: ContactCb,
-    state: FSMContext,
-    operator: Operator,
-    db: Database,
-    settings: Settings,
-    directory: Directory,
-    bot: Bot,
-) -> None:
-    found = await directory.repo.contact(callback_data.contact_id)
-    message = callback.message
-    if found is None or not isinstance(message, Message):
-        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
-        return
-    if callback_data.action == "show":
-        await answer_press(callback)
-        await show_card(message, found, db, settings)
-    elif callback_data.action == "send":
-        await answer_press(callback)
-        await ask_text_for(message, state, await directory.recipients_of_contact(found.id), db)
-    elif not await directory.may_delete(found, operator.user_id, operator.is_admin):
-        await answer_press(callback, contact_texts.not_yours(await who(db, found.added_by)), show_alert=True)
-    else:
-        await directory.repo.delete_contact(found.id, operator.user_id)
-        await answer_press(callback)
-        await show(callback, bot, contact_texts.deleted(found.name))
-
-
 # --- ➕ Add: the name, then the number -------------------------------------------------------------------------
 @router.callback_query(ContactAddCb.filter())
 async def add_pressed(callback: CallbackQuery, state: FSMContext) -> None:
@@ -143,7 +144,9 @@ async def add_pressed(callback: CallbackQuery, state: FSMContext) -> None:
 
 
 @router.message(ContactFlow.name, F.text, ~F.text.startswith("/"))
-async def name_typed(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def name_typed(
+    message: Message, state: FSMContext, operator: Operator, db: Database, directory: Directory
+) -> None:
     assert message.text is not None
     typed = clean_contact_name(message.text)
     problem = name_problem(typed)
@@ -156,9 +159,14 @@ async def name_typed(message: Message, state: FSMContext, operator: Operator, di
     shared = (await state.get_data()).get("contact_msisdn")
     if isinstance(shared, str):  # 💾 Save contact of a shared contact whose own name could not be used
         await state.clear()
-        await answer_saved(message, await directory.save_contact(typed, shared, operator.user_id), typed)
+        saved = await directory.save_contact(typed, shared, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, typed, directory.db)
         return
     exact = [c for c in await directory.find_contacts(typed) if name_key(c.name) == name_key(typed)]
+    if exact and not await directory.may_change(exact[0], operator.user_id, operator.is_admin):
+        await state.clear()
+        await message.answer(contact_texts.locked(exact[0].name, await who(db, exact[0].added_by)))
+        return
     await state.set_state(ContactFlow.number)
     await state.update_data(contact_name=typed)
     await message.answer(
@@ -171,7 +179,9 @@ async def name_other(message: Message) -> None:
     await message.answer(contact_texts.add_hint(), reply_markup=keyboards.flow_cancel())
 
 
-async def number_given(message: Message, state: FSMContext, operator: Operator, directory: Directory, raw: str) -> None:
+async def number_given(
+    message: Message, state: FSMContext, operator: Operator, directory: Directory, raw: str, tell: Teller
+) -> None:
     contact_name = (await state.get_data()).get("contact_name")
     if not isinstance(contact_name, str):
         await state.clear()
@@ -183,19 +193,37 @@ async def number_given(message: Message, state: FSMContext, operator: Operator, 
         await message.answer(texts.phone_problem(exc.reason), reply_markup=keyboards.flow_cancel())
         return
     await state.clear()
-    await answer_saved(message, await directory.save_contact(contact_name, msisdn, operator.user_id), contact_name)
+    saved = await directory.save_contact(contact_name, msisdn, operator.user_id, operator.is_admin)
+    await answer_saved(message, saved, contact_name, directory.db)
+    number_to_feed(saved, await who(directory.db, operator.user_id), *tell)
 
 
 @router.message(ContactFlow.number, F.contact)
-async def number_shared(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def number_shared(
+    message: Message,
+    state: FSMContext,
+    operator: Operator,
+    directory: Directory,
+    i18n: I18n,
+    settings: Settings,
+    feed: TeamFeed | None = None,
+) -> None:
     assert message.contact is not None
-    await number_given(message, state, operator, directory, message.contact.phone_number)
+    await number_given(message, state, operator, directory, message.contact.phone_number, (feed, i18n, settings))
 
 
 @router.message(ContactFlow.number, F.text, ~F.text.startswith("/"))
-async def number_typed(message: Message, state: FSMContext, operator: Operator, directory: Directory) -> None:
+async def number_typed(
+    message: Message,
+    state: FSMContext,
+    operator: Operator,
+    directory: Directory,
+    i18n: I18n,
+    settings: Settings,
+    feed: TeamFeed | None = None,
+) -> None:
     assert message.text is not None
-    await number_given(message, state, operator, directory, message.text)
+    await number_given(message, state, operator, directory, message.text, (feed, i18n, settings))
 
 
 @router.message(ContactFlow.number)
@@ -243,7 +271,8 @@ async def shared_pressed(
         await send.ask_for_text(message, state, msisdn, sending)
         return
     if shown and name_problem(shown) is None and not await directory.name_taken(shown):
-        await answer_saved(message, await directory.save_contact(shown, msisdn, operator.user_id), shown)
+        saved = await directory.save_contact(shown, msisdn, operator.user_id, operator.is_admin)
+        await answer_saved(message, saved, shown, directory.db)
         return
     await state.set_state(ContactFlow.name)  # its own name cannot be used (taken, a number, empty): ask one
     await state.update_data(contact_msisdn=msisdn)

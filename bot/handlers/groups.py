@@ -3,25 +3,28 @@
 
 from __future__ import annotations
 
+import math
+
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.handlers.contacts import who
-from bot.handlers.recipients import ask_text_for
-from bot.services.directory import Directory, MemberProblem, Refused, TooMany
+from bot.handlers.book_common import who
+from bot.services.directory import Directory, Locked, MemberProblem, Refused, TooMany
 from bot.storage.db import Database
 from bot.storage.models import Operator
-from bot.ui import access_texts, contact_keyboards, contact_texts, group_texts
-from bot.ui.contact_callbacks import GroupCb
+from bot.ui import contact_keyboards, contact_texts, group_texts
+from bot.ui.contact_callbacks import GroupPageCb
 from bot.ui.messages import answer_press, show
 
 router = Router(name="groups")
+PAGE = 10  # groups a page of /groups
 
 
 @router.message(Command("group"))
-async def group(message: Message, command: CommandObject, operator: Operator, directory: Directory) -> None:
+async def group(
+    message: Message, command: CommandObject, operator: Operator, db: Database, directory: Directory
+) -> None:
     args = (command.args or "").strip()
     if not args:
         await message.answer(group_texts.usage())
@@ -39,13 +42,15 @@ async def group(message: Message, command: CommandObject, operator: Operator, di
     if not phrases and name.strip():
         await message.answer(group_texts.no_members())
         return
-    result = await directory.save_group(name, phrases, operator.user_id)
-    if isinstance(result, Refused):
+    result = await directory.save_group(name, phrases, operator.user_id, operator.is_admin)
+    if isinstance(result, Locked):
+        await message.answer(contact_texts.locked(result.name, await who(db, result.added_by)))
+    elif isinstance(result, Refused):
         await message.answer(contact_texts.name_refused(result))
     elif isinstance(result, MemberProblem):
         await message.answer(contact_texts.member_problem(result, group_texts.example()))
     elif isinstance(result, TooMany):
-        await message.answer(contact_texts.too_many(result))
+        await message.answer(group_texts.too_many(result))
     else:
         saved, before, members = result
         await message.answer(
@@ -53,44 +58,23 @@ async def group(message: Message, command: CommandObject, operator: Operator, di
         )
 
 
+async def page_of(directory: Directory, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /groups (PAGE a page: a listing always fits one message)."""
+    pages = max(1, math.ceil(await directory.repo.group_count() / PAGE))
+    page = min(max(page, 0), pages - 1)
+    counted = await directory.repo.groups(PAGE, page * PAGE)
+    found = [g for g, _ in counted]
+    return group_texts.listing(counted, page, pages), contact_keyboards.groups(found, page, pages)
+
+
 @router.message(Command("groups"))
 async def groups(message: Message, directory: Directory) -> None:
-    found = await directory.repo.groups()
-    counted = [(g, len(await directory.repo.members(g.id))) for g in found]
-    await message.answer(group_texts.listing(counted), reply_markup=contact_keyboards.groups(found))
+    body, markup = await page_of(directory, 0)
+    await message.answer(body, reply_markup=markup)
 
 
-@router.callback_query(GroupCb.filter())
-async def group_pressed(
-    callback: CallbackQuery,
-    callback_data: GroupCb,
-    state: FSMContext,
-    operator: Operator,
-    db: Database,
-    directory: Directory,
-    bot: Bot,
-) -> None:
-    found = await directory.repo.group(callback_data.group_id)
-    message = callback.message
-    if found is None or not isinstance(message, Message):
-        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
-        return
-    members = await directory.repo.members(found.id)
-    if callback_data.action == "show":
-        await answer_press(callback)
-        await message.answer(group_texts.card(found, members), reply_markup=contact_keyboards.group_card(found))
-    elif callback_data.action == "send":
-        recipients = await directory.recipients_of_group(found.id)
-        if not recipients:
-            await answer_press(callback)
-            await message.answer(contact_texts.empty_group(found.name))
-            return
-        await answer_press(callback)
-        # Several members reach send.show_drafts's batch preview once the text is given (issue 17's batch).
-        await ask_text_for(message, state, recipients, db)
-    elif not await directory.may_delete(found, operator.user_id, operator.is_admin):
-        await answer_press(callback, contact_texts.not_yours(await who(db, found.added_by)), show_alert=True)
-    else:
-        await directory.repo.delete_group(found.id, operator.user_id)
-        await answer_press(callback)
-        await show(callback, bot, group_texts.deleted(found.name))
+@router.callback_query(GroupPageCb.filter())
+async def groups_page(callback: CallbackQuery, callback_data: GroupPageCb, directory: Directory, bot: Bot) -> None:
+    body, markup = await page_of(directory, callback_data.page)
+    await answer_press(callback)
+    await show(callback, bot, body, markup)

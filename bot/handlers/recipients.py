@@ -121,7 +121,7 @@ async def go_on(
         return
     answer = contact_texts.problem(found)
     if resolved.text:
-        answer += "\n\n" + texts.text_kept(resolved.text)
+        answer += "\n\n" + contact_texts.kept_under(found, resolved.text)
     await message.answer(answer, reply_markup=keyboards.flow_cancel())
 
 

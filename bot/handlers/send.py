@@ -16,9 +16,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.gateway.errors import InsufficientCredits
 from bot.handlers.batch_preview import show_batch
+from bot.handlers.previews import offer_fresh_preview, single_shown
 from bot.services import results, templates
 from bot.services.batch_view import unique
-from bot.services.sending import MAX_PARTS, Outcome, SendingService, too_long
+from bot.services.sending import MAX_PARTS, SendingService, too_long
 from bot.sms.clean import clean_sms_text
 from bot.sms.parts import count_parts
 from bot.sms.phone import PhoneProblem
@@ -28,7 +29,7 @@ from bot.storage.db import Database
 from bot.storage.models import SendRow
 from bot.ui import keyboards, result_keyboards, result_texts, template_keyboards, template_texts, texts
 from bot.ui.callbacks import DigitCb, SendCb, SenderCb
-from bot.ui.messages import answer_press, edit, show
+from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
 
 router = Router(name="send")
@@ -80,11 +81,10 @@ async def show_preview(
     sent = await message.answer(body, reply_markup=markup)
     if hit is not None:
         await sending.limits.tell_admins(user_id, hit)
-    await sending.db.sends.set_preview(row.id, sent.message_id)
-    # A correction: the older open draft to the same number, or with the same text, can no longer send.
-    for old in await sending.db.sends.replace_open(user_id, msisdn, text, keep=row.id):
-        if old.preview_message_id is not None and message.bot is not None:
-            await edit(message.bot, old.chat_id, old.preview_message_id, texts.closed_preview(old))
+    if message.bot is not None:  # older open previews of the same SMS close
+        await single_shown(message.bot, sending.db, row, sent.message_id)
+    else:  # pragma: no cover - aiogram binds the bot to every message it hands over
+        await sending.db.sends.set_preview(row.id, sent.message_id)
 
 
 async def preview_text(db: Database, settings: Settings, row: SendRow, repeats: bool | None = None) -> str:
@@ -103,15 +103,17 @@ async def show_drafts(
     text: str,
     locale: str,
     user_id: int | None = None,
-) -> None:
+    origin_batch: int | None = None,
+) -> bool:
     """The seam every way of picking recipients ends in (a number, a contact, a group, duty, a button): one
-    recipient gets today's preview; several get one batch preview (issue 17)."""
+    recipient gets today's preview; several get one batch preview (issue 17). False only when `origin_batch`'s
+    🔁 Resend has its preview open already."""
     recipients = unique(recipients)  # each number once
     if len(recipients) == 1:
         one = recipients[0]
         await show_preview(message, state, sending, settings, one.msisdn, text, locale, user_id, name=one.name)
-        return
-    await show_batch(message, state, sending, settings, recipients, text, locale, user_id)
+        return True
+    return await show_batch(message, state, sending, settings, recipients, text, locale, user_id, origin_batch)
 
 
 # `/send` itself, and what is typed at the number step, are read in bot/handlers/recipients.py (numbers, contact
@@ -308,25 +310,6 @@ async def confirm(
         written = await sending.db.sends.set_result_message(outcome.row.id, shown_in)
         if written is not None:
             await sending.tracker.settle(written, shown_in)  # delivery may have been seen meanwhile
-
-
-async def offer_fresh_preview(
-    callback: CallbackQuery, sending: SendingService, settings: Settings, bot: Bot, outcome: Outcome
-) -> None:
-    """A press on a preview older than DRAFT_TTL_HOURS: it says so, and a fresh preview of the same SMS follows."""
-    hours = f"{settings.draft_ttl_hours:g}"
-    await answer_press(callback, _("This preview is older than {hours} h and can no longer send.").format(hours=hours))
-    old = outcome.row
-    await show(
-        callback, bot, _("⌛ Expired: this preview is older than {hours} h. Nothing was sent.").format(hours=hours)
-    )
-    fresh = await sending.renew(old)
-    sent = await bot.send_message(
-        old.chat_id,
-        _("Here it is again, fresh:") + "\n\n" + texts.preview(fresh),
-        reply_markup=keyboards.preview(fresh, settings.smska_sender_ids),
-    )
-    await sending.db.sends.set_preview(fresh.id, sent.message_id)
 
 
 @router.callback_query(SendCb.filter(F.action == "cancel"))

@@ -18,6 +18,7 @@ from bot.services.sending import SendingService
 from bot.sms.templates import Refused, Save, key, parse
 from bot.storage.db import Database
 from bot.storage.models import Operator
+from bot.storage.templates import NotYours
 from bot.ui import contact_texts, template_keyboards, template_texts, texts
 from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
@@ -35,7 +36,13 @@ async def template_command(
         await message.answer(template_texts.refused(asked))
         return
     if isinstance(asked, Save):
-        saved = await db.templates.save(key(asked.name), asked.name, asked.text, operator.user_id)
+        saved = await db.templates.save(
+            key(asked.name), asked.name, asked.text, operator.user_id, is_admin=operator.is_admin
+        )
+        if isinstance(saved, NotYours):
+            saver = (await db.people.names()).get(saved.template.saved_by, "") or str(saved.template.saved_by)
+            await message.answer(template_texts.locked(saved.template, saver))
+            return
         await message.answer(template_texts.saved(saved))
         return
     found = await db.templates.by_key(key(asked.name))

@@ -55,9 +55,7 @@ class AccessMiddleware(BaseMiddleware):
         operator = await self.db.people.operator(user.id)
         if operator is None:
             if await self.db.people.revoked(user.id):
-                state = data.get("state")
-                if state is not None:  # no step of a flow outlives access
-                    await state.clear()
+                await self.access.end_flow(user.id)  # no step of a flow outlives access
                 await self._revoked(event, user)
             else:
                 await self._stranger(event, user, locale)

@@ -15,8 +15,10 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import User
 
+from bot.services.chatqueue import ChatQueue
 from bot.services.notifier import Notifier
 from bot.sms.clean import clean_name
+from bot.storage.batches import WITHDRAWN
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
 
@@ -59,6 +61,7 @@ class AccessService:
         self._refused_at: dict[int, float] = {}
         self._revoked_answered_at: dict[int, list[float]] = {}
         self.fsm_storage: BaseStorage | None = None  # the dispatcher's (set by bot.app): flows of the revoked end
+        self.queue: ChatQueue | None = None  # what the bot posts on its own (set by bot.app): the revoked get no more
         self._told_at: dict[int, float] = {}  # admin -> when their last request message or digest went out
         self._held: dict[int, list[AccessRequest]] = {}  # admin -> requests waiting for the next digest
         self._digests: dict[int, asyncio.Task[None]] = {}
@@ -191,12 +194,12 @@ class AccessService:
     async def revoke(self, user_id: int, admin: User) -> bool:
         pending = await self.db.access.pending_for(user_id)
         changed = await self.db.access.deny(user_id, admin.id)
+        if changed:  # first: every message spent on the admins' copies is one more alert queued for them
+            await self._withdraw(user_id)
         if pending is not None:
             await self._close_request(pending, approved=False, admin=admin)
             if changed:  # they were promised an answer
                 await self._tell_declined(pending)
-        if changed:
-            await self._withdraw(user_id)
         return changed
 
     async def _tell_declined(self, request: AccessRequest) -> None:
@@ -208,13 +211,26 @@ class AccessService:
             log.info("could not tell user %s they were declined: %s", request.user_id, exc)
 
     async def _withdraw(self, user_id: int) -> None:
-        """Nothing of a revoked person's stays live: their open drafts are cancelled (each preview says so) and
-        their guided step is cleared, so a later /allow does not bring an old preview or step back."""
+        """Nothing of a revoked person's stays live: their open previews — single and several-recipient — are
+        cancelled (each says so), their guided step is cleared, and what was queued for them (alerts) is dropped,
+        so a later /allow brings no old preview or step back and no alert reaches them after /deny."""
+        if self.queue is not None:
+            dropped = await self.queue.drop(user_id)
+            if dropped:
+                log.info("dropped %d queued messages of a revoked person", dropped, extra={"user_id": user_id})
         drafts = await self.db.sends.cancel_drafts_of(user_id)
+        batches = await self.db.batches.cancel_open(user_id, WITHDRAWN)
         locale = await self.admin_locale(user_id)
-        for row in drafts:
-            if row.preview_message_id is not None:
-                await self.notifier.edit(row.chat_id, row.preview_message_id, self.notices.draft_withdrawn(locale))
+        shown = [(r.chat_id, r.preview_message_id) for r in drafts] + [
+            (b.chat_id, b.preview_message_id) for b in batches
+        ]
+        for chat_id, message_id in shown:
+            if message_id is not None:
+                await self.notifier.edit(chat_id, message_id, self.notices.draft_withdrawn(locale))
+        await self.end_flow(user_id)
+
+    async def end_flow(self, user_id: int) -> None:
+        """The person's guided step, if any, is over (kept out of the FSM cache: see FsmRepository.forget)."""
         if self.fsm_storage is not None:
             key = StorageKey(bot_id=self.bot.id, chat_id=user_id, user_id=user_id)
             await self.fsm_storage.set_state(key, None)

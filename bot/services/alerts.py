@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -161,7 +162,8 @@ class AlertService:
         waiting = self._open.get(key, (None, set()))[1] | set(chats)
         self._open[key] = (wanted_at, waiting)
         for chat_id in chats:
-            self.queue.put(chat_id, ("alert", *key), self._job(key, chat_id, bring), priority=BACKGROUND)
+            skip = partial(self._ran, key, chat_id)  # dropped (access withdrawn): it waits for nobody
+            self.queue.put(chat_id, ("alert", *key), self._job(key, chat_id, bring), priority=BACKGROUND, skip=skip)
 
     def _job(self, key: tuple[str, int], chat_id: int, bring: Bring) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

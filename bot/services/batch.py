@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from bot.ui.batch_texts import BatchNotices
 
 log = logging.getLogger(__name__)
+SHOWN_KEPT = 256  # batch messages whose shown text is remembered
 
 
 async def new_batch(
@@ -42,8 +44,10 @@ async def new_batch(
     recipients: Sequence[Recipient],
     text: str,
     locale: str,
-) -> BatchRow:
-    """The draft of one send to several recipients (each number once), from the default sender."""
+    origin_id: int | None = None,
+) -> BatchRow | None:
+    """The draft of one send to several recipients (each number once), from the default sender. With `origin_id`
+    (🔁 Resend on that batch's summary): None when a draft opened from it is still open."""
     parts = count_parts(text)
     return await db.batches.create(
         user_id=user_id,
@@ -54,6 +58,8 @@ async def new_batch(
         encoding=parts.encoding,
         parts=parts.parts,
         locale=locale,
+        origin_id=origin_id,
+        created_after=(datetime.now(UTC) - timedelta(hours=settings.draft_ttl_hours)).isoformat(timespec="seconds"),
     )
 
 
@@ -70,7 +76,9 @@ class BatchService:
         self._inflight: set[asyncio.Task[None]] = set()
         self._boards: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
-        self._shown: dict[int, str] = {}  # what each batch's message shows now (no edit that changes nothing)
+        # What the latest batches' messages show now (no edit that changes nothing): the SHOWN_KEPT most recently
+        # edited; forgetting one costs at most one edit that changes nothing.
+        self._shown: OrderedDict[int, str] = OrderedDict()
         self._background: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self.edits = 0  # edits of batch messages made (benchmarks and tests read it)
@@ -187,6 +195,9 @@ class BatchService:
         self.edits += 1
         if await self.notifier.edit(batch.chat_id, batch.preview_message_id, text, markup):
             self._shown[batch.id] = text
+            self._shown.move_to_end(batch.id)
+            while len(self._shown) > SHOWN_KEPT:
+                self._shown.popitem(last=False)
 
     async def _locale(self, batch: BatchRow) -> str:
         return await self.db.people.locale_for(batch.user_id) or batch.locale or self.settings.default_locale

@@ -37,6 +37,7 @@ BACKGROUND = 1  # what the bot was told (alerts): after every ready FIRST job
 @dataclass
 class _Chat:
     jobs: dict[Hashable, Job] = field(default_factory=dict)  # insertion order: first come, first served
+    skips: dict[Hashable, Job] = field(default_factory=dict)  # what runs instead of a job that is dropped
     not_before: dict[Hashable, float] = field(default_factory=dict)
     priority: dict[Hashable, int] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,8 +76,9 @@ class ChatQueue:
         self._last_run: dict[tuple[int, Hashable], float] = {}
         self._closed = False
 
-    def put(self, chat_id: int, key: Hashable, job: Job, *, priority: int = FIRST) -> None:
-        """Queue `job` for `chat_id` under `key` (once: a key already queued keeps its place and its job)."""
+    def put(self, chat_id: int, key: Hashable, job: Job, *, priority: int = FIRST, skip: Job | None = None) -> None:
+        """Queue `job` for `chat_id` under `key` (once: a key already queued keeps its place and its job). `skip`:
+        what runs instead when the chat's jobs are dropped (`drop`), e.g. the bookkeeping `job` would have done."""
         if self._closed:
             return
         chat = self._chats.get(chat_id)
@@ -86,6 +88,8 @@ class ChatQueue:
             return
         chat.jobs[key] = job
         chat.priority[key] = priority
+        if skip is not None:
+            chat.skips[key] = skip
         last = self._last_run.get((chat_id, key))
         chat.not_before[key] = last + self.gap if last is not None else 0.0
         chat.wake.set()
@@ -111,6 +115,7 @@ class ChatQueue:
                     await asyncio.wait_for(chat.wake.wait(), timeout=max(0.01, wait))
                 continue
             job = chat.jobs.pop(key)
+            chat.skips.pop(key, None)
             del chat.not_before[key]
             del chat.priority[key]
             if window is not None:
@@ -144,12 +149,32 @@ class ChatQueue:
                     break
         return best, wait
 
+    async def drop(self, chat_id: int) -> int:
+        """Nothing more goes to `chat_id` from here (their access was withdrawn): every job queued for it is dropped
+        — its `skip` runs instead — and only the one running now, if any, finishes. Returns how many were dropped."""
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            return 0
+        dropped, skips = len(chat.jobs), list(chat.skips.values())
+        chat.jobs.clear()
+        chat.skips.clear()
+        chat.not_before.clear()
+        chat.priority.clear()
+        chat.wake.set()
+        for skip in skips:
+            try:
+                await skip()
+            except Exception:
+                log.exception("a dropped job's bookkeeping for chat %s failed", chat_id)
+        return dropped
+
     async def close(self, timeout: float = 5.0) -> None:
         """Stop taking jobs; let the ones running finish (bounded), drop the rest (they stay owed in SQLite)."""
         self._closed = True
         workers = [c.worker for c in self._chats.values() if c.worker is not None and not c.worker.done()]
         for chat in self._chats.values():
             chat.jobs.clear()
+            chat.skips.clear()
             chat.not_before.clear()
             chat.priority.clear()
             chat.wake.set()

@@ -21,17 +21,20 @@ from bot.sms.names import (
     name_problem,
     read_one,
     read_recipients,
+    went_on,
 )
 from bot.sms.phone import PhoneProblem
 from bot.sms.recipients import Recipient
 from bot.storage.db import Database
-from bot.storage.directory import Contact, Duty, Group, Member, NameTaken
+from bot.storage.directory import Contact, Duty, Group, Member, NameTaken, NotYours
 
 if TYPE_CHECKING:
     from bot.services.schedule import DutySchedule
 
 RECENT = 3  # the guided number step offers this operator's latest recipients…
 MOST_USED = 3  # …and up to this many more of the team's most used contacts
+LIST_MARGIN = 10  # a recipient list is read up to MAX_RECIPIENTS + this many phrases (duplicates count), no further
+CHOICES_KEPT = 20  # of the names a phrase could mean, those kept for the choice (the keyboard shows as many)
 
 
 # --- what can be wrong with a recipient phrase --------------------------------------------------------------
@@ -47,6 +50,7 @@ class Ambiguous(NamedTuple):
 class TooMany(NamedTuple):
     found: int
     limit: int
+    more: bool = False  # the list went on past `found`: it was not read further
 
 
 class NobodyOnDuty(NamedTuple):
@@ -97,6 +101,13 @@ class Refused(NamedTuple):
     why: NameProblem | Literal["group", "contact"]
 
 
+class Locked(NamedTuple):
+    """Another's contact or group: only the one who added it (`added_by`) or an admin may change it."""
+
+    name: str
+    added_by: int
+
+
 class MemberProblem(NamedTuple):
     phrase: str
     why: Literal["unknown", "ambiguous", "group", "duty"]
@@ -108,7 +119,8 @@ def slots_to_data(slots: list[Slot]) -> list[Any]:
     out: list[Any] = []
     for slot in slots:
         if isinstance(slot, Ambiguous):
-            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in slot.choices]})
+            kept = slot.choices[:CHOICES_KEPT]  # the FSM row stays small however many names match
+            out.append({"phrase": slot.phrase, "choices": [[e.kind, e.id, e.name] for e in kept]})
         else:
             out.append([[r.msisdn, r.name] for r in slot])
     return out
@@ -143,7 +155,10 @@ class Directory:
         """`/send <r1>, <r2>, ... <text>` (or what the guided number step got)."""
         reading = read_recipients(args, Book([]))  # a plain number (the common case) needs no address book
         if not (len(reading.items) == 1 and reading.items[0].msisdn is not None and not reading.comma):
-            reading = read_recipients(args, await self.repo.book())
+            most = self.max_recipients + LIST_MARGIN
+            reading = read_recipients(args, await self.repo.book(), most=most)
+            if went_on(reading, most):
+                return Resolved([], "", TooMany(most, self.max_recipients, more=True))
         if not reading.items:
             if reading.problem is not None:
                 return Resolved([], reading.text, BadNumber(reading.problem), typed_number=True)
@@ -267,13 +282,17 @@ class Directory:
         return item
 
     # --- contacts ----------------------------------------------------------------------------------------
-    async def save_contact(self, raw_name: str, msisdn: str, by: int) -> Saved | Refused:
+    async def save_contact(
+        self, raw_name: str, msisdn: str, by: int, is_admin: bool = False
+    ) -> Saved | Refused | Locked:
         name = clean_contact_name(raw_name)
         problem = name_problem(name)
         if problem is not None:
             return Refused(name, problem)
         try:
-            contact, before = await self.repo.save_contact(name, msisdn, by)
+            contact, before = await self.repo.save_contact(name, msisdn, by, is_admin=is_admin)
+        except NotYours as locked:
+            return Locked(await self._shown_name(name), locked.added_by)
         except NameTaken as taken:
             return Refused(await self._shown_name(name), "group" if taken.kind == "group" else "contact")
         return Saved(contact, before)
@@ -300,13 +319,16 @@ class Directory:
         entry = (await self.repo.book()).exact(phrase)
         return await self.repo.group(entry.id) if entry is not None and entry.kind == "group" else None
 
+    async def may_change(self, contact: Contact | Group, user_id: int, is_admin: bool) -> bool:
+        return is_admin or contact.added_by == user_id
+
     async def may_delete(self, contact: Contact | Group, user_id: int, is_admin: bool) -> bool:
         return is_admin or contact.added_by == user_id
 
     # --- groups ------------------------------------------------------------------------------------------
     async def save_group(
-        self, raw_name: str, phrases: list[str], by: int
-    ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany:
+        self, raw_name: str, phrases: list[str], by: int, is_admin: bool = False
+    ) -> tuple[Group, Group | None, list[Member]] | Refused | MemberProblem | TooMany | Locked:
         name = clean_contact_name(raw_name)
         problem = name_problem(name)
         if problem is not None:
@@ -337,7 +359,9 @@ class Directory:
         if len(members) > self.max_recipients:
             return TooMany(len(members), self.max_recipients)
         try:
-            group, before = await self.repo.save_group(name, members, by)
+            group, before = await self.repo.save_group(name, members, by, is_admin=is_admin)
+        except NotYours as locked:
+            return Locked(await self._shown_name(name), locked.added_by)
         except NameTaken:
             return Refused(await self._shown_name(name), "contact")
         return group, before, members

@@ -67,6 +67,7 @@ class TeamFeed:
         # line with a tally. Without it (None) every send has its own line.
         self.batch_rows: BatchRows | None = self._batch_rows
         self._tasks: set[asyncio.Task[None]] = set()
+        self._posts = 0  # one-off lines so far (each its own queue key)
 
     async def _batch_rows(self, batch_id: str) -> list[SendRow]:
         rows = []
@@ -89,6 +90,19 @@ class TeamFeed:
         """A batch (issue 17) changed as a whole (its press, its end): its one line, with the tally, is drawn
         again. Its sends' own results need no call: `changed(send_id)` finds their batch."""
         self._later("batch", str(batch_id))
+
+    def post(self, text: str) -> None:
+        """A one-off line about the address book (duty set or cleared, a contact's number changed), already
+        worded in the team chat's language; queued behind nothing the feed owes for sends. Never blocks."""
+        if self.chat_id is None:
+            return
+        chat_id = self.chat_id
+        self._posts += 1
+        self.queue.put(chat_id, ("post", self._posts), lambda: self._post(chat_id, text))
+
+    async def _post(self, chat_id: int, text: str) -> None:
+        if await self.notifier.send(chat_id, text) is None:
+            log.warning("the team feed (TEAM_CHAT_ID) does not take messages; a line is left out")
 
     def _later(self, kind: str, ref: str) -> None:
         if self.chat_id is None:

@@ -48,6 +48,7 @@ class Outcome:
     error: GatewayError | None = None
     limit: LimitHit | None = None  # this press was refused: the draft is over a spend limit (still a draft)
     expired: bool = False  # not sent: the draft is older than DRAFT_TTL_HOURS
+    renew: bool = False  # with `expired`: this press retired the draft, so it (and no other press) opens a fresh one
 
 
 class SendingService:
@@ -107,8 +108,9 @@ class SendingService:
             if row is None or row.user_id != user_id:
                 raise LookupError("no such draft")
             if row.state == "draft" and (row.expired_at is not None or row.created_at < cutoff):
-                await self.db.sends.expire_drafts(cutoff)  # still a draft, yet not claimed: it is too old
-                return Outcome(sent=False, row=row, expired=True)
+                # Still a draft, yet not claimed: it is too old. One press retires it and opens a fresh one.
+                retired = await self.db.sends.retire_expired(draft_id, user_id, cutoff)
+                return Outcome(sent=False, row=retired or row, expired=True, renew=retired is not None)
             hit = await self.limits.hit(user_id, row.parts) if row.state == "draft" else None
             if hit is not None:
                 await self.limits.tell_admins(user_id, hit)

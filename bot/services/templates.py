@@ -67,5 +67,5 @@ async def page(db: Database, number: int) -> TemplatePage:
 
 
 def may_delete(template: Template, operator: Operator) -> bool:
-    """The one who saved it (last) or an admin."""
+    """The one who saved it first (replacing it keeps them) or an admin: to delete it, or to replace its text."""
     return operator.is_admin or template.saved_by == operator.user_id

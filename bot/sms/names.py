@@ -209,17 +209,20 @@ def _item_at(tokens: list[_Token], pos: int, book: Book, *, whole: bool = False)
     return None
 
 
-def read_recipients(args: str, book: Book) -> Reading:
+def read_recipients(args: str, book: Book, most: int | None = None) -> Reading:
     """`Ivan, Olga Petrova, +7 904 176-49-95 db1 is down` -> three items and the text 'db1 is down'.
 
     Read left to right: at each place a number (the shortest run of words that is one), else the longest run of
     words that is a name exactly (or "duty"), else the longest that is the start of names. A comma continues the
     list only when what follows it names a recipient: `Ivan Hello, check the logs` is Ivan and 'Hello, check the
-    logs'."""
+    logs'. With `most`, a list that goes on past that many recipients is not read further: `most` items, a comma
+    after the last and no text (`went_on`) — what a person may type is bounded, what is read for it is too."""
     tokens = _tokens(args)
     items: list[Item] = []
     pos, end_at = 0, 0
     while pos < len(tokens):
+        if most is not None and len(items) >= most:
+            return Reading(items, "", comma=True)
         found = _item_at(tokens, pos, book)
         if found is None:
             break
@@ -235,6 +238,11 @@ def read_recipients(args: str, book: Book) -> Reading:
         return Reading([], args.strip(), problem)
     text = args[end_at:].strip().lstrip(TRAILING).strip()
     return Reading(items, text, comma=tokens[pos - 1].comma)
+
+
+def went_on(reading: Reading, most: int) -> bool:
+    """`read_recipients(..., most=most)` stopped reading: the list goes on past `most` recipients."""
+    return len(reading.items) >= most and reading.comma and not reading.text
 
 
 def read_one(phrase: str, book: Book) -> Item | None:

@@ -19,6 +19,8 @@ from bot.storage.sends import SPENT_SQL
 from bot.storage.store import Row, Store, utcnow
 
 CANCELLED_BY_OPERATOR = "cancelled"  # /cancel (the Cancel button leaves cancel_reason NULL)
+REPLACED = "replaced"  # a newer preview of the same SMS (the same text to one of the same numbers)
+WITHDRAWN = "withdrawn"  # the operator's access was taken away
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class BatchRow:
     notice_at: str | None  # the one ringing notice was decided (kind: 'final' | 'watchdog')
     notice_kind: str | None
     notice_given_at: str | None
+    opened_after: int = 0  # the highest `sends` id when this draft was made: single drafts up to it are older
+    origin_id: int | None = None  # the batch whose 🔁 Resend opened it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +89,61 @@ class BatchesRepository:
         encoding: str,
         parts: int,
         locale: str | None,
-    ) -> BatchRow:
+        origin_id: int | None = None,
+        created_after: str = "",
+    ) -> BatchRow | None:
+        """The draft and its recipients, in one transaction. With `origin_id` (🔁 Resend on that batch's summary):
+        None when a draft opened from it is still open (the unique index decides: a double press opens one); one
+        created before `created_after` (expired: it can no longer send) is closed first."""
         now = utcnow()
         async with self._store.transaction() as db:
+            if origin_id is not None:
+                await db.rows(
+                    """UPDATE batches SET state = 'cancelled', cancel_reason = 'expired'
+                       WHERE origin_id = ? AND state = 'draft' AND created_at < ?""",
+                    (origin_id, created_after),
+                )
             row = await db.row(
-                """INSERT INTO batches (user_id, chat_id, sender, text, encoding, parts, locale, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
-                (user_id, chat_id, sender, text, encoding, parts, locale, now),
+                """INSERT INTO batches (user_id, chat_id, sender, text, encoding, parts, locale, created_at,
+                                       opened_after, origin_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM sends), ?)
+                   ON CONFLICT DO NOTHING RETURNING *""",
+                (user_id, chat_id, sender, text, encoding, parts, locale, now, origin_id),
             )
-            assert row is not None
+            if row is None:
+                return None
             for position, recipient in enumerate(recipients):
                 await db.rows(
                     "INSERT INTO batch_members (batch_id, position, msisdn, name) VALUES (?, ?, ?, ?)",
                     (row["id"], position, recipient.msisdn, recipient.name),
                 )
         return BatchRow(**dict(row))
+
+    async def close_older(self, batch: BatchRow) -> list[BatchRow]:
+        """This operator's open batch drafts OLDER than `batch` (a smaller id) with the same text and a number in
+        common -> cancelled as replaced, in one statement; the rows as written. Only older ones: two made at the
+        same moment leave exactly the newer one open."""
+        rows = await self._store.rows(
+            """UPDATE batches SET state = 'cancelled', cancel_reason = ?
+               WHERE user_id = ? AND state = 'draft' AND id < ? AND text = ?
+                 AND EXISTS (SELECT 1 FROM batch_members AS m WHERE m.batch_id = batches.id
+                               AND m.msisdn IN (SELECT msisdn FROM batch_members WHERE batch_id = ?))
+               RETURNING *""",
+            (REPLACED, batch.user_id, batch.id, batch.text, batch.id),
+        )
+        return [BatchRow(**dict(r)) for r in rows]
+
+    async def close_older_than_send(self, row: SendRow) -> list[BatchRow]:
+        """This operator's open batch drafts made before the single draft `row` (`opened_after` below its id) with
+        its text and its number among theirs -> cancelled as replaced, in one statement; the rows as written."""
+        rows = await self._store.rows(
+            """UPDATE batches SET state = 'cancelled', cancel_reason = ?
+               WHERE user_id = ? AND state = 'draft' AND opened_after < ? AND text = ?
+                 AND EXISTS (SELECT 1 FROM batch_members AS m WHERE m.batch_id = batches.id AND m.msisdn = ?)
+               RETURNING *""",
+            (REPLACED, row.user_id, row.id, row.text, row.msisdn),
+        )
+        return [BatchRow(**dict(r)) for r in rows]
 
     async def get(self, batch_id: int) -> BatchRow | None:
         return _batch(await self._store.row("SELECT * FROM batches WHERE id = ?", (batch_id,)))

@@ -6,77 +6,15 @@ A name is unique across contacts and groups, ignoring case (`names.name_key`, co
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any
-
 from bot.sms.names import Book, Entry, name_key
-from bot.storage.store import Row, Statements, Store, utcnow
+from bot.storage.directory_deletes import Deletes
+from bot.storage.directory_rows import Contact, Duty, Group, Member, NameTaken, NotYours, _audit, _contact, _group
+from bot.storage.store import Store, utcnow
+
+__all__ = ["Contact", "DirectoryRepository", "Duty", "Group", "Member", "NameTaken", "NotYours"]
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
-    id: int
-    name: str
-    name_key: str
-    msisdn: str
-    added_by: int
-    added_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    id: int
-    name: str
-    name_key: str
-    added_by: int
-    added_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A group's member: a contact (with its current name and number) or a number."""
-
-    msisdn: str
-    contact_id: int | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Duty:
-    contact: Contact | None
-    group: Group | None
-    msisdn: str | None
-    set_by: int
-    set_at: str
-
-
-class NameTaken(Exception):
-    """The name is another kind's (a group's, when a contact is saved; or the other way round)."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-async def _audit(db: Statements, actor_id: int, action: str, target_id: int | None, **details: Any) -> None:
-    await db.rows(
-        "INSERT INTO audit_log (at, actor_id, action, target_id, details) VALUES (?, ?, ?, ?, ?)",
-        (utcnow(), actor_id, action, target_id, json.dumps(details, ensure_ascii=False)),
-    )
-
-
-def _contact(row: Row | None) -> Contact | None:
-    return None if row is None else Contact(**dict(row))
-
-
-def _group(row: Row | None) -> Group | None:
-    return None if row is None else Group(**dict(row))
-
-
-class DirectoryRepository:
+class DirectoryRepository(Deletes):
     def __init__(self, store: Store) -> None:
         self._store = store
 
@@ -88,15 +26,20 @@ class DirectoryRepository:
         return Book(Entry(r["kind"], r["id"], r["name"]) for r in rows)
 
     # --- contacts ----------------------------------------------------------------------------------------
-    async def save_contact(self, name: str, msisdn: str, by: int) -> tuple[Contact, Contact | None]:
+    async def save_contact(
+        self, name: str, msisdn: str, by: int, *, is_admin: bool = False
+    ) -> tuple[Contact, Contact | None]:
         """Add a contact, or update the number of the one with that name (any case). Returns it and what it was
-        before (None: new). Raises NameTaken when a group has the name."""
+        before (None: new). Raises NameTaken when a group has the name, NotYours when the contact is another's
+        and `by` is no admin."""
         key, now = name_key(name), utcnow()
         async with self._store.transaction() as db:
             kind = await db.scalar("SELECT kind FROM names WHERE name_key = ?", (key,))
             if kind == "group":
                 raise NameTaken("group")
             before = _contact(await db.row("SELECT * FROM contacts WHERE name_key = ?", (key,)))
+            if before is not None and before.added_by != by and not is_admin:
+                raise NotYours(before.added_by)
             if before is None:
                 await db.rows("INSERT INTO names (name_key, kind) VALUES (?, 'contact')", (key,))
                 row = await db.row(
@@ -136,24 +79,20 @@ class DirectoryRepository:
         )
         return {r["msisdn"]: Contact(**dict(r)) for r in rows}
 
-    async def delete_contact(self, contact_id: int, by: int) -> Contact | None:
-        async with self._store.transaction() as db:
-            contact = _contact(await db.row("DELETE FROM contacts WHERE id = ? RETURNING *", (contact_id,)))
-            if contact is None:
-                return None
-            await db.rows("DELETE FROM names WHERE name_key = ?", (contact.name_key,))
-            await _audit(db, by, "contact_delete", contact.id, name=contact.name, msisdn=contact.msisdn)
-        return contact
-
     # --- groups ------------------------------------------------------------------------------------------
-    async def save_group(self, name: str, members: list[Member], by: int) -> tuple[Group, Group | None]:
-        """Create a group, or replace the members of the one with that name. Raises NameTaken for a contact's."""
+    async def save_group(
+        self, name: str, members: list[Member], by: int, *, is_admin: bool = False
+    ) -> tuple[Group, Group | None]:
+        """Create a group, or replace the members of the one with that name. Raises NameTaken for a contact's,
+        NotYours for another's group when `by` is no admin."""
         key, now = name_key(name), utcnow()
         async with self._store.transaction() as db:
             kind = await db.scalar("SELECT kind FROM names WHERE name_key = ?", (key,))
             if kind == "contact":
                 raise NameTaken("contact")
             before = _group(await db.row("SELECT * FROM recipient_groups WHERE name_key = ?", (key,)))
+            if before is not None and before.added_by != by and not is_admin:
+                raise NotYours(before.added_by)
             if before is None:
                 await db.rows("INSERT INTO names (name_key, kind) VALUES (?, 'group')", (key,))
                 row = await db.row(
@@ -180,9 +119,22 @@ class DirectoryRepository:
     async def group(self, group_id: int) -> Group | None:
         return _group(await self._store.row("SELECT * FROM recipient_groups WHERE id = ?", (group_id,)))
 
-    async def groups(self) -> list[Group]:
-        rows = await self._store.rows("SELECT * FROM recipient_groups ORDER BY name_key, id")
-        return [Group(**dict(r)) for r in rows]
+    async def groups(self, limit: int, offset: int = 0) -> list[tuple[Group, int]]:
+        """A page of groups by name, each with its number of members."""
+        rows = await self._store.rows(
+            """SELECT g.*, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS members
+                 FROM recipient_groups g ORDER BY g.name_key, g.id LIMIT ? OFFSET ?""",
+            (limit, offset),
+        )
+        out: list[tuple[Group, int]] = []
+        for r in rows:
+            values = dict(r)
+            members = int(values.pop("members"))
+            out.append((Group(**values), members))
+        return out
+
+    async def group_count(self) -> int:
+        return int(await self._store.scalar("SELECT COUNT(*) FROM recipient_groups"))
 
     async def members(self, group_id: int) -> list[Member]:
         rows = await self._store.rows(
@@ -192,15 +144,6 @@ class DirectoryRepository:
             (group_id,),
         )
         return [Member(r["msisdn"], r["contact_id"], r["name"]) for r in rows]
-
-    async def delete_group(self, group_id: int, by: int) -> Group | None:
-        async with self._store.transaction() as db:
-            group = _group(await db.row("DELETE FROM recipient_groups WHERE id = ? RETURNING *", (group_id,)))
-            if group is None:
-                return None
-            await db.rows("DELETE FROM names WHERE name_key = ?", (group.name_key,))
-            await _audit(db, by, "group_delete", group.id, name=group.name)
-        return group
 
     # --- duty --------------------------------------------------------------------------------------------
     async def set_duty(

@@ -8,6 +8,7 @@ operator who gave the number before it is asked for the text after it.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,12 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from bot.storage.store import Store, utcnow
 
 EMPTY = "{}"
+CACHED = 1024  # guided steps remembered in memory, the most recently used; the rest are read again when needed
+MAX_STATE_BYTES = 256 * 1024  # one guided step's data as JSON; what the handlers keep stays well below it
+
+
+class StateTooLarge(ValueError):
+    """A guided step's data over MAX_STATE_BYTES: refused rather than written (and decoded at every update)."""
 
 
 def key_text(key: StorageKey) -> str:
@@ -27,31 +34,50 @@ def key_text(key: StorageKey) -> str:
 
 
 class FsmRepository:
-    """Read on every update (the state filters), so kept in memory once read, like `kv`: the bot is the only
-    writer of `fsm_states` while it runs. A write that changes nothing is not made; one that leaves nothing to
-    remember deletes the row. Every change is one statement."""
+    """Read on every update of an operator (the state filters), so kept in memory once read, like `kv`: the bot is
+    the only writer of `fsm_states` while it runs. The cache holds the CACHED most recently used keys (only
+    operators reach it: the Dispatcher's FSM middleware runs after the access gate, bot/app.py). A write that
+    changes nothing is not made; one that leaves nothing to remember deletes the row. Every change is one
+    statement."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._cache: dict[str, tuple[str | None, str]] = {}  # key -> (state, data as JSON)
+        self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()  # key -> (state, data as JSON)
+
+    def _remember(self, key: str, value: tuple[str | None, str]) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
 
     async def _load(self, key: str) -> tuple[str | None, str]:
-        if key not in self._cache:
-            async with self._store.locked() as db:
-                row = await db.row("SELECT state, data FROM fsm_states WHERE key = ?", (key,))
-                self._cache[key] = (None, EMPTY) if row is None else (row["state"], str(row["data"]))
-        return self._cache[key]
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+            return found
+        async with self._store.locked() as db:
+            row = await db.row("SELECT state, data FROM fsm_states WHERE key = ?", (key,))
+            found = (None, EMPTY) if row is None else (row["state"], str(row["data"]))
+            self._remember(key, found)
+        return found
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
         state, data = await self._load(key)
         value = json.loads(data)
         return state, value if isinstance(value, dict) else {}
 
+    async def changed_at(self, key: str) -> str | None:
+        """When the step of `key` last changed (UTC, ISO); None when nothing is stored."""
+        at = await self._store.scalar("SELECT updated_at FROM fsm_states WHERE key = ?", (key,))
+        return None if at is None else str(at)
+
     async def set_state(self, key: str, state: str | None) -> None:
         await self._write(key, state, (await self._load(key))[1])
 
     async def set_data(self, key: str, data: Mapping[str, Any]) -> None:
         text = json.dumps(dict(data), ensure_ascii=False, sort_keys=True) if data else EMPTY
+        if len(text.encode()) > MAX_STATE_BYTES:
+            raise StateTooLarge(f"a guided step's data of {len(text.encode())} bytes (at most {MAX_STATE_BYTES})")
         await self._write(key, (await self._load(key))[0], text)
 
     async def forget_older_than(self, cutoff: str) -> int:
@@ -74,7 +100,7 @@ class FsmRepository:
                      updated_at = excluded.updated_at""",
                 (key, state, data, utcnow()),
             )
-        self._cache[key] = (state, data)
+        self._remember(key, (state, data))
 
 
 class SqliteStorage(BaseStorage):

@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped (an operator's
 
 from __future__ import annotations
 
+from bot.storage.migrations_later import LATER
+
 MIGRATIONS: list[str] = [
     # 1: access, audit, the send log and its tracking queue.
     """
@@ -294,82 +296,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (batch_id, position)
     );
     """,
-    # 10: duty by schedule (issue 29): a rotation, an override of it until the next handoff, and the handoff
-    # last posted to the team feed. Moments are epoch seconds (REAL), compared as numbers.
-    """
-    CREATE TABLE duty_rotation (
-        id            INTEGER PRIMARY KEY CHECK (id = 1),
-        members       TEXT NOT NULL,  -- JSON: [{"kind": "contact" | "group", "id": n}, ...] in turn order
-        kind          TEXT NOT NULL CHECK (kind IN ('weekly', 'daily', 'hours')),
-        minute        INTEGER NOT NULL,
-        weekday       INTEGER NOT NULL DEFAULT 0,
-        hours         INTEGER NOT NULL DEFAULT 24,
-        anchor        TEXT NOT NULL,  -- the first turn's handoff, a local wall-clock time (ISO, no offset)
-        set_by        INTEGER NOT NULL,
-        set_at        REAL NOT NULL
-    );
-    CREATE TABLE duty_override (
-        id          INTEGER PRIMARY KEY CHECK (id = 1),
-        contact_id  INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
-        group_id    INTEGER REFERENCES recipient_groups(id) ON DELETE SET NULL,
-        msisdn      TEXT,
-        until       REAL NOT NULL,
-        set_by      INTEGER NOT NULL,
-        set_at      REAL NOT NULL
-    );
-    CREATE TABLE duty_handoffs (
-        id          INTEGER PRIMARY KEY CHECK (id = 1),
-        turn        TEXT NOT NULL,  -- which turn was last posted: source, who and since
-        posted_at   REAL NOT NULL
-    );
-    """,
-    # 11 (issue 24 row 10): the retention sweep (bot/services/retention.py, bot/storage/retention.py) finds what
-    # is old by these, instead of reading every row of a table that grows.
-    """
-    CREATE INDEX audit_log_at ON audit_log(at);
-    CREATE INDEX alert_groups_received ON alert_groups(received_at);
-    CREATE INDEX feed_lines_created ON feed_lines(created_at);
-    CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
-    CREATE INDEX batches_created ON batches(created_at);
-    CREATE INDEX access_requests_decided ON access_requests(decided_at) WHERE status != 'pending';
-    """,
-    # 12 (issues 23 and 24, alerts): one place for an alert group's state as operators act on it. Who sent its
-    # SMS to duty (`acted_*`: every copy says so); the drafts opened from it (its resolution closes them);
-    # where its current post went (`placed_for`: the `posted_at` that was placed; `digest_id`: NULL for its own
-    # messages, else the storm digest that lists it) and the digests themselves, one message per chat.
-    """
-    ALTER TABLE alert_groups ADD COLUMN acted_by INTEGER;
-    ALTER TABLE alert_groups ADD COLUMN acted_at TEXT;
-    ALTER TABLE alert_groups ADD COLUMN acted_send INTEGER;
-    ALTER TABLE alert_groups ADD COLUMN placed_for TEXT;
-    ALTER TABLE alert_groups ADD COLUMN digest_id INTEGER;
-    CREATE INDEX alert_groups_digest ON alert_groups(digest_id) WHERE digest_id IS NOT NULL;
-    CREATE INDEX alert_groups_placed ON alert_groups(placed_for) WHERE digest_id IS NULL;
-    CREATE TABLE alert_digests (
-        id          INTEGER PRIMARY KEY,
-        started_at  TEXT NOT NULL,
-        last_at     TEXT NOT NULL,
-        wanted_at   TEXT
-    );
-    CREATE TABLE alert_digest_messages (
-        digest_id   INTEGER NOT NULL REFERENCES alert_digests(id) ON DELETE CASCADE,
-        chat_id     INTEGER NOT NULL,
-        message_id  INTEGER,
-        shown       TEXT,
-        PRIMARY KEY (digest_id, chat_id)
-    );
-    CREATE TABLE alert_drafts (
-        group_id    INTEGER NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
-        send_id     INTEGER UNIQUE REFERENCES sends(id) ON DELETE CASCADE,
-        batch_id    INTEGER UNIQUE REFERENCES batches(id) ON DELETE CASCADE,
-        CHECK ((send_id IS NULL) != (batch_id IS NULL))
-    );
-    CREATE INDEX alert_drafts_group ON alert_drafts(group_id);
-    """,
+    *LATER,  # 10 onwards: bot/storage/migrations_later.py
 ]
 
 LATEST = len(MIGRATIONS)
 
 #: PostgreSQL's text of a migration whose SQLite text does not translate (bot/storage/dialect.py: postgres_ddl);
 #: by number. Most migrations need none.
-POSTGRES_MIGRATIONS: dict[int, str] = {}
+POSTGRES_MIGRATIONS: dict[int, str] = {
+    # 14: PostgreSQL's identity columns never reuse an id; the counters start above every id the audit log
+    # remembers, as on SQLite.
+    14: "\n".join(
+        f"""SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+               GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}),
+                        (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE '{action}%')) + 1,
+               false);"""  # noqa: S608 - constants
+        for table, action in (("contacts", "contact"), ("recipient_groups", "group"), ("templates", "template"))
+    ),
+}

@@ -20,6 +20,7 @@ from bot.storage.store import Row, Store, utcnow
 CANCELLED_BY_OPERATOR = "cancelled"
 REPLACED = "replaced"
 WITHDRAWN = "withdrawn"  # the operator's access was taken away
+EXPIRED = "expired"  # pressed after DRAFT_TTL_HOURS: a fresh preview of it was opened
 
 # Parts spent by one operator: a failed send was refused by the gateway and cost nothing; one that went
 # unknown may have gone out, so it counts.
@@ -163,13 +164,36 @@ class SendsRepository:
             (reason, utcnow(), user_id),
         )
 
-    async def replace_open(self, user_id: int, msisdn: str, text: str, *, keep: int) -> list[SendRow]:
-        """This operator's open drafts to the same number or with the same text, other than `keep`, ->
-        `cancelled` as replaced; the rows as written."""
+    async def close_older(self, row: SendRow) -> list[SendRow]:
+        """This operator's open single drafts OLDER than `row` (a smaller id) to the same number or with the same
+        text -> `cancelled` as replaced, in one statement; the rows as written. Only older ones: two drafts made
+        at the same moment leave exactly the newer one open."""
         return await self._list(
             """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
-               WHERE user_id = ? AND state = 'draft' AND id != ? AND (msisdn = ? OR text = ?) RETURNING *""",
-            (REPLACED, utcnow(), user_id, keep, msisdn, text),
+               WHERE user_id = ? AND state = 'draft' AND id < ? AND (msisdn = ? OR text = ?) RETURNING *""",
+            (REPLACED, utcnow(), row.user_id, row.id, row.msisdn, row.text),
+        )
+
+    async def close_older_than_batch(self, user_id: int, batch_id: int, opened_after: int, text: str) -> list[SendRow]:
+        """This operator's open single drafts made before the batch draft `batch_id` (ids up to its
+        `opened_after`) with its text, to one of its numbers -> `cancelled` as replaced, in one statement."""
+        return await self._list(
+            """UPDATE sends SET state = 'cancelled', error_text = ?, updated_at = ?
+               WHERE user_id = ? AND state = 'draft' AND id <= ? AND text = ?
+                 AND msisdn IN (SELECT msisdn FROM batch_members WHERE batch_id = ?) RETURNING *""",
+            (REPLACED, utcnow(), user_id, opened_after, text, batch_id),
+        )
+
+    async def retire_expired(self, send_id: int, user_id: int, created_before: str) -> SendRow | None:
+        """An expired draft is marked EXPIRED (in `error_text`; it stays an expired draft), in one conditional
+        UPDATE: of many presses on it, only the one that gets the row back opens a fresh preview."""
+        now = utcnow()
+        return await self._change(
+            """UPDATE sends SET error_text = ?, expired_at = COALESCE(expired_at, ?), updated_at = ?
+               WHERE id = ? AND user_id = ? AND state = 'draft' AND error_text IS NULL
+                 AND (expired_at IS NOT NULL OR created_at < ?)
+               RETURNING *""",
+            (EXPIRED, now, now, send_id, user_id, created_before),
         )
 
     # --- outcomes --------------------------------------------------------------------------------------

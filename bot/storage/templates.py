@@ -22,6 +22,13 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
+class NotYours:
+    """Another's template, and the one saving is no admin: nothing changed."""
+
+    template: Template
+
+
+@dataclass(frozen=True, slots=True)
 class Saved:
     template: Template
     replaced: Template | None  # what it was before, when a template of that name existed
@@ -42,15 +49,18 @@ class TemplatesRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def save(self, key: str, name: str, text: str, by: int) -> Saved:
-        """Save a new template, or replace the text of the one whose key is `key` (its id and uses stay)."""
+    async def save(self, key: str, name: str, text: str, by: int, *, is_admin: bool = False) -> Saved | NotYours:
+        """Save a new template, or replace the text of the one whose key is `key` (its id, uses and the one who
+        saved it first stay): only that one or an admin may (else NotYours, nothing changed)."""
         now = utcnow()
         async with self._store.transaction() as db:
             old = await db.row("SELECT * FROM templates WHERE key = ?", (key,))
+            if old is not None and old["saved_by"] != by and not is_admin:
+                return NotYours(_template(old))
             row = await db.row(
                 """INSERT INTO templates (key, name, text, saved_by, saved_at) VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT(key) DO UPDATE SET name = excluded.name, text = excluded.text,
-                     saved_by = excluded.saved_by, saved_at = excluded.saved_at
+                     saved_at = excluded.saved_at
                    RETURNING *""",
                 (key, name, text, by, now),
             )

@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.services.batch_view import BatchView, Fate
 from bot.services.limits import LimitHit
 from bot.sms.phone import format_phone
-from bot.storage.batches import BatchRow, Member
+from bot.storage.batches import REPLACED, BatchRow, Member
 from bot.ui import batch_keyboards
 from bot.ui.result_texts import duration
 from bot.ui.texts import first_words, over_limit, plain_note, send_again_if_urgent
@@ -63,8 +63,10 @@ def preview(view: BatchView, hit: LimitHit | None = None) -> str:
 
 
 def closed(batch: BatchRow) -> str:
-    """A batch preview closed by its Cancel button or by /cancel."""
-    if batch.cancel_reason:
+    """A batch preview closed by its Cancel button, by /cancel, or by a newer preview of the same SMS."""
+    if batch.cancel_reason == REPLACED:
+        head = _("🔁 Replaced by the newer preview below. Nothing was sent.")
+    elif batch.cancel_reason:
         head = _("✖️ Cancelled with /cancel. Nothing was sent.")
     else:
         head = _("✖️ Cancelled. Nothing was sent.")
@@ -73,6 +75,8 @@ def closed(batch: BatchRow) -> str:
 
 def press_refused(batch: BatchRow) -> str:
     """For a press that did not send (plain text: shown in an alert)."""
+    if batch.state == "cancelled" and batch.cancel_reason == REPLACED:
+        return _("This preview was replaced by a newer one. Nothing was sent.")
     if batch.state == "cancelled":
         return _("This send was cancelled. Nothing was sent.")
     return _("This send has already gone out: each recipient gets one SMS. See the summary.")

@@ -10,11 +10,14 @@ from aiogram.filters.callback_data import CallbackData
 
 from bot.ui.callbacks import RowId, Small
 
+#: A card's buttons (one handler: bot/handlers/cards.py): its card, 📨 Send (ask the text), 🗑 Delete; "sure": delete
+#: what others rely on after the question; "keep": the question answered no; "undo": ↩️ after a delete; "repoint":
+#: an admin's change of another's contact number, confirmed (the number is kept in FSM data, by message).
+CardAction = Literal["send", "show", "del", "sure", "keep", "undo", "repoint"]
+
 
 class ContactCb(CallbackData, prefix="ct"):
-    """A contact's 📨 Send (ask the text), its card, or 🗑 Delete."""
-
-    action: Literal["send", "show", "del"]
+    action: CardAction
     contact_id: RowId
 
 
@@ -46,6 +49,16 @@ class ChoiceCb(CallbackData, prefix="cch"):
     index: Small
 
 
+class DutyCb(CallbackData, prefix="dty"):
+    """📨 under /duty: a send to whoever is on duty when it is pressed."""
+
+    action: Literal["send"]
+
+
+class GroupPageCb(CallbackData, prefix="grpp"):
+    page: Small
+
+
 class GroupCb(CallbackData, prefix="grp"):
-    action: Literal["send", "show", "del"]
+    action: CardAction
     group_id: RowId

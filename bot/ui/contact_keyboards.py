@@ -15,11 +15,14 @@ from bot.storage.directory import Contact, Group
 from bot.ui import name_buttons
 from bot.ui.callbacks import FlowCancelCb
 from bot.ui.contact_callbacks import (
+    CardAction,
     ChoiceCb,
     ContactAddCb,
     ContactCb,
     ContactPageCb,
+    DutyCb,
     GroupCb,
+    GroupPageCb,
     PickCb,
     SharedCb,
 )
@@ -106,10 +109,52 @@ def group_card(group: Group) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def groups(found: Sequence[Group]) -> InlineKeyboardMarkup | None:
+def groups(found: Sequence[Group], page: int = 0, pages: int = 1) -> InlineKeyboardMarkup | None:
+    """A page of /groups: one button a group, one a row; ◀ ▶."""
     if not found:
         return None
     kb = InlineKeyboardBuilder()
-    shown = [("👥 " + g.name, GroupCb(action="show", group_id=g.id)) for g in found[:50]]
-    kb.adjust(*name_buttons.add(kb, shown, per_row=1))
+    sizes = name_buttons.add(kb, [("👥 " + g.name, GroupCb(action="show", group_id=g.id)) for g in found], per_row=1)
+    nav = 0
+    if page > 0:
+        kb.button(text="◀", callback_data=GroupPageCb(page=page - 1))
+        nav += 1
+    if page < pages - 1:
+        kb.button(text="▶", callback_data=GroupPageCb(page=page + 1))
+        nav += 1
+    kb.adjust(*sizes, *([nav] if nav else []))
+    return kb.as_markup()
+
+
+def duty() -> InlineKeyboardMarkup:
+    """Under /duty: one tap to an SMS to whoever is on duty."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📨 SMS to duty"), callback_data=DutyCb(action="send"))
+    return kb.as_markup()
+
+
+def _card_cb(kind: str, row_id: int, action: CardAction) -> ContactCb | GroupCb:
+    if kind == "contact":
+        return ContactCb(action=action, contact_id=row_id)
+    return GroupCb(action=action, group_id=row_id)
+
+
+def sure(kind: str, row_id: int) -> InlineKeyboardMarkup:
+    """The question before deleting what others rely on."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🗑 Delete anyway"), callback_data=_card_cb(kind, row_id, "sure"))
+    kb.button(text=_("✖️ Keep"), callback_data=_card_cb(kind, row_id, "keep"))
+    return kb.as_markup()
+
+
+def undo(kind: str, row_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("↩️ Undo"), callback_data=_card_cb(kind, row_id, "undo"))
+    return kb.as_markup()
+
+
+def repoint(contact_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Change"), callback_data=ContactCb(action="repoint", contact_id=contact_id))
+    kb.button(text=_("✖️ Keep"), callback_data=ContactCb(action="keep", contact_id=contact_id))
     return kb.as_markup()

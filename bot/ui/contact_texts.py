@@ -27,7 +27,7 @@ from bot.sms.names import MAX_NAME, Entry, NameProblem, name_problem
 from bot.sms.phone import format_phone
 from bot.sms.recipients import Recipient
 from bot.storage.directory import Contact, Duty
-from bot.ui.texts import EXAMPLE_NUMBER, phone_problem, when
+from bot.ui.texts import EXAMPLE_NUMBER, first_words, phone_problem, text_kept, when
 
 SHOWN = 10  # recipients named in full; the rest as "and N more"
 
@@ -167,8 +167,11 @@ def add_hint() -> str:
     return _("I need the contact's name as a plain message. /cancel to stop.")
 
 
-def deleted(contact_name: str) -> str:
-    return _("🗑 Deleted: {name}.").format(name=name(contact_name))
+def locked(shown: str, added_by: str) -> str:
+    """Another's contact or group: nothing changed."""
+    return _("🔒 Only {who}, who added {name}, or an admin can change it. Nothing was changed.").format(
+        who=html.escape(added_by), name=name(shown)
+    )
 
 
 def not_yours(added_by: str) -> str:
@@ -215,13 +218,32 @@ def no_contact(phrase: str) -> str:
 
 
 def too_many(problem: TooMany) -> str:
+    if problem.more:
+        return _(
+            "❌ The list goes on past {count} recipients: at most {limit} in one send. I stopped reading there. "
+            "Nothing was sent; split the list."
+        ).format(count=problem.found, limit=problem.limit)
     return _("❌ That is {count} recipients: at most {limit} in one send. Nothing was sent; split the list.").format(
         count=problem.found, limit=problem.limit
     )
 
 
+def kept_under(found: Problem, text: str) -> str:
+    """Under a recipient problem: the text is kept; what to send next (a shorter list, when it was too long)."""
+    if isinstance(found, TooMany):
+        return _(
+            "✏️ I kept the text “{text}”. Send a shorter list (at most {limit}) and I will show the preview."
+        ).format(text=first_words(text), limit=found.limit)
+    return text_kept(text)
+
+
 def nobody_on_duty() -> str:
     return _("🤷 Nobody is on duty. Set who is: <code>/duty {example}</code>").format(example=example_name())
+
+
+def nobody_on_duty_plain() -> str:
+    """Plain text: an alert."""
+    return _("🤷 Nobody is on duty now. Set who is: /duty name")
 
 
 def empty_group(group_name: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiogram.utils.i18n import gettext as _
 
+from bot.services.directory import TooMany
 from bot.storage.directory import Group, Member
 from bot.ui.contact_texts import name, number, typed
 
@@ -30,9 +31,24 @@ def usage() -> str:
     )
 
 
+FITS = 3500  # characters of a listing: a message holds 4,096, with room for what is said around it
+
+
+def fitted(lines: Sequence[str], budget: int = FITS) -> list[str]:
+    """As many lines as fit in `budget` characters, then "and N more" for the rest."""
+    shown: list[str] = []
+    used = 0
+    for n, line in enumerate(lines):
+        if used + len(line) + 1 > budget:
+            return [*shown, _("…and {count} more").format(count=len(lines) - n)]
+        shown.append(line)
+        used += len(line) + 1
+    return shown
+
+
 def card(group: Group, members: Sequence[Member]) -> str:
     lines = [_("👥 {name} · members: {count}").format(name=name(group.name), count=len(members))]
-    lines += ["• " + member(m) for m in members]
+    lines += fitted(["• " + member(m) for m in members])
     return "\n".join(lines)
 
 
@@ -47,6 +63,13 @@ def saved(group: Group, members: Sequence[Member], replaced: bool) -> str:
     )
 
 
+def too_many(found: TooMany) -> str:
+    """/group with more members than MAX_RECIPIENTS: nothing was being sent, so nothing to split."""
+    return _("❌ A group may hold at most {limit} members; this list has {count}. The group was not saved.").format(
+        limit=found.limit, count=found.found
+    )
+
+
 def no_members() -> str:
     return (
         _("❌ A group needs at least one member.")
@@ -55,17 +78,15 @@ def no_members() -> str:
     )
 
 
-def listing(groups: Sequence[tuple[Group, int]]) -> str:
+def listing(groups: Sequence[tuple[Group, int]], page: int = 0, pages: int = 1) -> str:
     if not groups:
         return _("👥 No groups yet. Make one: {example}").format(example=f"<code>{html.escape(example())}</code>")
-    lines = [_("👥 Groups:")]
+    lines = [
+        _("👥 Groups:") if pages == 1 else _("👥 Groups (page {page} of {pages}):").format(page=page + 1, pages=pages)
+    ]
     lines += [_("• {name} · members: {count}").format(name=name(g.name), count=n) for g, n in groups]
     return "\n".join(lines)
 
 
 def not_found(phrase: str) -> str:
     return _("🤷 No group named “{phrase}”.").format(phrase=typed(phrase)) + "\n" + usage()
-
-
-def deleted(group_name: str) -> str:
-    return _("🗑 Group deleted: {name}.").format(name=name(group_name))

@@ -197,3 +197,10 @@ def not_yours(template: Template) -> str:
 
 def gone() -> str:
     return _("This template no longer exists.")
+
+
+def locked(template: Template, saver: str) -> str:
+    """/template name: text over another's template: nothing changed."""
+    return _("🔒 Only {who}, who saved #{name}, or an admin can change it. Nothing was changed.").format(
+        who=html.escape(saver), name=html.escape(template.name)
+    )

@@ -1,0 +1,146 @@
+"""Schema migrations 10 onwards (the third wave), appended to `bot.storage.migrations.MIGRATIONS` in order.
+
+Append new migrations at the end; never edit one that has shipped (an operator's file was built with it).
+"""
+
+from __future__ import annotations
+
+LATER: list[str] = [
+    # 10: duty by schedule (issue 29): a rotation, an override of it until the next handoff, and the handoff
+    # last posted to the team feed. Moments are epoch seconds (REAL), compared as numbers.
+    """
+    CREATE TABLE duty_rotation (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        members       TEXT NOT NULL,  -- JSON: [{"kind": "contact" | "group", "id": n}, ...] in turn order
+        kind          TEXT NOT NULL CHECK (kind IN ('weekly', 'daily', 'hours')),
+        minute        INTEGER NOT NULL,
+        weekday       INTEGER NOT NULL DEFAULT 0,
+        hours         INTEGER NOT NULL DEFAULT 24,
+        anchor        TEXT NOT NULL,  -- the first turn's handoff, a local wall-clock time (ISO, no offset)
+        set_by        INTEGER NOT NULL,
+        set_at        REAL NOT NULL
+    );
+    CREATE TABLE duty_override (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        contact_id  INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        group_id    INTEGER REFERENCES recipient_groups(id) ON DELETE SET NULL,
+        msisdn      TEXT,
+        until       REAL NOT NULL,
+        set_by      INTEGER NOT NULL,
+        set_at      REAL NOT NULL
+    );
+    CREATE TABLE duty_handoffs (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        turn        TEXT NOT NULL,  -- which turn was last posted: source, who and since
+        posted_at   REAL NOT NULL
+    );
+    """,
+    # 11 (issue 24 row 10): the retention sweep (bot/services/retention.py, bot/storage/retention.py) finds what
+    # is old by these, instead of reading every row of a table that grows.
+    """
+    CREATE INDEX audit_log_at ON audit_log(at);
+    CREATE INDEX alert_groups_received ON alert_groups(received_at);
+    CREATE INDEX feed_lines_created ON feed_lines(created_at);
+    CREATE INDEX delivery_alerts_decided ON delivery_alerts(decided_at);
+    CREATE INDEX batches_created ON batches(created_at);
+    CREATE INDEX access_requests_decided ON access_requests(decided_at) WHERE status != 'pending';
+    """,
+    # 12 (issues 23 and 24, alerts): one place for an alert group's state as operators act on it. Who sent its
+    # SMS to duty (`acted_*`: every copy says so); the drafts opened from it (its resolution closes them);
+    # where its current post went (`placed_for`: the `posted_at` that was placed; `digest_id`: NULL for its own
+    # messages, else the storm digest that lists it) and the digests themselves, one message per chat.
+    """
+    ALTER TABLE alert_groups ADD COLUMN acted_by INTEGER;
+    ALTER TABLE alert_groups ADD COLUMN acted_at TEXT;
+    ALTER TABLE alert_groups ADD COLUMN acted_send INTEGER;
+    ALTER TABLE alert_groups ADD COLUMN placed_for TEXT;
+    ALTER TABLE alert_groups ADD COLUMN digest_id INTEGER;
+    CREATE INDEX alert_groups_digest ON alert_groups(digest_id) WHERE digest_id IS NOT NULL;
+    CREATE INDEX alert_groups_placed ON alert_groups(placed_for) WHERE digest_id IS NULL;
+    CREATE TABLE alert_digests (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        last_at     TEXT NOT NULL,
+        wanted_at   TEXT
+    );
+    CREATE TABLE alert_digest_messages (
+        digest_id   INTEGER NOT NULL REFERENCES alert_digests(id) ON DELETE CASCADE,
+        chat_id     INTEGER NOT NULL,
+        message_id  INTEGER,
+        shown       TEXT,
+        PRIMARY KEY (digest_id, chat_id)
+    );
+    CREATE TABLE alert_drafts (
+        group_id    INTEGER NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
+        send_id     INTEGER UNIQUE REFERENCES sends(id) ON DELETE CASCADE,
+        batch_id    INTEGER UNIQUE REFERENCES batches(id) ON DELETE CASCADE,
+        CHECK ((send_id IS NULL) != (batch_id IS NULL))
+    );
+    CREATE INDEX alert_drafts_group ON alert_drafts(group_id);
+    """,
+    # 13 (issue 24, previews): a newer preview closes only OLDER open previews of the same SMS, singles and
+    # batches alike. A batch draft keeps where it stands among the single drafts (`opened_after`: the highest
+    # `sends` id when it was made; 0 for older rows), so one order covers both tables. `origin_id`: the batch whose
+    # summary's 🔁 Resend opened this draft; at most one such draft is open per summary (a double press opens one).
+    """
+    ALTER TABLE batches ADD COLUMN opened_after INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE batches ADD COLUMN origin_id INTEGER REFERENCES batches(id) ON DELETE SET NULL;
+    CREATE UNIQUE INDEX batches_open_resend ON batches(origin_id) WHERE state = 'draft' AND origin_id IS NOT NULL;
+    CREATE INDEX batch_members_msisdn ON batch_members(msisdn);
+    CREATE INDEX sends_user_draft ON sends(user_id, id) WHERE state = 'draft';
+    """,
+    # 14 (issue 24 row 6): ids of contacts, groups and templates are never reused (AUTOINCREMENT), so a stale
+    # button on a deleted row never acts on a newer one. SQLite adds AUTOINCREMENT only by rebuilding the table
+    # (foreign keys are off while migrations run: the rebuild neither cascades nor rewrites the children's
+    # references). The counters start above every id the audit log remembers, not only the rows still there.
+    """
+    CREATE TABLE contacts_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        msisdn      TEXT NOT NULL,
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    INSERT INTO contacts_new (id, name, name_key, msisdn, added_by, added_at, updated_at)
+        SELECT id, name, name_key, msisdn, added_by, added_at, updated_at FROM contacts;
+    DROP TABLE contacts;
+    ALTER TABLE contacts_new RENAME TO contacts;
+    CREATE TABLE recipient_groups_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL,
+        name_key    TEXT NOT NULL UNIQUE REFERENCES names(name_key),
+        added_by    INTEGER NOT NULL,
+        added_at    TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    INSERT INTO recipient_groups_new (id, name, name_key, added_by, added_at, updated_at)
+        SELECT id, name, name_key, added_by, added_at, updated_at FROM recipient_groups;
+    DROP TABLE recipient_groups;
+    ALTER TABLE recipient_groups_new RENAME TO recipient_groups;
+    CREATE TABLE templates_new (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        key       TEXT NOT NULL UNIQUE,
+        name      TEXT NOT NULL,
+        text      TEXT NOT NULL,
+        saved_by  INTEGER NOT NULL,
+        saved_at  TEXT NOT NULL,
+        uses      INTEGER NOT NULL DEFAULT 0,
+        used_at   TEXT
+    );
+    INSERT INTO templates_new (id, key, name, text, saved_by, saved_at, uses, used_at)
+        SELECT id, key, name, text, saved_by, saved_at, uses, used_at FROM templates;
+    DROP TABLE templates;
+    ALTER TABLE templates_new RENAME TO templates;
+    CREATE INDEX templates_popular ON templates(uses DESC, saved_at DESC);
+    DELETE FROM sqlite_sequence WHERE name IN ('contacts', 'recipient_groups', 'templates');
+    INSERT INTO sqlite_sequence (name, seq) VALUES
+        ('contacts', MAX((SELECT COALESCE(MAX(id), 0) FROM contacts),
+                         (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'contact%'))),
+        ('recipient_groups', MAX((SELECT COALESCE(MAX(id), 0) FROM recipient_groups),
+                                 (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'group%'))),
+        ('templates', MAX((SELECT COALESCE(MAX(id), 0) FROM templates),
+                          (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE 'template%')));
+    """,
+]
