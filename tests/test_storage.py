@@ -15,8 +15,8 @@ import pytest
 
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
-from tests.engines import select
 from bot.storage.templates import Saved
+from tests.engines import select
 
 
 @pytest.mark.sqlite_only
