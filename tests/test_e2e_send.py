@@ -131,9 +131,9 @@ async def test_a_send_costs_few_trips_to_the_database(tmp_path) -> None:  # type
         trips.clear()
         preview = await preview_for(admin, "/send 79041764995 counted")
         # The preview id is written after Telegram answered: wait for that write.
-        await eventually(lambda: True if len(trips) >= 6 else None, 10, "the draft's statements")
-        # + seen update, spend limit, duplicate guard (issue 17), older single previews closed (issue 24)
-        assert len(trips) == 6, trips
+        await eventually(lambda: True if len(trips) >= 7 else None, 10, "the draft's statements")
+        # + seen update, spend limit, duplicate guard (issue 17), older single and batch previews closed (issue 24)
+        assert len(trips) == 7, trips
         trips.clear()
         await admin.press(preview, "✅ Send")
         await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)

@@ -154,7 +154,10 @@ async def _move_and_go_on(h: Harness, tmp_path: Path, pg_url: str) -> None:
         [(ADMIN, ADMIN, "2026-01-01T00:30:00+00:00", "2026-01-01T00:30:00+00:00", "2026-01-01T00:31:00+00:00",
           "2026-01-01T00:30:00+00:00")],
     )  # fmt: skip
-    tables = [r["name"] for r in select(sqlite_file, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    tables = [
+        r["name"]
+        for r in select(sqlite_file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ]
     counts = {t: select(sqlite_file, f'SELECT COUNT(*) AS n FROM "{t}"')[0]["n"] for t in tables}
 
     moved = run_bot(tmp_path, "copy-db", str(sqlite_file), DATABASE_URL=pg_url)
