@@ -158,7 +158,8 @@ def make_bot(settings: Settings) -> tuple[Bot, RetryAfterMiddleware]:
 
 
 async def build_app(settings: Settings) -> App:
-    db = await Database.open(settings.database_path)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    db = await Database.connect(settings.database_path, url)
     try:
         bot, retry = make_bot(settings)
         i18n = make_i18n(settings.default_locale)

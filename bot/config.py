@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     smska_timeout: float = Field(default=10.0, gt=0)
 
     database_path: Path = Path("data/bot.sqlite3")
+    # postgresql://user:password@host:5432/name runs on PostgreSQL (third wave); unset: SQLite at database_path.
+    database_url: SecretStr | None = None
+    failover_seconds: float = Field(default=15.0, gt=0)  # issue 27: how soon another replica takes over
     admin_ids: Annotated[list[int], NoDecode]
     default_locale: Literal["ru", "en"] = "ru"
 
@@ -121,6 +124,7 @@ class Settings(BaseSettings):
         "metrics_token",
         "team_chat_id",
         "alert_token",
+        "database_url",
         "duty_calendar_url",
         mode="before",
     )

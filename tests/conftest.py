@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.devkit.harness import Harness
+from tests.support import engines
 
 # The slowest files, slowest first. With pytest-xdist (`-n`, one file per worker: `--dist loadfile` in
 # pyproject.toml) a worker takes the next file in this order when it is free, so the long ones start at once
@@ -37,9 +38,45 @@ OPERATOR = 2002
 STRANGER = 3003
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[engines.PgServer]:
+    server = engines.PgServer()  # started by the first test that needs it
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with Harness(tmp_path, admin_ids=(ADMIN,)) as harness:
+def engine(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql": both for the files in tests/support/engines.py's BOTH_ENGINES, else TEST_ENGINE's."""
+    return str(getattr(request, "param", engines.default_engine()))
+
+
+@pytest.fixture(autouse=True)
+def database_url(engine: str, pg_server: engines.PgServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """None on SQLite; on PostgreSQL, a fresh empty database of this test's own, which every Harness of the test
+    uses (HARNESS_DATABASE_URL)."""
+    if engine == "sqlite":
+        monkeypatch.delenv("HARNESS_DATABASE_URL", raising=False)
+        yield None
+        return
+    for url in engines.fresh_database(pg_server):
+        monkeypatch.setenv("HARNESS_DATABASE_URL", url)
+        yield url
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    engines.parametrize(metafunc)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = engines.missing_server_line()
+    if line is not None:
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
+    async with Harness(tmp_path, admin_ids=(ADMIN,), database_url=database_url) as harness:
         yield harness
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -37,6 +38,9 @@ class Harness:
     delivery_delay: float = 0.3
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     http: bool = False  # serve the bot's HTTP side (health, POST /alerts) on a free loopback port: `http_url`
+    # postgresql://…: the bot runs on PostgreSQL; None: HARNESS_DATABASE_URL's (tests/support/engines.py sets it for a
+    # test on PostgreSQL), else SQLite at `db_path`.
+    database_url: str | None = None
     clock: Callable[[], float] | None = None  # a clock the test moves, for duty's schedule (else time.time)
     telegram: FakeTelegram = field(init=False)
     gateway: SandboxGateway = field(init=False)
@@ -45,6 +49,8 @@ class Harness:
     _http: web.AppRunner | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.database_url is None:
+            self.database_url = os.environ.get("HARNESS_DATABASE_URL") or None
         self.telegram = FakeTelegram(token=TOKEN)
         self.gateway = SandboxGateway(
             api_key=API_KEY,
@@ -66,13 +72,15 @@ class Harness:
         return self.directory / "bot.sqlite3"
 
     def settings(self) -> Settings:
+        overrides = dict(self.settings_overrides)
+        overrides.setdefault("database_url", self.database_url or "")
         return rig_settings(
             telegram_url=self.telegram.url,
             gateway_url=self.gateway.url,
             senders=self.senders,
             db_path=self.db_path,
             admin_ids=self.admin_ids,
-            overrides=self.settings_overrides,
+            overrides=overrides,
         )
 
     async def __aenter__(self) -> Harness:

@@ -12,6 +12,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
 from bot.gateway.errors import GatewayError
+from bot.storage.store import DatabaseUnavailable
 from bot.ui import texts
 
 router = Router(name="errors")
@@ -29,7 +30,9 @@ async def storage_error(event: ErrorEvent) -> bool:
         exc_info=exc,
         extra={"update_id": event.update.update_id},
     )
-    await _tell(event, texts.storage_unavailable())
+    # PostgreSQL not answering (bot/storage/postgres.py): the store reconnects by itself; trying later helps.
+    not_answering = isinstance(exc, DatabaseUnavailable)
+    await _tell(event, texts.storage_not_answering() if not_answering else texts.storage_unavailable())
     return True
 
 

@@ -243,8 +243,13 @@ class DutySchedule:
             except Exception:
                 log.exception("duty schedule: a round failed")
             self._wake.clear()
+            try:
+                pause = await self._pause(next_read)
+            except Exception as exc:  # the database not answering: look again soon, the loop goes on
+                log.warning("duty schedule: could not read the schedule: %s", type(exc).__name__)
+                pause = 5.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._pause(next_read))
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
 
     async def _pause(self, next_read: float) -> float:
         """Until the next handoff or calendar read, at most a minute (a clock the tests move is read again)."""

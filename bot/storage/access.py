@@ -152,7 +152,8 @@ class AccessRepository:
     async def add_request_message(self, request_id: int, chat_id: int, message_id: int) -> None:
         """Where an admin was shown the request, so that every copy shows the decision."""
         await self._store.rows(
-            "INSERT OR REPLACE INTO access_request_messages (request_id, chat_id, message_id) VALUES (?, ?, ?)",
+            """INSERT INTO access_request_messages (request_id, chat_id, message_id) VALUES (?, ?, ?)
+               ON CONFLICT (request_id, chat_id) DO UPDATE SET message_id = excluded.message_id""",
             (request_id, chat_id, message_id),
         )
 

@@ -135,7 +135,8 @@ class AlertsRepository:
     async def done(self, group: AlertRow) -> None:
         """Every message of `group` (as read) is up to date; still wanted if a newer notification came since."""
         await self._store.rows(
-            "UPDATE alert_groups SET wanted_at = NULL WHERE id = ? AND wanted_at IS ?", (group.id, group.wanted_at)
+            "UPDATE alert_groups SET wanted_at = NULL WHERE id = ? AND wanted_at IS NOT DISTINCT FROM ?",
+            (group.id, group.wanted_at),
         )
 
     async def message(self, group_id: int, chat_id: int) -> AlertMessage | None:
@@ -189,7 +190,7 @@ class AlertsRepository:
         round places that one)."""
         row = await self._store.row(
             """UPDATE alert_groups SET placed_for = posted_at, digest_id = NULL
-               WHERE id = ? AND posted_at IS ? RETURNING *""",
+               WHERE id = ? AND posted_at IS NOT DISTINCT FROM ? RETURNING *""",
             (group.id, group.posted_at),
         )
         return AlertRow(**dict(row)) if row is not None else None
@@ -269,7 +270,8 @@ class AlertsRepository:
 
     async def digest_done(self, digest: Digest) -> None:
         await self._store.rows(
-            "UPDATE alert_digests SET wanted_at = NULL WHERE id = ? AND wanted_at IS ?", (digest.id, digest.wanted_at)
+            "UPDATE alert_digests SET wanted_at = NULL WHERE id = ? AND wanted_at IS NOT DISTINCT FROM ?",
+            (digest.id, digest.wanted_at),
         )
 
     async def digest_groups(self, digest_id: int) -> list[AlertRow]:
@@ -299,7 +301,7 @@ class AlertsRepository:
     async def link_draft(self, group_id: int, *, send_id: int | None = None, batch_id: int | None = None) -> None:
         """A preview opened from this group's 📨 (one recipient: `send_id`; several: `batch_id`)."""
         await self._store.rows(
-            "INSERT OR IGNORE INTO alert_drafts (group_id, send_id, batch_id) VALUES (?, ?, ?)",
+            "INSERT INTO alert_drafts (group_id, send_id, batch_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (group_id, send_id, batch_id),
         )
 

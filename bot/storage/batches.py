@@ -206,6 +206,8 @@ class BatchesRepository:
         of the limit broken is returned). A batch created before `created_after` is not pressed."""
         now = utcnow()
         async with self._store.transaction() as db:
+            if limits:
+                await db.serialise(user_id)  # PostgreSQL: see SendsRepository.claim
             batch = _batch(
                 await db.row(
                     "SELECT * FROM batches WHERE id = ? AND user_id = ? AND state = 'draft' AND created_at >= ?",

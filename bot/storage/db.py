@@ -1,7 +1,8 @@
-"""SQLite storage: one file, one connection, migrations at open; the tables are reached through repositories.
+"""Storage: one connection, migrations at open; the tables are reached through repositories.
 
-`Database` holds the connection, its lifecycle and the migrations. Every repository shares the one connection
-and its one asyncio lock (`bot.storage.store`):
+Two engines: SQLite, one file (`DATABASE_PATH`, the default), or PostgreSQL (`DATABASE_URL=postgresql://…`,
+bot/storage/postgres.py). `Database` holds the connection, its lifecycle and the migrations. Every repository
+shares the one connection and its one asyncio lock (`bot.storage.store`), whichever the engine:
 
 - `db.people`: people and operators (cached in memory: the access gate reads them on every update);
 - `db.access`: access requests, the admins' decisions, the audit log;
@@ -42,7 +43,7 @@ from bot.storage.results import ResultsRepository
 from bot.storage.retention import RetentionRepository
 from bot.storage.schedule import ScheduleRepository
 from bot.storage.sends import SendsRepository
-from bot.storage.store import StorageError, Store
+from bot.storage.store import Statements, StorageError, Store
 from bot.storage.templates import TemplatesRepository
 from bot.storage.tracking import TrackingRepository
 from bot.storage.updates import UpdatesRepository
@@ -63,10 +64,14 @@ def private(path: Path) -> None:
 
 
 class Database:
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
-        self._store = Store(conn)
+    def __init__(self, statements: Statements, path: Path | None = None, url: str | None = None) -> None:
+        self.path = path  # SQLite's file; None on PostgreSQL
+        self.url = url  # PostgreSQL's DATABASE_URL (a secret: never logged); None on SQLite
+        self.statements = statements  # the engine's side (tests watch its statements: `observer`)
+        # SQLite's connection (tests reach it to make the file read-only, locked, full); None on PostgreSQL.
+        self._conn: aiosqlite.Connection | None = getattr(statements, "conn", None)
+        self._store = Store(statements)
+        self.dialect = statements.dialect
         self.people = PeopleRepository(self._store)
         self.access = AccessRepository(self._store, self.people)
         self.sends = SendsRepository(self._store)
@@ -82,6 +87,27 @@ class Database:
         self.batches = BatchesRepository(self._store)
         self.schedule = ScheduleRepository(self._store)
         self.retention = RetentionRepository(self._store)
+
+    @classmethod
+    async def connect(cls, path: Path | str, url: str | None = None) -> Database:
+        """PostgreSQL when `url` (DATABASE_URL) is set, else the SQLite file at `path`."""
+        if url:
+            return await cls.open_postgres(url)
+        return await cls.open(path)
+
+    @classmethod
+    async def open_postgres(cls, url: str) -> Database:
+        from bot.storage import postgres
+
+        if not postgres.is_postgres_url(url):
+            raise StorageError("DATABASE_URL must start with postgresql:// (unset it to use SQLite at DATABASE_PATH)")
+        statements = postgres.PgStatements(url, await postgres.connect(url))
+        try:
+            await postgres.migrate(statements)
+        except BaseException:
+            await statements.close()
+            raise
+        return cls(statements, url=url)
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -111,51 +137,56 @@ class Database:
         except Exception as exc:
             raise StorageError(f"cannot open the database file {path}: {exc}") from None
         conn.row_factory = aiosqlite.Row
-        db = cls(conn, path)
+        db = cls(Statements(conn), path)
         try:
-            await db._prepare()
+            await db._prepare(conn, path)
         except BaseException:
             await conn.close()
             raise
         return db
 
-    async def _prepare(self) -> None:
-        # Migration 10 folds stored names again with the Python fold (SQLite's own folds ASCII only).
-        await self._conn.create_function("name_fold", 1, name_key, deterministic=True)
-        await self._conn.execute("PRAGMA busy_timeout = 5000")
-        await self._conn.execute("PRAGMA foreign_keys = ON")
+    async def _prepare(self, conn: aiosqlite.Connection, path: Path) -> None:
+        # Migration 15 folds stored names again with the Python fold (SQLite's own folds ASCII only).
+        await conn.create_function("name_fold", 1, name_key, deterministic=True)
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute("PRAGMA foreign_keys = ON")
         try:
-            await self._conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA journal_mode = WAL")
             version = await self.schema_version()
             for suffix in ("-wal", "-shm", "-journal"):  # SQLite gives new ones the main file's mode
-                private(self.path.with_name(self.path.name + suffix))
+                private(path.with_name(path.name + suffix))
         except aiosqlite.DatabaseError as exc:
-            raise StorageError(f"the database file {self.path} is not usable: {exc}") from None
+            raise StorageError(f"the database file {path} is not usable: {exc}") from None
         if version > LATEST:
             raise StorageError(
-                f"the database file {self.path} has schema version {version}, newer than this bot knows "
+                f"the database file {path} has schema version {version}, newer than this bot knows "
                 f"({LATEST}); run a newer version of the bot or use another DATABASE_PATH"
             )
         # Foreign keys are off while migrations run (SQLite's way to rebuild a table: a DROP would cascade, a
         # rename would rewrite the children's references); each migration is checked before it commits.
-        await self._conn.execute("PRAGMA foreign_keys = OFF")
+        await conn.execute("PRAGMA foreign_keys = OFF")
         for number in range(version + 1, LATEST + 1):
             log.info("applying database migration %d", number)
             # executescript commits on its own; the version bump is inside the same script.
-            await self._conn.executescript(
+            await conn.executescript(
                 f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
-            broken = list(await self._conn.execute_fetchall("PRAGMA foreign_key_check"))
+            broken = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
             if broken:  # pragma: no cover - a migration's own bug; said, not hidden
                 log.warning("database migration %d left %d rows without their parent rows", number, len(broken))
-        await self._conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA foreign_keys = ON")
 
     async def close(self) -> None:
-        await self._conn.close()
+        await self._store.close()
 
     async def schema_version(self) -> int:
-        rows = list(await self._conn.execute_fetchall("PRAGMA user_version"))
-        return int(rows[0][0])
+        if self.url is not None:
+            from bot.storage import postgres
+
+            assert isinstance(self.statements, postgres.PgStatements)
+            async with self._store.locked() as db:
+                return await postgres.schema_version(db)  # type: ignore[arg-type]
+        return int(await self._store.scalar("PRAGMA user_version"))
 
     async def ping(self) -> bool:
         try:

@@ -55,7 +55,7 @@ class FeedRepository:
         """`line` (as read before drawing) now shows `text` in `message_id`; still wanted if it changed since."""
         await self._store.rows(
             """UPDATE feed_lines SET message_id = ?, shown = ?,
-                      wanted_at = CASE WHEN wanted_at IS ? THEN NULL ELSE wanted_at END
+                      wanted_at = CASE WHEN wanted_at IS NOT DISTINCT FROM ? THEN NULL ELSE wanted_at END
                 WHERE id = ?""",
             (message_id, text, line.wanted_at, line.id),
         )
@@ -63,5 +63,6 @@ class FeedRepository:
     async def done(self, line: FeedLine) -> None:
         """Nothing to draw for `line` as read (it already shows it, or cannot be drawn)."""
         await self._store.rows(
-            "UPDATE feed_lines SET wanted_at = NULL WHERE id = ? AND wanted_at IS ?", (line.id, line.wanted_at)
+            "UPDATE feed_lines SET wanted_at = NULL WHERE id = ? AND wanted_at IS NOT DISTINCT FROM ?",
+            (line.id, line.wanted_at),
         )

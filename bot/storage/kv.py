@@ -25,5 +25,8 @@ class KvRepository:
         if value is None:
             await self._store.rows("DELETE FROM kv WHERE key = ?", (key,))
         else:
-            await self._store.rows("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+            await self._store.rows(
+                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
         self._values[key] = value

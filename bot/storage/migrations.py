@@ -300,3 +300,20 @@ MIGRATIONS: list[str] = [
 ]
 
 LATEST = len(MIGRATIONS)
+
+#: PostgreSQL's text of a migration whose SQLite text does not translate (bot/storage/dialect.py: postgres_ddl);
+#: by number. Most migrations need none.
+POSTGRES_MIGRATIONS: dict[int, str] = {
+    # 14: PostgreSQL's identity columns never reuse an id; the counters start above every id the audit log
+    # remembers, as on SQLite.
+    14: "\n".join(
+        f"""SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+               GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}),
+                        (SELECT COALESCE(MAX(target_id), 0) FROM audit_log WHERE action LIKE '{action}%')) + 1,
+               false);"""  # noqa: S608 - constants
+        for table, action in (("contacts", "contact"), ("recipient_groups", "group"), ("templates", "template"))
+    ),
+    # 15: SQLite files fold their stored names again (`name_fold`, a Python function on the connection). A
+    # PostgreSQL database is new with this release: its keys were written with the new fold already.
+    15: "SELECT 1;",
+}

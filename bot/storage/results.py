@@ -23,8 +23,9 @@ WATCHDOG_SINGLE_SENDS_SQL = "NOT EXISTS (SELECT 1 FROM batch_members m WHERE m.s
 #: gateway certainly refused (`failed`: the number got nothing).
 SENT_STATES = ("sending", "accepted", "unknown")
 
-# CROSS JOIN: from the (short) tracking queue to its sends, never a scan of every accepted send.
-_OVERDUE = f"""FROM tracking t CROSS JOIN sends s ON s.id = t.send_id
+# An ordered join (SQLite: CROSS JOIN): from the (short) tracking queue to its sends, never a scan of every
+# accepted send. `{join}` is the dialect's (bot/storage/dialect.py).
+_OVERDUE = f"""FROM tracking t {{join}} sends s ON s.id = t.send_id
     WHERE s.state = 'accepted' AND s.sent_at IS NOT NULL AND {WATCHDOG_SINGLE_SENDS_SQL}
       AND NOT EXISTS (SELECT 1 FROM delivery_alerts a WHERE a.send_id = s.id)"""  # noqa: S608
 
@@ -41,6 +42,7 @@ class SentTo:
 class ResultsRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._overdue = _OVERDUE.format(join=store.dialect.ordered_join)
 
     # --- the duplicate guard -----------------------------------------------------------------------------
     async def sent_to(
@@ -59,7 +61,7 @@ class ResultsRepository:
             skip += " AND s.id NOT IN (SELECT origin_id FROM resends WHERE draft_id = ?)"
             params.append(draft_id)
         states = ", ".join(f"'{state}'" for state in SENT_STATES)
-        # `+s.state`: the look-up goes by number and time (sends_msisdn_claimed), never by state (a scan of every
+        # `s.state || ''`: the look-up goes by number and time (sends_msisdn_claimed), never by state (a scan of every
         # accepted send) however many numbers a batch asks about.
         rows = await self._store.rows(
             f"""SELECT s.*, COALESCE(NULLIF(o.name, ''), NULLIF(p.name, ''), '') AS who,
@@ -69,7 +71,7 @@ class ResultsRepository:
                 FROM sends s
                 LEFT JOIN operators o ON o.user_id = s.user_id
                 LEFT JOIN people p ON p.user_id = s.user_id
-                WHERE s.msisdn IN ({marks}) AND +s.state IN ({states}) AND s.claimed_at >= ?{skip}""",  # noqa: S608
+                WHERE s.msisdn IN ({marks}) AND s.state || '' IN ({states}) AND s.claimed_at >= ?{skip}""",  # noqa: S608
             params,
         )
         found: dict[str, SentTo] = {}
@@ -85,7 +87,9 @@ class ResultsRepository:
     # --- a draft that repeats a send ----------------------------------------------------------------------
     async def set_origin(self, draft_id: int, origin_id: int) -> None:
         await self._store.rows(
-            "INSERT OR REPLACE INTO resends (draft_id, origin_id) VALUES (?, ?)", (draft_id, origin_id)
+            """INSERT INTO resends (draft_id, origin_id) VALUES (?, ?)
+               ON CONFLICT (draft_id) DO UPDATE SET origin_id = excluded.origin_id""",
+            (draft_id, origin_id),
         )
 
     async def origin_of(self, draft_id: int) -> SendRow | None:
@@ -100,14 +104,14 @@ class ResultsRepository:
         """Single SMS still tracked (not final) that were accepted at or before `accepted_before` (ISO UTC) and
         whose watchdog notice was not decided yet, the earliest first."""
         rows = await self._store.rows(
-            f"SELECT s.* {_OVERDUE} AND s.sent_at <= ? ORDER BY s.sent_at, s.id LIMIT ?",
+            f"SELECT s.* {self._overdue} AND s.sent_at <= ? ORDER BY s.sent_at, s.id LIMIT ?",
             (accepted_before, limit),
         )
         return [SendRow(**dict(r)) for r in rows]
 
     async def next_overdue(self) -> str | None:
         """When (ISO UTC) the earliest SMS that may still get a watchdog notice was accepted; None: there is none."""
-        value = await self._store.scalar(f"SELECT MIN(s.sent_at) {_OVERDUE}")
+        value = await self._store.scalar(f"SELECT MIN(s.sent_at) {self._overdue}")
         return None if value is None else str(value)
 
     async def decide_alert(self, send_id: int) -> bool:
@@ -117,7 +121,7 @@ class ResultsRepository:
         now = utcnow()
         row = await self._store.row(
             """INSERT INTO delivery_alerts (send_id, decided_at, given_at)
-               SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM tracking WHERE send_id = ?)
+               SELECT CAST(? AS BIGINT), ?, ? WHERE EXISTS (SELECT 1 FROM tracking WHERE send_id = ?)
                ON CONFLICT (send_id) DO NOTHING RETURNING send_id""",
             (send_id, now, now, send_id),
         )

@@ -67,8 +67,11 @@ class ScheduleRepository:
         members = json.dumps([{"kind": k, "id": i} for k, i in rotation.members])
         async with self._store.transaction() as db:
             await db.rows(
-                """INSERT OR REPLACE INTO duty_rotation (id, members, kind, minute, weekday, hours, anchor, set_by,
-                   set_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO duty_rotation (id, members, kind, minute, weekday, hours, anchor, set_by, set_at)
+                   VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET members = excluded.members, kind = excluded.kind,
+                     minute = excluded.minute, weekday = excluded.weekday, hours = excluded.hours,
+                     anchor = excluded.anchor, set_by = excluded.set_by, set_at = excluded.set_at""",
                 (
                     members,
                     rotation.kind,
@@ -113,8 +116,11 @@ class ScheduleRepository:
         o = override
         async with self._store.transaction() as db:
             await db.rows(
-                """INSERT OR REPLACE INTO duty_override (id, contact_id, group_id, msisdn, until, set_by, set_at)
-                   VALUES (1, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO duty_override (id, contact_id, group_id, msisdn, until, set_by, set_at)
+                   VALUES (1, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET contact_id = excluded.contact_id, group_id = excluded.group_id,
+                     msisdn = excluded.msisdn, until = excluded.until, set_by = excluded.set_by,
+                     set_at = excluded.set_at""",
                 (o.contact_id, o.group_id, o.msisdn, o.until, o.set_by, o.set_at),
             )
             await _audit(

@@ -110,13 +110,17 @@ class SendsRepository:
         params: list[Any] = [utcnow(), utcnow(), preview_message_id, send_id, user_id, created_after]
         for since, most in limits:
             params += [user_id, since, most]
-        return await self._change(
-            f"""UPDATE sends SET state = 'sending', updated_at = ?, claimed_at = ?,
-                 preview_message_id = COALESCE(preview_message_id, ?)
-               WHERE id = ? AND user_id = ? AND state = 'draft' AND expired_at IS NULL AND created_at >= ?{conditions}
-               RETURNING *""",  # noqa: S608
-            tuple(params),
-        )
+        sql = f"""UPDATE sends SET state = 'sending', updated_at = ?, claimed_at = ?,
+                    preview_message_id = COALESCE(preview_message_id, ?)
+                  WHERE id = ? AND user_id = ? AND state = 'draft' AND expired_at IS NULL AND created_at >= ?{conditions}
+                  RETURNING *"""  # noqa: S608
+        if not limits or not self._store.dialect.postgres:
+            return await self._change(sql, tuple(params))  # SQLite: one statement, one writer at a time
+        # PostgreSQL, READ COMMITTED: the sum in the subquery does not see a claim committed while this statement
+        # ran; presses of one operator (on any replica) take their turn under a transaction advisory lock.
+        async with self._store.transaction() as db:
+            await db.serialise(user_id)
+            return _send(await db.row(sql, tuple(params)))
 
     async def expire_drafts(self, created_before: str) -> list[SendRow]:
         """Drafts created before `created_before` (ISO UTC) become expired: they can no longer send."""
@@ -215,8 +219,10 @@ class SendsRepository:
             )
             if row is not None:
                 await db.rows(
-                    """INSERT OR REPLACE INTO tracking (send_id, next_check_at, interval, attempts, deadline_at)
-                       VALUES (?, ?, ?, 0, ?)""",
+                    """INSERT INTO tracking (send_id, next_check_at, interval, attempts, deadline_at)
+                       VALUES (?, ?, ?, 0, ?)
+                       ON CONFLICT (send_id) DO UPDATE SET next_check_at = excluded.next_check_at,
+                         interval = excluded.interval, attempts = 0, deadline_at = excluded.deadline_at""",
                     (send_id, first_check_at, interval, deadline_at),
                 )
         return _send(row)

@@ -377,6 +377,13 @@ def users(operators: Iterable[Operator], names: Mapping[int, str] | None = None)
 
 
 # --- the error router ---------------------------------------------------------------------------------------
+def storage_not_answering() -> str:
+    return _(  # at most 200 characters in any language: it may be a button's alert
+        "⚠️ The bot's database is not answering; try again in a minute. "
+        "If you were sending an SMS, check /history before trying again."
+    )
+
+
 def storage_unavailable() -> str:
     return _(  # at most 200 characters in any language: it may be a button's alert
         "⚠️ My database is not available right now (read-only, locked or full). Tell an admin. "

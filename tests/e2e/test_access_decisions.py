@@ -4,10 +4,10 @@ the later press is told who decided first."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from bot.devkit.harness import Harness
+from tests.support.engines import select
 
 ADMINS = (1001, 1002)
 STRANGER = 3003
@@ -31,9 +31,10 @@ async def test_approve_and_deny_at_the_same_moment_decide_once(tmp_path: Path) -
         # could say "allowed" while the person stayed inactive, or the request "denied" with the person active.
         later = [a for a in answers if a.startswith("Already decided by")]
         assert len(later) == 1, answers
-        with sqlite3.connect(h.db_path) as conn:
-            [(status, decided_by)] = conn.execute("SELECT status, decided_by FROM access_requests").fetchall()
-            active = conn.execute("SELECT active FROM operators WHERE user_id = ?", (STRANGER,)).fetchone()
+        [(status, decided_by)] = [
+            tuple(r.values()) for r in select(h, "SELECT status, decided_by FROM access_requests")
+        ]
+        active = tuple(select(h, "SELECT active FROM operators WHERE user_id = ?", (STRANGER,))[0].values())
         assert (status == "approved") == (active == (1,))
         winner = "Alice" if decided_by == 1001 else "Bob"
         assert later[0] == f"Already decided by {winner}: {'allowed' if status == 'approved' else 'denied'}."

@@ -178,7 +178,7 @@ async def test_a_crash_mid_call_leaves_that_one_unknown_and_sends_the_never_atte
         await h.stop_bot()
         assert h.app is None
         # The press as a crash right after the first attempt would leave it (written by the real repository).
-        db = await Database.open(h.db_path)
+        db = await Database.connect(h.db_path, h.database_url)
         bid = int(await db.batches._store.scalar("SELECT MAX(id) FROM batches"))
         pressed, _ = await db.batches.press(bid, ADMIN, preview.message_id)
         assert pressed is not None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from bot.devkit.harness import Harness
 from tests.conftest import ADMIN
+from tests.support.engines import select
 
 
 def fsm_rows(rig: Harness) -> list[tuple[str, str | None, str]]:
-    with sqlite3.connect(rig.db_path) as conn:
-        return list(conn.execute("SELECT key, state, data FROM fsm_states"))
+    return [tuple(r.values()) for r in select(rig, "SELECT key, state, data FROM fsm_states")]
 
 
 async def test_number_given_before_a_restart_text_asked_after_it(rig: Harness) -> None:

@@ -3,7 +3,6 @@ background at Telegram's pace, and a /balance sent meanwhile is answered within 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from bot.devkit.harness import Harness
 from bot.devkit.telegram import ChatView
 from bot.storage.store import utcnow
 from tests.support.chaos_support import eventually
+from tests.support.engines import execute, select
 
 ADMIN = 1001
 INTERRUPTED = 200
@@ -19,21 +19,20 @@ SIGN = 2.0
 MAYBE = "may or may not have gone out"
 
 
-def interrupt_sends(db_path: Path, users: list[int]) -> None:
+def interrupt_sends(h: Harness, users: list[int]) -> None:
     """What a crash in the middle of 200 sends leaves behind: rows in `sending`."""
     now = utcnow()
-    with sqlite3.connect(db_path) as conn:
-        conn.executemany(
-            """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, parts, state, locale,
-                                  created_at, updated_at)
-               VALUES (?, ?, '79041764995', 'OnCall', ?, 'GSM-7', 1, 'sending', 'en', ?, ?)""",
-            [(users[i % len(users)], users[i % len(users)], f"interrupted {i}", now, now) for i in range(INTERRUPTED)],
-        )
+    execute(
+        h,
+        """INSERT INTO sends (user_id, chat_id, msisdn, sender, text, encoding, parts, state, locale,
+                              created_at, updated_at)
+           VALUES (?, ?, '79041764995', 'OnCall', ?, 'GSM-7', 1, 'sending', 'en', ?, ?)""",
+        [(users[i % len(users)], users[i % len(users)], f"interrupted {i}", now, now) for i in range(INTERRUPTED)],
+    )
 
 
-def owed(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM sends WHERE outcome_owed_at IS NOT NULL").fetchone()[0])
+def owed(h: Harness) -> int:
+    return int(select(h, "SELECT COUNT(*) AS n FROM sends WHERE outcome_owed_at IS NOT NULL")[0]["n"])
 
 
 async def test_balance_answered_while_200_interrupted_sends_are_told(tmp_path: Path) -> None:
@@ -42,7 +41,7 @@ async def test_balance_answered_while_200_interrupted_sends_are_told(tmp_path: P
         users = [5000 + i for i in range(OPERATORS)]
         chats = [h.telegram.user(u, first_name=f"Op{u}", language_code="en") for u in users]
         await h.stop_bot()
-        interrupt_sends(h.db_path, users)
+        interrupt_sends(h, users)
         admin.mark_seen()
         await admin.send("/balance")  # waits for the bot to come back
         polls = len(h.telegram.calls_to("getUpdates"))
@@ -50,7 +49,7 @@ async def test_balance_answered_while_200_interrupted_sends_are_told(tmp_path: P
         await h.start_bot()
         reply = await admin.next_message(timeout=30)
         answered = time.monotonic()
-        still_owed = owed(h.db_path)
+        still_owed = owed(h)
         first_poll = h.telegram.calls_to("getUpdates")[polls].time
 
         assert "Balance" in reply.plain
@@ -63,11 +62,10 @@ async def test_balance_answered_while_200_interrupted_sends_are_told(tmp_path: P
         assert still_owed > 0, "every operator was told before the answer: the start-up blocked on it"
 
         # ... and every operator is told, at Telegram's pace.
-        await eventually(lambda: True if owed(h.db_path) == 0 else None, 90, "every interrupted send to be told")
+        await eventually(lambda: True if owed(h) == 0 else None, 90, "every interrupted send to be told")
         for user, chat in zip(users, chats, strict=True):
             told = [m for m in ChatView(h.telegram, chat.state).messages if MAYBE in m.plain]
             assert len(told) == INTERRUPTED // OPERATORS, user
-        with sqlite3.connect(h.db_path) as conn:
-            states = {r[0] for r in conn.execute("SELECT state FROM sends WHERE text LIKE 'interrupted %'")}
+        states = {r["state"] for r in select(h, "SELECT state FROM sends WHERE text LIKE 'interrupted %'")}
         assert states == {"unknown"}
         assert h.telegram.max_rate() <= 30 and h.telegram.max_rate(per_chat=True) <= 1

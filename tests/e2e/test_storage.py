@@ -1,4 +1,4 @@
-"""The SQLite file: migrations, upgrade without loss, refusal of a newer schema, exactly-once claims."""
+"""The database on both engines (tests/support/engines.py) and the SQLite file: migrations, upgrade without loss, refusal of a newer schema, exactly-once claims."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import pytest
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.templates import Saved
+from tests.support.engines import select
 
 
+@pytest.mark.sqlite_only
 async def test_new_file_and_folder_are_created_with_the_latest_schema(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "bot.sqlite3"
     db = await Database.open(path)
@@ -30,6 +32,7 @@ async def test_new_file_and_folder_are_created_with_the_latest_schema(tmp_path: 
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.sqlite_only
 async def test_older_file_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as conn:
@@ -113,6 +116,7 @@ def schema(path: Path) -> set[tuple[str, str]]:
         return {(r[0], r[1]) for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")}
 
 
+@pytest.mark.sqlite_only
 async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -164,8 +168,8 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-async def test_owed_markers_are_set_and_cleared_on_the_send_row(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+async def test_owed_markers_are_set_and_cleared_on_the_send_row(tmp_path: Path, database_url: str | None) -> None:
+    db = await Database.connect(tmp_path / "bot.sqlite3", database_url)
     try:
         drafts = [
             await db.sends.create_draft(
@@ -220,6 +224,7 @@ async def test_owed_markers_are_set_and_cleared_on_the_send_row(tmp_path: Path) 
         await db.close()
 
 
+@pytest.mark.sqlite_only
 async def test_newer_file_is_refused_with_one_clear_line(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     with sqlite3.connect(path) as conn:
@@ -228,6 +233,7 @@ async def test_newer_file_is_refused_with_one_clear_line(tmp_path: Path) -> None
         await Database.open(path)
 
 
+@pytest.mark.sqlite_only
 def test_newer_file_stops_the_bot_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     with sqlite3.connect(path) as conn:
@@ -252,8 +258,8 @@ def test_newer_file_stops_the_bot_with_one_line(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST + 5
 
 
-async def test_one_claim_wins_among_many(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+async def test_one_claim_wins_among_many(tmp_path: Path, database_url: str | None) -> None:
+    db = await Database.connect(tmp_path / "bot.sqlite3", database_url)
     try:
         row = await db.sends.create_draft(
             user_id=1, chat_id=1, msisdn="79041764995", sender="A", text="t", encoding="GSM-7", parts=1, locale="en"
@@ -273,14 +279,14 @@ async def test_one_claim_wins_among_many(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_operators_and_languages_survive_reopening(tmp_path: Path) -> None:
+async def test_operators_and_languages_survive_reopening(tmp_path: Path, database_url: str | None) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await Database.connect(path, database_url)
     await db.people.sync_admins([1])
     assert await db.access.allow(7, by=1, name="Oleg")
     await db.people.set_locale(7, "ru")
     await db.close()
-    db = await Database.open(path)
+    db = await Database.connect(path, database_url)
     try:
         assert (await db.people.operator(7)) is not None
         assert await db.people.locale_for(7) == "ru"
@@ -289,22 +295,21 @@ async def test_operators_and_languages_survive_reopening(tmp_path: Path) -> None
         await db.close()
 
 
-async def test_kv_values_are_kept_across_reopening(tmp_path: Path) -> None:
+async def test_kv_values_are_kept_across_reopening(tmp_path: Path, database_url: str | None) -> None:
     path = tmp_path / "bot.sqlite3"
-    db = await Database.open(path)
+    db = await Database.connect(path, database_url)
     assert await db.kv.get("low_balance_warned") is None  # remembered as missing, then set: the cache follows
     await db.kv.set("low_balance_warned", "12.50")
     assert await db.kv.get("low_balance_warned") == "12.50"
     await db.close()
-    db = await Database.open(path)
+    db = await Database.connect(path, database_url)
     try:
         assert await db.kv.get("low_balance_warned") == "12.50"
         await db.kv.set("low_balance_warned", None)
         assert await db.kv.get("low_balance_warned") is None
     finally:
         await db.close()
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0] == 0
+    assert select(database_url or path, "SELECT COUNT(*) AS n FROM kv")[0]["n"] == 0
 
 
 async def test_ids_of_the_address_book_are_never_reused_and_the_upgrade_keeps_rows(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ DELIVERY_ALERT_MINUTES after it was accepted gets ONE ringing notice (a new mess
 
 from __future__ import annotations
 
-import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
 from tests.conftest import ADMIN, OPERATOR, STRANGER
+from tests.support.engines import execute, select
 
 NEVER_FINAL = "79000000031"  # the sandbox keeps it 3|ACCEPTD forever
 FAST = {"delivery_alert_minutes": 0.02}  # 1.2 s
@@ -31,8 +32,7 @@ def alarms(user: FakeUser, text: str) -> list[BotMessage]:
 
 
 def gateway_id(h: Harness, text: str) -> str:
-    with sqlite3.connect(h.db_path) as conn:
-        return str(conn.execute("SELECT gateway_id FROM sends WHERE text = ?", (text,)).fetchone()[0])
+    return str(select(h, "SELECT gateway_id FROM sends WHERE text = ?", (text,))[0]["gateway_id"])
 
 
 async def test_one_ringing_notice_with_its_buttons_and_tracking_goes_on(tmp_path: Path) -> None:
@@ -94,26 +94,27 @@ async def test_an_sms_that_became_due_while_the_bot_was_down_is_told_at_start_on
         await admin.wait_for(lambda m: "SMS to +7\u00a0900\u00a0000\u201100\u201132: delivered" in m.plain, timeout=10)
         await sent(admin, "Owed from before")
         await h.stop_bot()
-        with sqlite3.connect(h.db_path) as conn:
-            # The first was accepted 40 minutes ago (the bot was down meanwhile).
-            conn.execute(
-                "UPDATE sends SET sent_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '-40 minutes') WHERE text = ?",
-                ("While it was down",),
-            )
-            # A notice decided before a crash that never went out; the second one's SMS is final by now.
-            for text in ("Owed from before", "Decided, then a crash"):
-                conn.execute(
-                    "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 'x' FROM sends WHERE text = ?",
-                    (text,),
-                )
+        # The first was accepted 40 minutes ago (the bot was down meanwhile).
+        ago = (datetime.now(UTC) - timedelta(minutes=40)).isoformat(timespec="seconds")
+        execute(h, "UPDATE sends SET sent_at = ? WHERE text = ?", [(ago, "While it was down")])
+        # A notice decided before a crash that never went out; the second one's SMS is final by now.
+        execute(
+            h,
+            "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 'x' FROM sends WHERE text = ?",
+            [("Owed from before",), ("Decided, then a crash",)],
+        )
         await h.start_bot()
         # Owed notices go first, then the due ones: by the time the due one is in, the owed ones are settled.
         await admin.wait_for(alarm("While it was down"), timeout=10)
-        with sqlite3.connect(h.db_path) as conn:  # owed notices go in order: the final one's was settled first
-            settled = conn.execute(
+        # Owed notices go in order: the final one's was settled first.
+        [settled] = [
+            r["given_at"]
+            for r in select(
+                h,
                 """SELECT a.given_at FROM delivery_alerts a JOIN sends s ON s.id = a.send_id
-                   WHERE s.text = 'Decided, then a crash'"""
-            ).fetchone()[0]
+                   WHERE s.text = 'Decided, then a crash'""",
+            )
+        ]
         assert settled is not None
         assert alarms(admin, "Decided, then a crash") == []  # final before it went out: its delivery said it
         assert len(alarms(admin, "While it was down")) == 1 and len(alarms(admin, "Owed from before")) == 1
