@@ -21,7 +21,7 @@ import pytest
 from bot.devkit.harness import Harness
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST
-from tests import engines
+from tests.support import engines
 from tests.conftest import ADMIN, OPERATOR
 from tests.support.chaos_support import eventually
 from tests.support.engines import execute, select
