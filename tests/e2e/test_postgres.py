@@ -21,12 +21,12 @@ import pytest
 from bot.devkit.harness import Harness
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST
-from tests.support import engines
 from tests.conftest import ADMIN, OPERATOR
+from tests.support import engines
 from tests.support.chaos_support import eventually
 from tests.support.engines import execute, select
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
