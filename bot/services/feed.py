@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -73,8 +74,8 @@ class TeamFeed:
         rows = []
         for member in await self.db.batches.members(int(batch_id)):
             row = None if member.send_id is None else await self.db.sends.get(member.send_id)
-            if row is not None:
-                rows.append(row)
+            if row is not None:  # how the member was chosen (a group, duty) is kept with the batch
+                rows.append(row if row.recipient_via or not member.via else replace(row, recipient_via=member.via))
         return rows
 
     @property
@@ -178,7 +179,9 @@ class TeamFeed:
             rows = [r for r in await self.batch_rows(line.ref) if r.state not in ("draft", "cancelled")]
             if not rows:
                 return None
-            return self.texts.batch_line(await self._who(rows[0].user_id), len(rows), tally(rows), rows[0].text)
+            vias = {r.recipient_via for r in rows}
+            via = vias.pop() if len(vias) == 1 else None  # all from one group, or the group on duty: named
+            return self.texts.batch_line(await self._who(rows[0].user_id), len(rows), tally(rows), rows[0].text, via)
         return None
 
     async def _who(self, user_id: int) -> str:

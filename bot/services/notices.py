@@ -71,7 +71,9 @@ class FeedTexts(Protocol):
 
     def send_line(self, row: SendRow, who: str) -> str: ...
 
-    def batch_line(self, who: str, total: int, tally: Mapping[str, int], text: str | None = None) -> str: ...
+    def batch_line(
+        self, who: str, total: int, tally: Mapping[str, int], text: str | None = None, via: str | None = None
+    ) -> str: ...
 
 
 class BatchNotices(Protocol):

@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.sms.clean import clean_name
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
+from bot.ui import via_texts
 from bot.ui.texts import snippet, status_icon, status_words, when, whom
 
 
@@ -49,7 +50,9 @@ def send_line(row: SendRow, who: str, settings: Settings) -> str:
     return line
 
 
-def batch_line(who: str, total: int, tally: Mapping[str, int], settings: Settings, text: str | None = None) -> str:
+def batch_line(
+    who: str, total: int, tally: Mapping[str, int], settings: Settings, text: str | None = None, via: str | None = None
+) -> str:
     """One line for a send to several recipients (issue 17), with its tally: `tally` maps a result — delivered,
     rejected, pending, failed, unknown — to how many recipients it is."""
     words = {
@@ -60,9 +63,15 @@ def batch_line(who: str, total: int, tally: Mapping[str, int], settings: Setting
         "unknown": _("❔ {n} unknown"),
     }
     parts = [words[k].format(n=n) for k, n in tally.items() if n and k in words]
-    line = _("{who} → {total} recipients — {tally}").format(
-        who=html.escape(clean_name(who)) or "—", total=total, tally=", ".join(parts) or "…"
-    )
+    label = via_texts.group_label(via, total)  # every recipient from one group (or the group on duty)
+    if label is not None:
+        line = _("{who} → {group} — {tally}").format(
+            who=html.escape(clean_name(who)) or "—", group=label, tally=", ".join(parts) or "…"
+        )
+    else:
+        line = _("{who} → {total} recipients — {tally}").format(
+            who=html.escape(clean_name(who)) or "—", total=total, tally=", ".join(parts) or "…"
+        )
     if settings.team_feed_text and text:
         line += "\n" + _("“{text}”").format(text=snippet(text))
     return line
@@ -84,6 +93,8 @@ class FeedTexts:
         with self._speaking():
             return send_line(row, who, self.settings)
 
-    def batch_line(self, who: str, total: int, tally: Mapping[str, int], text: str | None = None) -> str:
+    def batch_line(
+        self, who: str, total: int, tally: Mapping[str, int], text: str | None = None, via: str | None = None
+    ) -> str:
         with self._speaking():
-            return batch_line(who, total, tally, self.settings, text)
+            return batch_line(who, total, tally, self.settings, text, via)

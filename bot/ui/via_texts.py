@@ -26,6 +26,16 @@ def labelled(via: str | None, count: int, who: str) -> str:
     return who
 
 
+def group_label(via: str | None, count: int) -> str | None:
+    """A send to several recipients chosen one way, named by it (the team feed's line): "👥 Night (7)", "duty —
+    👥 Admins (3)"; None when they were not chosen by a group or duty."""
+    if via is not None and via.startswith(DUTY_GROUP):
+        return _("duty — {group}").format(group="👥 " + html.escape(via[len(DUTY_GROUP) :]) + f" ({count})")
+    if via is not None and via.startswith(GROUP):
+        return "👥 " + html.escape(via[len(GROUP) :]) + f" ({count})"
+    return None
+
+
 def text_start_phone_like(start: str) -> str:
     """Under a preview whose text starts with something phone-like (issue 23.1): it goes out as text."""
     return _("⚠️ The text starts with “{start}”: it is sent as text, not as a recipient.").format(

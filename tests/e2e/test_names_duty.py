@@ -4,6 +4,7 @@ bot against the fake Telegram and the sandbox gateway over loopback, real SQLite
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
@@ -75,3 +76,24 @@ async def test_group_and_duty_names_stay_with_the_send(rig: Harness) -> None:
     assert "duty — Ivan Petrov" in done.plain  # the label stays after the send too
     preview = await say(alex, "/send duty, Olga disk full")
     assert "To: duty — Ivan Petrov; Olga" in preview.plain
+
+
+async def test_the_team_feed_names_the_group_a_send_went_to(tmp_path: Path) -> None:
+    """Point 11 in the team chat: a send to a group is "Alex → 👥 Ночь (2)", so the team sees which group was paged;
+    one to the group on duty says so too."""
+    team_id = -1009876543210
+    async with Harness(tmp_path, admin_ids=(ADMIN,), settings_overrides={"team_chat_id": team_id}) as h:
+        team = h.telegram.group(team_id, "Дежурные")
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="ru")
+        assert "✅" in (await say(alex, "/contact Иван Петров +7 904 176-49-95")).plain
+        assert "✅" in (await say(alex, f"/group Ночь: Иван Петров, {OLGA}")).plain
+        assert "✅" in (await say(alex, "/group Админы: +7 903 111-22-33, +7 903 111-22-44")).plain
+        preview = await say(alex, "/send Ночь Сервер упал")
+        await alex.press(preview, 1)
+        line = await team.wait_for(lambda m: "👥 Ночь (2)" in m.plain, timeout=15)
+        assert line.plain.startswith("Alex → 👥 Ночь (2) — ")
+        await say(alex, "/duty Админы")
+        preview = await say(alex, "/send дежурный Диск заполнен")
+        await alex.press(preview, 1)
+        on_duty = await team.wait_for(lambda m: "👥 Админы (2)" in m.plain and "→" in m.plain, timeout=15)
+        assert "Alex → duty — 👥 Админы (2) — " in on_duty.plain  # the team chat speaks DEFAULT_LOCALE (en)
