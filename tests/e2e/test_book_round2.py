@@ -32,7 +32,7 @@ async def test_duty_has_a_send_button(rig: Harness) -> None:
     await admin.press(shown, "📨 SMS to duty")
     assert "To Ivan Petrov" in (await admin.next_message()).plain
     preview = await say(admin, "Server down")
-    assert "Check before sending" in preview.plain and "To: Ivan Petrov" in preview.plain
+    assert "Check before sending" in preview.plain and "To: duty — Ivan Petrov" in preview.plain
     await admin.press(preview, "✅ Send")
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert [s.msisdn for s in rig.gateway.sent] == ["79041764995"]

@@ -32,7 +32,11 @@ async def test_commands_leave_the_add_steps_and_are_carried_out(rig: Harness) ->
     assert "On duty now: Olga" in (await say(admin, "/duty Olga")).plain
     await add_pressed(admin)
     preview = await say(admin, "/send duty Server down")
-    assert "Check before sending" in preview.plain and "To: Olga" in preview.plain and "Server down" in preview.plain
+    assert (
+        "Check before sending" in preview.plain
+        and "To: duty — Olga" in preview.plain
+        and "Server down" in preview.plain
+    )
     await add_pressed(admin)
     assert "No groups yet" in (await say(admin, "/groups")).plain
     # …and the step is over: a name typed next is not saved as a contact.
