@@ -177,4 +177,10 @@ LATER: list[str] = [
     ALTER TABLE sends ADD COLUMN recipient_via TEXT;
     ALTER TABLE batch_members ADD COLUMN via TEXT;
     """,
+    # 17 (issue 28): "✋ I'm on it" — who took an alert group and when (epoch seconds, bot.times); the escalation
+    # ladder stops for a taken group. Cleared when the one who took it lets it go, and when the group resolves.
+    """
+    ALTER TABLE alert_groups ADD COLUMN taken_by INTEGER;
+    ALTER TABLE alert_groups ADD COLUMN taken_at INTEGER;
+    """,
 ]
