@@ -9,13 +9,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.config import Settings
-from bot.handlers.recipients import go_on, picked
+from bot.handlers.recipients import answered, picked_at_number
 from bot.services.directory import Directory, slots_from_data, unsure_from_data
 from bot.services.sending import SendingService
 from bot.ui import access_texts, recipient_texts
-from bot.ui.messages import answer_press, show
+from bot.ui.messages import answer_press
 from bot.ui.recipient_callbacks import AsTextCb, DutyPickCb, NearCb
-from bot.ui.states import SendFlow
 
 router = Router(name="recipient_answers")
 
@@ -44,12 +43,7 @@ async def settle(
         await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
         return
     await state.update_data(choice_slots=None, unsure=None)
-    if resolved.problem is None:
-        await picked(callback, state, sending, settings, locale, bot, resolved.recipients, resolved.text)
-        return
-    await answer_press(callback)
-    await show(callback, bot, message.html_text)
-    await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
+    await answered(callback, message, state, sending, settings, locale, bot, resolved)
 
 
 @router.callback_query(NearCb.filter())
@@ -94,6 +88,4 @@ async def duty_pressed(
     if not found:
         await answer_press(callback, recipient_texts.nobody_on_duty(), show_alert=True)
         return
-    data = await state.get_data()
-    kept = data.get("text") if await state.get_state() == SendFlow.number.state else None
-    await picked(callback, state, sending, settings, locale, bot, found, kept if isinstance(kept, str) else None)
+    await picked_at_number(callback, state, sending, settings, locale, bot, found)

@@ -264,6 +264,40 @@ async def picked(
         await ask_text_for(message, state, found, sending.db)
 
 
+async def picked_at_number(
+    callback: CallbackQuery,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+    found: list[Recipient],
+) -> None:
+    """A one-tap recipient: `picked`, with the text kept from a one-shot /send when the step is at the number."""
+    data = await state.get_data()
+    kept = data.get("text") if await state.get_state() == SendFlow.number.state else None
+    await picked(callback, state, sending, settings, locale, bot, found, kept if isinstance(kept, str) else None)
+
+
+async def answered(
+    callback: CallbackQuery,
+    message: Message,
+    state: FSMContext,
+    sending: SendingService,
+    settings: Settings,
+    locale: str,
+    bot: Bot,
+    resolved: Resolved,
+) -> None:
+    """A question about the list answered: the preview (or the text step) when the list is whole, else on with it."""
+    if resolved.problem is None:
+        await picked(callback, state, sending, settings, locale, bot, resolved.recipients, resolved.text)
+        return
+    await answer_press(callback)
+    await show(callback, bot, message.html_text)
+    await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
+
+
 @router.callback_query(PickCb.filter())
 async def pick_pressed(
     callback: CallbackQuery,
@@ -286,9 +320,7 @@ async def pick_pressed(
     if not found:
         await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
         return
-    data = await state.get_data()
-    kept = data.get("text") if await state.get_state() == SendFlow.number.state else None
-    await picked(callback, state, sending, settings, locale, bot, found, kept if isinstance(kept, str) else None)
+    await picked_at_number(callback, state, sending, settings, locale, bot, found)
 
 
 @router.callback_query(ChoiceCb.filter())
@@ -313,9 +345,4 @@ async def choice_pressed(
         await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
         return
     await state.update_data(choice_slots=None)
-    if resolved.problem is None:
-        await picked(callback, state, sending, settings, locale, bot, resolved.recipients, resolved.text)
-        return
-    await answer_press(callback)
-    await show(callback, bot, message.html_text)
-    await go_on(message, state, sending, settings, locale, resolved, callback.from_user.id)
+    await answered(callback, message, state, sending, settings, locale, bot, resolved)
