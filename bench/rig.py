@@ -37,7 +37,7 @@ _SETTING_NAMES = (
     "BOT_TOKEN", "TELEGRAM_API_URL", "SMSKA_URL", "SMSKA_API_KEY", "SMSKA_API_PASSWORD", "SMSKA_SENDER_IDS",
     "SMSKA_TIMEOUT", "DATABASE_PATH", "ADMIN_IDS", "DEFAULT_LOCALE", "DELIVERY_POLL_INITIAL", "DELIVERY_POLL_MAX",
     "DELIVERY_TRACK_HOURS", "LOW_BALANCE_THRESHOLD", "TIMEZONE", "LOG_LEVEL", "LOG_FORMAT", "HEALTH_PORT",
-    "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_HOST", "WEBHOOK_PORT",
+    "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_HOST", "WEBHOOK_PORT", "DATABASE_URL",
 )  # fmt: skip
 
 
@@ -127,9 +127,9 @@ async def wait_calls(
         raise TimeoutError(f"only {len(found)} of {count} expected Bot API calls arrived in {timeout:g}s") from None
 
 
-async def seed_operators(db_path: Path, operators: Iterable[int]) -> None:
+async def seed_operators(db_path: Path, operators: Iterable[int], database_url: str | None = None) -> None:
     """Create the database (migrations) and allow these users, as an admin's /allow would."""
-    db = await Database.open(db_path)
+    db = await Database.connect(db_path, database_url)
     try:
         await db.people.sync_admins([ADMIN])
         for user_id in operators:

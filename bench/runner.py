@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import batch, footprint, sending, tracking, updates
+from bench import batch, engines, footprint, sending, tracking, updates
 from bench.plan import FULL, QUICK, SMOKE, Plan
 from bench.report import headline, table
 from bench.rig import (
@@ -59,88 +60,120 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def run(plan: Plan, workdir: Path) -> dict[str, Any]:
+async def run(plan: Plan, workdir: Path, pg_url: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"plan": plan.name, "sources": sources_digest(), "machine": machine()}
     started = time.monotonic()
     async with Servers(delivery_delay=1.0) as servers:
         say("baselines: python -c pass, python -c 'import aiogram'")
         results["baseline"] = await footprint.baselines(plan.startup_runs)
-
         extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
-        say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
-        echo = echo_process(servers, workdir, help_answer())
-        await echo.start(servers.telegram)
-        echo.pause()
-        main = bot_process(servers, workdir, "main", **MAIN_SETTINGS)
-        operators = [
-            *BURST_USERS,
-            LATENCY_USER,
-            *(MIXED_BASE + i for i in range(plan.mixed_users)),
-            *(SEND_BASE + i for i in range(plan.send_users)),
-            *(MEMORY_BASE + i for i in range(50)),
-        ]
-        await seed_operators(Path(main.env["DATABASE_PATH"]), operators)
-        counter = updates.Counter()
-        try:
-            first = await main.start(servers.telegram)
-            await servers.telegram.wait_idle(quiet=0.5, timeout=30)
-            await asyncio.sleep(1.0)
-            startup_all = [first, *extra]
+        await bot_sections(servers, workdir / "sqlite", plan, results, extra)
+        await tracking_sections(servers, workdir / "sqlite", plan, results)
+    if pg_url:
+        say("the same sections on PostgreSQL (a fresh database)")
+        url = await engines.fresh_database(pg_url)
+        on_pg: dict[str, Any] = {}
+        async with Servers(delivery_delay=1.0) as servers:
+            await bot_sections(servers, workdir / "postgresql", plan, on_pg, None, url)
+            await tracking_sections(servers, workdir / "postgresql", plan, on_pg, url)
+        results["postgresql"] = engines.summary(on_pg)
+        results["engines"] = engines.ratios(engines.summary(results), results["postgresql"])
+    results["seconds"] = time.monotonic() - started
+    results["summary"] = headline(results)
+    return results
+
+
+async def bot_sections(
+    servers: Servers,
+    workdir: Path,
+    plan: Plan,
+    results: dict[str, Any],
+    extra_startups: list[float] | None,
+    database_url: str | None = None,
+) -> None:
+    """`python -m bot` on one engine (SQLite, or PostgreSQL at `database_url`) against a bare aiogram echo bot:
+    /help throughput, latency, mixed; sending at volume; one send to many. With `extra_startups` (the SQLite
+    pass) also start-up, idle RSS and the memory section."""
+    say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
+    echo = echo_process(servers, workdir, help_answer())
+    await echo.start(servers.telegram)
+    echo.pause()
+    engine = {"DATABASE_URL": database_url} if database_url else {}
+    main = bot_process(servers, workdir, "main", **MAIN_SETTINGS, **engine)
+    operators = [
+        *BURST_USERS,
+        LATENCY_USER,
+        *(MIXED_BASE + i for i in range(plan.mixed_users)),
+        *(SEND_BASE + i for i in range(plan.send_users)),
+        *(MEMORY_BASE + i for i in range(50)),
+    ]
+    await seed_operators(Path(main.env["DATABASE_PATH"]), operators, database_url)
+    counter = updates.Counter()
+    try:
+        first = await main.start(servers.telegram)
+        await servers.telegram.wait_idle(quiet=0.5, timeout=30)
+        await asyncio.sleep(1.0)
+        if extra_startups is not None:
+            startup_all = [first, *extra_startups]
             results["startup"] = {
                 "runs_s": startup_all,
                 "startup_s": statistics.median(startup_all),
                 "over_import_aiogram_s": statistics.median(startup_all) - results["baseline"]["import_aiogram_s"],
             }
-            results["memory"] = {"rss_idle_mb": main.rss_mb()}
+        results["memory"] = {"rss_idle_mb": main.rss_mb()}
 
-            say(f"both bots, taking turns: {plan.rounds} x {plan.burst} /help; latency; mixed")
-            try:
-                results["bare"], results["ours"] = await updates.compare(
-                    servers,
-                    echo,
-                    main,
-                    n=plan.burst,
-                    rounds=plan.rounds,
-                    latency_cycles=plan.latency_cycles,
-                    mixed_users=plan.mixed_users,
-                    mixed_cycles=plan.mixed_cycles,
-                    counter=counter,
-                )
-            finally:
-                await echo.stop()
+        say(f"both bots, taking turns: {plan.rounds} x {plan.burst} /help; latency; mixed")
+        try:
+            results["bare"], results["ours"] = await updates.compare(
+                servers,
+                echo,
+                main,
+                n=plan.burst,
+                rounds=plan.rounds,
+                latency_cycles=plan.latency_cycles,
+                mixed_users=plan.mixed_users,
+                mixed_cycles=plan.mixed_cycles,
+                counter=counter,
+            )
+        finally:
+            await echo.stop()
 
-            say(f"sending at volume: {plan.sends} sends, gateway latency {plan.send_latency * 1000:g} ms")
-            before = counter.pushed
-            results["sending"] = await sending.run(servers, plan.sends, plan.send_users, plan.send_latency)
-            counter.pushed = before + 2 * results["sending"]["sends"]
+        say(f"sending at volume: {plan.sends} sends, gateway latency {plan.send_latency * 1000:g} ms")
+        before = counter.pushed
+        results["sending"] = await sending.run(servers, plan.sends, plan.send_users, plan.send_latency)
+        counter.pushed = before + 2 * results["sending"]["sends"]
 
-            say(f"one send to {plan.batch_recipients} recipients, gateway latency 200 ms, SEND_CONCURRENCY 4")
-            results["batch"] = await batch.run_send(servers, plan.batch_recipients, 0.2)
-            counter.pushed = counter.pushed + 2
+        say(f"one send to {plan.batch_recipients} recipients, gateway latency 200 ms, SEND_CONCURRENCY 4")
+        results["batch"] = await batch.run_send(servers, plan.batch_recipients, 0.2)
+        counter.pushed = counter.pushed + 2
 
+        if extra_startups is not None:
             say(f"memory: up to {plan.memory_updates} updates, {plan.memory_sms} tracked SMS, soak")
             results["memory"].update(
                 await footprint.load(servers, main, counter, plan.memory_updates, plan.memory_sms, plan.soak_updates)
             )
             results["memory"]["updates_total"] = counter.pushed
-        finally:
-            stop_started = time.monotonic()
-            code = await main.stop()
-            results.setdefault("memory", {})["exit_code"] = code
-            results["memory"]["stop_s"] = time.monotonic() - stop_started
-            if code != 0:
-                say(f"python -m bot exited with {code}; its log:\n{main.tail()}")
+    finally:
+        stop_started = time.monotonic()
+        code = await main.stop()
+        results.setdefault("memory", {})["exit_code"] = code
+        results["memory"]["stop_s"] = time.monotonic() - stop_started
+        if code != 0:
+            say(f"python -m bot exited with {code}; its log:\n{main.tail()}")
 
-        say(f"tracking: {plan.tracking_sms} SMS over {plan.tracking_hours:g} simulated hour(s)")
-        results["tracking"] = await tracking.run(servers, workdir, plan.tracking_sms, plan.tracking_hours)
-        size = plan.batch_recipients
-        say(f"tracking: {plan.batch_pending} sends to {size} recipients over {plan.tracking_hours:g} simulated hour(s)")
-        results["batch_tracking"] = await batch.run_tracking(
-            servers, workdir, plan.batch_pending, size, plan.tracking_hours
-        )
-    results["seconds"] = time.monotonic() - started
-    results["summary"] = headline(results)
-    return results
+
+async def tracking_sections(
+    servers: Servers, workdir: Path, plan: Plan, results: dict[str, Any], database_url: str | None = None
+) -> None:
+    say(f"tracking: {plan.tracking_sms} SMS over {plan.tracking_hours:g} simulated hour(s)")
+    results["tracking"] = await tracking.run(servers, workdir, plan.tracking_sms, plan.tracking_hours, database_url)
+    if database_url:
+        return  # the batch tracking section measures the back-off, not the engine
+    size = plan.batch_recipients
+    say(f"tracking: {plan.batch_pending} sends to {size} recipients over {plan.tracking_hours:g} simulated hour(s)")
+    results["batch_tracking"] = await batch.run_tracking(
+        servers, workdir, plan.batch_pending, size, plan.tracking_hours
+    )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -149,6 +182,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that everything works (CI)")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (databases, bot logs)")
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        default=os.environ.get("BENCH_PG_URL"),
+        help="a PostgreSQL server (postgresql://...; default $BENCH_PG_URL): the bot's sections run on it too, in a "
+        "fresh database, and the table ends with PostgreSQL/SQLite ratios",
+    )
     return parser.parse_args(argv)
 
 
@@ -161,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="smska-bench-")) if args.keep else Path(tmp)
         if args.keep:
             say(f"working directory kept: {workdir}")
-        results = asyncio.run(run(plan, workdir))
+        results = asyncio.run(run(plan, workdir, args.pg))
     print(table(results))
+    if "engines" in results:
+        print(engines.table(results["engines"]))
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"results: {args.output}")
     print(json.dumps(results["summary"], sort_keys=True))

@@ -113,7 +113,8 @@ async def in_process(
         delivery_track_hours=max(hours, 1.0) * 2,
         **overrides,
     )
-    db = await Database.open(settings.database_path)
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    db = await Database.connect(settings.database_path, url)
     bot, _ = make_bot(settings)
     http = httpx.AsyncClient(timeout=settings.smska_timeout)
     gateway = SmskaClient(
@@ -133,10 +134,11 @@ async def in_process(
     return InProcess(clock, sandbox, settings, db, bot, http, i18n, notifier, tracker, sending)
 
 
-async def run(servers: Servers, workdir: Path, n: int, hours: float) -> dict[str, Any]:
+async def run(servers: Servers, workdir: Path, n: int, hours: float, database_url: str | None = None) -> dict[str, Any]:
     telegram = servers.telegram
     users = [telegram.user(TRACK_BASE + i, f"T{i}", language_code="en") for i in range(CHATS)]
-    rig = await in_process(telegram.url, workdir / "tracking" / "bot.sqlite3", "1001", DELIVERY_DELAY, hours)
+    engine = {"database_url": database_url} if database_url else {}
+    rig = await in_process(telegram.url, workdir / "tracking" / "bot.sqlite3", "1001", DELIVERY_DELAY, hours, **engine)
     clock, sandbox, settings, db = rig.clock, rig.sandbox, rig.settings, rig.db
     tracker, sending = rig.tracker, rig.sending
     mark = len(telegram.calls)

@@ -63,3 +63,27 @@ async def test_a_webhook_update_posted_twice_is_handled_once(
     await round_trip(admin)
     # Before the fix: two previews (assert 2 == 1).
     assert previews(admin) == 1
+
+
+async def test_updates_arriving_together_are_each_handled_once_and_remembered_together(rig: Harness) -> None:
+    """Group commit (issue 26 step 7): the ids of updates that arrive together are remembered by one write, not
+    one each — and every one is still answered once, and none again when Telegram redelivers them all."""
+    admin = rig.telegram.user(ADMIN, first_name="Alice", language_code="en")
+    await rig.stop_bot()
+    for k in range(30):
+        await admin.send(f"/send 7904176{k:04d} burst {k}")  # queued while the bot is away: one getUpdates
+    ids = [int(u["update_id"]) for u in rig.telegram.updates[-30:]]
+    await rig.start_bot()
+    await admin.wait_for(lambda m: previews(admin) >= 30, timeout=30)
+    assert rig.app is not None
+    writes = rig.app.db.updates.statements
+    # Before: 30 writes (one per update).
+    assert writes < 30, writes
+    await rig.stop_bot()
+    for update_id in ids:
+        rig.telegram.redeliver(update_id)
+    await rig.start_bot()
+    await round_trip(admin)
+    assert previews(admin) == 30
+    texts = sorted(m.plain for m in admin.messages if "Check before sending" in m.plain)
+    assert all(f"burst {k}" in " ".join(texts) for k in range(30))
