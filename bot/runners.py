@@ -234,8 +234,9 @@ class Polling:
             lead.gain, lead.lose = self.gain, self.lose
 
     async def begin(self) -> None:
-        self.task = asyncio.create_task(self.poller.run(), name="polling")
-        self.changed.set()
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.poller.run(), name="polling")
+            self.changed.set()
 
     async def end(self) -> None:
         task, self.task = self.task, None

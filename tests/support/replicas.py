@@ -13,13 +13,14 @@ import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.support import engines
+from tests.support import engines, pgserver
 from tests.support.deploy_fixtures import BotProcess, bot_env, free_port
 
 FAILOVER = 3.0  # FAILOVER_SECONDS in these tests
@@ -167,3 +168,31 @@ async def replicas(
             yield group
         finally:
             await group.close()
+
+
+# ------------------------------------------------------------------ a private PostgreSQL server to restart
+
+
+def server_down(base: Path) -> None:
+    """Stop the private server at `base` at once (`-m immediate`: as a crash or a failover leaves it)."""
+    binaries = pgserver.find_bin()
+    assert binaries is not None
+    _, uid, gid = pgserver._as_user()
+    done = pgserver._run(
+        [str(binaries / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "stop"], uid, gid
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def server_up(base: Path, url: str) -> None:
+    """Start it again on the same port and files (pgserver.start would make a new one)."""
+    binaries = pgserver.find_bin()
+    assert binaries is not None
+    _, uid, gid = pgserver._as_user()
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={urlsplit(url).port} -c unix_socket_directories={base / 'sock'} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB"
+    )
+    cmd = [str(binaries / "pg_ctl"), "-D", str(base / "data"), "-l", str(base / "log"), "-o", options, "-w", "start"]
+    done = pgserver._run(cmd, uid, gid)
+    assert done.returncode == 0, done.stderr
