@@ -137,8 +137,8 @@ class App:
                 log.warning("a background task did not stop cleanly: %r", failed)
 
     async def _recover(self) -> None:
-        if self.orphans is not None:
-            await self.orphans.sweep()  # only sends whose replica certainly died (older than any gateway call)
+        if self.orphans is not None and (self.sending.inflight_count or await self.leadership.others_alive()):
+            await self.orphans.sweep()  # another replica may have a send in flight: only those certainly dead
         else:
             await self.sending.recover()  # interrupted sends become unknown, owed; told in the background
         if self.batches is not None:

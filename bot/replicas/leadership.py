@@ -22,11 +22,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.replicas.lease import Leases, replica_id
+from bot.replicas.lease import Leases, dead_here, replica_id
 
 log = logging.getLogger(__name__)
 
 LEADER = "leader"
+ALIVE = "replica:"  # + holder: each replica's own lease, renewed beside the leader's: who else is alive
 
 
 async def _nothing() -> None:
@@ -90,7 +91,7 @@ class Leadership:
         budget = max(0.05, self._deadline - started) if self.leader else self.period * 2
         held: bool | None
         try:
-            held = await asyncio.wait_for(self.leases.take(self.name, self.holder, self.ttl), budget)
+            held = await asyncio.wait_for(self._take(), budget)
         except TimeoutError:
             held = None
             await self.leases.reset()  # a statement cut short leaves its connection unusable
@@ -108,6 +109,25 @@ class Leadership:
         if self.leader and time.monotonic() >= self._deadline:
             log.warning("leadership lease not renewed in time: stopping polling and background work (fencing)")
             await self._become(False)
+
+    async def _take(self) -> bool:
+        assert self.leases is not None
+        await self.leases.take(ALIVE + self.holder, self.holder, self.ttl)
+        if await self.leases.take(self.name, self.holder, self.ttl):
+            return True
+        holder = await self.leases.holder(self.name)
+        if holder is not None and dead_here(holder):  # this replica's own previous run, crashed: no wait
+            log.info("the lease's holder %s died on this host: taking over at once", holder)
+            return await self.leases.take_from(self.name, holder, self.holder, self.ttl)
+        return False
+
+    async def others_alive(self) -> bool:
+        """Whether another replica (not a dead one of this host) renewed its own lease lately: it may have a
+        send in flight. False on SQLite."""
+        if self.leases is None:
+            return False
+        holders = await self.leases.holders(ALIVE)
+        return any(h != self.holder and not dead_here(h) for h in holders)
 
     async def _become(self, leader: bool) -> None:
         async with self._transition:
@@ -142,7 +162,7 @@ class Leadership:
             return
         if self.leader:
             await self._become(False)
-            await self._release()
+            await self._release()  # its own "alive" lease stays until it expires: sends may still be draining
         await self.leases.close()
 
     async def _release(self) -> None:

@@ -35,6 +35,26 @@ def replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def dead_here(holder: str) -> bool:
+    """A holder on this very host whose process is gone (a crash, then a restart of the same container or
+    machine): its lease need not be waited out. Its pid is ours (a container's bot restarted as the same pid)
+    or no longer running."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's): alive
+        return False
+    return False
+
+
 class Leases:
     """Take, renew and release named leases; `statements` is a connection of the leases' own (PostgreSQL)."""
 
@@ -45,6 +65,24 @@ class Leases:
         """Take the lease (free or expired) or renew it (ours) for `seconds`; False while another holds it."""
         row = await self.statements.row(TAKE, (name, holder, seconds))
         return row is not None
+
+    async def take_from(self, name: str, dead: str, holder: str, seconds: float) -> bool:
+        """Take the lease from `dead` (a holder known to be gone), only if it still holds it."""
+        row = await self.statements.row(
+            """UPDATE leases SET holder = ?, expires_at = CAST(CEIL(EXTRACT(EPOCH FROM clock_timestamp())
+                 + CAST(? AS DOUBLE PRECISION)) AS BIGINT), taken_at = CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)
+               WHERE name = ? AND holder = ? RETURNING holder""",
+            (holder, seconds, name, dead),
+        )
+        return row is not None
+
+    async def holders(self, prefix: str) -> list[str]:
+        """Holders of the unexpired leases whose name starts with `prefix`."""
+        rows = await self.statements.rows(
+            "SELECT holder FROM leases WHERE name LIKE ? AND expires_at >= EXTRACT(EPOCH FROM clock_timestamp())",
+            (prefix + "%",),
+        )
+        return [str(r[0]) for r in rows]
 
     async def release(self, name: str, holder: str) -> None:
         """Give it up at once (a clean stop): another replica takes it at its next try."""
