@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram, FakeUser
-from tests.support.deploy_fixtures import ADMIN, eventually, gateway, telegram
+from tests.e2e.test_deploy import parse_yaml_subset
+from tests.support.deploy_fixtures import ADMIN, ROOT, eventually, gateway, telegram
 from tests.support.engines import select
 from tests.support.replicas import FAILOVER, pg_url, replicas
 
@@ -82,3 +83,13 @@ async def test_a_stopped_poller_hands_over_at_once(
         await answered_once(admin, range(1, 8), 15)
         assert "lease" not in first.process.output.lower() or "could not release" not in first.process.output
         assert await group.role(second) == "leader"
+
+
+def test_the_ha_compose_file_runs_postgres_two_replicas_and_a_proxy_in_front() -> None:
+    compose = parse_yaml_subset((ROOT / "docker-compose.ha.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "bot-a", "bot-b", "proxy"} <= set(services)
+    caddyfile = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    assert "bot-a:8080 bot-b:8080" in caddyfile and "health_uri /healthz" in caddyfile
+    readme = (ROOT / "README.md").read_text()
+    assert "docker compose -f docker-compose.ha.yml up -d --build" in readme and "### Two replicas" in readme
