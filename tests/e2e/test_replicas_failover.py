@@ -61,6 +61,9 @@ async def test_sigkill_of_the_poller_another_polls_within_failover_nothing_lost_
         ids = [r["update_id"] for r in select(pg_url, "SELECT update_id FROM seen_updates ORDER BY update_id")]
         assert len(ids) == len(set(ids)) >= 15
         assert second.alive and await group.role(second) == "leader"
+        standby = next(r for r in group.alive() if r is not second)
+        assert "smska_bot_leader 1.0" in await group.metrics(second)  # SmskaNoLeader counts these
+        assert "smska_bot_leader 0.0" in await group.metrics(standby)
 
 
 async def test_a_stopped_poller_hands_over_at_once(

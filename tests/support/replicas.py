@@ -99,6 +99,12 @@ class Replicas:
         role = body.get("role")
         return None if body.get("status") == "starting" else role
 
+    async def metrics(self, replica: Replica) -> str:
+        assert self.http is not None
+        async with self.http.get(f"{replica.base}/metrics") as response:
+            assert response.status == 200
+            return await response.text()
+
     async def eventually_role(self, replica: Replica, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
