@@ -76,3 +76,26 @@ async def test_the_leader_killed_mid_batch_the_rest_goes_out_once_and_the_one_in
         # unknown once no gateway call can still be running (its deadline), never resent
         await eventually(in_flight_unknown, 45, "the recipient in flight at the kill is unknown")
         assert sends_per_number(gateway) == Counter(dict.fromkeys(numbers, 1))
+
+
+async def test_webhook_replicas_every_one_serves_updates_and_only_the_leader_tracks(
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
+) -> None:
+    gateway.delivery_delay = 3.0
+    async with replicas(tmp_path, telegram, gateway, pg_url, webhook=True) as group:
+        (first,) = await group.start(1)
+        assert await group.leader() is first
+        (second,) = await group.start(1)  # Telegram now posts every update to the second, a standby
+        assert await group.role(second) == "standby"
+        admin = telegram.user(ADMIN, first_name="Alice", language_code="en")
+        await admin.send(f"/send {NUMBER} served by a standby")
+        preview = await admin.wait_for(lambda m: "Check before sending" in m.plain, timeout=10)
+        await admin.press(preview, "✅ Send")
+        await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain, timeout=10)
+        killed_at = await group.kill(first)  # the leader, which was tracking it
+        await group.leader(other_than=first, timeout=FAILOVER + 2)
+        assert time.monotonic() - killed_at < FAILOVER
+        await admin.wait_for(lambda m: "delivered" in m.plain.lower(), timeout=FAILOVER + 15)
+        assert sends_per_number(gateway) == Counter({"79041764995": 1})
+        delivered = [m for m in admin.messages if "delivered" in m.plain.lower()]
+        assert len(delivered) == 1  # one notice, not one per replica

@@ -49,6 +49,7 @@ class Replicas:
         gateway: SandboxGateway,
         database_url: str,
         failover: float = FAILOVER,
+        webhook: bool = False,
         **env: str,
     ) -> None:
         self.tmp_path = tmp_path
@@ -57,6 +58,7 @@ class Replicas:
         self.database_url = database_url
         self.failover = failover
         self.env = env
+        self.webhook = webhook  # each replica serves the webhook on its port (the last one started gets Telegram's)
         self.replicas: list[Replica] = []
         self.http: aiohttp.ClientSession | None = None
         self._count = 0
@@ -73,17 +75,22 @@ class Replicas:
         port = free_port()
         cwd = self.tmp_path / name
         cwd.mkdir()
+        where = (
+            {"WEBHOOK_URL": f"http://127.0.0.1:{port}/tg/hook", "WEBHOOK_PORT": str(port), "WEBHOOK_HOST": "127.0.0.1"}
+            if self.webhook
+            else {"HEALTH_PORT": str(port), "HEALTH_HOST": "127.0.0.1"}
+        )
         env = bot_env(
             cwd,
             self.telegram,
             self.gateway,
             DATABASE_URL=self.database_url,
-            HEALTH_PORT=str(port),
-            HEALTH_HOST="127.0.0.1",
             FAILOVER_SECONDS=str(self.failover),
+            WEBHOOK_SECRET="replicas-Zq9-secret",
+            **where,
             **self.env,
         )
-        process = await BotProcess([], env, cwd).start()
+        process = await BotProcess(["--webhook"] if self.webhook else [], env, cwd).start()
         replica = Replica(name, process, port)
         self.replicas.append(replica)
         return replica
@@ -165,9 +172,14 @@ def pg_url(pg_server: engines.PgServer) -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def replicas(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, database_url: str, **env: str
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    gateway: SandboxGateway,
+    database_url: str,
+    webhook: bool = False,
+    **env: str,
 ) -> AsyncIterator[Replicas]:
-    group = Replicas(tmp_path, telegram, gateway, database_url, **env)
+    group = Replicas(tmp_path, telegram, gateway, database_url, webhook=webhook, **env)
     async with aiohttp.ClientSession() as http:
         group.http = http
         try:
