@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.replicas.lease import Leases, dead_here, replica_id
+from bot.replicas.lease import LIVE_HERE, Leases, dead_here, replica_id
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Leadership:
         then a try every F/6 in the background."""
         if self.leases is None or self._task is not None:
             return
+        LIVE_HERE.add(self.holder)
         await self.step()
         self._task = asyncio.create_task(self._run(), name="leadership")
 
@@ -160,6 +161,7 @@ class Leadership:
                 await task
         if self.leases is None:
             return
+        LIVE_HERE.discard(self.holder)
         if self.leader:
             await self._become(False)
             await self._release()  # its own "alive" lease stays until it expires: sends may still be draining

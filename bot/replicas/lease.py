@@ -35,6 +35,10 @@ def replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+#: The holders of this process's leaderships that are running (bot/replicas/leadership.py adds and removes).
+LIVE_HERE: set[str] = set()
+
+
 def dead_here(holder: str) -> bool:
     """A holder on this very host whose process is gone (a crash, then a restart of the same container or
     machine): its lease need not be waited out. Its pid is ours (a container's bot restarted as the same pid)
@@ -44,8 +48,8 @@ def dead_here(holder: str) -> bool:
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid():  # this process: dead unless one of its leaderships holds it (tests run several)
+        return holder not in LIVE_HERE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
