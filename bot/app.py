@@ -135,6 +135,8 @@ class App:
         for failed in await asyncio.gather(*stops, return_exceptions=True):
             if isinstance(failed, BaseException):
                 log.warning("a background task did not stop cleanly: %r", failed)
+        if self.batches is not None and not self.obs.stopping:
+            self.batches.accept()  # still serving (webhook mode): an operator's press here is sent here
 
     async def _recover(self) -> None:
         if self.orphans is not None and (self.sending.inflight_count or await self.leadership.others_alive()):

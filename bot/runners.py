@@ -275,6 +275,7 @@ async def _poll(app: App, polling: Polling, stop: asyncio.Event, ready: asyncio.
                 current.result()  # polling ended on its own: a crash is re-raised
     finally:
         stopped.cancel()
+        app.obs.stopping = stop.is_set()
         await app.leadership.stop()  # the work stops and the lease is released: a standby takes over at once
         await polling.end()
 
@@ -334,6 +335,7 @@ async def _serve_webhook(
             await stop.wait()  # every replica serves updates; the bot's own work is the leader's (App.start)
         finally:
             handler.accepting = False
+            app.obs.stopping = True
             await app.leadership.stop()
         await drain(app, handler.in_flight | app.obs.updates.in_flight)
     finally:
