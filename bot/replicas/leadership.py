@@ -27,6 +27,7 @@ from bot.replicas.lease import LIVE_HERE, Leases, dead_here, replica_id
 log = logging.getLogger(__name__)
 
 LEADER = "leader"
+FORGET_AFTER = 3600.0  # seconds after its expiry a replica's own lease is deleted
 ALIVE = "replica:"  # + holder: each replica's own lease, renewed beside the leader's: who else is alive
 
 
@@ -115,6 +116,8 @@ class Leadership:
         assert self.leases is not None
         await self.leases.take(ALIVE + self.holder, self.holder, self.ttl)
         if await self.leases.take(self.name, self.holder, self.ttl):
+            if not self.leader:  # now and then: the own leases of replicas long gone are forgotten
+                await self.leases.forget_expired(ALIVE, FORGET_AFTER)
             return True
         holder = await self.leases.holder(self.name)
         if holder is not None and dead_here(holder):  # this replica's own previous run, crashed: no wait

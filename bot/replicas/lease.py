@@ -88,6 +88,13 @@ class Leases:
         )
         return [str(r[0]) for r in rows]
 
+    async def forget_expired(self, prefix: str, older_than: float) -> None:
+        """Leases of `prefix` expired more than `older_than` seconds ago (replicas long gone) are deleted."""
+        await self.statements.rows(
+            "DELETE FROM leases WHERE name LIKE ? AND expires_at < EXTRACT(EPOCH FROM clock_timestamp()) - CAST(? AS DOUBLE PRECISION)",
+            (prefix + "%", older_than),
+        )
+
     async def release(self, name: str, holder: str) -> None:
         """Give it up at once (a clean stop): another replica takes it at its next try."""
         await self.statements.rows("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
