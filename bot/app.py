@@ -32,6 +32,10 @@ from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.steps import StepsMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
+from bot.replicas.leadership import Leadership
+from bot.replicas.lease import Leases
+from bot.replicas.orphans import MARGIN, Orphans
+from bot.replicas.poller import Recorded
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
 from bot.services.batch import BatchService
@@ -92,17 +96,62 @@ class App:
     watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
     batches: BatchService | None = None  # sends to several recipients (built by build_app)
     schedule: DutySchedule | None = None  # duty by rotation or calendar (issue 29; built by build_app)
+    #: Who does the bot's own work: always this process on SQLite; the lease holder among replicas (issue 27).
+    leadership: Leadership = field(default_factory=lambda: Leadership(None, 15.0))
+    recorded: Recorded = field(default_factory=Recorded)  # polling confirms an update once its id is recorded
+    orphans: Orphans | None = None  # PostgreSQL: sends left `sending` by a replica that died
 
     async def start(self, persist: Persist[Any] = once) -> None:
-        """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
+        """Everything that must be ready before the first update: admins, crash recovery, menu, tracking. The
+        bot's own work starts here on the leader (SQLite: always); among replicas, when the lease is taken."""
         await self.db.people.sync_admins(self.settings.admin_ids)
-        await self.sending.recover()  # interrupted sends become unknown, owed; telling them is in the background
+        lead = self.leadership
+        if lead.leases is None:
+            await self._recover()
+        await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
+        if lead.leases is None:
+            await self._start_loops()
+            await lead.gain()  # SQLite: this process leads from the start (the runner's polling)
+        else:
+            await lead.begin()  # the lease taken at once when free: start_work (and polling) on gaining it
+        self.obs.starting = False
+
+    async def start_work(self) -> None:
+        """This replica became the leader: what the last one left is taken over, and its loops start."""
+        await self._recover()
+        await self._start_loops()
+
+    async def stop_work(self) -> None:
+        """This replica is no longer the leader (stopping, or fenced): its loops stop, quickly. Sends and
+        batch recipients already at the gateway finish; recipients not attempted go to the next leader."""
+        stops = [
+            self.sending.stop_telling(1.0),
+            self.sending.stop_expiring(),
+            self.tracker.stop(),
+            *(s.stop() for s in (self.watchdog, self.schedule, self.alerts, self.retention, self.orphans) if s),
+        ]
+        if self.batches is not None:
+            stops.append(self.batches.stop(1.0))
+        for failed in await asyncio.gather(*stops, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                log.warning("a background task did not stop cleanly: %r", failed)
+        if self.batches is not None and not self.obs.stopping:
+            self.batches.accept()  # still serving (webhook mode): an operator's press here is sent here
+
+    async def _recover(self) -> None:
+        if self.orphans is not None and (self.sending.inflight_count or await self.leadership.others_alive()):
+            await self.orphans.sweep()  # another replica may have a send in flight: only those certainly dead
+        else:
+            await self.sending.recover()  # interrupted sends become unknown, owed; told in the background
         if self.batches is not None:
             self.batches.start()
             await self.batches.resume()  # after recover: never-attempted recipients go out now
         if self.retention is not None:
             await self.retention.start()
-        await persist(lambda: set_commands(self.bot, self.i18n, self.settings), "setMyCommands")
+
+    async def _start_loops(self) -> None:
+        if self.orphans is not None:
+            self.orphans.start()
         self.sending.start_telling()
         self.sending.start_expiring()
         self.tracker.start()
@@ -114,9 +163,13 @@ class App:
             self.watchdog.start()
         if self.schedule is not None:
             self.schedule.start()
-        self.obs.starting = False
+
+    def __post_init__(self) -> None:
+        if self.leadership.leases is not None:
+            self.leadership.gain, self.leadership.lose = self.start_work, self.stop_work
 
     async def close(self, drain_timeout: float = 30.0) -> None:
+        await self.leadership.stop()  # the work stops and the lease is released: a standby takes over at once
         # Updates being handled and sends that already started finish (bounded) before the clients and the
         # database they need close. aiogram's polling does not wait for its handler tasks itself.
         handling = set(self.obs.updates.in_flight)
@@ -207,6 +260,8 @@ async def build_app(settings: Settings) -> App:
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     tracker.finals.append(obs.delivered)  # the delivery-time histogram
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
+    recorded = Recorded()
+    dp.update.outer_middleware(recorded)  # past the guard: polling may confirm this update (bot.replicas.poller)
     dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
@@ -252,7 +307,22 @@ async def build_app(settings: Settings) -> App:
         watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
         batches=batches,
         schedule=schedule,
+        recorded=recorded,
+        **replicas(db, settings, sending, gateway.budget),
     )
+
+
+def replicas(db: Database, settings: Settings, sending: SendingService, budget: float) -> dict[str, Any]:
+    """PostgreSQL: the leadership lease (on a connection of its own) and the sweep of dead replicas' sends."""
+    if db.url is None:
+        return {}
+    from bot.storage.postgres import PgStatements
+
+    leases = Leases(PgStatements(db.url, None))
+    return {
+        "leadership": Leadership(leases, settings.failover_seconds),
+        "orphans": Orphans(sending, deadline=budget + MARGIN, every=max(1.0, settings.failover_seconds / 3)),
+    }
 
 
 def duty_schedule(

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -38,6 +39,7 @@ from aiogram.exceptions import (
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings, SettingsError
 from bot.logs import mask_also
+from bot.replicas.poller import Poller
 from bot.web.http import (
     WebhookConfig,
     bound_port,
@@ -195,12 +197,15 @@ async def serve_polling(
             health_runner = await start_health_server(app, app.settings.health_port, app.settings.health_host)
         elif app.settings.alert_token is not None:
             log.warning("ALERT_TOKEN is set but HEALTH_PORT is not: POST /alerts is not served in polling mode")
+        polling = Polling(app, allowed_updates or ALLOWED_UPDATES)
         try:
             if app.obs.starting:
                 started, _ = await until_stopped(_start_polling(app), stop)
                 if not started:
                     return
-            await _poll(app, stop, ready, allowed_updates or ALLOWED_UPDATES)
+            elif app.leadership.leader:
+                await polling.begin()
+            await _poll(app, polling, stop, ready)
             await drain(app, app.obs.updates.in_flight)
         finally:
             if health_runner is not None:
@@ -213,34 +218,66 @@ async def _start_polling(app: App) -> None:
     await app.start(persist)
 
 
-async def _poll(app: App, stop: asyncio.Event, ready: asyncio.Event | None, allowed_updates: list[str]) -> None:
-    polling = asyncio.create_task(
-        app.dp.start_polling(app.bot, handle_signals=False, allowed_updates=allowed_updates, close_bot_session=False),
-        name="polling",
-    )
-    stopped = asyncio.create_task(stop.wait(), name="stop-signal")
+class Polling:
+    """Polls while this process leads: SQLite, always; among replicas, while it holds the lease (its
+    `gain`/`lose` are the leadership's)."""
+
+    def __init__(self, app: App, allowed_updates: list[str]) -> None:
+        self.app = app
+        self.poller = Poller(app.bot, app.dp, app.recorded, allowed_updates)
+        self.task: asyncio.Task[None] | None = None
+        self.changed = asyncio.Event()
+        lead = app.leadership
+        if lead.leases is None:
+            lead.gain = self.begin
+        else:
+            lead.gain, lead.lose = self.gain, self.lose
+
+    async def begin(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.poller.run(), name="polling")
+            self.changed.set()
+
+    async def end(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def gain(self) -> None:
+        await self.app.start_work()
+        await self.begin()
+
+    async def lose(self) -> None:
+        await self.end()  # first: no getUpdates beside the next leader's
+        await self.app.stop_work()
+
+
+async def _poll(app: App, polling: Polling, stop: asyncio.Event, ready: asyncio.Event | None) -> None:
+    """Until `stop`; polling itself comes and goes with the leadership."""
     if ready is not None:
         ready.set()
+    stopped = asyncio.create_task(stop.wait(), name="stop-signal")
     try:
-        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        while not stop.is_set():
+            polling.changed.clear()
+            current = polling.task
+            changed = asyncio.create_task(polling.changed.wait())
+            waits: set[asyncio.Future[Any]] = {stopped, changed}
+            if current is not None:
+                waits.add(current)
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+            if current is not None and current.done() and current is polling.task and not stop.is_set():
+                current.result()  # polling ended on its own: a crash is re-raised
     finally:
         stopped.cancel()
-        if not polling.done():
-            await _stop_polling(app, polling)
-    if not stop.is_set():
-        polling.result()  # polling ended on its own: a crash is re-raised
-
-
-async def _stop_polling(app: App, polling: asyncio.Task[None]) -> None:
-    try:
-        await asyncio.wait_for(app.dp.stop_polling(), timeout=10)
-    except (RuntimeError, TimeoutError):  # not started yet, or stuck: cut it
-        polling.cancel()
-    try:
-        await polling
-    except asyncio.CancelledError:
-        if not polling.cancelled():
-            raise
+        app.obs.stopping = stop.is_set()
+        await app.leadership.stop()  # the work stops and the lease is released: a standby takes over at once
+        await polling.end()
 
 
 # -------------------------------------------------------------------------------------------- webhook
@@ -294,8 +331,12 @@ async def _serve_webhook(
         handler.accepting = True
         if ready is not None:
             ready.set()
-        await stop.wait()
-        handler.accepting = False
+        try:
+            await stop.wait()  # every replica serves updates; the bot's own work is the leader's (App.start)
+        finally:
+            handler.accepting = False
+            app.obs.stopping = True
+            await app.leadership.stop()
         await drain(app, handler.in_flight | app.obs.updates.in_flight)
     finally:
         await runner.cleanup()

@@ -292,6 +292,10 @@ class BatchService:
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch_loop(), name="batch-watchdog")
 
+    def accept(self) -> None:
+        """Presses on this replica are sent again after a `stop` that was not a shutdown (leadership lost)."""
+        self._stopping = False
+
     async def stop(self, timeout: float = 30.0) -> None:
         """No new recipient is attempted (they go out at the next start); calls in flight finish (bounded)."""
         self._stopping = True

@@ -28,6 +28,7 @@ from bot.services.tracker import DeliveryTracker
 from bot.sms.parts import count_parts
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.times import seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -247,11 +248,16 @@ class SendingService:
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
-    async def recover(self) -> list[SendRow]:
+    async def recover(self, claimed_before: float | None = None) -> list[SendRow]:
         """At start-up, before the first update: sends interrupted by a crash become `unknown` with their
         outcome owed, in one write each (a few milliseconds for hundreds). Telling their operators is
-        `tell_owed`'s, in the background: the bot answers new requests meanwhile."""
+        `tell_owed`'s, in the background: the bot answers new requests meanwhile.
+
+        With replicas (`claimed_before`, epoch seconds) only sends claimed before then: a younger one may still
+        be in flight on a live replica; an older one outlived any gateway call, so its replica died."""
         rows = await self.db.sends.interrupted()
+        if claimed_before is not None:
+            rows = [r for r in rows if r.claimed_at is None or seconds(r.claimed_at) < claimed_before]
         for row in rows:
             log.warning("send interrupted by a restart is now unknown", extra={"send_id": row.id})
             await self.db.sends.mark_unknown(row.id, INTERRUPTED)

@@ -183,4 +183,15 @@ LATER: list[str] = [
     ALTER TABLE alert_groups ADD COLUMN taken_by INTEGER;
     ALTER TABLE alert_groups ADD COLUMN taken_at INTEGER;
     """,
+    # 18 (issue 27): leases — which replica does a named piece of work ("leader": polling and the bot's own work)
+    # and until when (epoch seconds by the database's clock, so the replicas' clocks need not agree). Used on
+    # PostgreSQL only; one SQLite process is always the leader (bot/replicas).
+    """
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        taken_at   INTEGER NOT NULL
+    );
+    """,
 ]

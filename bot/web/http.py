@@ -191,6 +191,7 @@ async def readiness(app: App) -> tuple[bool, dict[str, Any]]:
     status = "stopping" if obs.stopping else "starting" if obs.starting else "ready" if ready else "not ready"
     facts = {
         "status": status,
+        "role": app.leadership.role,  # "leader" polls and does the bot's own work; a "standby" takes over
         "database": "ok" if database else "unreachable",
         "telegram": telegram,
         "gateway": gateway,
@@ -211,7 +212,7 @@ async def render_metrics(app: App) -> tuple[bytes, str] | None:
         "smska_bot_balance": None if balance is None else float(balance),
         "smska_bot_balance_threshold": None if threshold is None else float(threshold),
         "smska_bot_chat_queue_depth": float(app.queue.depth()),
-        "smska_bot_leader": 1.0 if obs.leader else 0.0,
+        "smska_bot_leader": 1.0 if app.leadership.leader else 0.0,
     }
     try:
         states = await app.db.sends.counts_by_state()

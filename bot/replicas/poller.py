@@ -1,0 +1,123 @@
+"""Long polling that loses nothing when the poller is killed or replaced.
+
+`getUpdates` with `offset` confirms every update before it: Telegram never sends those again. aiogram's own
+polling asks for the next batch at once, while the updates it just got are still being handled, so a poller
+killed then has confirmed updates nobody recorded: lost. Here the next `getUpdates` waits until every update
+of the batch has been recorded by the redelivery guard (`seen_updates`, bot/middlewares/updates.py), or was
+dropped before it (a stranger, another group), or ended. A new poller is therefore sent again exactly what
+was not recorded; what was recorded and cut short by a kill is, as after any crash, not handled twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.exceptions import TelegramConflictError
+from aiogram.methods import TelegramMethod
+from aiogram.types import TelegramObject, Update
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 10  # seconds Telegram holds a getUpdates open when there is nothing
+RECORD_TIMEOUT = 15.0  # at most this long for a batch to be recorded before its offset is confirmed anyway
+BACKOFF_CAP = 5.0
+
+
+class Recorded(BaseMiddleware):
+    """Placed right after the redelivery guard: an update that reaches it has its id recorded."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Event] = {}
+
+    def expect(self, update_id: int) -> asyncio.Event:
+        return self._waiting.setdefault(update_id, asyncio.Event())
+
+    def forget(self, update_id: int) -> None:
+        self._waiting.pop(update_id, None)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, Update):
+            waiting = self._waiting.get(event.update_id)
+            if waiting is not None:
+                waiting.set()
+        return await handler(event, data)
+
+
+class Poller:
+    def __init__(self, bot: Bot, dp: Dispatcher, recorded: Recorded, allowed_updates: list[str]) -> None:
+        self.bot = bot
+        self.dp = dp
+        self.recorded = recorded
+        self.allowed_updates = allowed_updates
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Until cancelled (a stop, or the leadership lost)."""
+        offset: int | None = None
+        delay = 0.5
+        me = await self.bot.me()
+        log.info("Start polling for bot @%s id=%d", me.username, me.id)
+        try:
+            while True:
+                try:
+                    updates = await self.bot.get_updates(
+                        offset=offset,
+                        timeout=POLL_TIMEOUT,
+                        allowed_updates=self.allowed_updates,
+                        request_timeout=POLL_TIMEOUT + 20,
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except TelegramConflictError:
+                    # Another getUpdates is open (a replica that was the poller a moment ago): wait it out.
+                    log.warning("getUpdates: another poller is active; trying again in %.1f s", delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, BACKOFF_CAP)
+                    continue
+                except Exception as exc:
+                    log.warning("getUpdates failed (%s); trying again in %.1f s", type(exc).__name__, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, BACKOFF_CAP)
+                    continue
+                delay = 0.5
+                if not updates:
+                    continue
+                await self._hand_over(updates)
+                offset = updates[-1].update_id + 1
+        finally:
+            log.info("Polling stopped")
+
+    async def _hand_over(self, updates: list[Update]) -> None:
+        waits = []
+        for update in updates:
+            marked = self.recorded.expect(update.update_id)
+            task = asyncio.create_task(self._feed(update), name=f"update-{update.update_id}")
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            waits.append(self._settled(update.update_id, marked, task))
+        await asyncio.gather(*waits)
+
+    async def _settled(self, update_id: int, marked: asyncio.Event, task: asyncio.Task[None]) -> None:
+        marker = asyncio.ensure_future(marked.wait())
+        try:
+            await asyncio.wait({marker, task}, timeout=RECORD_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            marker.cancel()
+            self.recorded.forget(update_id)
+
+    async def _feed(self, update: Update) -> None:
+        try:
+            result = await self.dp.feed_update(self.bot, update, dispatcher=self.dp, bots=[self.bot])
+            if isinstance(result, TelegramMethod):
+                await self.dp.silent_call_request(bot=self.bot, result=result)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
