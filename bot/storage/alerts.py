@@ -45,6 +45,8 @@ class AlertRow:
     acted_send: int | None = None
     placed_for: str | None = None  # the `posted_at` whose place was decided (own messages or a digest)
     digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
+    taken_by: int | None = None  # ✋ who took it and when (epoch seconds); the ladder stops for a taken group
+    taken_at: int | None = None
 
     @property
     def in_digest(self) -> bool:
