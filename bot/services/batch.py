@@ -24,7 +24,7 @@ from bot.services.notifier import Notifier
 from bot.services.sending import SendingService
 from bot.sms.parts import count_parts
 from bot.sms.recipients import Recipient
-from bot.storage.batches import BatchRow
+from bot.storage.batches import BatchRow, Member
 from bot.storage.db import Database
 from bot.storage.models import SendRow
 
@@ -252,13 +252,13 @@ class BatchService:
     async def resume(self) -> int:
         """At start-up, after SendingService.recover: each batch a stop or a crash cut short goes on (recipients
         never attempted are sent now), its in-flight recipients stay unknown, and its operator is told. Owed
-        ringing notices go out. Returns how many batches went on."""
+        ringing notices go out. Returns how many batches went on.
+
+        The in-flight recipients count as done (and the batch's sending as over) only once that notice went out:
+        a crash before it leaves the batch unfinished, and the next start tells it again (never nobody)."""
         resumed = 0
         for batch in await self.db.batches.unfinished():
-            in_flight = await self.db.batches.settle_in_flight(batch.id)
-            for member in in_flight:
-                if member.send_id is not None:
-                    await self.db.sends.outcome_shown(member.send_id)
+            in_flight = await self.db.batches.in_flight(batch.id)
             queued = await self.db.batches.unattempted(batch.id)
             view = await self.view(batch.id)
             assert view is not None
@@ -269,11 +269,9 @@ class BatchService:
                 extra={"action": f"batch_{batch.id}"},
             )
             text = self.texts.restarted(await self._locale(batch), view, in_flight, len(queued))
-            self._spawn(self._tell(batch, text), f"batch-restart-{batch.id}")
+            self._spawn(self._tell_restart(batch, text, in_flight), f"batch-restart-{batch.id}")
             if queued:
                 self.start_run(batch.id)
-            else:
-                await self.db.batches.sent_all(batch.id)
             self.touch(batch.id)
             resumed += 1
         for batch in await self.db.batches.open():  # results that came while the bot was stopping
@@ -284,8 +282,15 @@ class BatchService:
                 self._spawn(self._ring(view), f"batch-ring-{batch.id}")
         return resumed
 
-    async def _tell(self, batch: BatchRow, text: str) -> None:
-        await self.notifier.send(batch.chat_id, text, reply_to=batch.preview_message_id)
+    async def _tell_restart(self, batch: BatchRow, text: str, in_flight: Sequence[Member]) -> None:
+        try:
+            await self.notifier.send(batch.chat_id, text, reply_to=batch.preview_message_id)
+            await self.db.batches.settle(batch.id, in_flight)
+            if await self.db.batches.sent_all(batch.id) is not None:
+                log.info("batch sent", extra={"action": f"batch_{batch.id}"})
+            self.touch(batch.id)
+        except Exception:
+            log.exception("batch %s: the restart notice could not be settled; told again at the next start", batch.id)
 
     def start(self) -> None:
         self._stopping = False

@@ -331,15 +331,20 @@ class BatchesRepository:
         )
         return [BatchRow(**dict(r)) for r in rows]
 
-    async def settle_in_flight(self, batch_id: int) -> list[Member]:
-        """Recipients attempted but not done (in flight when the bot stopped): done now, as they are; returned."""
-        rows = await self._store.rows(
-            """UPDATE batch_members SET done_at = ?
-               WHERE batch_id = ? AND attempted_at IS NOT NULL AND done_at IS NULL RETURNING position""",
-            (utcnow(), batch_id),
-        )
-        positions = {int(r[0]) for r in rows}
-        return [m for m in await self.members(batch_id) if m.position in positions]
+    async def in_flight(self, batch_id: int) -> list[Member]:
+        """Attempted, not done: in flight when the bot stopped; done once their operator is told (`settle`)."""
+        where = " WHERE m.batch_id = ? AND m.attempted_at IS NOT NULL AND m.done_at IS NULL ORDER BY m.position"
+        return [Member(*r) for r in await self._store.rows(_MEMBERS + where, (batch_id,))]
+
+    async def settle(self, batch_id: int, members: Sequence[Member]) -> None:
+        """Recipients in flight at a restart, told as they are: done, their outcome no longer owed."""
+        async with self._store.transaction() as db:
+            for m in members:
+                await db.rows(
+                    "UPDATE batch_members SET done_at = ? WHERE batch_id = ? AND position = ? AND done_at IS NULL",
+                    (utcnow(), batch_id, m.position),
+                )
+                await db.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (m.send_id,))
 
     async def erase_older_than(self, cutoff: str) -> int:
         """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (UTC

@@ -11,6 +11,7 @@ import contextlib
 import os
 import random
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.chaos.test_crash_trials import (
+    DB_FILE,
     EXPECTED_LOGS,
     SEED,
     USERS,
@@ -31,27 +33,30 @@ from tests.support.chaos_support import (
     MAYBE,
     Findings,
     audit,
+    audit_batches,
     eventually,
     integrity,
+    read_members,
     read_sends,
     snapshot,
     token_of,
     unhandled_json_lines,
 )
+from tests.support.dbreader import Reader
 from tests.support.forkserver import fork_server
 
 __all__ = ["world"]  # the fixture
 
 
 async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway]
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
     """Issue 5, with real `python -m bot` processes: SIGKILL after the gateway received the send and before it
     answered. After the restart the SMS is `unknown`, the operator is told it may or may not have gone out, a
     second press does not send it again, and the gateway got exactly one send."""
     telegram, gateway = world
-    db_path = tmp_path / "data" / "bot.sqlite3"
-    env = bot_env(telegram, gateway, db_path)
+    db = Reader(tmp_path / DB_FILE, database_url)
+    env = bot_env(telegram, gateway, db.db_path, database_url)
     duty = telegram.user(USERS[0], "Duty", language_code="en")
 
     first = await python_m_bot(env, tmp_path, tmp_path / "first.log")
@@ -68,8 +73,8 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
         if first.returncode is None:
             first.kill()
             await first.wait()
-    assert integrity(db_path) == "ok"
-    assert [r["state"] for r in read_sends(db_path)] == ["sending"]
+    assert integrity(db) == "ok"
+    assert [r["state"] for r in read_sends(db)] == ["sending"]
 
     polls = len(telegram.calls_to("getUpdates"))
     second = await python_m_bot(env, tmp_path, tmp_path / "second.log")
@@ -77,7 +82,7 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
         told = await duty.wait_for(lambda m: MAYBE in m.plain, timeout=60)
         assert "+7\u00a0904\u00a0176\u201149\u201195" in told.plain and "not resent by itself" in told.plain
         await polling_began(telegram, polls)
-        [row] = read_sends(db_path)
+        [row] = read_sends(db)
         assert row["state"] == "unknown"
         # Pressing Send again on the old preview does not send it again; the press is answered.
         query = await duty.press_data(preview.message_id, str(preview.versions[0].buttons[0][0].data))
@@ -91,7 +96,9 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
         if second.returncode is None:
             second.kill()
             await second.wait()
-    assert integrity(db_path) == "ok"
+    assert integrity(db) == "ok"
+    db.close()
+    assert db.engine_used() is None, db.engine_used()
     for log in ("first.log", "second.log"):
         lines = (tmp_path / log).read_text(errors="replace").splitlines()
         assert unhandled_json_lines(lines, EXPECTED_LOGS) == [], log
@@ -102,6 +109,7 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
 BATCH_TRIALS = int(os.environ.get("BATCH_CRASH_TRIALS", "12"))
 BATCH_KILLS = {"press": 1.0, "send": 3.0, "slow_send": 2.0, "answer": 1.5, "startup": 1.0}
 RESTARTED = "restarted while sending"
+MAYBE_NOT_RESENT = "may or may not have gone out, not resent"
 
 
 async def _batch_kill_moment(mode: str, rng: random.Random, gateway: SandboxGateway, token: str, k: int) -> None:
@@ -124,9 +132,72 @@ async def _batch_kill_moment(mode: str, rng: random.Random, gateway: SandboxGate
     await asyncio.sleep(rng.uniform(0.0, 0.05) if mode == "press" or not exact else 0.0)
 
 
+async def test_killed_while_telling_that_a_send_to_several_was_cut_short_tells_it_at_the_next_start(
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
+) -> None:
+    """The random series' one lost notice (CI, four workers: "interrupted by a kill, its operator never told"),
+    pinned: a send to two recipients killed with both in flight; the next start begins to tell the operator
+    (Telegram holds that message) and is killed too, after it had settled the two as `unknown` and closed the
+    batch's sending. The start after that must still tell the operator, naming the two, and send nothing again."""
+    telegram, gateway = world
+    db = Reader(tmp_path / DB_FILE, database_url)
+    env = {**bot_env(telegram, gateway, db.db_path, database_url), "SEND_CONCURRENCY": "2"}
+    duty = telegram.user(USERS[0], "Duty", language_code="en")
+    server = await asyncio.to_thread(fork_server)
+    token = "Zq8b1"
+
+    async def start(name: str) -> int:
+        return await server.spawn(env, tmp_path, tmp_path / f"{name}.log")
+
+    async def kill(pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+        assert await server.wait_exit(pid) == -signal.SIGKILL
+        assert integrity(db) == "ok"
+
+    try:
+        pid = await start("sending")
+        await polling_began(telegram, 0)
+        await duty.send(f"/send 79041711001, 79041711002 Incident {token}: db1 down")
+        preview = await duty.wait_for(lambda m: token in m.plain and "Check before sending" in m.plain, timeout=15)
+        gateway.inject(Fault.SLOW, action="send", times=None, delay=30.0)  # both taken, neither answered
+        await duty.press_data(preview.message_id, str(preview.buttons[0][0].data))
+        await gateway.wait_requests(2, action="send", timeout=15)
+        await kill(pid)
+        gateway.clear_faults()
+        assert [m["send_state"] for m in read_members(db)] == ["sending", "sending"]
+
+        # The next start settles both and begins to tell; Telegram holds that message; killed there.
+        notices = len(telegram.calls_to("sendMessage"))
+        telegram.fail_next("sendMessage", error_code=502, delay=30)
+        pid = await start("telling")
+        await eventually(
+            lambda: True if len(telegram.calls_to("sendMessage")) > notices else None, 15, "the notice begun (held)"
+        )
+        await kill(pid)
+        assert [m["send_state"] for m in read_members(db)] == ["unknown", "unknown"]
+
+        polls = len(telegram.calls_to("getUpdates"))
+        pid = await start("told")
+        await polling_began(telegram, polls)
+        told = await duty.wait_for(
+            lambda m: RESTARTED in m.plain and token in m.plain, timeout=15, what="the interrupted batch told"
+        )
+        assert MAYBE_NOT_RESENT in told.plain and "+7" in told.plain, told.plain
+        os.kill(pid, signal.SIGTERM)
+        assert await server.wait_exit(pid) == 0
+    finally:
+        server.kill_children()
+    members = read_members(db)
+    assert [m["send_state"] for m in members] == ["unknown", "unknown"]
+    findings = audit_batches(members, gateway, at_rest=True)
+    assert not findings, "\n".join(findings.lines)
+    assert [r.fields.get("MSISDN") for r in gateway.requests if r.action == "send"].count("79041711001") == 1
+    db.close()
+
+
 @pytest.mark.timeout(300)
 async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway]
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
     """Issue 17: SIGKILL at random moments of sends to several recipients (right after the press, as a
     recipient reaches the gateway, with calls in flight, as the gateway answers, during the start-up that
@@ -134,11 +205,11 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     never-attempted recipients left unsent after the restart; the one in flight is `unknown`, never resent; the
     operator of each interrupted batch is told."""
     from bot.ui.batch_keyboards import BatchCb
-    from tests.support.chaos_support import audit_batches, read_members
 
+    began = time.monotonic()
     telegram, gateway = world
-    db_path = tmp_path / "data" / "bot.sqlite3"
-    env = {**bot_env(telegram, gateway, db_path), "SEND_CONCURRENCY": "2"}
+    db = Reader(tmp_path / DB_FILE, database_url)
+    env = {**bot_env(telegram, gateway, db.db_path, database_url), "SEND_CONCURRENCY": "2"}
     duty = telegram.user(USERS[0], "Duty", language_code="en")
     plan = random.Random(f"{SEED}:batches")
     findings = Findings()
@@ -179,11 +250,11 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
             status = await server.wait_exit(pid)
             assert status in (-signal.SIGKILL, 0), f"batch trial {trial}: the bot ended with {status}"
             gateway.clear_faults()
-            check = integrity(db_path)
+            check = integrity(db)
             if check != "ok":
                 findings.add("integrity", f"batch trial {trial}: {check}")
                 continue
-            members = read_members(db_path)
+            members = read_members(db)
             findings.merge(audit_batches(members, gateway, at_rest=False))
             for m in members:
                 if m["batch_state"] == "pressed" and m["send_state"] == "sending":
@@ -197,7 +268,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
         await polling_began(telegram, polls)
 
         def all_sent() -> bool | None:
-            rows = read_members(db_path)
+            rows = read_members(db)
             return True if all(r["sent_all_at"] or r["batch_state"] != "pressed" for r in rows) else None
 
         with contextlib.suppress(AssertionError):
@@ -214,10 +285,12 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
         assert await server.wait_exit(pid) == 0, log.read_text()
     finally:
         server.kill_children()
-    members = read_members(db_path)
+    members = read_members(db)
     findings.merge(audit_batches(members, gateway, at_rest=True))
-    rows, tracked = snapshot(db_path)
+    rows, tracked = snapshot(db)
     findings.merge(audit(rows, tracked, gateway, at_rest=True))
+    db.close()
+    assert db.engine_used() is None, db.engine_used()
     for log in logs:
         for line in unhandled_json_lines(log.read_text(errors="replace").splitlines(), EXPECTED_LOGS):
             findings.add("unhandled", f"{log.name}: {line}")
@@ -228,11 +301,12 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     in_flight_unknown = [m for m in pressed if m["send_state"] == "unknown" and m["attempted_at"]]
     never_reached = [m for m in in_flight_unknown if not received[(token_of(m["text"]), m["msisdn"])]]
     print(
-        f"\nbatch crash trials: {sum(modes.values())} kills (SIGKILL) by moment {dict(modes)}; {batches} batches, "
+        f"\nbatch crash trials on {db.engine}: {sum(modes.values())} kills (SIGKILL) by moment {dict(modes)}; {batches} batches, "
         f"{len(pressed)} recipients pressed, {sum(received.values())} send requests, "
         f"max per recipient {max(received.values(), default=0)}; {len(interrupted)} batches interrupted "
         f"(operator told); {len(in_flight_unknown)} recipients in flight at a kill became unknown "
         f"({len(never_reached)} of them never reached the gateway); states "
-        f"{dict(Counter(m['send_state'] for m in pressed))}; findings: {findings.summary()}"
+        f"{dict(Counter(m['send_state'] for m in pressed))}; findings: {findings.summary()}; "
+        f"wall {time.monotonic() - began:.1f} s"
     )
     assert not findings, "\n".join(findings.lines)

@@ -58,11 +58,13 @@ from tests.support.chaos_support import (
     token_of,
     unhandled_json_lines,
 )
+from tests.support.dbreader import Reader
 from tests.support.forkserver import ForkServer, fork_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))
 SEED = int(os.environ.get("CRASH_SEED", "5050"))
+DB_FILE = Path("data") / "bot.sqlite3"  # on PostgreSQL (`database_url`) the file stays unused
 
 BOT_TOKEN = "777001:CRASH-token-Zq9tok"
 API_KEY = "crash-login"
@@ -82,9 +84,13 @@ PHASES = ("start-up", "workload", "after the kill", "final tracking")
 EXPECTED_LOGS: tuple[str, ...] = ()  # nothing our code logs with a traceback is expected
 
 
-def bot_env(telegram: FakeTelegram, gateway: SandboxGateway, db_path: Path) -> dict[str, str]:
-    """The settings of the contract, as an operator's deployment sets them."""
+def bot_env(
+    telegram: FakeTelegram, gateway: SandboxGateway, db_path: Path, database_url: str | None = None
+) -> dict[str, str]:
+    """The settings of the contract, as an operator's deployment sets them (on PostgreSQL when `database_url`)."""
+    engine = {"DATABASE_URL": database_url} if database_url else {}
     return {
+        **engine,
         "BOT_TOKEN": BOT_TOKEN,
         "TELEGRAM_API_URL": telegram.url,
         "SMSKA_URL": gateway.url,
@@ -183,6 +189,7 @@ class Series:
     gateway: SandboxGateway
     directory: Path
     plan: random.Random  # the kills: when, and in which way
+    db: Reader  # the database, read beside the bot (SQLite file or PostgreSQL)
     users: list[FakeUser] = field(default_factory=list)
     drafts: dict[str, Draft] = field(default_factory=dict)
     findings: Findings = field(default_factory=Findings)
@@ -197,13 +204,13 @@ class Series:
 
     @property
     def db_path(self) -> Path:
-        return self.directory / "data" / "bot.sqlite3"
+        return self.directory / DB_FILE
 
     def rounded_timing(self) -> dict[str, float]:
         return {phase: round(seconds, 1) for phase, seconds in self.timing.items()}
 
     def env(self) -> dict[str, str]:
-        return bot_env(self.telegram, self.gateway, self.db_path)
+        return bot_env(self.telegram, self.gateway, self.db_path, self.db.url)
 
     # --- what operators do -------------------------------------------------------------------------
     async def compose(self, user: FakeUser, rng: random.Random | None = None, number: str = NUMBERS[0]) -> Draft:
@@ -253,11 +260,11 @@ class Series:
     # --- checks --------------------------------------------------------------------------------------
     def after_kill(self, trial: int | str) -> None:
         """The process is dead: the file must be sound, and every row where it was, or further."""
-        check = integrity(self.db_path)
+        check = integrity(self.db)
         if check != "ok":
             self.findings.add("integrity", f"trial {trial}: {check}")
             return
-        rows, tracked = snapshot(self.db_path)
+        rows, tracked = snapshot(self.db)
         self.findings.merge(audit(rows, tracked, self.gateway, at_rest=False))
         self.progress(rows, trial)
         sending = [r for r in rows if r["state"] == "sending"]
@@ -277,7 +284,7 @@ class Series:
         """The new process is polling: nothing in `sending`; each row a kill left there is `unknown` and its
         operator is told (in the background, at Telegram's pace: within `patience`) it may or may not have
         gone out."""
-        rows, _ = snapshot(self.db_path)
+        rows, _ = snapshot(self.db)
         by_id = {r["id"]: r for r in rows}
         owed = [by_id[i] for i in sorted(self.owed) if i in by_id]
         with contextlib.suppress(AssertionError):  # not told in time: the checks below say so
@@ -286,7 +293,7 @@ class Series:
                 patience,
                 "the operators of interrupted sends to be told",
             )
-        rows, tracked = snapshot(self.db_path)
+        rows, tracked = snapshot(self.db)
         # Presses queued while the bot was down may be being sent right now: only rows left by the kill are
         # known to be at rest.
         self.findings.merge(audit(rows, tracked, self.gateway, at_rest=False))
@@ -308,7 +315,7 @@ class Series:
                 self.findings.add("unhandled", f"{log.name}: {line}")
 
     def final(self) -> dict[str, int]:
-        rows, tracked = snapshot(self.db_path)
+        rows, tracked = snapshot(self.db)
         self.findings.merge(audit(rows, tracked, self.gateway, at_rest=True))
         facts: Counter[str] = Counter(r["state"] for r in rows)
         for row in rows:
@@ -355,10 +362,11 @@ def _kill_delay(mode: str, rng: random.Random) -> float:
 
 
 async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway]
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
+    began = time.monotonic()
     telegram, gateway = world
-    series = Series(telegram, gateway, tmp_path, random.Random(SEED))
+    series = Series(telegram, gateway, tmp_path, random.Random(SEED), Reader(tmp_path / DB_FILE, database_url))
     series.users = [telegram.user(uid, f"Duty{uid}", language_code="en") for uid in USERS]
     server = await asyncio.to_thread(fork_server)
     try:
@@ -422,17 +430,19 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
         assert await server.wait_exit(pid) == 0, log.read_text()
     finally:
         server.kill_children()
-    if integrity(series.db_path) != "ok":
+    if integrity(series.db) != "ok":
         series.findings.add("integrity", "after the final stop")
     series.scan_logs()
     facts = series.final()
+    series.db.close()
+    assert series.db.engine_used() is None, series.db.engine_used()
     received = Counter(r.action for r in gateway.requests)
     print(
-        f"\ncrash trials: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
+        f"\ncrash trials on {series.db.engine}: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
         f"{series.kills_mid_send} left a row in `sending`, {series.recovered} such rows recovered as unknown "
         f"with the operator told; {len(series.drafts)} drafts, {received['send']} send requests, "
         f"{len(gateway.sent)} SMS sent; rows {facts}; findings: {series.findings.summary()}; "
-        f"seconds by phase {series.rounded_timing()}"
+        f"seconds by phase {series.rounded_timing()}; wall {time.monotonic() - began:.1f} s"
     )
     assert not series.findings, "\n".join(series.findings.lines)
 
@@ -468,9 +478,9 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     )
     edits = len(telegram.calls_to("editMessageText"))
     telegram.fail_next("editMessageText", error_code=502, delay=30)
-    gid = next(r["gateway_id"] for r in read_sends(series.db_path) if token_of(r["text"]) == draft.token)
+    gid = next(r["gateway_id"] for r in read_sends(series.db) if token_of(r["text"]) == draft.token)
     await eventually(
-        lambda: True if any(r["gateway_id"] == gid and r["final"] == 1 for r in read_sends(series.db_path)) else None,
+        lambda: True if any(r["gateway_id"] == gid and r["final"] == 1 for r in read_sends(series.db)) else None,
         15,
         "the final status stored",
     )
@@ -519,7 +529,7 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
     await eventually(
         lambda: True if len(telegram.calls_to("editMessageText")) > edits else None, 15, "the outcome shown"
     )
-    assert [r["state"] for r in read_sends(series.db_path) if r["id"] == draft.draft_id] == ["failed"]
+    assert [r["state"] for r in read_sends(series.db) if r["id"] == draft.draft_id] == ["failed"]
     await kill(pid, "outcome-held")
     polls = len(telegram.calls_to("getUpdates"))
     pid = await start("outcome-owed")
@@ -537,7 +547,7 @@ async def _pinned_trials(series: Series, server: ForkServer) -> None:
 async def _all_tracked(series: Series) -> None:
     """Every accepted SMS reaches its final status and its operator gets the delivery notice (a new message:
     the phone rings), however many kills came between."""
-    for row in read_sends(series.db_path):
+    for row in read_sends(series.db):
         if row["state"] != "accepted":
             continue
         chat = ChatView(series.telegram, series.telegram.user(row["chat_id"]).state)

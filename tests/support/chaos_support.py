@@ -12,7 +12,8 @@ The invariants are what a person on call would notice:
 * ``lost``: the gateway took an SMS the send log has no record of, or a confirmed row went back to a draft or
   vanished; ``stuck``: a row in ``sending`` after a restart (the operator never learns what became of it);
 * ``untracked``: an accepted SMS with neither a tracking row nor a final status (no delivery notice ever);
-* ``integrity``: the SQLite file fails ``PRAGMA integrity_check``;
+* ``integrity``: the SQLite file fails ``PRAGMA integrity_check`` (PostgreSQL: a killed bot's session outlives it,
+  or amcheck finds an index broken);
 * ``unhandled``: an exception escaped to aiogram's logger or our error net;
 * ``not_told``: a settled SMS whose outcome the operator was never shown (or was shown a wrong one);
 * ``misreported``: the row's outcome disagrees with what the gateway did (e.g. a 500 recorded as "not sent",
@@ -29,7 +30,6 @@ import contextlib
 import json
 import logging
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import BotMessage, FakeTelegram
+from tests.support.dbreader import Reader, reader
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -105,49 +106,38 @@ async def first(awaitables: Iterable[Awaitable[Any]]) -> None:
 # ----------------------------------------------------------------------------------------------- storage
 
 
-def read_sends(db_path: Path) -> list[Row]:
-    """The send log as an operator's backup would read it (plain sqlite3, outside the bot)."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM sends ORDER BY id")]
+def read_sends(db: Reader | Path) -> list[Row]:
+    """The send log as an operator's backup would read it (outside the bot; either engine: tests/support/dbreader.py)."""
+    return reader(db).rows("SELECT * FROM sends ORDER BY id")
 
 
-def snapshot(db_path: Path) -> tuple[list[Row], set[int]]:
+def snapshot(db: Reader | Path) -> tuple[list[Row], set[int]]:
     """The send log and the ids in the tracking queue, read in one transaction: one moment of a bot that may be
     running (the tracker may end a row's tracking between two separate reads)."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10, isolation_level=None)) as conn:
-        conn.row_factory = sqlite3.Row
-        conn.execute("BEGIN")
-        try:
-            rows = [dict(r) for r in conn.execute("SELECT * FROM sends ORDER BY id")]
-            tracked = {int(r[0]) for r in conn.execute("SELECT send_id FROM tracking")}
-        finally:
-            conn.execute("COMMIT")
-        return rows, tracked
+    rows, tracking = reader(db).together(
+        [("SELECT * FROM sends ORDER BY id", ()), ("SELECT send_id FROM tracking", ())]
+    )
+    return rows, {int(r["send_id"]) for r in tracking}
 
 
-def read_members(db_path: Path) -> list[Row]:
+def read_members(db: Reader | Path) -> list[Row]:
     """Every recipient of every send to several recipients, with its batch's state and its send row's."""
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [
-            dict(r)
-            for r in conn.execute(
-                """SELECT m.*, b.state AS batch_state, b.sent_all_at, b.text AS text, s.state AS send_state,
-                          s.gateway_id AS gateway_id
-                   FROM batch_members m JOIN batches b ON b.id = m.batch_id LEFT JOIN sends s ON s.id = m.send_id
-                   ORDER BY m.batch_id, m.position"""
-            )
-        ]
+    return reader(db).rows(
+        """SELECT m.*, b.state AS batch_state, b.sent_all_at, b.text AS text, s.state AS send_state,
+                  s.gateway_id AS gateway_id
+           FROM batch_members m JOIN batches b ON b.id = m.batch_id LEFT JOIN sends s ON s.id = m.send_id
+           ORDER BY m.batch_id, m.position"""
+    )
 
 
 def is_batch(token: str | None) -> bool:
     return token is not None and "b" in token[2:]
 
 
-def integrity(db_path: Path) -> str:
-    with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
-        return "; ".join(str(r[0]) for r in conn.execute("PRAGMA integrity_check"))
+def integrity(db: Reader | Path) -> str:
+    """ "ok" when the database a killed bot left is at rest and sound (SQLite: `PRAGMA integrity_check`;
+    PostgreSQL: no session of the bot left, indexes checked): see tests/support/dbreader.py."""
+    return reader(db).at_rest()
 
 
 # ------------------------------------------------------------------------------------------------ ledger

@@ -31,7 +31,8 @@ from typing import Any
 # What `python -m bot` imports on its way to polling (some lazily): imported here once, shared by every child.
 import bot.__main__ as entry
 import bot.app
-import bot.runners  # noqa: F401
+import bot.runners
+import bot.storage.postgres  # noqa: F401  (asyncpg: DATABASE_URL=postgresql://…)
 
 
 def _emit(message: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ BOTH_ENGINES = {
     "test_fsm_restart.py",
     "test_recovery_background.py",
     "test_crash_trials.py",
+    "test_crash_batch.py",
     "test_spend_limits.py",
     "test_access_decisions.py",
     "test_redelivery.py",
