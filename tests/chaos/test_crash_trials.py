@@ -361,6 +361,7 @@ def _kill_delay(mode: str, rng: random.Random) -> float:
     }[mode]
 
 
+@pytest.mark.timeout(360)  # 34 kills, each a start of the bot: ~90 s alone, more on a loaded machine
 async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
     tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
