@@ -5,6 +5,7 @@ mode on one PostgreSQL database, updates spread over them by a round-robin proxy
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.devkit.sandbox import SandboxGateway
@@ -39,7 +40,9 @@ async def test_an_update_whose_200_was_lost_is_handled_once_though_the_retry_rea
         assert {i for _, i, _ in pair.proxy.delivered} == {0, 1}, "a retry went to the other replica"
         previews = [m for m in admin.messages if "Check before sending" in m.plain]
         assert len(previews) == 1, [m.plain for m in admin.messages]
-        [seen] = await pg_rows(shared_database, "SELECT COUNT(*) AS n FROM seen_updates WHERE update_id = $1", update_id)
+        [seen] = await pg_rows(
+            shared_database, "SELECT COUNT(*) AS n FROM seen_updates WHERE update_id = $1", update_id
+        )
         assert seen["n"] == 1
 
 
@@ -71,7 +74,9 @@ async def test_concurrent_presses_of_one_preview_on_two_replicas_send_once(
             await admin.press(shown, "✅ Send")
             await admin.press(shown, "✅ Send")
             await eventually(
-                lambda: _count_at_least(pair.proxy.delivered[first:], 2), timeout=20, what="both presses handled"
+                lambda start=first: _count_at_least(pair.proxy.delivered[start:], 2),  # type: ignore[misc]
+                timeout=20,
+                what="both presses handled",
             )
             assert {i for _, i, _ in pair.proxy.delivered[first:]} == {0, 1}, "the presses went to both replicas"
         await settled(telegram)
@@ -82,7 +87,7 @@ async def test_concurrent_presses_of_one_preview_on_two_replicas_send_once(
         assert rows[0]["n"] == trials
 
 
-async def _count_at_least(items: list[object], n: int) -> bool | None:
+async def _count_at_least(items: Sequence[object], n: int) -> bool | None:
     return True if len(items) >= n else None
 
 
