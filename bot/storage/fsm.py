@@ -43,13 +43,8 @@ class FsmRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: OrderedDict[str, tuple[str | None, str]] = OrderedDict()  # key -> (state, data as JSON)
-        # On PostgreSQL the next message of a step may land on another replica, which writes the row: nothing is
-        # kept in memory there, every read asks the database (one statement).
-        self._caching = not store.dialect.postgres
 
     def _remember(self, key: str, value: tuple[str | None, str]) -> None:
-        if not self._caching:
-            return
         self._cache[key] = value
         self._cache.move_to_end(key)
         while len(self._cache) > CACHED:
@@ -65,6 +60,10 @@ class FsmRepository:
             found = (None, EMPTY) if row is None else (row["state"], str(row["data"]))
             self._remember(key, found)
         return found
+
+    def forget_all(self) -> None:
+        """Read every step afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        self._cache.clear()
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
         state, data = await self._load(key)

@@ -20,9 +20,6 @@ class PeopleRepository:
         # access repository writes `operators` too, and drops its entries through `forget_operator(s)`.
         self._people: dict[int, Person | None] = {}
         self._operators: dict[int, Operator | None] = {}
-        # On PostgreSQL other replicas write these rows too (/deny on one, the next update on another must be
-        # refused): nothing is kept in memory there, every read asks the database (one statement).
-        self._caching = not store.dialect.postgres
 
     async def _cached(self, cache: dict[int, Any], cls: type[Any], sql: str, user_id: int) -> Any:
         """One row by user id, from `cache` when there (a missing row is cached as None too)."""
@@ -31,8 +28,6 @@ class PeopleRepository:
         async with self._store.locked() as db:
             row = await db.row(sql, (user_id,))
             result = None if row is None else cls(**dict(row))
-            if not self._caching:
-                return result
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[user_id] = result
@@ -42,6 +37,11 @@ class PeopleRepository:
         self._operators.pop(user_id, None)
 
     def forget_operators(self) -> None:
+        self._operators.clear()
+
+    def forget_all(self) -> None:
+        """Read everyone afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        self._people.clear()
         self._operators.clear()
 
     # --- people ----------------------------------------------------------------------------------------
