@@ -61,6 +61,10 @@ class FsmRepository:
             self._remember(key, found)
         return found
 
+    def forget_all(self) -> None:
+        """Read every step afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        self._cache.clear()
+
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
         state, data = await self._load(key)
         value = json.loads(data)

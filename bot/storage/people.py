@@ -39,6 +39,11 @@ class PeopleRepository:
     def forget_operators(self) -> None:
         self._operators.clear()
 
+    def forget_all(self) -> None:
+        """Read everyone afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        self._people.clear()
+        self._operators.clear()
+
     # --- people ----------------------------------------------------------------------------------------
     async def touch(self, user_id: int, name: str, username: str | None, last_locale: str | None) -> None:
         await self._store.rows(
