@@ -15,11 +15,14 @@ becomes the epoch second it names (`iso_epoch`, registered on the connection); N
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from typing import Any
 
 from bot.times import moment
+
+log = logging.getLogger(__name__)
 
 #: The entry in MIGRATIONS: its SQLite script is made from the file's schema when it runs (`sqlite_script`).
 MARKER = "-- issue 26.3: times as epoch seconds, generated at run time (bot.storage.epoch_times)\nSELECT 1;"
@@ -35,17 +38,22 @@ def is_time_column(name: str, declared: str) -> bool:
 
 
 def iso_epoch(value: Any) -> int | None:
-    """A stored moment (ISO text in any offset, or a number already) as whole epoch seconds."""
+    """A stored moment (ISO text in any offset, or a number already) as whole epoch seconds; None for NULL and
+    for text that names no moment (the bot never wrote such; the column's NOT NULL then takes 0, see below)."""
     if value is None:
         return None
     if isinstance(value, bytes):
-        value = value.decode()
+        value = value.decode(errors="replace")
     if isinstance(value, int | float):
         return int(value)
     text = str(value).strip()
     if re.fullmatch(r"-?\d+(\.\d*)?", text):
         return int(float(text))
-    return int(moment(text.replace("Z", "+00:00").replace("z", "+00:00")).timestamp())
+    try:
+        return int(moment(text.replace("Z", "+00:00").replace("z", "+00:00")).timestamp())
+    except ValueError:
+        log.warning("a stored time that names no moment became %s: %r", "NULL or 0", text[:40])
+        return None
 
 
 def _quote(name: str) -> str:
@@ -85,7 +93,13 @@ def sqlite_script(conn: sqlite3.Connection) -> str:
             )
         ]
         names = ", ".join(_quote(c) for c in columns)
-        values = ", ".join(f"iso_epoch({_quote(c)})" if c in times else _quote(c) for c in columns)
+        required = {row[1] for row in info if row[3]}  # NOT NULL: an unreadable time becomes 0 (1970), not NULL
+        values = ", ".join(
+            (f"COALESCE(iso_epoch({_quote(c)}), 0)" if c in required else f"iso_epoch({_quote(c)})")
+            if c in times
+            else _quote(c)
+            for c in columns
+        )
         out.append(text.rstrip().rstrip(";") + ";")
         out.append(f"INSERT INTO {_quote(new)} ({names}) SELECT {values} FROM {_quote(table)};")  # noqa: S608
         out.append(f"DROP TABLE {_quote(table)};")
