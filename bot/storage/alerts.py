@@ -79,7 +79,7 @@ class AlertsRepository:
 
     async def take(self, group: AlertGroup, repeat_cutoff: Epoch) -> AlertRow:
         """Store a notification. A new key, a group firing again after it resolved (phones must ring), or a firing
-        one last posted before `repeat_cutoff` (ISO UTC) is due a new post; anything else updates the group (its
+        one last posted before `repeat_cutoff` (epoch seconds) is due a new post; anything else updates the group (its
         messages are edited). Firing again after a resolution forgets who acted on the earlier firing."""
         now = utcnow()
         self._tick += 1
@@ -180,7 +180,7 @@ class AlertsRepository:
 
     # --- where a post goes: its own messages, or a storm's digest -------------------------------------------
     async def own_posts_since(self, since: Epoch) -> int:
-        """Groups whose current post went out as messages of their own since `since` (ISO UTC)."""
+        """Groups whose current post went out as messages of their own since `since` (epoch seconds)."""
         found = await self._store.scalar(
             "SELECT COUNT(*) FROM alert_groups WHERE digest_id IS NULL AND placed_for >= ?", (since,)
         )

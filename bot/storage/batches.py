@@ -343,8 +343,8 @@ class BatchesRepository:
         return [m for m in await self.members(batch_id) if m.position in positions]
 
     async def erase_older_than(self, cutoff: Epoch) -> int:
-        """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (UTC
-        ISO) are erased, once nothing is left to send or tell (their `sends` rows are erased on their own)."""
+        """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (epoch
+        seconds) are erased, once nothing is left to send or tell (their `sends` rows are erased on their own)."""
         async with self._store.transaction() as db:
             rows = await db.rows(
                 """UPDATE batches SET text = '', state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
@@ -378,7 +378,7 @@ class BatchesRepository:
         return [BatchRow(**dict(r)) for r in rows]
 
     async def watched(self, sent_before: Epoch) -> list[BatchRow]:
-        """Batches sent before `sent_before` (ISO UTC) without their ringing notice yet (the watchdog's)."""
+        """Batches sent before `sent_before` (epoch seconds) without their ringing notice yet (the watchdog's)."""
         rows = await self._store.rows(
             """SELECT * FROM batches WHERE notice_at IS NULL AND sent_all_at IS NOT NULL AND sent_all_at < ?
                ORDER BY id""",

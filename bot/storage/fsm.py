@@ -82,7 +82,7 @@ class FsmRepository:
         await self._write(key, (await self._load(key))[0], text)
 
     async def forget_older_than(self, cutoff: Epoch) -> int:
-        """Guided steps left untouched since before `cutoff` (ISO UTC) are forgotten, with the text they kept
+        """Guided steps left untouched since before `cutoff` (epoch seconds) are forgotten, with the text they kept
         (RETENTION_DAYS; bot/services/retention.py). Returns how many."""
         rows = await self._store.rows("DELETE FROM fsm_states WHERE updated_at < ? RETURNING key", (cutoff,))
         for row in rows:

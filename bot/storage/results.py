@@ -49,7 +49,7 @@ class ResultsRepository:
     async def sent_to(
         self, msisdns: Sequence[str], since: Epoch, *, exclude: Sequence[int] = (), draft_id: int | None = None
     ) -> dict[str, SentTo]:
-        """For each of `msisdns` that got an SMS (claimed by a Send press) at or after `since` (ISO UTC), by
+        """For each of `msisdns` that got an SMS (claimed by a Send press) at or after `since` (epoch seconds), by
         anyone: the latest such SMS, who sent it and how many. Left out: sends in `exclude` (row ids), and the
         send that draft `draft_id` repeats (its preview says what became of that one)."""
         numbers = sorted(set(msisdns))
@@ -102,7 +102,7 @@ class ResultsRepository:
 
     # --- the watchdog ------------------------------------------------------------------------------------
     async def overdue(self, accepted_before: Epoch, limit: int = 50) -> list[SendRow]:
-        """Single SMS still tracked (not final) that were accepted at or before `accepted_before` (ISO UTC) and
+        """Single SMS still tracked (not final) that were accepted at or before `accepted_before` (epoch seconds) and
         whose watchdog notice was not decided yet, the earliest first."""
         rows = await self._store.rows(
             f"SELECT s.* {self._overdue} AND s.sent_at <= ? ORDER BY s.sent_at, s.id LIMIT ?",

@@ -1,5 +1,5 @@
 """What the retention sweep forgets (bot/services/retention.py): one statement per table, each taking the cutoff
-(an ISO UTC time, as every `*_at` column is written) before which its rows go.
+(epoch seconds, as every `*_at` column is written) before which its rows go.
 
 Nothing is forgotten while it can still change or is still owed to someone: a send being sent, tracked or owed
 its outcome or notice keeps its feed line and watchdog row; a batch keeps its rows until it was sent to all and

@@ -124,7 +124,7 @@ class SendsRepository:
             return _send(await db.row(sql, tuple(params)))
 
     async def expire_drafts(self, created_before: Epoch) -> list[SendRow]:
-        """Drafts created before `created_before` (ISO UTC) become expired: they can no longer send."""
+        """Drafts created before `created_before` (epoch seconds) become expired: they can no longer send."""
         now = utcnow()
         return await self._list(
             """UPDATE sends SET expired_at = ?, updated_at = ?
