@@ -100,7 +100,7 @@ async def test_an_sms_that_became_due_while_the_bot_was_down_is_told_at_start_on
         # A notice decided before a crash that never went out; the second one's SMS is final by now.
         execute(
             h,
-            "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 'x' FROM sends WHERE text = ?",
+            "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 1 FROM sends WHERE text = ?",
             [("Owed from before",), ("Decided, then a crash",)],
         )
         await h.start_bot()
