@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.db import Database, StorageError
 from bot.storage import epoch_times
+from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.templates import Saved
 from tests.support.engines import select
