@@ -26,6 +26,8 @@ def epoch(at: datetime) -> Epoch:
 
 def moment(value: Epoch | float | str) -> datetime:
     """A stored moment (epoch seconds, or ISO text of an older column) as an aware UTC datetime."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():  # epoch seconds kept as text (kv values)
+        value = int(value)
     if isinstance(value, str):
         parsed = datetime.fromisoformat(value)
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
@@ -34,4 +36,6 @@ def moment(value: Epoch | float | str) -> datetime:
 
 def seconds(value: Epoch | float | str) -> float:
     """A stored moment (either form) as epoch seconds."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
     return value if isinstance(value, int | float) else moment(value).timestamp()

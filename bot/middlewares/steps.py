@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -18,6 +17,7 @@ from aiogram.types import Message, TelegramObject
 
 from bot.storage.db import Database
 from bot.storage.fsm import key_text
+from bot.times import seconds
 from bot.ui import step_texts
 
 STEP_MINUTES = 30.0
@@ -50,7 +50,7 @@ class StepsMiddleware(BaseMiddleware):
         changed = await self.db.fsm.changed_at(key_text(state.key))
         if changed is None:
             return False
-        return self.clock() - datetime.fromisoformat(changed).timestamp() > self.minutes * 60
+        return self.clock() - seconds(changed) > self.minutes * 60
 
     async def __call__(
         self,

@@ -7,7 +7,7 @@ import contextlib
 import enum
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -21,6 +21,7 @@ from bot.sms.clean import clean_name
 from bot.storage.batches import WITHDRAWN
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
+from bot.times import now, seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -97,10 +98,9 @@ class AccessService:
     async def request_access(self, user: User, locale: str) -> Refusal:
         """Open a request (once) and tell the admins; returns what the stranger is told."""
         latest = await self.db.access.latest_for(user.id)
-        if latest is not None and latest.status == "denied" and latest.decided_at:
-            decided = datetime.fromisoformat(latest.decided_at)
-            if datetime.now(UTC) - decided < ASK_AGAIN_AFTER:
-                return Refusal.DECLINED
+        denied = latest is not None and latest.status == "denied" and latest.decided_at is not None
+        if denied and latest and now() - seconds(latest.decided_at or 0) < ASK_AGAIN_AFTER.total_seconds():
+            return Refusal.DECLINED
         request = await self.db.access.open_request(user.id, clean_name(user.full_name), user.username, locale)
         if request is not None:
             await self._notify_admins(request)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ from bot.services.notifier import Notifier
 from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
 from bot.storage.directory import Contact
+from bot.times import Epoch, now
 
 if TYPE_CHECKING:
     from bot.services.notices import AlertTexts
@@ -53,8 +54,8 @@ DIGEST_QUIET = timedelta(minutes=10)
 Bring = Callable[[int, int], Awaitable[None]]
 
 
-def _ago(delta: timedelta) -> str:
-    return (datetime.now(UTC) - delta).isoformat(timespec="seconds")
+def _ago(delta: timedelta) -> Epoch:
+    return now() - int(delta.total_seconds())
 
 
 class AlertService:
@@ -213,7 +214,7 @@ class AlertService:
         if due and (message is None or message.posted_at != group.posted_at or message.message_id is None):
             message_id = await self.notifier.send(chat_id, text, markup=markup)
             if message_id is not None:
-                await self.db.alerts.posted(group_id, chat_id, message_id, text, group.posted_at or "")
+                await self.db.alerts.posted(group_id, chat_id, message_id, text, group.posted_at or 0)
             return
         if message is None or message.message_id is None or message.shown == text:
             return

@@ -14,7 +14,6 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -27,6 +26,7 @@ from bot.sms.recipients import Recipient
 from bot.storage.batches import BatchRow, Member
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.times import Epoch, now
 
 if TYPE_CHECKING:
     from bot.services.notices import BatchNotices
@@ -59,7 +59,7 @@ async def new_batch(
         parts=parts.parts,
         locale=locale,
         origin_id=origin_id,
-        created_after=(datetime.now(UTC) - timedelta(hours=settings.draft_ttl_hours)).isoformat(timespec="seconds"),
+        created_after=now() - int(settings.draft_ttl_hours * 3600),
     )
 
 
@@ -225,9 +225,8 @@ class BatchService:
         await self.notifier.send(batch.chat_id, text, reply_to=batch.preview_message_id, markup=markup)
         await self.db.batches.notice_given(batch.id)
 
-    def watch_cutoff(self) -> str:
-        oldest = datetime.now(UTC) - timedelta(minutes=self.settings.delivery_alert_minutes)
-        return oldest.isoformat(timespec="seconds")
+    def watch_cutoff(self) -> Epoch:
+        return now() - int(self.settings.delivery_alert_minutes * 60)
 
     async def watch(self) -> int:
         """DELIVERY_ALERT_MINUTES after a batch was sent, its ringing notice goes out if it did not yet."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.services.notifier import Notifier
 from bot.storage.db import Database
+from bot.times import Epoch, epoch, seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -49,10 +50,10 @@ class SpendLimits:
         return [(window, most) for window, most in pairs if most is not None]
 
     @staticmethod
-    def _since(window: str, now: datetime) -> str:
-        return (now - timedelta(seconds=WINDOW_SECONDS[window])).isoformat(timespec="seconds")
+    def _since(window: str, now: datetime) -> Epoch:
+        return epoch(now) - WINDOW_SECONDS[window]
 
-    def bounds(self, now: datetime | None = None) -> list[tuple[str, int]]:
+    def bounds(self, now: datetime | None = None) -> list[tuple[Epoch, int]]:
         """(since, parts) for each limit that is set, for the claim's condition."""
         now = now or datetime.now(UTC)
         return [(self._since(window, now), most) for window, most in self._limits()]
@@ -72,9 +73,10 @@ class SpendLimits:
         key = WARNED_KEY.format(user_id=user_id, window=hit.window)
         now = datetime.now(UTC)
         last = await self.db.kv.get(key)
-        if last is not None and datetime.fromisoformat(last) > now - timedelta(seconds=WINDOW_SECONDS[hit.window]):
+        # The kv value: epoch seconds (older files: ISO text, read alike by bot.times.seconds).
+        if last is not None and seconds(last) > epoch(now) - WINDOW_SECONDS[hit.window]:
             return
-        await self.db.kv.set(key, now.isoformat(timespec="seconds"))
+        await self.db.kv.set(key, str(epoch(now)))
         log.warning("an operator reached a spend limit", extra={"user_id": user_id, "action": f"limit_{hit.window}"})
         person = await self.db.people.get(user_id)
         name, username = (person.name, person.username) if person is not None else ("", None)

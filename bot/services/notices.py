@@ -16,6 +16,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
+from bot.times import Epoch
 
 if TYPE_CHECKING:
     from bot.services.batch_view import BatchView
@@ -35,7 +36,7 @@ class Notice:
 class Notices(Protocol):
     """Delivery results, restarts, low balance, limits, access requests and decisions, in a person's language."""
 
-    def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at_iso: str) -> str: ...
+    def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at: Epoch) -> str: ...
 
     def delivery_actions(
         self, locale: str, send: SendRow, status: DeliveryStatus | None
@@ -94,6 +95,6 @@ class AlertTexts(Protocol):
 
     def markup(self, group: AlertRow, locale: str) -> InlineKeyboardMarkup: ...
 
-    def digest(self, groups: Sequence[AlertRow], started_at: str, locale: str) -> str: ...
+    def digest(self, groups: Sequence[AlertRow], started_at: Epoch, locale: str) -> str: ...
 
     def closed_preview(self, group: AlertRow, text: str, locale: str) -> str: ...

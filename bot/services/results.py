@@ -10,8 +10,9 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
+from bot import times
 from bot.config import Settings
 from bot.gateway.client import SmskaClient
 from bot.gateway.errors import GatewayError
@@ -19,6 +20,7 @@ from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.db import Database
 from bot.storage.models import SendRow
 from bot.storage.results import SentTo
+from bot.times import Epoch, epoch
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +125,9 @@ async def preview_facts(
 
 
 # --- the duplicate guard ------------------------------------------------------------------------------------
-def duplicate_since(settings: Settings, now: datetime | None = None) -> str:
-    """The start (ISO UTC) of the DUPLICATE_WINDOW_MINUTES window ending `now`."""
-    start = (now or datetime.now(UTC)) - timedelta(minutes=settings.duplicate_window_minutes)
-    return start.isoformat(timespec="seconds")
+def duplicate_since(settings: Settings, now: datetime | None = None) -> Epoch:
+    """The start (epoch seconds) of the DUPLICATE_WINDOW_MINUTES window ending `now`."""
+    return (epoch(now) if now is not None else times.now()) - int(settings.duplicate_window_minutes * 60)
 
 
 async def recent_sends(

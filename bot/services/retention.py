@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
 from bot.storage.db import Database
+from bot.times import Epoch, epoch
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,9 @@ class Swept:
     deleted: dict[str, int] = field(default_factory=dict)
 
 
-def iso(moment: datetime) -> str:
-    """As every `*_at` column is written (bot.storage.store.utcnow), so that strings compare as times."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+def iso(moment: datetime) -> Epoch:
+    """As every `*_at` column is written (bot.storage.store.utcnow): epoch seconds, compared as numbers."""
+    return epoch(moment)
 
 
 class Retention:

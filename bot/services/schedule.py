@@ -29,6 +29,7 @@ from bot.sms.names import Book, Entry, name_key
 from bot.sms.rotation import BadRotation, RotationArgs, When, first_handoff, read_rotation, turn_at
 from bot.storage.db import Database
 from bot.storage.schedule import OverrideRow, RotationRow
+from bot.times import seconds
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class DutySchedule:
         entry = await self._entry(
             hand.contact.id if hand.contact else None, hand.group.id if hand.group else None, book
         )
-        since = datetime.fromisoformat(hand.set_at).timestamp()
+        since = seconds(hand.set_at)
         return OnDuty("hand", entry, hand.msisdn if entry is None else None, since, None, None, hand.set_by)
 
     @property

@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ from bot.services.tracker import DeliveryTracker
 from bot.sms.parts import count_parts
 from bot.storage.db import Database
 from bot.storage.models import SendRow
-from bot.times import seconds
+from bot.times import Epoch, now, seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -138,10 +137,9 @@ class SendingService:
         return await asyncio.shield(task)
 
     # --- old drafts -----------------------------------------------------------------------------------
-    def draft_cutoff(self) -> str:
-        """Drafts created before this (ISO UTC) are older than DRAFT_TTL_HOURS."""
-        oldest = datetime.now(UTC) - timedelta(hours=self.settings.draft_ttl_hours)
-        return oldest.isoformat(timespec="seconds")
+    def draft_cutoff(self) -> Epoch:
+        """Drafts created before this (epoch seconds) are older than DRAFT_TTL_HOURS."""
+        return now() - int(self.settings.draft_ttl_hours * 3600)
 
     async def renew(self, row: SendRow) -> SendRow:
         """A fresh draft of the same SMS (number, text, sender) for an expired one."""

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -25,6 +24,7 @@ from bot.services.notifier import Notifier
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import SendRow, TrackingRow
+from bot.times import Epoch, seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -184,9 +184,9 @@ class DeliveryTracker:
     def _observe_final(self, send: SendRow, status: DeliveryStatus, now: float) -> None:
         if send.sent_at is None:
             return
-        seconds = max(0.0, now - datetime.fromisoformat(send.sent_at).timestamp())
+        taken = max(0.0, now - seconds(send.sent_at))
         for observe in self.finals:
-            observe(status.kind.value, seconds)
+            observe(status.kind.value, taken)
 
     def _notify_later(self, send: SendRow, status: DeliveryStatus | None) -> None:
         """The notice goes out in its own task: the notifier spaces notices to Telegram's limits (1/s per chat),
@@ -217,7 +217,7 @@ class DeliveryTracker:
         """Tell the operator: the 'accepted' message is edited to the outcome, and a short reply makes the
         phone ring (an edit alone is silent)."""
         locale = await self.locale_for(send)
-        text = self.notices.delivery(locale, send, status, self._now_iso())
+        text = self.notices.delivery(locale, send, status, self._now())
         markup = self.notices.delivery_actions(locale, send, status)  # what to do next (issue 17)
         # The message that shows the outcome; the pressed preview when the press has not stored it yet (it will
         # show the outcome there: `settle` puts the final word back if the press's "Sent to" came after this).
@@ -239,5 +239,5 @@ class DeliveryTracker:
         text = self.notices.delivery(locale, send, status, send.final_at)
         await self.notifier.edit(send.chat_id, message_id, text, self.notices.delivery_actions(locale, send, status))
 
-    def _now_iso(self) -> str:
-        return datetime.fromtimestamp(self.clock(), UTC).isoformat()
+    def _now(self) -> Epoch:
+        return int(self.clock())

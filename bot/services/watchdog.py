@@ -14,13 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.times import seconds
 
 if TYPE_CHECKING:
     from bot.services.notices import Notices
@@ -89,14 +89,14 @@ class Watchdog:
         earliest = await self.db.results.next_overdue()
         if earliest is None:
             return self.window
-        due = datetime.fromisoformat(earliest).timestamp() + self.window
+        due = seconds(earliest) + self.window
         return min(self.window, max(0.0, due - self.clock()))
 
     async def run_due(self) -> int:
         """Alert every SMS that is due; returns how many notices were given."""
         given = 0
         while not self._stopping.is_set():
-            cutoff = datetime.fromtimestamp(self.clock() - self.window, UTC).isoformat(timespec="seconds")
+            cutoff = int(self.clock() - self.window)
             due = await self.db.results.overdue(cutoff, limit=BATCH)
             if not due:
                 break

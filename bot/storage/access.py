@@ -7,9 +7,10 @@ from typing import Any
 from bot.storage.models import AccessRequest
 from bot.storage.people import PeopleRepository
 from bot.storage.store import Statements, Store, utcnow
+from bot.times import Epoch
 
 
-async def _audit(db: Statements, at: str, actor_id: int, action: str, target_id: int) -> None:
+async def _audit(db: Statements, at: Epoch, actor_id: int, action: str, target_id: int) -> None:
     await db.rows(
         "INSERT INTO audit_log (at, actor_id, action, target_id) VALUES (?, ?, ?, ?)", (at, actor_id, action, target_id)
     )

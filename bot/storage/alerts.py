@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bot.storage.batches import BatchRow
 from bot.storage.models import SendRow
 from bot.storage.store import Store, utcnow
+from bot.times import Epoch
 
 if TYPE_CHECKING:
     from bot.services.alert_payload import AlertGroup
@@ -36,14 +37,14 @@ class AlertRow:
     firing: int
     total: int
     external_url: str
-    received_at: str
-    posted_at: str | None
-    resolved_at: str | None
+    received_at: Epoch
+    posted_at: Epoch | None
+    resolved_at: Epoch | None
     wanted_at: str | None
     acted_by: int | None = None  # who sent its SMS to duty (the latest one), when, and which send it was
-    acted_at: str | None = None
+    acted_at: Epoch | None = None
     acted_send: int | None = None
-    placed_for: str | None = None  # the `posted_at` whose place was decided (own messages or a digest)
+    placed_for: Epoch | None = None  # the `posted_at` whose place was decided (own messages or a digest)
     digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
     taken_by: int | None = None  # ✋ who took it and when (epoch seconds); the ladder stops for a taken group
     taken_at: int | None = None
@@ -60,7 +61,7 @@ class AlertMessage:
     chat_id: int
     message_id: int | None
     shown: str | None
-    posted_at: str
+    posted_at: Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,8 @@ class Digest:
     """A storm's digest: the groups past the first few a minute, listed in one message per chat."""
 
     id: int
-    started_at: str
-    last_at: str
+    started_at: Epoch
+    last_at: Epoch
     wanted_at: str | None
 
 
@@ -78,9 +79,9 @@ class AlertsRepository:
         self._store = store
         self._tick = 0
 
-    async def take(self, group: AlertGroup, repeat_cutoff: str) -> AlertRow:
+    async def take(self, group: AlertGroup, repeat_cutoff: Epoch) -> AlertRow:
         """Store a notification. A new key, a group firing again after it resolved (phones must ring), or a firing
-        one last posted before `repeat_cutoff` (ISO UTC) is due a new post; anything else updates the group (its
+        one last posted before `repeat_cutoff` (epoch seconds) is due a new post; anything else updates the group (its
         messages are edited). Firing again after a resolution forgets who acted on the earlier firing."""
         now = utcnow()
         self._tick += 1
@@ -147,7 +148,7 @@ class AlertsRepository:
         )
         return AlertMessage(**dict(row)) if row is not None else None
 
-    async def posted(self, group_id: int, chat_id: int, message_id: int, text: str, posted_at: str) -> None:
+    async def posted(self, group_id: int, chat_id: int, message_id: int, text: str, posted_at: Epoch) -> None:
         await self._store.rows(
             """INSERT INTO alert_messages (group_id, chat_id, message_id, shown, posted_at) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (group_id, chat_id) DO UPDATE SET message_id = excluded.message_id,
@@ -180,8 +181,8 @@ class AlertsRepository:
         return {int(r[0]) for r in rows}
 
     # --- where a post goes: its own messages, or a storm's digest -------------------------------------------
-    async def own_posts_since(self, since: str) -> int:
-        """Groups whose current post went out as messages of their own since `since` (ISO UTC)."""
+    async def own_posts_since(self, since: Epoch) -> int:
+        """Groups whose current post went out as messages of their own since `since` (epoch seconds)."""
         found = await self._store.scalar(
             "SELECT COUNT(*) FROM alert_groups WHERE digest_id IS NULL AND placed_for >= ?", (since,)
         )
@@ -238,11 +239,11 @@ class AlertsRepository:
         )
         return {int(r[0]) for r in rows}
 
-    def _wanted(self, now: str) -> str:
+    def _wanted(self, now: Epoch) -> str:
         self._tick += 1
         return f"{now}#{self._tick}"
 
-    async def current_digest(self, quiet_since: str) -> int | None:
+    async def current_digest(self, quiet_since: Epoch) -> int | None:
         """The digest that took a group since `quiet_since` (the storm goes on), if any."""
         found = await self._store.scalar(
             "SELECT id FROM alert_digests WHERE last_at >= ? ORDER BY id DESC LIMIT 1", (quiet_since,)
@@ -289,7 +290,7 @@ class AlertsRepository:
         )
         if row is None:
             return None
-        return AlertMessage(digest_id, chat_id, row["message_id"], row["shown"], "")
+        return AlertMessage(digest_id, chat_id, row["message_id"], row["shown"], 0)
 
     async def digest_shown(self, digest_id: int, chat_id: int, message_id: int, text: str) -> None:
         await self._store.rows(

@@ -17,6 +17,7 @@ from bot.sms.recipients import Recipient
 from bot.storage.models import SendRow
 from bot.storage.sends import SPENT_SQL
 from bot.storage.store import Row, Store, utcnow
+from bot.times import Epoch
 
 CANCELLED_BY_OPERATOR = "cancelled"  # /cancel (the Cancel button leaves cancel_reason NULL)
 REPLACED = "replaced"  # a newer preview of the same SMS (the same text to one of the same numbers)
@@ -36,12 +37,12 @@ class BatchRow:
     state: str  # draft | pressed | cancelled
     cancel_reason: str | None
     preview_message_id: int | None
-    created_at: str
-    pressed_at: str | None
-    sent_all_at: str | None  # every recipient attempted and its outcome written
-    notice_at: str | None  # the one ringing notice was decided (kind: 'final' | 'watchdog')
+    created_at: Epoch
+    pressed_at: Epoch | None
+    sent_all_at: Epoch | None  # every recipient attempted and its outcome written
+    notice_at: Epoch | None  # the one ringing notice was decided (kind: 'final' | 'watchdog')
     notice_kind: str | None
-    notice_given_at: str | None
+    notice_given_at: Epoch | None
     opened_after: int = 0  # the highest `sends` id when this draft was made: single drafts up to it are older
     origin_id: int | None = None  # the batch whose 🔁 Resend opened it
 
@@ -55,11 +56,11 @@ class Member:
     msisdn: str
     name: str | None
     send_id: int | None
-    attempted_at: str | None
-    done_at: str | None
+    attempted_at: Epoch | None
+    done_at: Epoch | None
     state: str | None = None
     final: int = 0
-    final_at: str | None = None
+    final_at: Epoch | None = None
     status_code: int | None = None
     error_text: str | None = None
     gateway_id: str | None = None  # the gateway's id of its SMS (the summary names an unknown one's)
@@ -91,7 +92,7 @@ class BatchesRepository:
         parts: int,
         locale: str | None,
         origin_id: int | None = None,
-        created_after: str = "",
+        created_after: Epoch = 0,
     ) -> BatchRow | None:
         """The draft and its recipients, in one transaction. With `origin_id` (🔁 Resend on that batch's summary):
         None when a draft opened from it is still open (the unique index decides: a double press opens one); one
@@ -196,9 +197,9 @@ class BatchesRepository:
         batch_id: int,
         user_id: int,
         preview_message_id: int | None,
-        limits: Sequence[tuple[str, int]] = (),
+        limits: Sequence[tuple[Epoch, int]] = (),
         *,
-        created_after: str = "",
+        created_after: Epoch = 0,
     ) -> tuple[BatchRow | None, int | None]:
         """The one press: draft -> pressed, and a claimed `sends` row (state `sending`) for every recipient, in one
         transaction; exactly one caller ever gets the batch. Each of `limits` (since, parts) holds for the whole
@@ -346,9 +347,9 @@ class BatchesRepository:
                 )
                 await db.rows("UPDATE sends SET outcome_owed_at = NULL WHERE id = ?", (m.send_id,))
 
-    async def erase_older_than(self, cutoff: str) -> int:
-        """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (UTC
-        ISO) are erased, once nothing is left to send or tell (their `sends` rows are erased on their own)."""
+    async def erase_older_than(self, cutoff: Epoch) -> int:
+        """RETENTION_DAYS: the text and the recipients' numbers and names of batches created before `cutoff` (epoch
+        seconds) are erased, once nothing is left to send or tell (their `sends` rows are erased on their own)."""
         async with self._store.transaction() as db:
             rows = await db.rows(
                 """UPDATE batches SET text = '', state = CASE WHEN state = 'draft' THEN 'cancelled' ELSE state END
@@ -381,8 +382,8 @@ class BatchesRepository:
         )
         return [BatchRow(**dict(r)) for r in rows]
 
-    async def watched(self, sent_before: str) -> list[BatchRow]:
-        """Batches sent before `sent_before` (ISO UTC) without their ringing notice yet (the watchdog's)."""
+    async def watched(self, sent_before: Epoch) -> list[BatchRow]:
+        """Batches sent before `sent_before` (epoch seconds) without their ringing notice yet (the watchdog's)."""
         rows = await self._store.rows(
             """SELECT * FROM batches WHERE notice_at IS NULL AND sent_all_at IS NOT NULL AND sent_all_at < ?
                ORDER BY id""",

@@ -22,6 +22,7 @@ shares the one connection and its one asyncio lock (`bot.storage.store`), whiche
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -30,6 +31,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.sms.names import name_key
+from bot.storage import epoch_times
 from bot.storage.access import AccessRepository
 from bot.storage.alerts import AlertsRepository
 from bot.storage.batches import BatchesRepository
@@ -148,6 +150,8 @@ class Database:
     async def _prepare(self, conn: aiosqlite.Connection, path: Path) -> None:
         # Migration 15 folds stored names again with the Python fold (SQLite's own folds ASCII only).
         await conn.create_function("name_fold", 1, name_key, deterministic=True)
+        # Migration 18 reads ISO times with Python's reader (any offset, 'Z', microseconds).
+        await conn.create_function("iso_epoch", 1, epoch_times.iso_epoch, deterministic=True)
         await conn.execute("PRAGMA busy_timeout = 5000")
         await conn.execute("PRAGMA foreign_keys = ON")
         try:
@@ -167,10 +171,12 @@ class Database:
         await conn.execute("PRAGMA foreign_keys = OFF")
         for number in range(version + 1, LATEST + 1):
             log.info("applying database migration %d", number)
+            text = MIGRATIONS[number - 1]
+            if text == epoch_times.MARKER:  # made from this file's schema (bot/storage/epoch_times.py)
+                with contextlib.closing(sqlite3.connect(path)) as reader:  # the schema only, before BEGIN
+                    text = epoch_times.sqlite_script(reader)
             # executescript commits on its own; the version bump is inside the same script.
-            await conn.executescript(
-                f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{text}\nPRAGMA user_version = {number};\nCOMMIT;")
             broken = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
             if broken:  # pragma: no cover - a migration's own bug; said, not hidden
                 log.warning("database migration %d left %d rows without their parent rows", number, len(broken))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.storage.store import Row, Statements, utcnow
+from bot.times import Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +17,8 @@ class Contact:
     name_key: str
     msisdn: str
     added_by: int
-    added_at: str
-    updated_at: str
+    added_at: Epoch
+    updated_at: Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,8 @@ class Group:
     name: str
     name_key: str
     added_by: int
-    added_at: str
-    updated_at: str
+    added_at: Epoch
+    updated_at: Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class Duty:
     group: Group | None
     msisdn: str | None
     set_by: int
-    set_at: str
+    set_at: Epoch
 
 
 class NotYours(Exception):

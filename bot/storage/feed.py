@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.storage.store import Store, utcnow
+from bot.times import Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class FeedLine:
     message_id: int | None
     shown: str | None
     wanted_at: str | None
-    created_at: str
+    created_at: Epoch
 
 
 class FeedRepository:

@@ -16,6 +16,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
 from bot.storage.store import Store, utcnow
+from bot.times import Epoch
 
 EMPTY = "{}"
 CACHED = 1024  # guided steps remembered in memory, the most recently used; the rest are read again when needed
@@ -70,10 +71,10 @@ class FsmRepository:
         value = json.loads(data)
         return state, value if isinstance(value, dict) else {}
 
-    async def changed_at(self, key: str) -> str | None:
-        """When the step of `key` last changed (UTC, ISO); None when nothing is stored."""
+    async def changed_at(self, key: str) -> Epoch | None:
+        """When the step of `key` last changed (epoch seconds); None when nothing is stored."""
         at = await self._store.scalar("SELECT updated_at FROM fsm_states WHERE key = ?", (key,))
-        return None if at is None else str(at)
+        return None if at is None else int(at)
 
     async def set_state(self, key: str, state: str | None) -> None:
         await self._write(key, state, (await self._load(key))[1])
@@ -84,8 +85,8 @@ class FsmRepository:
             raise StateTooLarge(f"a guided step's data of {len(text.encode())} bytes (at most {MAX_STATE_BYTES})")
         await self._write(key, (await self._load(key))[0], text)
 
-    async def forget_older_than(self, cutoff: str) -> int:
-        """Guided steps left untouched since before `cutoff` (ISO UTC) are forgotten, with the text they kept
+    async def forget_older_than(self, cutoff: Epoch) -> int:
+        """Guided steps left untouched since before `cutoff` (epoch seconds) are forgotten, with the text they kept
         (RETENTION_DAYS; bot/services/retention.py). Returns how many."""
         rows = await self._store.rows("DELETE FROM fsm_states WHERE updated_at < ? RETURNING key", (cutoff,))
         for row in rows:

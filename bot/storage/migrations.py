@@ -5,6 +5,7 @@ Append new migrations at the end; never edit one that has shipped (an operator's
 
 from __future__ import annotations
 
+from bot.storage import epoch_times
 from bot.storage.migrations_later import LATER
 
 MIGRATIONS: list[str] = [
@@ -316,4 +317,6 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     # 15: SQLite files fold their stored names again (`name_fold`, a Python function on the connection). A
     # PostgreSQL database is new with this release: its keys were written with the new fold already.
     15: "SELECT 1;",
+    # Issue 26.3: text times -> BIGINT epoch seconds, the columns found by name and type (bot.storage.epoch_times).
+    MIGRATIONS.index(epoch_times.MARKER) + 1: epoch_times.POSTGRES,
 }

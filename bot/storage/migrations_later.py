@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped (an operator's
 
 from __future__ import annotations
 
+from bot.storage import epoch_times
+
 LATER: list[str] = [
     # 10: duty by schedule (issue 29): a rotation, an override of it until the next handoff, and the handoff
     # last posted to the team feed. Moments are epoch seconds (REAL), compared as numbers.
@@ -194,4 +196,8 @@ LATER: list[str] = [
         taken_at   INTEGER NOT NULL
     );
     """,
+    # 19 (issue 26.3): every stored moment as INTEGER epoch seconds (bot.times) on both engines, compared as
+    # numbers. The script is made when it runs, from the file's own schema (bot/storage/epoch_times.py), so it
+    # converts exactly the TEXT time columns the file has; keep it the LAST migration of its release.
+    epoch_times.MARKER,
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.times import Epoch
+
 
 @dataclass(frozen=True, slots=True)
 class Operator:
@@ -11,7 +13,7 @@ class Operator:
     role: str  # 'admin' | 'operator'
     name: str
     added_by: int | None
-    added_at: str
+    added_at: Epoch
     active: int
 
     @property
@@ -26,7 +28,7 @@ class Person:
     username: str | None
     locale: str | None
     last_locale: str | None
-    last_seen_at: str | None
+    last_seen_at: Epoch | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,9 @@ class AccessRequest:
     username: str | None
     locale: str | None
     status: str  # 'pending' | 'approved' | 'denied'
-    created_at: str
+    created_at: Epoch
     decided_by: int | None
-    decided_at: str | None
+    decided_at: Epoch | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +65,15 @@ class SendRow:
     status_name: str | None
     final: int
     locale: str | None
-    created_at: str
-    sent_at: str | None
-    final_at: str | None
-    updated_at: str
-    outcome_owed_at: str | None  # failed or unknown, and its operator not shown that yet
-    notice_owed_at: str | None  # tracking ended, and its operator not told yet
-    claimed_at: str | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
-    erased_at: str | None = None  # RETENTION_DAYS: its text and number were erased then
-    expired_at: str | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
+    created_at: Epoch
+    sent_at: Epoch | None
+    final_at: Epoch | None
+    updated_at: Epoch
+    outcome_owed_at: Epoch | None  # failed or unknown, and its operator not shown that yet
+    notice_owed_at: Epoch | None  # tracking ended, and its operator not told yet
+    claimed_at: Epoch | None = None  # the Send press that moved it out of `draft` (spend limits count from it)
+    erased_at: Epoch | None = None  # RETENTION_DAYS: its text and number were erased then
+    expired_at: Epoch | None = None  # a draft older than DRAFT_TTL_HOURS: it can no longer send
     recipient_name: str | None = None  # the contact's name when it was addressed by one (issue 16)
     recipient_via: str | None = None  # how it was chosen: "duty", "group:<name>" (Recipient.via; issue 23.11)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.storage.models import SendRow
 from bot.storage.store import Store, utcnow
+from bot.times import Epoch
 
 #: The watchdog's SMS are single sends; a send that belongs to a batch gets the batch's own watchdog notice.
 WATCHDOG_SINGLE_SENDS_SQL = "NOT EXISTS (SELECT 1 FROM batch_members m WHERE m.send_id = s.id)"
@@ -46,9 +47,9 @@ class ResultsRepository:
 
     # --- the duplicate guard -----------------------------------------------------------------------------
     async def sent_to(
-        self, msisdns: Sequence[str], since: str, *, exclude: Sequence[int] = (), draft_id: int | None = None
+        self, msisdns: Sequence[str], since: Epoch, *, exclude: Sequence[int] = (), draft_id: int | None = None
     ) -> dict[str, SentTo]:
-        """For each of `msisdns` that got an SMS (claimed by a Send press) at or after `since` (ISO UTC), by
+        """For each of `msisdns` that got an SMS (claimed by a Send press) at or after `since` (epoch seconds), by
         anyone: the latest such SMS, who sent it and how many. Left out: sends in `exclude` (row ids), and the
         send that draft `draft_id` repeats (its preview says what became of that one)."""
         numbers = sorted(set(msisdns))
@@ -100,8 +101,8 @@ class ResultsRepository:
         return None if row is None else SendRow(**dict(row))
 
     # --- the watchdog ------------------------------------------------------------------------------------
-    async def overdue(self, accepted_before: str, limit: int = 50) -> list[SendRow]:
-        """Single SMS still tracked (not final) that were accepted at or before `accepted_before` (ISO UTC) and
+    async def overdue(self, accepted_before: Epoch, limit: int = 50) -> list[SendRow]:
+        """Single SMS still tracked (not final) that were accepted at or before `accepted_before` (epoch seconds) and
         whose watchdog notice was not decided yet, the earliest first."""
         rows = await self._store.rows(
             f"SELECT s.* {self._overdue} AND s.sent_at <= ? ORDER BY s.sent_at, s.id LIMIT ?",
@@ -109,10 +110,11 @@ class ResultsRepository:
         )
         return [SendRow(**dict(r)) for r in rows]
 
-    async def next_overdue(self) -> str | None:
-        """When (ISO UTC) the earliest SMS that may still get a watchdog notice was accepted; None: there is none."""
+    async def next_overdue(self) -> Epoch | None:
+        """When (epoch seconds) the earliest SMS that may still get a watchdog notice was accepted; None: there is
+        none."""
         value = await self._store.scalar(f"SELECT MIN(s.sent_at) {self._overdue}")
-        return None if value is None else str(value)
+        return None if value is None else int(value)
 
     async def decide_alert(self, send_id: int) -> bool:
         """The watchdog's notice of this SMS is decided and recorded as given, before it is sent: True for the

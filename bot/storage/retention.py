@@ -1,5 +1,5 @@
 """What the retention sweep forgets (bot/services/retention.py): one statement per table, each taking the cutoff
-(an ISO UTC time, as every `*_at` column is written) before which its rows go.
+(epoch seconds, as every `*_at` column is written) before which its rows go.
 
 Nothing is forgotten while it can still change or is still owed to someone: a send being sent, tracked or owed
 its outcome or notice keeps its feed line and watchdog row; a batch keeps its rows until it was sent to all and
@@ -11,6 +11,7 @@ of it stay.
 from __future__ import annotations
 
 from bot.storage.store import Store
+from bot.times import Epoch
 
 #: A send that is settled: nothing is being sent, tracked or owed for it (the same test as the send log's erasure).
 SETTLED_SEND = """s.state != 'sending' AND s.outcome_owed_at IS NULL AND s.notice_owed_at IS NULL
@@ -25,7 +26,7 @@ class RetentionRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def alert_groups(self, *, resolved_before: str, received_before: str) -> int:
+    async def alert_groups(self, *, resolved_before: Epoch, received_before: Epoch) -> int:
         """Alert groups resolved before `resolved_before`, and any group (one that never resolved: the source
         stopped sending) last heard of before `received_before`, with their messages (ON DELETE CASCADE).
         A group whose messages are being drawn waits. `resolved_at` is the `received_at` of the resolving
@@ -49,7 +50,7 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def feed_lines(self, before: str) -> int:
+    async def feed_lines(self, before: Epoch) -> int:
         """The team feed's lines (each holds the number, the name and with TEAM_FEED_TEXT the text it shows)
         created before `before`, unless their send or batch is still unsettled. The message in the team chat
         stays as Telegram keeps it; only the bot's copy goes."""
@@ -65,7 +66,7 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def access_requests(self, before: str) -> int:
+    async def access_requests(self, before: Epoch) -> int:
         """Access requests decided before `before`, with the admins' messages that showed them (ON DELETE
         CASCADE). A pending one stays; a denial matters for a day only (bot/services/access.py)."""
         rows = await self._store.rows(
@@ -73,11 +74,11 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def audit_log(self, before: str) -> int:
+    async def audit_log(self, before: Epoch) -> int:
         rows = await self._store.rows("DELETE FROM audit_log WHERE at < ? RETURNING id", (before,))
         return len(rows)
 
-    async def batches(self, before: str, *, sent_too: bool) -> int:
+    async def batches(self, before: Epoch, *, sent_too: bool) -> int:
         """Batches (sends to several recipients) created before `before` and settled, with their member rows
         (ON DELETE CASCADE); with `sent_too` False only those never pressed (previews: the send log keeps a
         pressed one). Their recipients' `sends` rows stay in the send log."""
@@ -88,7 +89,7 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def delivery_alerts(self, before: str) -> int:
+    async def delivery_alerts(self, before: Epoch) -> int:
         """The watchdog's notices decided before `before` and given, once their SMS is no longer tracked (a
         tracked SMS without its row would be noticed again)."""
         rows = await self._store.rows(
@@ -100,7 +101,7 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def resends(self, before: str) -> int:
+    async def resends(self, before: Epoch) -> int:
         """Which send a draft repeated, for drafts made before `before` that can no longer send (the preview
         is long expired)."""
         rows = await self._store.rows(
@@ -112,7 +113,7 @@ class RetentionRepository:
         )
         return len(rows)
 
-    async def seen_updates(self, before: str) -> int:
+    async def seen_updates(self, before: Epoch) -> int:
         """Remembered update ids seen before `before` (Telegram redelivers an update for 24 hours at most)."""
         rows = await self._store.rows("DELETE FROM seen_updates WHERE seen_at < ? RETURNING update_id", (before,))
         return len(rows)

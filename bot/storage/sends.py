@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.storage.models import SendRow
 from bot.storage.store import Row, Store, utcnow
+from bot.times import Epoch
 
 #: Why a draft was cancelled, kept in its `error_text` (a cancelled draft has no error): /cancel, or a newer
 #: draft to the same number or with the same text. The Cancel button leaves it NULL.
@@ -96,9 +97,9 @@ class SendsRepository:
         send_id: int,
         user_id: int,
         preview_message_id: int | None = None,
-        limits: Sequence[tuple[str, int]] = (),
+        limits: Sequence[tuple[Epoch, int]] = (),
         *,
-        created_after: str = "",
+        created_after: Epoch = 0,
     ) -> SendRow | None:
         """draft -> sending in one conditional UPDATE: exactly one caller ever gets the row of a draft. The pressed
         preview's id is kept when the draft does not know it yet (a press can overtake the handler that sent the
@@ -122,8 +123,8 @@ class SendsRepository:
             await db.serialise(user_id)
             return _send(await db.row(sql, tuple(params)))
 
-    async def expire_drafts(self, created_before: str) -> list[SendRow]:
-        """Drafts created before `created_before` (ISO UTC) become expired: they can no longer send."""
+    async def expire_drafts(self, created_before: Epoch) -> list[SendRow]:
+        """Drafts created before `created_before` (epoch seconds) become expired: they can no longer send."""
         now = utcnow()
         return await self._list(
             """UPDATE sends SET expired_at = ?, updated_at = ?
@@ -131,8 +132,8 @@ class SendsRepository:
             (now, now, created_before),
         )
 
-    async def parts_spent(self, user_id: int, sinces: Sequence[str]) -> list[int]:
-        """SMS parts this operator's presses sent (or may have sent) since each of `sinces` (UTC ISO), in one
+    async def parts_spent(self, user_id: int, sinces: Sequence[Epoch]) -> list[int]:
+        """SMS parts this operator's presses sent (or may have sent) since each of `sinces` (epoch seconds), in one
         trip."""
         if not sinces:
             return []
@@ -185,7 +186,7 @@ class SendsRepository:
             (REPLACED, utcnow(), user_id, opened_after, text, batch_id),
         )
 
-    async def retire_expired(self, send_id: int, user_id: int, created_before: str) -> SendRow | None:
+    async def retire_expired(self, send_id: int, user_id: int, created_before: Epoch) -> SendRow | None:
         """An expired draft is marked EXPIRED (in `error_text`; it stays an expired draft), in one conditional
         UPDATE: of many presses on it, only the one that gets the row back opens a fresh preview."""
         now = utcnow()
@@ -275,7 +276,7 @@ class SendsRepository:
                ORDER BY id"""
         )
 
-    async def erase_older_than(self, cutoff: str) -> int:
+    async def erase_older_than(self, cutoff: Epoch) -> int:
         """RETENTION_DAYS: the text and number of sends created before `cutoff` (UTC ISO) are erased; who sent
         it, when and what became of it stay. A send still being sent, tracked or owed to its operator waits; an
         old draft can no longer be sent (cancelled). Returns how many were erased."""

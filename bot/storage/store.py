@@ -18,12 +18,12 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 
 from bot.storage.dialect import SQLITE, Dialect
+from bot.times import Epoch, now
 
 #: A row as a repository sees it: sqlite3.Row or asyncpg.Record. Both index by position and by column name,
 #: iterate over their values, slice, and turn into a dict with `dict(row)`.
@@ -45,8 +45,9 @@ class DatabaseUnavailable(DatabaseError):
     at the next statement."""
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utcnow() -> Epoch:
+    """Now, as every time column stores it: whole epoch seconds (bot.times)."""
+    return now()
 
 
 class Statements:

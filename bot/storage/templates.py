@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.storage.store import Statements, Store, utcnow
+from bot.times import Epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +17,9 @@ class Template:
     name: str  # as it was last saved
     text: str
     saved_by: int
-    saved_at: str
+    saved_at: Epoch
     uses: int
-    used_at: str | None
+    used_at: Epoch | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,9 @@ class Saved:
     replaced: Template | None  # what it was before, when a template of that name existed
 
 
-async def _audit(db: Statements, at: str, actor_id: int, action: str, target_id: int, details: dict[str, Any]) -> None:
+async def _audit(
+    db: Statements, at: Epoch, actor_id: int, action: str, target_id: int, details: dict[str, Any]
+) -> None:
     await db.rows(
         "INSERT INTO audit_log (at, actor_id, action, target_id, details) VALUES (?, ?, ?, ?, ?)",
         (at, actor_id, action, target_id, json.dumps(details, ensure_ascii=False)),

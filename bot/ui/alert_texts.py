@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.sms.parts import count_parts
 from bot.storage.alerts import AlertRow
+from bot.times import Epoch
 from bot.ui.alert_keyboards import alert_keyboard
 from bot.ui.speaking import Speaker
 from bot.ui.texts import first_words, when
@@ -72,7 +73,7 @@ def alert_message(group: AlertRow, settings: Settings, actor: str | None = None)
     return "\n".join(lines)
 
 
-def digest(groups: Sequence[AlertRow], started_at: str, settings: Settings) -> str:
+def digest(groups: Sequence[AlertRow], started_at: Epoch, settings: Settings) -> str:
     """A storm's digest: how many of its groups still fire, their names (bounded), how many resolved since."""
     firing = [g for g in groups if g.status == "firing"]
     resolved = len(groups) - len(firing)
@@ -170,7 +171,7 @@ class AlertTexts(Speaker):
         with self._speaking(locale):
             return alert_keyboard(group.id, sms_to_duty_button(acted=group.acted_at is not None))
 
-    def digest(self, groups: Sequence[AlertRow], started_at: str, locale: str) -> str:
+    def digest(self, groups: Sequence[AlertRow], started_at: Epoch, locale: str) -> str:
         with self._speaking(locale):
             return digest(groups, started_at, self.settings)
 

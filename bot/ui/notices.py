@@ -16,6 +16,7 @@ from bot.sms.clean import clean_name
 from bot.sms.phone import format_phone
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import AccessRequest, SendRow
+from bot.times import Epoch
 from bot.ui import keyboards, result_keyboards, result_texts
 from bot.ui.access_texts import access_digest, access_withdrawn_draft, declined
 from bot.ui.speaking import Speaker
@@ -43,8 +44,8 @@ def display_name(name: str, username: str | None, user_id: int) -> str:
 
 class Notices(Speaker):
     # --- sending and tracking -----------------------------------------------------------------------------
-    def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at_iso: str) -> str:
-        """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at_iso` (UTC)."""
+    def delivery(self, locale: str, send: SendRow, status: DeliveryStatus | None, at: Epoch) -> str:
+        """The final status of an SMS (None: none came within DELIVERY_TRACK_HOURS), as of `at` (epoch seconds)."""
         with self._speaking(locale):
             number = whom(send)
             gid = html.escape(send.gateway_id or "—")
@@ -61,7 +62,7 @@ class Notices(Speaker):
             which = _("“{text}”, sent {time}").format(
                 text=first_words(send.text), time=when(send.sent_at or send.created_at, self.settings.tz)
             )
-            sent, stamp = when(send.sent_at or send.created_at, self.settings.tz), when(at_iso, self.settings.tz)
+            sent, stamp = when(send.sent_at or send.created_at, self.settings.tz), when(at, self.settings.tz)
             # the time of the status only when it says more than the time sent just above it
             last = (
                 _("id <code>{id}</code>").format(id=gid)

@@ -19,6 +19,7 @@ from bot.sms.clean import clean_name
 from bot.sms.status import DeliveryStatus
 from bot.storage.models import SendRow
 from bot.storage.results import SentTo
+from bot.times import moment
 from bot.ui.status_texts import status_report
 from bot.ui.texts import SUPPORT_PHONE, first_words, send_again_if_urgent, status_words, when, whom
 
@@ -87,7 +88,7 @@ def sent_state(row: SendRow) -> str:
 def duplicate(hit: SentTo, viewer_id: int, window_minutes: float, now: datetime | None = None) -> str:
     """The duplicate guard's line: who sent an SMS to this number, how long ago, and its status."""
     row = hit.row
-    at = datetime.fromisoformat(row.sent_at or row.claimed_at or row.created_at)
+    at = moment(row.sent_at or row.claimed_at or row.created_at)
     since = ago(((now or datetime.now(UTC)) - at).total_seconds())
     state = sent_state(row)
     if row.user_id == viewer_id:

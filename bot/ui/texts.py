@@ -35,6 +35,7 @@ from bot.sms.recipients import LoneDigit, phone_like_start
 from bot.sms.status import DeliveryStatus, StatusKind
 from bot.storage.models import Operator, SendRow
 from bot.storage.sends import REPLACED
+from bot.times import Epoch, moment
 from bot.ui import via_texts
 
 SUPPORT_PHONE = "8 800 100-60-03"
@@ -51,10 +52,11 @@ def money(value: Decimal | str | None) -> str:
     return text[:-3] if text.endswith(".00") else text
 
 
-def when(iso_utc: str | None, tz: ZoneInfo) -> str:
-    if not iso_utc:
+def when(at: Epoch | str | None, tz: ZoneInfo) -> str:
+    """A stored moment (bot.times) as the team's local day and time."""
+    if at is None or at == "":
         return "—"
-    return datetime.fromisoformat(iso_utc).astimezone(tz).strftime("%d.%m %H:%M")
+    return moment(at).astimezone(tz).strftime("%d.%m %H:%M")
 
 
 def recipient(row: SendRow) -> str:

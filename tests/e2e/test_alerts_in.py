@@ -89,9 +89,7 @@ async def test_a_group_is_posted_once_per_repeat_window_and_edited_within_it(tmp
         assert len([m for m in admin.messages if firing(m.plain)]) == 1
         # After ALERT_REPEAT_MINUTES (the last post made 31 minutes old), a group still firing is posted again.
         with sqlite3.connect(h.db_path) as conn:
-            conn.execute(
-                "UPDATE alert_groups SET posted_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '-31 minutes')"
-            )
+            conn.execute("UPDATE alert_groups SET posted_at = CAST(strftime('%s', 'now', '-31 minutes') AS INTEGER)")
         assert (await post(h.http_url, grown)).status_code == 200
         again = await admin.wait_for(lambda m: firing(m.plain) and m.message_id != first.message_id, timeout=10)
         assert "2 of 2" in again.plain and again.button_texts == ["📨 SMS to duty"]

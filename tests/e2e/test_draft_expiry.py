@@ -4,9 +4,9 @@ offers a fresh preview of the same SMS; drafts never pressed become expired and 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
 
 from bot.devkit.harness import Harness
+from bot.times import now
 from tests.conftest import ADMIN
 from tests.support.chaos_support import eventually
 
@@ -15,7 +15,7 @@ PATIENCE = 15.0
 
 def age(rig: Harness, text: str, hours: float) -> None:
     """Make the draft of `text` `hours` old."""
-    then = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
+    then = now() - int(hours * 3600)
     with sqlite3.connect(rig.db_path) as conn:
         assert conn.execute("UPDATE sends SET created_at = ? WHERE text = ?", (then, text)).rowcount == 1
 

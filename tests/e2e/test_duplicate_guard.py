@@ -35,13 +35,11 @@ async def team(h: Harness, operator_language: str = "en") -> tuple[FakeUser, Fak
 
 def age(h: Harness, minutes: int) -> None:
     """Every send so far happened `minutes` ago."""
-    shift = f"-{minutes} minutes"
     with sqlite3.connect(h.db_path) as conn:
         for column in ("claimed_at", "sent_at", "created_at"):
             conn.execute(
-                f"UPDATE sends SET {column} = strftime('%Y-%m-%dT%H:%M:%S+00:00', {column}, ?)"
-                f" WHERE {column} IS NOT NULL",
-                (shift,),
+                f"UPDATE sends SET {column} = {column} - ? WHERE {column} IS NOT NULL",
+                (minutes * 60,),
             )
 
 

@@ -209,12 +209,9 @@ async def test_history_shows_and_orders_by_the_time_sent(rig: Harness) -> None:
     await admin.wait_for(lambda m: m.message_id == early.message_id and "Sent to" in m.plain)
     # The first draft was made a while before it was sent (23:19 in the review, sent 23:21).
     with sqlite3.connect(rig.db_path) as conn:
-        conn.execute("UPDATE sends SET created_at = '2026-01-01T20:19:00+00:00' WHERE id = 1")
-        conn.execute(
-            "UPDATE sends SET created_at = '2026-01-01T20:20:00+00:00', sent_at = '2026-01-01T20:20:30+00:00'"
-            " WHERE id = 2"
-        )
-        conn.execute("UPDATE sends SET sent_at = '2026-01-01T20:21:00+00:00' WHERE id = 1")
+        conn.execute("UPDATE sends SET created_at = 1767298740 WHERE id = 1")  # 2026-01-01 20:19 UTC
+        conn.execute("UPDATE sends SET created_at = 1767298800, sent_at = 1767298830 WHERE id = 2")
+        conn.execute("UPDATE sends SET sent_at = 1767298860 WHERE id = 1")
     await admin.send("/history")
     page = (await admin.next_message()).plain
     assert page.index("Made first, sent last") < page.index("Made second, sent first")

@@ -69,7 +69,7 @@ async def test_retention_erases_text_and_number_and_keeps_who_when_and_outcome(t
             await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
             await admin.wait_for(lambda m: "delivered" in m.plain, timeout=10)
         with sqlite3.connect(h.db_path) as conn:  # the first one was made 31 days ago
-            conn.execute("UPDATE sends SET created_at = datetime('now', '-31 days') WHERE text = 'old secret'")
+            conn.execute("UPDATE sends SET created_at = created_at - 31 * 86400 WHERE text = 'old secret'")
         await h.restart()  # the sweep runs at start-up
         old, new = rows(h.db_path)
         # Before the fix: old["text"] == "old secret" (kept forever).

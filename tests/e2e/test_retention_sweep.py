@@ -18,6 +18,7 @@ from typing import Any
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
 from bot.storage.store import utcnow
+from bot.times import moment
 from tests.conftest import ADMIN, OPERATOR
 from tests.support.alert_payloads import TOKEN, alert, alertmanager, post
 
@@ -62,7 +63,7 @@ def dump(h: Harness) -> str:
         return "\n".join(f"{t}: {row!r}" for t in tables for row in conn.execute(f"SELECT * FROM {t}"))
 
 
-async def next_second() -> str:
+async def next_second() -> int:
     """The first moment of the next second (timestamps are stored to the second): rows written from now on
     are newer than every row written before."""
     before = utcnow()
@@ -146,7 +147,7 @@ async def test_the_sweep_prunes_what_grows_keeps_what_is_newer_and_the_bot_goes_
         await admin.next_message()
         petr = h.telegram.user(2003, first_name="Petr", language_code="en")
         await round_of_everything(h, admin, oleg, "Old", OLD_NUMBER, idle=petr)
-        boundary = datetime.fromisoformat(await next_second())
+        boundary = moment(await next_second())
         old = snapshot(h)
         ivan = h.telegram.user(2004, first_name="Ivan", language_code="en")
         await round_of_everything(h, admin, oleg, "New", NEW_NUMBER, idle=ivan)
@@ -203,7 +204,7 @@ async def test_retention_days_erases_the_number_and_text_everywhere_they_were_ke
         team = h.telegram.group(TEAM)
         await team.wait_for(lambda m: "Old secret Zq1" in m.plain and "✅ delivered" in m.plain, timeout=15)
         await abandoned_step(oleg, "Old step secret Zq3")
-        boundary = datetime.fromisoformat(await next_second())
+        boundary = moment(await next_second())
         await sent(admin, f"/send {NEW_NUMBER} New secret Zq2")
         await team.wait_for(lambda m: "New secret Zq2" in m.plain and "✅ delivered" in m.plain, timeout=15)
         await abandoned_step(admin, "New step secret Zq4")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.devkit.harness import Harness
@@ -78,7 +77,7 @@ async def test_the_daily_limit_counts_across_hours_and_a_failed_send_costs_nothi
         # Age the first send by three hours: outside an hourly window, inside the daily one.
         assert h.app is not None
         for row in await h.app.db.sends._store.rows("SELECT id, claimed_at FROM sends WHERE claimed_at IS NOT NULL"):
-            aged = (datetime.fromisoformat(row["claimed_at"]) - timedelta(hours=3)).isoformat(timespec="seconds")
+            aged = int(row["claimed_at"]) - 3 * 3600
             await h.app.db.sends._store.rows("UPDATE sends SET claimed_at = ? WHERE id = ?", (aged, row["id"]))
         over = await preview(operator, "short")
         assert "in the last 24 hours" in over.plain and "✅ Send" not in over.button_texts

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.storage import epoch_times
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.templates import Saved
@@ -99,8 +100,19 @@ INSERT INTO kv (key, value) VALUES
   ('low_balance_warned', '997.00'),
   ('outcome_owed:99', '2025-05-01T00:00:00+00:00');  -- no such send: nothing to attach it to, so it stays
 """
-OWED_OUTCOMES = {6: "2025-05-04T10:06:01+00:00", 7: "2025-05-04T10:07:30+00:00"}
-OWED_NOTICES = {5: "2025-05-04T10:05:00+00:00"}
+OWED_OUTCOMES = {6: 1746353161, 7: 1746353250}  # 2025-05-04 10:06:01 and 10:07:30 UTC (issue 26.3: epoch seconds)
+OWED_NOTICES = {5: 1746353100}  # 2025-05-04 10:05:00 UTC
+
+
+def as_stored(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Rows of an older file as migration 18 leaves them: ISO times as epoch seconds."""
+    return [
+        {
+            k: epoch_times.iso_epoch(v) if isinstance(v, str) and epoch_times.is_time_column(k, "TEXT") else v
+            for k, v in r.items()
+        }
+        for r in rows
+    ]
 
 
 def dump(path: Path) -> dict[str, list[dict[str, object]]]:
@@ -153,10 +165,10 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     assert {r["seq"] for r in after["sqlite_sequence"]} == {0}
     for table in before:
         if table not in ("sends", "kv", "seen_updates"):
-            assert after[table] == before[table], table
+            assert after[table] == as_stored(before[table]), table
     added = ("outcome_owed_at", "notice_owed_at", "claimed_at", "erased_at", "expired_at", "recipient_name")  # 2-9
     added += ("recipient_via",)  # 11
-    assert [{k: v for k, v in r.items() if k not in added} for r in after["sends"]] == before["sends"]
+    assert [{k: v for k, v in r.items() if k not in added} for r in after["sends"]] == as_stored(before["sends"])
     assert {r["id"]: r["outcome_owed_at"] for r in after["sends"] if r["outcome_owed_at"]} == OWED_OUTCOMES
     assert {r["id"]: r["notice_owed_at"] for r in after["sends"] if r["notice_owed_at"]} == OWED_NOTICES
     assert after["kv"] == [r for r in before["kv"] if r["key"] in ("low_balance_warned", "outcome_owed:99")]

@@ -4,11 +4,11 @@ DELIVERY_ALERT_MINUTES after it was accepted gets ONE ringing notice (a new mess
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.devkit.harness import Harness
 from bot.devkit.telegram import BotMessage, FakeUser
+from bot.times import now
 from tests.conftest import ADMIN, OPERATOR, STRANGER
 from tests.support.engines import execute, select
 
@@ -95,12 +95,12 @@ async def test_an_sms_that_became_due_while_the_bot_was_down_is_told_at_start_on
         await sent(admin, "Owed from before")
         await h.stop_bot()
         # The first was accepted 40 minutes ago (the bot was down meanwhile).
-        ago = (datetime.now(UTC) - timedelta(minutes=40)).isoformat(timespec="seconds")
+        ago = now() - 40 * 60
         execute(h, "UPDATE sends SET sent_at = ? WHERE text = ?", [(ago, "While it was down")])
         # A notice decided before a crash that never went out; the second one's SMS is final by now.
         execute(
             h,
-            "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 'x' FROM sends WHERE text = ?",
+            "INSERT INTO delivery_alerts (send_id, decided_at) SELECT id, 1 FROM sends WHERE text = ?",
             [("Owed from before",), ("Decided, then a crash",)],
         )
         await h.start_bot()
