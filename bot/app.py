@@ -38,6 +38,7 @@ from bot.services.batch import BatchService
 from bot.services.calendar import DutyCalendar
 from bot.services.chatqueue import ChatQueue
 from bot.services.directory import Directory
+from bot.services.escalation import Escalation
 from bot.services.feed import TeamFeed
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
@@ -45,11 +46,13 @@ from bot.services.schedule import DutySchedule, OnDuty
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.services.watchdog import Watchdog
+from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
 from bot.storage.fsm import SqliteStorage
 from bot.ui import commands
 from bot.ui.alert_texts import AlertTexts
 from bot.ui.batch_texts import BatchNotices
+from bot.ui.escalation_texts import EscalationTexts
 from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
 from bot.ui.schedule_texts import ScheduleNotices
@@ -92,6 +95,7 @@ class App:
     watchdog: Watchdog | None = None  # DELIVERY_ALERT_MINUTES (built by build_app)
     batches: BatchService | None = None  # sends to several recipients (built by build_app)
     schedule: DutySchedule | None = None  # duty by rotation or calendar (issue 29; built by build_app)
+    escalation: Escalation | None = None  # the ladder's auto-SMS (issue 28; built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking."""
@@ -114,6 +118,8 @@ class App:
             self.watchdog.start()
         if self.schedule is not None:
             self.schedule.start()
+        if self.escalation is not None:
+            self.escalation.start()
         self.obs.starting = False
 
     async def close(self, drain_timeout: float = 30.0) -> None:
@@ -124,6 +130,8 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         if self.batches is not None:
             await self.batches.stop(drain_timeout)  # recipients not attempted yet go out at the next start
+        if self.escalation is not None:
+            await self.escalation.stop(drain_timeout)  # an auto-SMS in flight finishes; the rest go next time
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
@@ -230,7 +238,10 @@ async def build_app(settings: Settings) -> App:
     dp.workflow_data.update(alerts=alerts, feed=feed)
     schedule = duty_schedule(db, settings, http, notifier, queue, ScheduleNotices(i18n, settings))
     dp.workflow_data["schedule"] = schedule
-    dp.workflow_data["directory"] = Directory(db, settings.max_recipients, schedule)  # contacts, groups, duty
+    directory = Directory(db, settings.max_recipients, schedule)
+    dp.workflow_data["directory"] = directory  # contacts, groups, duty
+    escalation = escalation_engine(db, settings, i18n, sending, directory, alerts, notifier)
+    dp.workflow_data["escalation"] = escalation
     dp.workflow_data["steps"] = steps  # its clock, for the tests
     return App(
         settings=settings,
@@ -252,7 +263,42 @@ async def build_app(settings: Settings) -> App:
         watchdog=Watchdog(db=db, tracker=tracker, notices=notices, settings=settings),
         batches=batches,
         schedule=schedule,
+        escalation=escalation,
     )
+
+
+def escalation_engine(
+    db: Database,
+    settings: Settings,
+    i18n: I18n,
+    sending: SendingService,
+    directory: Directory,
+    alerts: AlertService,
+    notifier: Notifier,
+) -> Escalation:
+    """The ladder's engine, with its words: auto-SMS lines on every alert copy, the cap told to the admins; an
+    auto-SMS's result is shown on its alert, not in a notice of its own."""
+    engine = Escalation(db=db, sending=sending, directory=directory, settings=settings)
+    words = EscalationTexts(i18n, settings)
+    tracker = sending.tracker
+
+    async def lines(group: AlertRow, locale: str) -> list[str]:
+        return words.lines(await engine.shown(group), locale)
+
+    async def redraw(group_ids: list[int]) -> None:
+        alerts.wake()
+
+    async def tell_cap(cap: int) -> None:
+        for admin in settings.admin_ids:
+            locale = await db.people.locale_for(admin) or settings.default_locale
+            await notifier.send(admin, words.cap_reached(locale, cap))
+
+    alerts.extra_lines = lines
+    engine.redraw = redraw
+    engine.tell_cap = tell_cap
+    tracker.watchers.append(engine.send_changed)
+    tracker.member_final = engine.member_final(tracker.member_final)
+    return engine
 
 
 def duty_schedule(

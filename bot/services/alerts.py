@@ -72,6 +72,8 @@ class AlertService:
         # ("group" | "digest", id) -> (the wanted_at dispatched, chats whose job has not run since)
         self._open: dict[Hashable, tuple[str | None, set[int]]] = {}
         self.taken = 0  # notifications stored (tests and the storm read it)
+        # Lines added under a group's own text, in a locale: its auto-SMS and their results (issue 28, the ladder).
+        self.extra_lines: Callable[[AlertRow, str], Awaitable[list[str]]] | None = None
 
     # --- in --------------------------------------------------------------------------------------------
     async def take(self, group: AlertGroup) -> AlertRow:
@@ -80,6 +82,10 @@ class AlertService:
         self.taken += 1
         self._wake.set()
         return row
+
+    def wake(self) -> None:
+        """Groups were marked wanted from outside (an auto-SMS): draw them now."""
+        self._wake.set()
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,6 +213,8 @@ class AlertService:
         locale = self.settings.default_locale if team else await self.locale_for(chat_id)
         actor = await self._name(group.acted_by) if group.acted_by is not None else None
         text = self.texts.message(group, locale, actor)
+        if self.extra_lines is not None and (extra := await self.extra_lines(group, locale)):
+            text += "\n" + "\n".join(extra)
         markup = None if team or group.status != "firing" else self.texts.markup(group, locale)
         message = await self.db.alerts.message(group_id, chat_id)
         due = group.status == "firing" and group.posted_at is not None and not group.in_digest
