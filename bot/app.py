@@ -294,6 +294,7 @@ def escalation_engine(
             await notifier.send(admin, words.cap_reached(locale, cap))
 
     alerts.extra_lines = lines
+    alerts.on_take = engine.wake
     engine.redraw = redraw
     engine.tell_cap = tell_cap
     tracker.watchers.append(engine.send_changed)

@@ -74,6 +74,7 @@ class AlertService:
         self.taken = 0  # notifications stored (tests and the storm read it)
         # Lines added under a group's own text, in a locale: its auto-SMS and their results (issue 28, the ladder).
         self.extra_lines: Callable[[AlertRow, str], Awaitable[list[str]]] | None = None
+        self.on_take: Callable[[], None] | None = None
 
     # --- in --------------------------------------------------------------------------------------------
     async def take(self, group: AlertGroup) -> AlertRow:
@@ -81,6 +82,8 @@ class AlertService:
         row = await self.db.alerts.take(group, _ago(timedelta(minutes=self.settings.alert_repeat_minutes)))
         self.taken += 1
         self._wake.set()
+        if self.on_take is not None:
+            self.on_take()  # the ladder looks at once (a step at 0 minutes is due now)
         return row
 
     def wake(self) -> None:

@@ -97,7 +97,8 @@ class Escalation:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=TICK)
+                # Steps fall due at whole seconds (a group's first firing is kept in epoch seconds): wake just after.
+                await asyncio.wait_for(self._wake.wait(), timeout=TICK - self.clock() % 1.0 + 0.002)
             self._wake.clear()
             try:
                 await self.run_due()
@@ -221,6 +222,11 @@ class Escalation:
             await self.tell_cap(cap)
 
     async def _redraw(self, group_ids: list[int]) -> None:
+        """The copies of these groups show their auto-SMS: only groups posted as messages of their own (a storm's
+        digest lists names only), so a bundle naming 600 alerts redraws a handful."""
+        group_ids = sorted(await self.db.alerts.has_messages(group_ids))
+        if not group_ids:
+            return
         await self.db.escalation.want_groups(group_ids)
         if self.redraw is not None:
             await self.redraw(group_ids)

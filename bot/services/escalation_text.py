@@ -38,12 +38,21 @@ def bundle(names: Sequence[str], max_parts: int = MAX_PARTS) -> str:
     """Several alerts due for one number at once: every name, as many as fit, then "+N more"."""
     names = [" ".join((n or "alert").split()) for n in names]
     head = f"[FIRING] {len(names)} alerts: "
-    for shown in range(len(names), 0, -1):
+
+    def text(shown: int) -> str:
         left = len(names) - shown
-        text = head + ", ".join(names[:shown]) + (f" +{left} more" if left else "")
-        if count_parts(text).parts <= max_parts:
-            return text
-    return _fit(head + names[0] + f" +{len(names) - 1} more", max_parts)
+        return head + ", ".join(names[:shown]) + (f" +{left} more" if left else "")
+
+    if count_parts(text(len(names))).parts <= max_parts:
+        return text(len(names))
+    low, high = 0, len(names)  # the most names that fit (fewer names never need more parts)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_parts(text(middle)).parts <= max_parts:
+            low = middle
+        else:
+            high = middle - 1
+    return text(low) if low else _fit(text(1), max_parts)
 
 
 def auto_sms(alerts: Sequence[tuple[str, str]], max_parts: int = MAX_PARTS) -> str:

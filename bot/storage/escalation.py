@@ -24,6 +24,7 @@ from bot.storage.store import Store, utcnow
 ESCALATION_USER = 0
 #: `kv`: when the admins were last told that the hourly cap held auto-SMS back (epoch seconds).
 CAP_TOLD_KEY = "escalation_cap_told"
+CHUNK = 200  # item rows per INSERT (7 parameters each)
 
 
 class Conflict(Exception):
@@ -140,7 +141,7 @@ class EscalationRepository:
     ) -> SendRow:
         """One auto-SMS for these items (one number): its `sends` row (`sending`) and a row per item, together.
         Raises Conflict, writing nothing, when an item was recorded meanwhile or its group was taken, resolved or
-        fired anew."""
+        fired anew. A bundle naming 600 alerts is a few statements, not 600."""
         now = utcnow()
         async with self._store.transaction() as db:
             row = await db.row(
@@ -163,27 +164,31 @@ class EscalationRepository:
                 ),
             )
             assert row is not None
-            for item in items:
-                written = await db.row(
-                    """INSERT INTO escalation_sends (group_id, fired_at, step, msisdn, due_at, send_id, recorded_at)
-                       SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (
-                           SELECT 1 FROM alert_groups WHERE id = ? AND status = 'firing' AND taken_by IS NULL
-                              AND fired_at = ?)
-                       ON CONFLICT DO NOTHING RETURNING group_id""",
-                    (
-                        item.group_id,
-                        item.fired_at,
-                        item.step,
-                        item.msisdn,
-                        item.due_at,
-                        row["id"],
-                        at,
-                        item.group_id,
-                        item.fired_at,
-                    ),
+            ids = sorted({item.group_id for item in items})
+            marks = ",".join("?" * len(ids))
+            live = await db.rows(
+                f"""SELECT id, fired_at FROM alert_groups
+                    WHERE id IN ({marks}) AND status = 'firing' AND taken_by IS NULL""",  # noqa: S608 - marks only
+                ids,
+            )
+            firing = {(int(r[0]), r[1]) for r in live}
+            if any((item.group_id, item.fired_at) not in firing for item in items):
+                raise Conflict(items)
+            for start in range(0, len(items), CHUNK):
+                chunk = items[start : start + CHUNK]
+                values = ",".join("(?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
+                params = [
+                    value
+                    for i in chunk
+                    for value in (i.group_id, i.fired_at, i.step, i.msisdn, i.due_at, row["id"], at)
+                ]
+                written = await db.rows(
+                    f"""INSERT INTO escalation_sends (group_id, fired_at, step, msisdn, due_at, send_id, recorded_at)
+                        VALUES {values} ON CONFLICT DO NOTHING RETURNING group_id""",  # noqa: S608 - marks only
+                    params,
                 )
-                if written is None:
-                    raise Conflict(item)
+                if len(written) != len(chunk):
+                    raise Conflict(chunk)
         return SendRow(**dict(row))
 
     # --- what the copies show --------------------------------------------------------------------------
