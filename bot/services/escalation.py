@@ -60,6 +60,7 @@ class Escalation:
         self.directory = directory
         self.settings = settings
         self.clock = clock
+        self.minute = 60.0  # seconds in a ladder's minute (the playground makes it one: a ladder in seconds)
         # The app wires these: the groups whose copies must be drawn again; telling the admins of the cap.
         self.redraw: Callable[[list[int]], Awaitable[None]] | None = None
         self.tell_cap: Callable[[int], Awaitable[None]] | None = None
@@ -123,7 +124,7 @@ class Escalation:
             return 0
         now = int(self.clock())
         first = min(s.minutes for s in steps)
-        groups = await self.db.escalation.escalating(self.settings.escalate_severities, now - first * 60)
+        groups = await self.db.escalation.escalating(self.settings.escalate_severities, now - int(first * self.minute))
         if not groups:
             return 0
         recorded = await self.db.escalation.recorded([g.id for g in groups])
@@ -132,7 +133,7 @@ class Escalation:
         for group in groups:
             assert group.fired_at is not None
             for step in steps:
-                at = group.fired_at + step.minutes * 60
+                at = group.fired_at + int(step.minutes * self.minute)
                 if at > now:
                     continue
                 for person in await self._recipients(step, resolved):
@@ -143,7 +144,7 @@ class Escalation:
         if not due:
             return 0
         last = await self.db.escalation.last_to(list(due))
-        window = int(self.settings.escalation_bundle_minutes * 60)
+        window = int(self.settings.escalation_bundle_minutes * self.minute)
         cap = self.settings.escalation_sms_per_hour
         spent = await self.db.escalation.sent_since(now - HOUR + 1)
         sent, held, started = 0, False, []
