@@ -33,19 +33,18 @@ from bot.middlewares.steps import StepsMiddleware
 from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.replicas.leadership import Leadership
-from bot.replicas.lease import Leases
-from bot.replicas.orphans import MARGIN, Orphans
+from bot.replicas.orphans import Orphans
 from bot.replicas.poller import Recorded
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
 from bot.services.batch import BatchService
-from bot.services.calendar import DutyCalendar
 from bot.services.chatqueue import ChatQueue
 from bot.services.directory import Directory
+from bot.services.escalation import Escalation
 from bot.services.feed import TeamFeed
 from bot.services.notifier import Notifier
 from bot.services.retention import Retention
-from bot.services.schedule import DutySchedule, OnDuty
+from bot.services.schedule import DutySchedule
 from bot.services.sending import SendingService
 from bot.services.tracker import DeliveryTracker
 from bot.services.watchdog import Watchdog
@@ -57,6 +56,7 @@ from bot.ui.batch_texts import BatchNotices
 from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
 from bot.ui.schedule_texts import ScheduleNotices
+from bot.wiring import duty_schedule, escalation_engine, replicas
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,6 +100,7 @@ class App:
     leadership: Leadership = field(default_factory=lambda: Leadership(None, 15.0))
     recorded: Recorded = field(default_factory=Recorded)  # polling confirms an update once its id is recorded
     orphans: Orphans | None = None  # PostgreSQL: sends left `sending` by a replica that died
+    escalation: Escalation | None = None  # the ladder's auto-SMS (issue 28; built by build_app)
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking. The
@@ -132,6 +133,8 @@ class App:
         ]
         if self.batches is not None:
             stops.append(self.batches.stop(1.0))
+        if self.escalation is not None:
+            stops.append(self.escalation.stop(1.0))  # an auto-SMS in flight finishes; the rest: the next leader
         for failed in await asyncio.gather(*stops, return_exceptions=True):
             if isinstance(failed, BaseException):
                 log.warning("a background task did not stop cleanly: %r", failed)
@@ -163,6 +166,8 @@ class App:
             self.watchdog.start()
         if self.schedule is not None:
             self.schedule.start()
+        if self.escalation is not None:
+            self.escalation.start()
 
     def __post_init__(self) -> None:
         if self.leadership.leases is not None:
@@ -177,6 +182,8 @@ class App:
             await asyncio.wait(handling, timeout=drain_timeout)
         if self.batches is not None:
             await self.batches.stop(drain_timeout)  # recipients not attempted yet go out at the next start
+        if self.escalation is not None:
+            await self.escalation.stop(drain_timeout)  # an auto-SMS in flight finishes; the rest go next time
         await self.sending.wait_inflight(drain_timeout)
         await self.sending.stop_telling()
         await self.sending.stop_expiring()
@@ -285,7 +292,10 @@ async def build_app(settings: Settings) -> App:
     dp.workflow_data.update(alerts=alerts, feed=feed)
     schedule = duty_schedule(db, settings, http, notifier, queue, ScheduleNotices(i18n, settings))
     dp.workflow_data["schedule"] = schedule
-    dp.workflow_data["directory"] = Directory(db, settings.max_recipients, schedule)  # contacts, groups, duty
+    directory = Directory(db, settings.max_recipients, schedule)
+    dp.workflow_data["directory"] = directory  # contacts, groups, duty
+    escalation = escalation_engine(db, settings, i18n, sending, directory, alerts, notifier)
+    dp.workflow_data["escalation"] = escalation
     dp.workflow_data["steps"] = steps  # its clock, for the tests
     return App(
         settings=settings,
@@ -309,52 +319,8 @@ async def build_app(settings: Settings) -> App:
         schedule=schedule,
         recorded=recorded,
         **replicas(db, settings, sending, gateway.budget),
+        escalation=escalation,
     )
-
-
-def replicas(db: Database, settings: Settings, sending: SendingService, budget: float) -> dict[str, Any]:
-    """PostgreSQL: the leadership lease (on a connection of its own) and the sweep of dead replicas' sends."""
-    if db.url is None:
-        return {}
-    from bot.storage.postgres import PgStatements
-
-    leases = Leases(PgStatements(db.url, None))
-    return {
-        "leadership": Leadership(leases, settings.failover_seconds),
-        "orphans": Orphans(sending, deadline=budget + MARGIN, every=max(1.0, settings.failover_seconds / 3)),
-    }
-
-
-def duty_schedule(
-    db: Database,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    notifier: Notifier,
-    queue: ChatQueue,
-    words: ScheduleNotices,
-) -> DutySchedule:
-    """Duty by schedule, with its words: each handoff in the team feed, the calendar's failures to the admins."""
-    url = settings.duty_calendar_url
-    schedule = DutySchedule(db, settings, DutyCalendar(url, http, db.kv, settings.tz) if url is not None else None)
-
-    async def post(now: OnDuty) -> None:
-        chat = settings.team_chat_id
-        if chat is not None:
-            text = words.handoff(now)
-
-            async def job() -> None:
-                await notifier.send(chat, text)
-
-            queue.put(chat, ("handoff", now.turn), job)
-
-    async def tell_admins(failing: str | None) -> None:
-        for admin in settings.admin_ids:
-            locale = await db.people.locale_for(admin) or settings.default_locale
-            await notifier.send(admin, words.calendar(locale, failing))
-
-    schedule.post = post
-    schedule.tell_admins = tell_admins
-    return schedule
 
 
 async def set_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:

@@ -90,8 +90,14 @@ class Settings(BaseSettings):
     # Duty by schedule (issue 29): an iCalendar address (a secret: private links carry a key), read this often.
     duty_calendar_url: SecretStr | None = None
     duty_calendar_minutes: float = Field(default=5.0, gt=0)
+    # Escalation (issue 28): groups whose `severity` label is one of these escalate; auto-SMS for the whole team in
+    # any hour (20: a bad night's pages for a few people, far below a storm's hundreds); one recipient gets at most
+    # one auto-SMS in this many minutes (steps due for them meanwhile go as one).
+    escalate_severities: Annotated[list[str], NoDecode] = ["critical"]
+    escalation_sms_per_hour: int = Field(default=20, ge=1)
+    escalation_bundle_minutes: float = Field(default=10.0, ge=0)
 
-    @field_validator("smska_sender_ids", "admin_ids", mode="before")
+    @field_validator("smska_sender_ids", "admin_ids", "escalate_severities", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)

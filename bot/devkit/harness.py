@@ -41,7 +41,7 @@ class Harness:
     # postgresql://…: the bot runs on PostgreSQL; None: HARNESS_DATABASE_URL's (tests/support/engines.py sets it for a
     # test on PostgreSQL), else SQLite at `db_path`.
     database_url: str | None = None
-    clock: Callable[[], float] | None = None  # a clock the test moves, for duty's schedule (else time.time)
+    clock: Callable[[], float] | None = None  # a clock the test moves: duty's schedule, the ladder (else time.time)
     telegram: FakeTelegram = field(init=False)
     gateway: SandboxGateway = field(init=False)
     app: App | None = field(init=False, default=None)
@@ -99,6 +99,8 @@ class Harness:
         app.gateway.budget = 6.0  # an operator-facing answer stays well within a test's patience
         if self.clock is not None and app.schedule is not None:
             app.schedule.clock = self.clock
+        if self.clock is not None and app.escalation is not None:
+            app.escalation.clock = self.clock  # the ladder's steps fall due as the test moves it
         await app.start()
         self.app = app
         if self.http:

@@ -14,6 +14,7 @@ from bot.handlers import (
     contacts,
     duty,
     errors,
+    escalation,
     fallback,
     groups,
     history,
@@ -43,6 +44,7 @@ def setup_routers() -> list[Router]:
         groups.router,
         duty.router,
         rotation.router,
+        escalation.router,
         cards.router,  # a contact's and a group's card buttons
         recipients.router,  # before send: /send and the number step read names too
         recipient_answers.router,

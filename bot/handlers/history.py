@@ -8,8 +8,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.storage.db import Database
+from bot.storage.escalation import ESCALATION_USER
 from bot.storage.models import Operator
-from bot.ui import keyboards, texts
+from bot.ui import escalation_texts, keyboards, texts
 from bot.ui.callbacks import HistoryCb
 from bot.ui.messages import show
 
@@ -28,6 +29,8 @@ async def history_page(
     page = min(max(page, 0), pages - 1)
     rows = await db.sends.history(user_id=who, limit=PAGE, offset=page * PAGE)
     names = await db.people.names() if operator.is_admin else None  # admins see who sent each SMS
+    if names is not None:
+        names[ESCALATION_USER] = escalation_texts.sender()  # an auto-SMS (issue 28)
     return texts.history_page(rows, page, pages, settings.tz, names), keyboards.history_paging(page, pages)
 
 

@@ -73,6 +73,9 @@ class AlertService:
         # ("group" | "digest", id) -> (the wanted_at dispatched, chats whose job has not run since)
         self._open: dict[Hashable, tuple[str | None, set[int]]] = {}
         self.taken = 0  # notifications stored (tests and the storm read it)
+        # Lines added under a group's own text, in a locale: its auto-SMS and their results (issue 28, the ladder).
+        self.extra_lines: Callable[[AlertRow, str], Awaitable[list[str]]] | None = None
+        self.on_take: Callable[[], None] | None = None
 
     # --- in --------------------------------------------------------------------------------------------
     async def take(self, group: AlertGroup) -> AlertRow:
@@ -80,7 +83,13 @@ class AlertService:
         row = await self.db.alerts.take(group, _ago(timedelta(minutes=self.settings.alert_repeat_minutes)))
         self.taken += 1
         self._wake.set()
+        if self.on_take is not None:
+            self.on_take()  # the ladder looks at once (a step at 0 minutes is due now)
         return row
+
+    def wake(self) -> None:
+        """Groups were marked wanted from outside (an auto-SMS): draw them now."""
+        self._wake.set()
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -208,6 +217,8 @@ class AlertService:
         locale = self.settings.default_locale if team else await self.locale_for(chat_id)
         actor = await self._name(group.acted_by) if group.acted_by is not None else None
         text = self.texts.message(group, locale, actor)
+        if self.extra_lines is not None and (extra := await self.extra_lines(group, locale)):
+            text += "\n" + "\n".join(extra)
         markup = None if team or group.status != "firing" else self.texts.markup(group, locale)
         message = await self.db.alerts.message(group_id, chat_id)
         due = group.status == "firing" and group.posted_at is not None and not group.in_digest

@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.services.chatqueue import ChatQueue
 from bot.services.notifier import Notifier
 from bot.storage.db import Database
+from bot.storage.escalation import ESCALATION_USER
 from bot.storage.feed import FeedLine
 from bot.storage.models import SendRow
 
@@ -172,8 +173,8 @@ class TeamFeed:
     async def _render(self, line: FeedLine) -> str | None:
         if line.kind == "send":
             row = await self.db.sends.get(int(line.ref))
-            if row is None or row.state in ("draft", "cancelled"):
-                return None
+            if row is None or row.state in ("draft", "cancelled") or row.user_id == ESCALATION_USER:
+                return None  # an auto-SMS is shown on its alert's line (issue 28)
             return self.texts.send_line(row, await self._who(row.user_id))
         if line.kind == "batch" and self.batch_rows is not None:
             rows = [r for r in await self.batch_rows(line.ref) if r.state not in ("draft", "cancelled")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import times
 from bot.storage.batches import BatchRow
 from bot.storage.models import SendRow
 from bot.storage.store import Store, utcnow
@@ -48,6 +49,7 @@ class AlertRow:
     digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
     taken_by: int | None = None  # ✋ who took it and when (epoch seconds); the ladder stops for a taken group
     taken_at: int | None = None
+    fired_at: int | None = None  # when it was first received as firing, epoch seconds (the ladder counts from it)
 
     @property
     def in_digest(self) -> bool:
@@ -89,8 +91,8 @@ class AlertsRepository:
         firing = group.status == "firing"
         row = await self._store.row(
             """INSERT INTO alert_groups (group_key, status, alertname, severity, summary, firing, total,
-                                         external_url, received_at, posted_at, resolved_at, wanted_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         external_url, received_at, posted_at, resolved_at, wanted_at, fired_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (group_key) DO UPDATE SET
                    status = excluded.status, alertname = excluded.alertname, severity = excluded.severity,
                    summary = excluded.summary, firing = excluded.firing, total = excluded.total,
@@ -104,6 +106,9 @@ class AlertsRepository:
                    acted_send = CASE WHEN alert_groups.status = 'resolved' THEN NULL
                                      ELSE alert_groups.acted_send END,
                    resolved_at = CASE WHEN excluded.status = 'resolved' THEN excluded.received_at END,
+                   fired_at = CASE WHEN excluded.status = 'firing'
+                                    AND (alert_groups.status = 'resolved' OR alert_groups.fired_at IS NULL)
+                                   THEN excluded.fired_at ELSE alert_groups.fired_at END,
                    wanted_at = excluded.wanted_at
                RETURNING *""",
             (
@@ -119,6 +124,7 @@ class AlertsRepository:
                 now if firing else None,
                 None if firing else now,
                 wanted,
+                times.now() if firing else None,
                 repeat_cutoff,
             ),
         )

@@ -36,6 +36,7 @@ from bot.storage.access import AccessRepository
 from bot.storage.alerts import AlertsRepository
 from bot.storage.batches import BatchesRepository
 from bot.storage.directory import DirectoryRepository
+from bot.storage.escalation import EscalationRepository
 from bot.storage.feed import FeedRepository
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
@@ -88,6 +89,7 @@ class Database:
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)
         self.schedule = ScheduleRepository(self._store)
+        self.escalation = EscalationRepository(self._store)  # the ladder and its auto-SMS (issue 28)
         self.retention = RetentionRepository(self._store)
 
     @classmethod

@@ -200,4 +200,29 @@ LATER: list[str] = [
     # numbers. The script is made when it runs, from the file's own schema (bot/storage/epoch_times.py), so it
     # converts exactly the TEXT time columns the file has; keep it the LAST migration of its release.
     epoch_times.MARKER,
+    # 20 (issue 28, ladder): the escalation ladder and its auto-SMS. `fired_at`: when the bot first received the
+    # group as firing (epoch seconds; a re-fire after a resolve starts anew): steps count from it. Each step as the
+    # admin typed it (`recipient`: duty, a contact, a group or a number, resolved when due). `escalation_sends`:
+    # one row per (group, firing, step, number), written with its `sends` row before the gateway is called, so
+    # nobody gets a step twice; several rows share one send when they went out as one bundled SMS.
+    """
+    ALTER TABLE alert_groups ADD COLUMN fired_at INTEGER;
+    CREATE TABLE escalation_steps (
+        step       INTEGER PRIMARY KEY,
+        minutes    INTEGER NOT NULL,
+        recipient  TEXT NOT NULL
+    );
+    CREATE TABLE escalation_sends (
+        group_id     INTEGER NOT NULL REFERENCES alert_groups(id) ON DELETE CASCADE,
+        fired_at     INTEGER NOT NULL,
+        step         INTEGER NOT NULL,
+        msisdn       TEXT NOT NULL,
+        due_at       INTEGER NOT NULL,
+        send_id      INTEGER NOT NULL,
+        recorded_at  INTEGER NOT NULL,
+        PRIMARY KEY (group_id, fired_at, step, msisdn)
+    );
+    CREATE INDEX escalation_sends_send ON escalation_sends(send_id);
+    CREATE INDEX escalation_sends_recorded ON escalation_sends(recorded_at);
+    """,
 ]

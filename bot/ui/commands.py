@@ -71,6 +71,15 @@ COMMANDS = (
             Usage(__("turn it off"), __("off")),
         ),
     ),
+    Command(
+        "escalation",
+        __("SMS by itself when nobody takes an alert"),
+        (
+            Usage(__("the escalation ladder")),
+            Usage(__("set it (admins)"), __("5 duty, 15 <i>group</i>, 30 <i>number</i>")),
+            Usage(__("turn it off (admins)"), __("off")),
+        ),
+    ),
     Command("templates", __("Saved SMS texts"), (Usage(__("the team's saved SMS texts")),)),
     Command(
         "template",

@@ -58,6 +58,10 @@ SCRIPTS: dict[str, Script] = {
         "/group Ops: Ivan Petrov, 79000000051\n/groups\n:contact +79161234567\n2\n"
     ),
     "access": Script(":stranger\nhi\n:me\n1\n:stranger\n/balance\n"),
+    # issue 28: a ladder of seconds (the playground's minutes) climbs after :alert, and each auto-SMS is shown
+    "ladder": Script(
+        "/contact Olga +7 904 176-49-95\n/duty Olga\n/escalation 2 duty, 4 +7 916 123-45-67\n:alert\n:wait 9\n"
+    ),
     # issue 17: five sandbox numbers in one send (delivered, rejected, failing, never final, rejected), then the
     # summary's Resend to failed, pressed after watching the summary for a while
     "batch": Script(
@@ -261,3 +265,9 @@ def test_a_send_to_five_sandbox_numbers_shows_progress_the_summary_and_resends_t
     # one ringing notice of the first send (the watchdog's: one number is never final); nothing per recipient
     assert run.stdout.count("bot: 🔔") == 1 and "Not every SMS is final" in run.stdout
     assert "SMS to +7\u00a0900\u00a0000\u201100\u201151: rejected" not in run.stdout
+
+
+def test_a_ladder_of_seconds_sends_its_auto_sms_after_an_alert(runs: dict[str, Future[Run]]) -> None:
+    out = result(runs, "ladder").stdout
+    assert "Escalation set" in out and "FIRING" in out
+    assert "Auto-SMS to Olga (duty)" in out and "Auto-SMS to +7" in out

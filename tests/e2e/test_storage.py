@@ -159,6 +159,7 @@ async def test_a_version_1_file_upgrades_without_losing_a_row_or_a_marker(tmp_pa
     later |= {"duty_rotation", "duty_override", "duty_handoffs"}  # 10: duty by schedule
     later |= {"alert_digests", "alert_digest_messages", "alert_drafts"}  # 12: alert digests and drafts
     later |= {"leases"}  # the replicas' leases (issue 27)
+    later |= {"escalation_steps", "escalation_sends"}  # the ladder and its auto-SMS (issue 28)
     # 14: ids never reused — SQLite's counters of AUTOINCREMENT tables, at 0 here.
     assert set(after) - set(before) == {"seen_updates", "fsm_states", "sqlite_sequence", *later}
     assert after["fsm_states"] == [] and all(after[t] == [] for t in later)

@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             runner.call(harness.__aenter__(), timeout=60)
             entered = True
+            if harness.app is not None and harness.app.escalation is not None:
+                harness.app.escalation.minute = 1.0  # /escalation's minutes are seconds here: watch a ladder climb
             playground = Playground(harness, out, language, interactive=interactive)
             runner.call(playground.start(), timeout=30)
             kept = "kept" if args.db else "temporary; --db PATH keeps one"
