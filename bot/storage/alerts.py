@@ -45,6 +45,8 @@ class AlertRow:
     acted_send: int | None = None
     placed_for: str | None = None  # the `posted_at` whose place was decided (own messages or a digest)
     digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
+    taken_by: int | None = None  # ✋ who is on it, and since when (epoch seconds; cleared on let-go and resolve)
+    taken_at: int | None = None
 
     @property
     def in_digest(self) -> bool:
@@ -79,7 +81,8 @@ class AlertsRepository:
     async def take(self, group: AlertGroup, repeat_cutoff: str) -> AlertRow:
         """Store a notification. A new key, a group firing again after it resolved (phones must ring), or a firing
         one last posted before `repeat_cutoff` (ISO UTC) is due a new post; anything else updates the group (its
-        messages are edited). Firing again after a resolution forgets who acted on the earlier firing."""
+        messages are edited). Firing again after a resolution forgets who acted on the earlier firing; a resolution
+        lets go of a ✋ take."""
         now = utcnow()
         self._tick += 1
         wanted = f"{now}#{self._tick}"
@@ -101,6 +104,8 @@ class AlertsRepository:
                    acted_send = CASE WHEN alert_groups.status = 'resolved' THEN NULL
                                      ELSE alert_groups.acted_send END,
                    resolved_at = CASE WHEN excluded.status = 'resolved' THEN excluded.received_at END,
+                   taken_by = CASE WHEN excluded.status = 'resolved' THEN NULL ELSE alert_groups.taken_by END,
+                   taken_at = CASE WHEN excluded.status = 'resolved' THEN NULL ELSE alert_groups.taken_at END,
                    wanted_at = excluded.wanted_at
                RETURNING *""",
             (

@@ -31,6 +31,7 @@ import aiosqlite
 
 from bot.sms.names import name_key
 from bot.storage.access import AccessRepository
+from bot.storage.alert_takes import AlertTakes
 from bot.storage.alerts import AlertsRepository
 from bot.storage.batches import BatchesRepository
 from bot.storage.directory import DirectoryRepository
@@ -82,6 +83,7 @@ class Database:
         self.templates = TemplatesRepository(self._store)
         self.feed = FeedRepository(self._store)
         self.alerts = AlertsRepository(self._store)
+        self.alert_takes = AlertTakes(self._store)
         self.results = ResultsRepository(self._store)
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)

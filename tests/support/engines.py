@@ -38,6 +38,7 @@ BOTH_ENGINES = {
     "test_access_decisions.py",
     "test_redelivery.py",
     "test_watchdog.py",
+    "test_alert_take.py",
 }
 ENGINES = ("sqlite", "postgresql")
 _names = itertools.count(1)
