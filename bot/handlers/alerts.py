@@ -20,7 +20,7 @@ from bot.sms.phone import format_phone
 from bot.sms.recipients import Recipient
 from bot.storage.db import Database
 from bot.ui import access_texts, alert_texts
-from bot.ui.alert_keyboards import PICKS, AlertCb, AlertDutyCb, duty_picks
+from bot.ui.alert_keyboards import PICKS, AlertCb, AlertDutyCb, AlertTakeCb, duty_picks
 from bot.ui.messages import answer_press, show
 from bot.ui.states import SendFlow
 
@@ -64,6 +64,26 @@ async def sms_to_duty(
         return
     await answer_press(callback, alert_texts.preparing())
     await open_preview(message, state, sending, settings, alerts, recipients, text, locale, callback, group.id)
+
+
+@router.callback_query(AlertTakeCb.filter())
+async def take_or_let_go(
+    callback: CallbackQuery, callback_data: AlertTakeCb, settings: Settings, db: Database, alerts: AlertService
+) -> None:
+    """✋ takes the group (the first press wins), ↩️ lets it go; every copy is redrawn by the alert dispatcher."""
+    message = callback.message
+    # Only a press on this group's current message in the presser's own chat: a stale copy or forged data is told.
+    genuine = isinstance(message, Message) and await db.alerts.delivered_to(
+        callback_data.group_id, callback.from_user.id, message.message_id
+    )
+    group = await db.alerts.get(callback_data.group_id) if genuine else None
+    if group is None:
+        await answer_press(callback, access_texts.no_longer_valid(), show_alert=True)
+        return
+    user_id = callback.from_user.id
+    outcome = await (alerts.take_group(group, user_id) if callback_data.take else alerts.let_go(group, user_id))
+    text = alert_texts.take_answer(outcome.kind, outcome.group, outcome.holder, settings)
+    await answer_press(callback, text, show_alert=outcome.kind in ("resolved", "gone"))
 
 
 @router.callback_query(AlertDutyCb.filter())

@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.config import Settings
 from bot.services.alert_payload import AlertGroup
@@ -48,6 +49,17 @@ STORM_POSTS = 5
 STORM_WINDOW = timedelta(seconds=60)
 #: A digest that took no group for this long is over: the next storm's digest is a new message (phones ring).
 DIGEST_QUIET = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class TakeOutcome:
+    """What a ✋ or ↩️ press did: `taken` (by the presser now), `mine` (already theirs), `other` (someone else
+    holds it: `holder`, since `group.taken_at`), `released` (let go), `free` (↩️ on a group nobody holds),
+    `resolved`, `gone` (the group is no longer known)."""
+
+    kind: Literal["taken", "mine", "other", "released", "free", "resolved", "gone"]
+    group: AlertRow | None
+    holder: str | None = None
 
 
 #: Brings one chat's message of a group (or a digest) up to date: (its id, the chat).
@@ -216,10 +228,11 @@ class AlertService:
         team = chat_id == self.settings.team_chat_id
         locale = self.settings.default_locale if team else await self.locale_for(chat_id)
         actor = await self._name(group.acted_by) if group.acted_by is not None else None
-        text = self.texts.message(group, locale, actor)
-        if self.extra_lines is not None and (extra := await self.extra_lines(group, locale)):
-            text += "\n" + "\n".join(extra)
-        markup = None if team or group.status != "firing" else self.texts.markup(group, locale)
+        taker = await self._name(group.taken_by) if group.taken_by is not None else None
+        extra = await self.extra_lines(group, locale) if self.extra_lines is not None else []
+        text = self.texts.message(group, locale, actor, taker, extra)
+        mine = group.taken_by == chat_id
+        markup = None if team or group.status != "firing" else self.texts.markup(group, locale, mine=mine)
         message = await self.db.alerts.message(group_id, chat_id)
         due = group.status == "firing" and group.posted_at is not None and not group.in_digest
         if due and (message is None or message.posted_at != group.posted_at or message.message_id is None):
@@ -256,6 +269,36 @@ class AlertService:
     async def _name(self, user_id: int) -> str:
         person = await self.db.people.get(user_id)
         return person.name if person is not None and person.name else str(user_id)
+
+    # --- ✋ I'm on it -----------------------------------------------------------------------------------
+    async def take_group(self, group: AlertRow, user_id: int) -> TakeOutcome:
+        """✋: the first press takes the firing group (audited) and every copy is redrawn to say who and when."""
+        taken = await self.db.alert_takes.take(group.id, user_id)
+        if taken is not None:
+            self._wake.set()
+            return TakeOutcome("taken", taken)
+        return await self._held(group.id, user_id)
+
+    async def let_go(self, group: AlertRow, user_id: int) -> TakeOutcome:
+        """↩️: the one who took the group lets it go (audited); every copy offers ✋ again."""
+        freed = await self.db.alert_takes.let_go(group.id, user_id)
+        if freed is not None:
+            self._wake.set()
+            return TakeOutcome("released", freed)
+        outcome = await self._held(group.id, user_id)
+        return TakeOutcome("free", outcome.group) if outcome.kind == "mine" else outcome
+
+    async def _held(self, group_id: int, user_id: int) -> TakeOutcome:
+        now = await self.db.alerts.get(group_id)
+        if now is None:
+            return TakeOutcome("gone", None)
+        if now.status != "firing":
+            return TakeOutcome("resolved", now)
+        if now.taken_by is None:
+            return TakeOutcome("free", now)
+        if now.taken_by == user_id:
+            return TakeOutcome("mine", now)
+        return TakeOutcome("other", now, await self._name(now.taken_by))
 
     # --- acting on a group -----------------------------------------------------------------------------
     async def opened(self, group_id: int, user_id: int, before: tuple[int, int]) -> None:

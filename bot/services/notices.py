@@ -91,9 +91,16 @@ class AlertTexts(Protocol):
     """An incoming alert group as a message (who acted on it), its keyboard, the storm's digest, and a preview closed
     because its group resolved."""
 
-    def message(self, group: AlertRow, locale: str, actor: str | None = None) -> str: ...
+    def message(
+        self,
+        group: AlertRow,
+        locale: str,
+        actor: str | None = None,
+        taker: str | None = None,
+        extra: Sequence[str] = (),
+    ) -> str: ...
 
-    def markup(self, group: AlertRow, locale: str) -> InlineKeyboardMarkup: ...
+    def markup(self, group: AlertRow, locale: str, mine: bool = False) -> InlineKeyboardMarkup: ...
 
     def digest(self, groups: Sequence[AlertRow], started_at: Epoch, locale: str) -> str: ...
 

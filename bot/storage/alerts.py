@@ -47,7 +47,7 @@ class AlertRow:
     acted_send: int | None = None
     placed_for: Epoch | None = None  # the `posted_at` whose place was decided (own messages or a digest)
     digest_id: int | None = None  # that post went into this storm digest (None: the group's own messages)
-    taken_by: int | None = None  # ✋ who took it and when (epoch seconds); the ladder stops for a taken group
+    taken_by: int | None = None  # ✋ who is on it, and since when (epoch seconds; cleared on let-go and resolve)
     taken_at: int | None = None
     fired_at: int | None = None  # when it was first received as firing, epoch seconds (the ladder counts from it)
 
@@ -84,7 +84,8 @@ class AlertsRepository:
     async def take(self, group: AlertGroup, repeat_cutoff: Epoch) -> AlertRow:
         """Store a notification. A new key, a group firing again after it resolved (phones must ring), or a firing
         one last posted before `repeat_cutoff` (epoch seconds) is due a new post; anything else updates the group (its
-        messages are edited). Firing again after a resolution forgets who acted on the earlier firing."""
+        messages are edited). Firing again after a resolution forgets who acted on the earlier firing; a resolution
+        lets go of a ✋ take."""
         now = utcnow()
         self._tick += 1
         wanted = f"{now}#{self._tick}"
@@ -109,6 +110,8 @@ class AlertsRepository:
                    fired_at = CASE WHEN excluded.status = 'firing'
                                     AND (alert_groups.status = 'resolved' OR alert_groups.fired_at IS NULL)
                                    THEN excluded.fired_at ELSE alert_groups.fired_at END,
+                   taken_by = CASE WHEN excluded.status = 'resolved' THEN NULL ELSE alert_groups.taken_by END,
+                   taken_at = CASE WHEN excluded.status = 'resolved' THEN NULL ELSE alert_groups.taken_at END,
                    wanted_at = excluded.wanted_at
                RETURNING *""",
             (

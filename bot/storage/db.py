@@ -33,6 +33,7 @@ import aiosqlite
 from bot.sms.names import name_key
 from bot.storage import epoch_times
 from bot.storage.access import AccessRepository
+from bot.storage.alert_takes import AlertTakes
 from bot.storage.alerts import AlertsRepository
 from bot.storage.batches import BatchesRepository
 from bot.storage.directory import DirectoryRepository
@@ -85,6 +86,7 @@ class Database:
         self.templates = TemplatesRepository(self._store)
         self.feed = FeedRepository(self._store)
         self.alerts = AlertsRepository(self._store)
+        self.alert_takes = AlertTakes(self._store)
         self.results = ResultsRepository(self._store)
         self.directory = DirectoryRepository(self._store)
         self.batches = BatchesRepository(self._store)

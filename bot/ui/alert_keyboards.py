@@ -21,6 +21,13 @@ class AlertCb(CallbackData, prefix="al"):
     group_id: RowId
 
 
+class AlertTakeCb(CallbackData, prefix="alt"):
+    """✋ I'm on it (`take`) or ↩️ let it go (not `take`), under the message of alert group `group_id`."""
+
+    group_id: RowId
+    take: bool
+
+
 class AlertDutyCb(CallbackData, prefix="ald"):
     """Nobody is on duty: contact `contact_id` becomes on duty and gets group `group_id`'s SMS (a preview)."""
 
@@ -28,10 +35,15 @@ class AlertDutyCb(CallbackData, prefix="ald"):
     contact_id: RowId
 
 
-def alert_keyboard(group_id: int, label: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=AlertCb(group_id=group_id).pack())]]
-    )
+def alert_keyboard(
+    group_id: int, label: str, take_label: str | None = None, mine: bool = False
+) -> InlineKeyboardMarkup:
+    """📨 SMS to duty, and beside it ✋ (or ↩️ for the one who took the group) when `take_label` is given."""
+    row = [InlineKeyboardButton(text=label, callback_data=AlertCb(group_id=group_id).pack())]
+    if take_label is not None:
+        data = AlertTakeCb(group_id=group_id, take=not mine).pack()
+        row.append(InlineKeyboardButton(text=take_label, callback_data=data))
+    return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
 def duty_picks(group_id: int, contacts: Sequence[Contact]) -> InlineKeyboardMarkup:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
+from bot import times
 from bot.config import Settings
 from bot.sms.parts import count_parts
 from bot.storage.alerts import AlertRow
@@ -42,9 +43,16 @@ def sms_to_duty(alertname: str, summary: str, max_parts: int = SMS_PARTS) -> str
     return cut.rstrip(" ,.;:-") + "..."
 
 
-def alert_message(group: AlertRow, settings: Settings, actor: str | None = None) -> str:
-    """An alert group for operators and the team feed: status, name, severity, summary, how many alerts, and who
-    sent its SMS to duty (`actor`: their name) and when."""
+def alert_message(
+    group: AlertRow,
+    settings: Settings,
+    actor: str | None = None,
+    taker: str | None = None,
+    extra: Sequence[str] = (),
+) -> str:
+    """An alert group for operators and the team feed: status, name, severity, summary, how many alerts, who is
+    on it (✋ `taker`: their name, and since when), who sent its SMS to duty (`actor`: their name) and when, then
+    `extra` lines as given (HTML, already worded: the escalation's auto-SMS lines go here)."""
     name = html.escape(group.alertname or "—")
     severity = html.escape(group.severity) if group.severity else ""
     if group.status == "firing":
@@ -64,13 +72,21 @@ def alert_message(group: AlertRow, settings: Settings, actor: str | None = None)
         )
     else:
         lines.append(_("Resolved {time}").format(time=when(group.resolved_at or group.received_at, settings.tz)))
+    if taker is not None and group.taken_at is not None and group.status == "firing":
+        lines.append(_("✋ {who}, {time}").format(who=html.escape(taker), time=clock(group.taken_at, settings)))
     if actor is not None and group.acted_at is not None:
         lines.append(
             _("📨 SMS to duty already sent · {who}, {time}").format(
                 who=html.escape(actor), time=when(group.acted_at, settings.tz)
             )
         )
+    lines.extend(extra)
     return "\n".join(lines)
+
+
+def clock(at: int | str, settings: Settings) -> str:
+    """A stored moment as the hour and minute in TZ ("03:12")."""
+    return times.moment(at).astimezone(settings.tz).strftime("%H:%M")
 
 
 def digest(groups: Sequence[AlertRow], started_at: Epoch, settings: Settings) -> str:
@@ -122,6 +138,37 @@ def sms_to_duty_button(acted: bool = False) -> str:
     return _("📨 Another SMS to duty") if acted else _("📨 SMS to duty")
 
 
+def take_button(mine: bool) -> str:
+    """✋ beside 📨; the one who took the group sees ↩️ instead."""
+    return _("↩️ Let go") if mine else _("✋ I'm on it")
+
+
+def take_answer(kind: str, group: AlertRow | None, holder: str | None, settings: Settings) -> str:
+    """The answer to a ✋ or ↩️ press (plain text, short: a toast)."""
+    if kind == "taken":
+        return _("✋ You're on it: everyone sees it.")
+    if kind == "mine":
+        return _("✋ You're already on it.")
+    if kind == "released":
+        return _("↩️ You let it go: anyone can take it now.")
+    if kind == "free":
+        return _("Nobody is on it now.")
+    if kind == "other" and group is not None and group.taken_at is not None:
+        return _("✋ {who} is already on it, since {time}.").format(
+            who=holder or "—", time=clock(group.taken_at, settings)
+        )
+    if kind == "resolved" and group is not None:
+        return resolved_taken(group, settings)
+    return alert_gone()
+
+
+def resolved_taken(group: AlertRow, settings: Settings) -> str:
+    """✋ or ↩️ on the message of a group that has resolved (plain text)."""
+    return _("✅ This alert resolved at {time}: there is nothing to take.").format(
+        time=when(group.resolved_at or group.received_at, settings.tz)
+    )
+
+
 def nobody_on_duty(can_pick: bool) -> str:
     """The recipient step 📨 opens when nobody is on duty (the alert's text is kept)."""
     if can_pick:
@@ -163,13 +210,22 @@ def preparing() -> str:
 class AlertTexts(Speaker):
     """The alerts' renderer in a given language (built once, handed to the alert service)."""
 
-    def message(self, group: AlertRow, locale: str, actor: str | None = None) -> str:
+    def message(
+        self,
+        group: AlertRow,
+        locale: str,
+        actor: str | None = None,
+        taker: str | None = None,
+        extra: Sequence[str] = (),
+    ) -> str:
         with self._speaking(locale):
-            return alert_message(group, self.settings, actor)
+            return alert_message(group, self.settings, actor, taker, extra)
 
-    def markup(self, group: AlertRow, locale: str) -> InlineKeyboardMarkup:
+    def markup(self, group: AlertRow, locale: str, mine: bool = False) -> InlineKeyboardMarkup:
+        """📨 and ✋ (↩️ for `mine`: the reader took the group)."""
         with self._speaking(locale):
-            return alert_keyboard(group.id, sms_to_duty_button(acted=group.acted_at is not None))
+            label = sms_to_duty_button(acted=group.acted_at is not None)
+            return alert_keyboard(group.id, label, take_button(mine), mine)
 
     def digest(self, groups: Sequence[AlertRow], started_at: Epoch, locale: str) -> str:
         with self._speaking(locale):

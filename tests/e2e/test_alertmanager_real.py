@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.devkit.harness import Harness
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, OPERATOR
 from tests.support.alert_payloads import TOKEN
 from tests.support.alertmanager_rig import Alertmanager, binary
 
@@ -52,3 +52,47 @@ async def test_a_real_alertmanager_groups_resolves_and_refires_through_the_readm
                 lambda m: "FIRING" in m.plain and m.message_id != firing.message_id, timeout=20
             )
             assert "97% full" in again.plain  # a new message: the phone rings for the re-fire
+
+
+async def test_a_real_alertmanager_group_taken_with_the_hand_shows_who_on_every_copy_until_it_resolves(
+    tmp_path: Path,
+) -> None:
+    """Issue 28: through the real Alertmanager, Oleg's ✋ shows on Alice's copy and the team feed; the resolve
+    shows ✅ without buttons and forgets the take; the re-fire is a new message that anyone can take again."""
+    binary()
+    h = Harness(
+        tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN, "team_chat_id": TEAM}, http=True
+    )
+    team = h.telegram.group(TEAM, "On-call team")
+    async with h:
+        admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        oleg = h.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
+        await admin.send(f"/allow {OPERATOR}")
+        await admin.next_message()
+        await oleg.send("/start")
+        await oleg.next_message()
+        async with Alertmanager(tmp_path / "am", h.http_url, TOKEN) as am:
+            await am.fire("DbDown", "db1:5432", "PostgreSQL on db1 is down")
+            await am.fire("DbDown", "db2:5432", "PostgreSQL on db2 is down")
+            mine = await admin.wait_for(lambda m: "FIRING" in m.plain and "2 of 2" in m.plain, timeout=20)
+            theirs = await oleg.wait_for(lambda m: "FIRING" in m.plain and "2 of 2" in m.plain, timeout=20)
+            line = await team.wait_for(lambda m: "DbDown" in m.plain and "2 of 2" in m.plain, timeout=20)
+            assert mine.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
+
+            await oleg.press(theirs, "✋ I'm on it")
+            seen = await admin.wait_for(lambda m: m.message_id == mine.message_id and "✋ Oleg," in m.plain, timeout=10)
+            assert seen.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
+            own = await oleg.wait_for(lambda m: m.message_id == theirs.message_id and "✋ Oleg," in m.plain, timeout=10)
+            assert own.button_texts == ["📨 SMS to duty", "↩️ Let go"]
+            await team.wait_for(lambda m: m.message_id == line.message_id and "✋ Oleg," in m.plain, timeout=10)
+
+            await am.resolve("DbDown", "db1:5432", "PostgreSQL on db1 is down")
+            await am.resolve("DbDown", "db2:5432", "PostgreSQL on db2 is down")
+            done = await admin.wait_for(lambda m: m.message_id == mine.message_id and "RESOLVED" in m.plain, timeout=20)
+            assert done.plain.startswith("✅") and not done.buttons and "✋" not in done.plain
+            await oleg.wait_for(lambda m: m.message_id == theirs.message_id and not m.buttons, timeout=10)
+
+            await am.fire("DbDown", "db1:5432", "PostgreSQL on db1 is down again")
+            again = await oleg.wait_for(lambda m: "FIRING" in m.plain and m.message_id != theirs.message_id, timeout=20)
+            assert again.button_texts == ["📨 SMS to duty", "✋ I'm on it"] and "✋ Oleg" not in again.plain
+            assert "RESOLVED" in oleg.messages[oleg.messages.index(theirs)].plain  # the old copy stays as it was

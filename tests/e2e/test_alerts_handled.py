@@ -92,14 +92,17 @@ async def test_an_sms_to_duty_sent_by_one_operator_shows_on_everyones_copy(tmp_p
         mine = await fire(h, admin)
         theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
         line = await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain), timeout=10)
-        assert mine.button_texts == ["📨 SMS to duty"]
+        assert mine.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
         await oleg.press(theirs, "📨 СМС дежурному")
         preview = await oleg.wait_for(lambda m: "[FIRING] DiskFull" in m.plain and bool(m.buttons), timeout=10)
         await oleg.press(preview, 1)  # ✅ Отправить
         await oleg.wait_for(lambda m: m.message_id == preview.message_id and "[FIRING]" not in m.plain, timeout=10)
         # Alice's copy says who sent it and when, and no longer offers it as if nobody had acted.
         done = await admin.wait_for(lambda m: m.message_id == mine.message_id and "already sent" in m.plain, timeout=10)
-        assert "📨 SMS to duty already sent · Oleg," in done.plain and done.button_texts == ["📨 Another SMS to duty"]
+        assert "📨 SMS to duty already sent · Oleg," in done.plain and done.button_texts == [
+            "📨 Another SMS to duty",
+            "✋ I'm on it",
+        ]
         own = await oleg.wait_for(lambda m: m.message_id == theirs.message_id and "уже отправлено" in m.plain)
         assert "📨 СМС дежурному уже отправлено · Oleg," in own.plain
         await h.telegram.group(TEAM).wait_for(lambda m: m.message_id == line.message_id and "Oleg" in m.plain)
@@ -161,7 +164,7 @@ async def test_a_group_that_fires_again_after_it_resolved_is_posted_anew(tmp_pat
         line = await h.telegram.group(TEAM).wait_for(lambda m: "RESOLVED" in m.plain, timeout=10)
         # Within ALERT_REPEAT_MINUTES (30): a new message, so that phones ring; the old one stays resolved.
         anew = await fire(h, admin)
-        assert anew.message_id != first.message_id and anew.button_texts == ["📨 SMS to duty"]
+        assert anew.message_id != first.message_id and anew.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
         assert "RESOLVED" in next(m for m in admin.messages if m.message_id == first.message_id).plain
         await oleg.wait_for(lambda m: firing(m.plain) and m.message_id != first.message_id, timeout=10)
         await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain) and m.message_id != line.message_id, 10)

@@ -57,9 +57,9 @@ async def test_a_firing_group_reaches_every_operator_and_the_team_feed_then_reso
         mine = await admin.wait_for(lambda m: firing(m.plain), timeout=10)
         assert "DiskFull" in mine.plain and "Severity: critical" in mine.plain and "2 of 2" in mine.plain
         assert "Disk /var on db1 is 95% full" in mine.plain  # the first firing alert's summary
-        assert mine.button_texts == ["📨 SMS to duty"]
+        assert mine.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
         theirs = await operator.wait_for(lambda m: firing(m.plain), timeout=10)
-        assert "Важность: critical" in theirs.plain and theirs.button_texts == ["📨 СМС дежурному"]
+        assert "Важность: critical" in theirs.plain and theirs.button_texts == ["📨 СМС дежурному", "✋ Беру"]
         line = await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain), timeout=10)
         assert "DiskFull" in line.plain and not line.buttons
 
@@ -92,7 +92,7 @@ async def test_a_group_is_posted_once_per_repeat_window_and_edited_within_it(tmp
             conn.execute("UPDATE alert_groups SET posted_at = CAST(strftime('%s', 'now', '-31 minutes') AS INTEGER)")
         assert (await post(h.http_url, grown)).status_code == 200
         again = await admin.wait_for(lambda m: firing(m.plain) and m.message_id != first.message_id, timeout=10)
-        assert "2 of 2" in again.plain and again.button_texts == ["📨 SMS to duty"]
+        assert "2 of 2" in again.plain and again.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
 
 
 async def test_grouped_alerts_and_grafanas_body(tmp_path: Path) -> None:

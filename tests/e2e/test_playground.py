@@ -67,6 +67,8 @@ SCRIPTS: dict[str, Script] = {
     "batch": Script(
         "/send 79041764995, 79000000051, 79000000003, 79000000031, 79000000061 db1 is down, call Olga\n1\n:wait 8\n1\n"
     ),
+    # issue 28: `:alert critical` posts a critical alert the operator takes with ✋; :help lists it
+    "alert": Script(":alert critical\n2\n:wait 2\n:help\n"),
     # --lang wins over LANG; --db keeps the database (the options of `python -m bot playground`, given here to
     # the same main() through its own module entry)
     "options": Script("/balance\n", args=("-m", "bot.devkit.playground", "--lang", "ru", "--db", "kept/bot.sqlite3")),
@@ -271,3 +273,15 @@ def test_a_ladder_of_seconds_sends_its_auto_sms_after_an_alert(runs: dict[str, F
     out = result(runs, "ladder").stdout
     assert "Escalation set" in out and "FIRING" in out
     assert "Auto-SMS to Olga (duty)" in out and "Auto-SMS to +7" in out
+
+
+def test_alert_critical_can_be_taken_with_the_hand_and_help_lists_it(runs: dict[str, Future[Run]]) -> None:
+    run = result(runs, "alert")
+    posted = run.after("you: :alert critical")
+    assert "posted a firing critical alert 'DiskFull'" in posted and "Severity: critical" in posted
+    assert "[1] 📨 SMS to duty  [2] ✋ I'm on it" in posted
+    taken = run.after("(pressed [2] ✋ I'm on it)")
+    assert "toast: ✋ You're on it: everyone sees it." in taken
+    assert "[1] 📨 SMS to duty  [2] ↩️ Let go" in taken
+    assert "team bot: ✏️ edited:" in taken and "✋ " in taken.split("team bot: ✏️ edited:")[1]
+    assert ":alert [SEVERITY] [NAME]" in run.after("you: :help") and "✋ I'm on it takes it" in run.stdout

@@ -40,6 +40,7 @@ BOTH_ENGINES = {
     "test_redelivery.py",
     "test_watchdog.py",
     "test_escalation.py",
+    "test_alert_take.py",
 }
 ENGINES = ("sqlite", "postgresql")
 _names = itertools.count(1)

@@ -1,5 +1,5 @@
-"""The playground's alerts: `:alert [name]` posts a sample firing Alertmanager notification to the bot's own
-POST /alerts (the token is made up for the session), `:resolve [name]` its resolution; and the team chat
+"""The playground's alerts: `:alert [severity] [name]` (`:alert critical`) posts a sample firing Alertmanager
+notification to the bot's own POST /alerts (the token is made up for the session), `:resolve [name]` its resolution; and the team chat
 (TEAM_CHAT_ID), whose feed lines are printed as they come."""
 
 from __future__ import annotations
@@ -21,10 +21,20 @@ def session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def sample_notification(name: str, status: str) -> dict[str, Any]:
+SEVERITIES = ("critical", "warning", "info")
+
+
+def alert_words(rest: str) -> tuple[str, str]:
+    """`:alert`'s words: an optional severity, then an optional name -> (name, severity)."""
+    words = rest.split()
+    severity = words.pop(0).lower() if words and words[0].lower() in SEVERITIES else "critical"
+    return (words[0] if words else "DiskFull"), severity
+
+
+def sample_notification(name: str, status: str, severity: str = "critical") -> dict[str, Any]:
     """What Alertmanager (webhook version 4) sends for one group with one alert."""
     summary = f"{name} on db1: disk /var is 95% full"
-    labels = {"alertname": name, "instance": "db1:9100", "job": "node", "severity": "critical"}
+    labels = {"alertname": name, "instance": "db1:9100", "job": "node", "severity": severity}
     return {
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{name}"}}',
@@ -49,12 +59,12 @@ def sample_notification(name: str, status: str) -> dict[str, Any]:
     }
 
 
-async def post_sample(base_url: str, token: str, name: str, status: str) -> int:
+async def post_sample(base_url: str, token: str, name: str, status: str, severity: str = "critical") -> int:
     """POST the sample to `base_url/alerts`; the HTTP status."""
     async with httpx.AsyncClient(timeout=10) as client:
         answer = await client.post(
             f"{base_url}/alerts",
-            json=sample_notification(name, status),
+            json=sample_notification(name, status, severity),
             headers={"Authorization": f"Bearer {token}"},
         )
     return answer.status_code

@@ -14,7 +14,7 @@ from bot.devkit.harness import Harness
 from bot.devkit.sandbox import MAGIC_NUMBERS
 from bot.devkit.telegram import BotMessage, FakeUser
 
-from .alerts import TEAM_CHAT_ID, post_sample, team_lines
+from .alerts import TEAM_CHAT_ID, alert_words, post_sample, team_lines
 from .constants import (
     ADMIN_ID,
     ADMIN_NAME,
@@ -254,12 +254,12 @@ class Playground:
             await self.current.user.send_contact(phone, "Contact")
             return "bot"
         if name in ("alert", "resolve"):
-            alertname = rest.split()[0] if rest else "DiskFull"
+            alertname, severity = alert_words(rest)
             status = "firing" if name == "alert" else "resolved"
             token = self.harness.settings().alert_token
             assert token is not None
-            code = await post_sample(self.harness.http_url, token.get_secret_value(), alertname, status)
-            self.note(f"Alertmanager posted a {status} alert {alertname!r} to POST /alerts: HTTP {code}")
+            code = await post_sample(self.harness.http_url, token.get_secret_value(), alertname, status, severity)
+            self.note(f"Alertmanager posted a {status} {severity} alert {alertname!r} to POST /alerts: HTTP {code}")
             return "bot"
         if name == "say" and rest:
             await self.current.user.send(rest)

@@ -36,9 +36,10 @@ def hint_lines() -> list[str]:
         "  the address book starts empty: /contact Ivan +7 904 176-49-95, /contacts, /duty Ivan, /groups;",
         f"  :stranger switches to {STRANGER_NAME}, a second person who has no access (you, the admin, get the access",
         "  request); :me switches back; :say TEXT sends TEXT as is (:say 1);",
-        "  :alert [NAME] posts a sample firing alert from Alertmanager (:resolve [NAME] resolves it); the team",
-        "  feed's chat shows up as «team bot: ...»; /escalation 3 duty, 6 +7 916 123-45-67 sets a ladder whose",
-        "  minutes are seconds here: after :alert, watch the auto-SMS go out (:wait 10);",
+        "  :alert [SEVERITY] [NAME] posts a sample firing alert from Alertmanager (:alert critical; :resolve [NAME]",
+        "  resolves it): ✋ I'm on it takes it, ↩️ lets it go; the team feed's chat shows up as «team bot: ...»;",
+        "  /escalation 3 duty, 6 +7 916 123-45-67 sets a ladder whose minutes are seconds here: after :alert,",
+        "  watch the auto-SMS go out (:wait 10), or ✋ to stop the next step;",
         "  :wait waits for the delivery notices, :wait 20 for 20 seconds (the watchdog speaks up after 15 s);",
         "  :help shows this again; :quit (or Ctrl-D) leaves.",
     ]
