@@ -206,9 +206,8 @@ class BatchesRepository:
         batch: parts spent since then plus every recipient's stay within it (else nothing changes and the index
         of the limit broken is returned). A batch created before `created_after` is not pressed."""
         now = utcnow()
-        async with self._store.transaction() as db:
-            if limits:
-                await db.serialise(user_id)  # PostgreSQL: see SendsRepository.claim
+        # PostgreSQL: see SendsRepository.claim
+        async with self._store.transaction(serialise=user_id if limits else None) as db:
             batch = _batch(
                 await db.row(
                     "SELECT * FROM batches WHERE id = ? AND user_id = ? AND state = 'draft' AND created_at >= ?",

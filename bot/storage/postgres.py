@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -25,6 +25,7 @@ from bot.storage.dialect import POSTGRES, numbered, postgres_ddl
 from bot.storage.migrations import LATEST, MIGRATIONS, POSTGRES_MIGRATIONS
 from bot.storage.store import DatabaseError, DatabaseUnavailable, Row, Statements, StorageError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0  # seconds for one connection attempt
@@ -96,8 +97,18 @@ class PgStatements(Statements):
         if self.observer is not None:
             self.observer(sql)
         conn = await self._connection()
+        return list(await self._answer(conn.fetch(numbered(sql), *params, timeout=STATEMENT_TIMEOUT)))
+
+    async def _script(self, sql: str) -> None:
+        """Statements without parameters in one trip (the simple query protocol)."""
+        if self.observer is not None:
+            self.observer(sql)
+        conn = await self._connection()
+        await self._answer(conn.execute(sql, timeout=STATEMENT_TIMEOUT))
+
+    async def _answer(self, trip: Awaitable[T]) -> T:
         try:
-            return list(await conn.fetch(numbered(sql), *params, timeout=STATEMENT_TIMEOUT))
+            return await trip
         except asyncpg.PostgresError as exc:
             if isinstance(exc, _LOST):
                 await self._drop()
@@ -112,9 +123,19 @@ class PgStatements(Statements):
         if conn is not None:
             conn.terminate()
 
-    async def begin(self) -> None:
-        await self.rows("BEGIN")
+    async def begin(self, serialise: int | None = None) -> None:
+        if serialise is None:
+            await self.rows("BEGIN")
+            self._in_transaction = True
+            return
+        # BEGIN and the advisory lock in one trip: the claim of a press costs three (this, the claim, COMMIT).
+        await self._connection()
         self._in_transaction = True
+        try:
+            await self._script(f"BEGIN; SELECT pg_advisory_xact_lock({int(serialise)})")
+        except BaseException:
+            await self.rollback()
+            raise
 
     async def commit(self) -> None:
         try:

@@ -119,8 +119,7 @@ class SendsRepository:
             return await self._change(sql, tuple(params))  # SQLite: one statement, one writer at a time
         # PostgreSQL, READ COMMITTED: the sum in the subquery does not see a claim committed while this statement
         # ran; presses of one operator (on any replica) take their turn under a transaction advisory lock.
-        async with self._store.transaction() as db:
-            await db.serialise(user_id)
+        async with self._store.transaction(serialise=user_id) as db:
             return _send(await db.row(sql, tuple(params)))
 
     async def expire_drafts(self, created_before: Epoch) -> list[SendRow]:

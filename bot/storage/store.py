@@ -73,7 +73,8 @@ class Statements:
         rows = await self.rows(sql, params)
         return rows[0][0] if rows else None
 
-    async def begin(self) -> None:
+    async def begin(self, serialise: int | None = None) -> None:
+        """Opens a transaction; with `serialise`, one that takes its turn on that key (see `serialise`)."""
         await self.rows("BEGIN IMMEDIATE")  # one writer at a time: nothing below needs a lock of its own
 
     async def commit(self) -> None:
@@ -117,10 +118,11 @@ class Store:
             yield self._unlocked
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Statements]:
-        """Several statements that commit together or not at all."""
+    async def transaction(self, serialise: int | None = None) -> AsyncIterator[Statements]:
+        """Several statements that commit together or not at all; with `serialise`, transactions on the same key
+        run one after the other, across processes (`Statements.serialise`, taken with the BEGIN in one trip)."""
         async with self.lock:
-            await self._unlocked.begin()
+            await self._unlocked.begin(serialise)
             try:
                 yield self._unlocked
             except BaseException:
