@@ -96,3 +96,28 @@ async def test_a_real_alertmanager_group_taken_with_the_hand_shows_who_on_every_
             again = await oleg.wait_for(lambda m: "FIRING" in m.plain and m.message_id != theirs.message_id, timeout=20)
             assert again.button_texts == ["📨 SMS to duty", "✋ I'm on it"] and "✋ Oleg" not in again.plain
             assert "RESOLVED" in oleg.messages[oleg.messages.index(theirs)].plain  # the old copy stays as it was
+
+
+async def test_a_real_alertmanager_critical_group_nobody_takes_is_escalated_to_an_auto_sms(tmp_path: Path) -> None:
+    """Issue 28: a ladder whose first step is due at once; a critical group through the real Alertmanager that
+    nobody takes goes out by itself as `[FIRING] <alertname>: <summary>` to duty — once — and every copy says so."""
+    binary()
+    h = Harness(
+        tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN, "team_chat_id": TEAM}, http=True
+    )
+    team = h.telegram.group(TEAM, "On-call team")
+    async with h:
+        admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        for command in ("/contact Olga +7 916 123-45-67", "/duty Olga", "/escalation 0 duty"):
+            await admin.send(command)
+            await admin.next_message()
+        async with Alertmanager(tmp_path / "am", h.http_url, TOKEN) as am:
+            await am.fire("DiskFull", "db1:9100", "Disk /var on db1 is 95% full")
+            firing = await admin.wait_for(lambda m: "FIRING" in m.plain and "DiskFull" in m.plain, timeout=20)
+            [sent] = await h.gateway.wait_sent(1, timeout=20)
+            assert (sent.msisdn, sent.text) == ("79161234567", "[FIRING] DiskFull: Disk /var on db1 is 95% full")
+            await admin.wait_for(
+                lambda m: m.message_id == firing.message_id and "Auto-SMS to Olga (duty)" in m.plain, timeout=20
+            )
+            await team.wait_for(lambda m: "DiskFull" in m.plain and "Auto-SMS to Olga" in m.plain, timeout=20)
+            assert len(h.gateway.sent) == 1  # the step went out once

@@ -151,12 +151,11 @@ async def test_taking_the_group_before_step_two_stops_it(h: Harness, clock: Cloc
     admin, _ = await team(h)
     await say(admin, "/escalation 5 duty, 15 Admins")
     await fire(h, "DbDown", summary="Primary database is down")
-    await admin.wait_for(lambda m: "FIRING" in m.plain, timeout=10)
+    mine = await admin.wait_for(lambda m: "FIRING" in m.plain, timeout=10)
     clock.move(5)
     await h.gateway.wait_sent(1, timeout=10)
-    assert h.app is not None
-    # ✋ I'm on it (the `ack` branch builds the button; its column is migration 17's).
-    await h.app.db.escalation._store.rows("UPDATE alert_groups SET taken_by = ?, taken_at = ?", (OPERATOR, 1))
+    await admin.press(mine, "✋ I'm on it")
+    await admin.wait_for(lambda m: m.message_id == mine.message_id and "↩️ Let go" in m.button_texts, timeout=10)
     clock.move(20)
     await rounds(h, 3)
     assert [m.msisdn for m in h.gateway.sent] == [OLGA]
