@@ -69,6 +69,9 @@ class Escalation:
         self._sends: set[asyncio.Task[object]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._rounds = asyncio.Condition()
+        #: Auto-SMS that may still get a result (loaded when the loop starts, then added as recorded): the tracker's
+        #: watcher looks at these only, so an operator's send costs no statement here. None: not loaded yet.
+        self._mine: set[int] | None = None
         self.sent = 0  # auto-SMS recorded (tests and the storm read it)
         self.held = 0  # rounds in which the hourly cap held something back
         self.rounds = 0
@@ -96,6 +99,11 @@ class Escalation:
         self._wake.set()
 
     async def _run(self) -> None:
+        since = int(self.clock() - (self.settings.delivery_track_hours + 1) * 3600)
+        try:
+            self._mine = set(await self.db.escalation.sends_since(since))
+        except Exception:
+            log.exception("could not read the auto-SMS still tracked; each result is looked up instead")
         while True:
             with contextlib.suppress(TimeoutError):
                 # Steps fall due at whole seconds (a group's first firing is kept in epoch seconds): wake just after.
@@ -201,6 +209,8 @@ class Escalation:
             log.info("an escalation step changed while it was recorded; the next round sees it anew")
             return None
         self.sent += 1
+        if self._mine is not None:
+            self._mine.add(row.id)
         log.info("auto-SMS recorded", extra={"send_id": row.id, "action": "escalation"})
         return row
 
@@ -238,6 +248,8 @@ class Escalation:
 
     def send_changed(self, send_id: int) -> None:
         """The tracker's watcher: an auto-SMS got a result; its groups' copies say so. Never blocks."""
+        if self._mine is not None and send_id not in self._mine:
+            return  # an operator's send
         task = asyncio.create_task(self._send_changed(send_id), name=f"auto-sms-result-{send_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

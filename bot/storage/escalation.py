@@ -208,6 +208,11 @@ class EscalationRepository:
             out.append(AutoSms(step, SendRow(**data)))
         return out
 
+    async def sends_since(self, since: int) -> list[int]:
+        """The auto-SMS recorded since `since` (epoch seconds)."""
+        rows = await self._store.rows("SELECT DISTINCT send_id FROM escalation_sends WHERE recorded_at >= ?", (since,))
+        return [int(row[0]) for row in rows]
+
     async def groups_of_send(self, send_id: int) -> list[int]:
         rows = await self._store.rows(
             "SELECT DISTINCT group_id FROM escalation_sends WHERE send_id = ? ORDER BY group_id", (send_id,)
