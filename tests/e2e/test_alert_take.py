@@ -1,7 +1,8 @@
 """✋ I'm on it (issue 28 point 1), end to end over loopback on both engines: POST to the bot's /alerts, the real
 Dispatcher, the fake Telegram. Two operators: the first ✋ takes the group and every copy and the team feed line
 say who; a second presser is told who has it; the taker sees ↩️, which lets it go on every copy; takes and
-let-gos are audited; a resolution shows ✅ without buttons and clears the take; a re-fire is a new message."""
+let-gos are audited; a resolution shows ✅ without buttons and clears the take; a re-fire is a new message; two
+presses at the same moment take it once; a revoked operator's press and a press on a deleted group are answered."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.conftest import ADMIN, OPERATOR
 from tests.e2e.test_alerts_handled import fire, resolve
 from tests.e2e.test_alerts_in import TEAM, alert_rig, firing, people
 from tests.support.alert_payloads import alert, alertmanager, post
-from tests.support.engines import select
+from tests.support.engines import execute, select
 
 
 def taken(m: BotMessage, who: str) -> bool:
@@ -108,3 +109,46 @@ async def test_resolved_shows_done_without_buttons_clears_the_take_and_a_refire_
         old = await h.telegram.callback_answer(await oleg.press_data(theirs.message_id, _take(h, True)))
         assert old.show_alert and old.text == "Эта кнопка больше не действует."
         assert select(h, "SELECT taken_by FROM alert_groups") == [{"taken_by": None}]
+
+
+async def test_two_presses_at_once_take_it_once_and_a_revoked_operator_or_a_deleted_group_is_answered_in_words(
+    tmp_path: Path, engine: str
+) -> None:
+    async with alert_rig(tmp_path) as h:
+        admin, oleg = await people(h)
+        mine = await fire(h, admin)
+        theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
+        # Both press ✋ at the same moment: one takes it, the other is told who has it.
+        presses = [await admin.press(mine, "✋ I'm on it"), await oleg.press(theirs, "✋ Беру")]
+        answers = [await h.telegram.callback_answer(p) for p in presses]
+        [row] = select(h, "SELECT taken_by FROM alert_groups")
+        winner = row["taken_by"]
+        assert winner in (ADMIN, OPERATOR)
+        won, lost = (answers[0], answers[1]) if winner == ADMIN else (answers[1], answers[0])
+        assert won.text in ("✋ You're on it: everyone sees it.", "✋ Тревога за вами — это видят все.")
+        other = "Oleg" if winner == OPERATOR else "Alice"
+        assert other in (lost.text or "")
+        takes = select(h, "SELECT actor_id FROM audit_log WHERE action = 'alert_take'")
+        assert takes == [{"actor_id": winner}]
+        # Every copy says who won; the winner lets it go, so that Oleg's withdrawn access is what stops him below.
+        if winner == OPERATOR:
+            await admin.wait_for(lambda m: m.message_id == mine.message_id and taken(m, "Oleg"), timeout=10)
+            own = await oleg.wait_for(lambda m: "↩️ Отказаться" in m.button_texts, timeout=10)
+            await oleg.press(own, "↩️ Отказаться")
+        else:
+            await oleg.wait_for(lambda m: m.message_id == theirs.message_id and taken(m, "Alice"), timeout=10)
+            own = await admin.wait_for(lambda m: "↩️ Let go" in m.button_texts, timeout=10)
+            await admin.press(own, "↩️ Let go")
+        await oleg.wait_for(lambda m: m.message_id == theirs.message_id and "✋" not in m.plain, timeout=10)
+
+        # Oleg's access is withdrawn: his ✋ is answered in words and takes nothing.
+        await admin.send(f"/deny {OPERATOR}")
+        await admin.next_message()
+        refused = await h.telegram.callback_answer(await oleg.press(theirs, "✋ Беру"))
+        assert refused.text and refused.show_alert
+        assert select(h, "SELECT taken_by FROM alert_groups") == [{"taken_by": None}]
+
+        # The group is gone (deleted from the database): a ✋ on its message says the button no longer works.
+        execute(h, "DELETE FROM alert_groups", [()])
+        gone = await h.telegram.callback_answer(await admin.press(mine, "✋ I'm on it"))
+        assert gone.show_alert and gone.text == "This button is no longer valid."

@@ -22,7 +22,7 @@ from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
 
 REPO = Path(__file__).resolve().parent.parent.parent
-RUN_TIMEOUT = 60
+RUN_TIMEOUT = 180  # every script runs at once: nine bots on a loaded two-core machine took past 60 s
 
 
 @dataclass(frozen=True)
