@@ -6,32 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.sms.parts import count_parts
+from bot.sms.parts import count_parts, fit
 
 MAX_PARTS = 2
 
 
-def _fit(text: str, max_parts: int) -> str:
-    """`text`, cut (at a word when it can) with "..." to fit `max_parts` parts."""
-    text = " ".join(text.split())
-    if count_parts(text).parts <= max_parts:
-        return text
-    low, high = 0, len(text)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if count_parts(text[:middle].rstrip() + "...").parts <= max_parts:
-            low = middle
-        else:
-            high = middle - 1
-    cut = text[:low]
-    if " " in cut[len(cut) * 3 // 4 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,.;:-") + "..."
-
-
 def one_alert(alertname: str, summary: str, max_parts: int = MAX_PARTS) -> str:
     text = f"[FIRING] {alertname or 'alert'}: {summary}".strip().rstrip(":")
-    return _fit(text, max_parts)
+    return fit(text, max_parts)
 
 
 def bundle(names: Sequence[str], max_parts: int = MAX_PARTS) -> str:
@@ -52,7 +34,7 @@ def bundle(names: Sequence[str], max_parts: int = MAX_PARTS) -> str:
             low = middle
         else:
             high = middle - 1
-    return text(low) if low else _fit(text(1), max_parts)
+    return text(low) if low else fit(text(1), max_parts)
 
 
 def auto_sms(alerts: Sequence[tuple[str, str]], max_parts: int = MAX_PARTS) -> str:

@@ -76,3 +76,21 @@ def _pack(weights: list[int], capacity: int) -> list[tuple[int, int]]:
         used += weight
     spans.append((start, len(weights)))
     return spans
+
+
+def fit(text: str, max_parts: int) -> str:
+    """`text`, cut (at a word when it can) with "..." to fit `max_parts` parts."""
+    text = " ".join(text.split())
+    if count_parts(text).parts <= max_parts:
+        return text
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_parts(text[:middle].rstrip() + "...").parts <= max_parts:
+            low = middle
+        else:
+            high = middle - 1
+    cut = text[:low]
+    if " " in cut[len(cut) * 3 // 4 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:-") + "..."

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import times
 from bot.config import Settings
-from bot.sms.parts import count_parts
+from bot.sms.parts import fit
 from bot.storage.alerts import AlertRow
 from bot.times import Epoch
 from bot.ui.alert_keyboards import alert_keyboard
@@ -27,20 +27,7 @@ DIGEST_CHARS = 1500  # and at most this many characters of them (a message holds
 def sms_to_duty(alertname: str, summary: str, max_parts: int = SMS_PARTS) -> str:
     """`[FIRING] <alertname>: <summary>`, cut (at a word when it can) to `max_parts` SMS parts."""
     text = f"[FIRING] {alertname or 'alert'}: {summary}".strip().rstrip(":")
-    text = " ".join(text.split())
-    if count_parts(text).parts <= max_parts:
-        return text
-    low, high = 0, len(text)  # the longest prefix that fits with "..." after it
-    while low < high:
-        middle = (low + high + 1) // 2
-        if count_parts(text[:middle].rstrip() + "...").parts <= max_parts:
-            low = middle
-        else:
-            high = middle - 1
-    cut = text[:low]
-    if " " in cut[len(cut) * 3 // 4 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,.;:-") + "..."
+    return fit(text, max_parts)
 
 
 def alert_message(
