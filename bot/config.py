@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     # any hour (20: a bad night's pages for a few people, far below a storm's hundreds); one recipient gets at most
     # one auto-SMS in this many minutes (steps due for them meanwhile go as one).
     escalate_severities: Annotated[list[str], NoDecode] = ["critical"]
-    escalation_sms_per_hour: int = Field(default=20, ge=1)
-    escalation_bundle_minutes: float = Field(default=10.0, ge=0)
+    escalation_sms_per_hour: int = Field(default=30, ge=1)
+    escalation_bundle_minutes: float = Field(default=5.0, ge=0)
 
     @field_validator("smska_sender_ids", "admin_ids", "escalate_severities", mode="before")
     @classmethod

@@ -42,7 +42,9 @@ def clock() -> Clock:
 
 
 def rig(tmp_path: Path, clock: Clock, database_url: str | None = None, **overrides: Any) -> Harness:
-    settings = {"alert_token": TOKEN, "team_chat_id": TEAM, **overrides}
+    # The guards as these tests count on them (the contract's defaults are 30 and 5: README, bot/config.py).
+    guards = {"escalation_sms_per_hour": 20, "escalation_bundle_minutes": 10.0}
+    settings = {"alert_token": TOKEN, "team_chat_id": TEAM, **guards, **overrides}
     h = Harness(
         tmp_path, admin_ids=(ADMIN,), settings_overrides=settings, http=True, clock=clock, database_url=database_url
     )

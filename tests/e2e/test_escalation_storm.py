@@ -81,7 +81,7 @@ async def test_the_hourly_cap_holds_a_storm_paging_many_people(tmp_path: Path) -
         await h.gateway.wait_sent(20, timeout=60)
         await rounds(h, 3)
         handled = time.monotonic() - started
-        assert len(h.gateway.sent) == 20  # ESCALATION_SMS_PER_HOUR's default, though 30 people were due
+        assert len(h.gateway.sent) == 20  # ESCALATION_SMS_PER_HOUR as rig() sets it, though 30 people were due
         cap = await admin.wait_for(lambda m: "limit of 20 auto-SMS" in m.plain, timeout=10)
         clock.move(30)
         await rounds(h, 3)
