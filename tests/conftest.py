@@ -4,34 +4,47 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.devkit.harness import Harness
 from tests.support import engines
 
-# The slowest files, slowest first. With pytest-xdist (`-n`, one file per worker: `--dist loadfile` in
-# pyproject.toml) a worker takes the next file in this order when it is free, so the long ones start at once
-# instead of ending the run on one worker while the others idle.
+# With pytest-xdist (`-n`) each test goes to whichever worker is free (tests/support/schedule.py), in
+# this order: the slowest tests first (a file name, or a file and a test name, measured with `--durations`), so
+# the long ones start at once instead of ending the run on one worker while the others idle. Files whose tests
+# share a module- or session-wide fixture that is dear to build stay on one worker (TOGETHER).
 SLOW_FIRST = (
+    "test_retention_sweep.py::test_the_sweep_prunes_what_grows",
     "test_crash_trials.py",
-    "test_deploy.py",
-    "test_crash_batch.py",
-    "test_fuzz_input.py",
     "test_chaos_model.py",
-    "test_playground.py",
+    "test_deploy.py",
     "test_bench_smoke.py",
+    "test_playground.py",
+    "test_crash_batch.py",
+    "test_storage_faults.py::test_database_locked_by_another_process",
+    "test_alert_storm.py",
+    "test_replicas_failover_times.py",
+    "test_fuzz_input.py",
+    "test_crash_escalation.py",
+    "test_watchdog_cannot_write.py",
+    "test_secrets_e2e.py",
+    "test_fault_matrix.py::test_production_timing",
+    "test_recovery_background.py",
+    "test_alerts_in.py::test_an_alert_storm",
+    "test_revoked_and_bounded.py",
+    "test_alert_take.py",
+    "test_preview_final_word.py",
+    "test_postgres.py",
+    "test_replicas_",
     "test_startup.py",
-    "test_fault_matrix.py",
-    "test_alerts_in.py",
     "test_webhook.py",
     "test_e2e_night_shift.py",
-    "test_storage.py",
     "test_deploy_shutdown.py",
     "test_send_rules.py",
-    "test_gateway_client.py",
-    "test_secrets_e2e.py",
 )
+TOGETHER = ("test_deploy.py", "test_playground.py", "test_strangers.py", "test_i18n.py")
 
 ADMIN = 1001
 OPERATOR = 2002
@@ -80,6 +93,17 @@ async def rig(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness
         yield harness
 
 
+def _rank(item: pytest.Item) -> int:
+    name = item.path.name + "::" + item.name
+    return next((i for i, prefix in enumerate(SLOW_FIRST) if name.startswith(prefix)), len(SLOW_FIRST))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file, order is kept
+    items.sort(key=_rank)  # stable: within a rank, the collection's order is kept
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own; only when xdist is there
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from tests.support.schedule import EachTestSlowestFirst
+
+    return EachTestSlowestFirst(config, log, TOGETHER)

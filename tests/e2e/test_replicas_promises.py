@@ -38,6 +38,7 @@ async def test_an_update_whose_200_was_lost_is_handled_once_though_the_retry_rea
         await settled(telegram)
         [update_id] = {u for u, _, _ in pair.proxy.delivered}
         assert {i for _, i, _ in pair.proxy.delivered} == {0, 1}, "a retry went to the other replica"
+        await admin.wait_for(lambda m: "Check before sending" in m.plain, timeout=15)  # answered after its 200
         previews = [m for m in admin.messages if "Check before sending" in m.plain]
         assert len(previews) == 1, [m.plain for m in admin.messages]
         [seen] = await pg_rows(
