@@ -365,7 +365,7 @@ def kill_plan() -> list[Kill]:
 
 @asynccontextmanager
 async def crash_series(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None, part: str
 ) -> AsyncIterator[tuple[Series, ForkServer]]:
     """A series on its own world and database; after the block, the last start (not killed) and every check."""
     began = time.monotonic()
@@ -386,7 +386,7 @@ async def crash_series(
     assert series.db.engine_used() is None, series.db.engine_used()
     received = Counter(r.action for r in gateway.requests)
     print(
-        f"\ncrash trials on {series.db.engine}: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
+        f"\ncrash trials on {series.db.engine}, {part}: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
         f"{series.kills_mid_send} left a row in `sending`, {series.recovered} such rows recovered as unknown "
         f"with the operator told; {len(series.drafts)} drafts, {received['send']} send requests, "
         f"{len(gateway.sent)} SMS sent; rows {facts}; findings: {series.findings.summary()}; "
@@ -402,7 +402,7 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
 ) -> None:
     """One part of the random series (every SHARDS-th kill of `kill_plan()`, on a bot and database of its own):
     the parts together are the whole series of CRASH_TRIALS kills on each engine."""
-    async with crash_series(tmp_path, world, database_url) as (series, server):
+    async with crash_series(tmp_path, world, database_url, f"part {shard + 1} of {SHARDS}") as (series, server):
         for kill in kill_plan()[shard::SHARDS]:
             await _random_trial(series, server, kill)
 
@@ -412,7 +412,7 @@ async def test_sigkill_at_pinned_moments_tells_every_operator_at_the_next_start(
     tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
     """The four kills placed exactly (`_pinned_trials`), with the same checks as the random series."""
-    async with crash_series(tmp_path, world, database_url) as (series, server):
+    async with crash_series(tmp_path, world, database_url, "pinned") as (series, server):
         await _pinned_trials(series, server)
 
 
