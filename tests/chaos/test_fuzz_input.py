@@ -23,6 +23,7 @@ at every place, as one bot did it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -66,6 +67,7 @@ TEXTS = st.one_of(
 ).filter(lambda t: t.strip() != "")
 
 
+@functools.cache  # the parts that run in one process draw once
 def draw_texts(n: int) -> list[str]:
     """n texts from TEXTS, the same on every run."""
     out: list[str] = []
