@@ -381,6 +381,7 @@ async def test_telegram_delivery_notice_for_a_deleted_message(rig: Rig) -> None:
     finally:
         h.gateway.delivery_delay = 0.3
     assert notice.message_id != preview.message_id
+    assert gid in notice.plain
     assert any("message to edit not found" in e.description for e in h.telegram.errors[errors:])
     assert row_for(rig, text)["final"] == 1
     await finish(rig, mark)
