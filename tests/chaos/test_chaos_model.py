@@ -9,7 +9,8 @@ so presses race each other, Cancel, and restarts. After each run the send log, t
 what each operator saw are checked.
 
 Deterministic in its choices (`CHAOS_SEED`), bounded in time: `CHAOS_RUNS` runs of `CHAOS_STEPS` steps
-(default 5 x 40, ~20 s; `CHAOS_RUNS=60` for a long soak). A failure names the run's seed and its trace.
+(default 5 x 40; `CHAOS_RUNS=60` for a long soak), each run a test of its own (`[run<n>]`, seed CHAOS_SEED + n)
+so that xdist runs them side by side. A failure names the run's seed and its trace.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault
@@ -492,39 +495,31 @@ async def test_a_press_telegram_will_not_let_us_answer_still_shows_its_outcome(t
     assert unhandled_records(logs.records, EXPECTED_LOGS) == []
 
 
-async def test_random_send_interleavings_never_send_twice_or_lose_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("run", range(RUNS), ids=[f"run{run}" for run in range(RUNS)])
+async def test_random_send_interleavings_never_send_twice_or_lose_one(tmp_path: Path, run: int) -> None:
+    """One run of the model (each its own seed, bot and files: xdist runs the runs side by side)."""
     stats = Stats()
-    failures: list[str] = []
-    total = Findings()
+    seed = SEED + run
     with LogWatch() as logs:
-        for run in range(RUNS):
-            seed = SEED + run
-            rng = random.Random(seed)
-            first_record = len(logs.records)
-            async with Harness(
-                tmp_path / f"run{run}",
-                admin_ids=USERS,
-                delivery_delay=0.3,
-                settings_overrides={"smska_timeout": GATEWAY_TIMEOUT},
-            ) as h:
-                model = Model(h, rng, run, stats)
-                found = await model.play(STEPS)
-            for line in unhandled_records(logs.records[first_record:], EXPECTED_LOGS):
-                found.add("unhandled", line)
-            stats.runs += 1
-            total.merge(found)
-            if found:
-                trace = "\n    ".join(model.trace)
-                failures.append(
-                    f"run {run} (CHAOS_SEED={seed}, CHAOS_RUNS=1):\n  "
-                    + "\n  ".join(found.lines)
-                    + f"\n  trace:\n    {trace}"
-                )
+        async with Harness(
+            tmp_path / f"run{run}",
+            admin_ids=USERS,
+            delivery_delay=0.3,
+            settings_overrides={"smska_timeout": GATEWAY_TIMEOUT},
+        ) as h:
+            model = Model(h, random.Random(seed), run, stats)
+            found = await model.play(STEPS)
+    for line in unhandled_records(logs.records, EXPECTED_LOGS):
+        found.add("unhandled", line)
+    stats.runs += 1
     print(
-        f"\nchaos model: {stats.runs} runs, {stats.steps} steps, {sum(stats.actions.values())} actions "
-        f"{dict(stats.actions)}; {stats.overlapping} issued while others were in flight; "
+        f"\nchaos model, run {run} of {RUNS} (CHAOS_SEED={SEED}): {stats.steps} steps, {sum(stats.actions.values())} "
+        f"actions {dict(stats.actions)}; {stats.overlapping} issued while others were in flight; "
         f"{len(stats.bigrams)} distinct action pairs; {len(stats.histories)} distinct draft histories; "
         f"{stats.gateway_sends} send requests at the gateway; outcomes {dict(stats.outcomes)}; "
-        f"duplicate delivery notices {stats.duplicate_notices}; findings: {total.summary()}"
+        f"duplicate delivery notices {stats.duplicate_notices}; findings: {found.summary()}"
     )
-    assert not failures, "\n\n".join(failures)
+    trace = "\n    ".join(model.trace)
+    assert not found, (
+        f"run {run} (CHAOS_SEED={SEED}, seed {seed}):\n  " + "\n  ".join(found.lines) + f"\n  trace:\n    {trace}"
+    )

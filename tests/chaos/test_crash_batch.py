@@ -1,6 +1,7 @@
 """Crash trials, continued (split from tests/chaos/test_crash_trials.py so that xdist runs them beside it): the
-trial of issue 5 — a real `python -m bot` killed between the gateway taking a send and its answer, then a real
-restart — and SIGKILL in the middle of one send to several recipients. The rig, the settings and the
+trial of issue 5 — the bot killed between the gateway taking a send and its answer, then restarted — and SIGKILL
+in the middle of one send to several recipients. Every bot is a process of its own forked from one that imported
+it once (tests/support/forkserver.py). The rig, the settings and the
 invariants are test_crash_trials.py's and tests/support/chaos_support.py's.
 """
 
@@ -26,7 +27,6 @@ from tests.chaos.test_crash_trials import (
     USERS,
     bot_env,
     polling_began,
-    python_m_bot,
     world,
 )
 from tests.support.chaos_support import (
@@ -51,33 +51,31 @@ __all__ = ["world"]  # the fixture
 async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
     tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
 ) -> None:
-    """Issue 5, with real `python -m bot` processes: SIGKILL after the gateway received the send and before it
-    answered. After the restart the SMS is `unknown`, the operator is told it may or may not have gone out, a
+    """Issue 5: SIGKILL after the gateway received the send and before it answered. After the restart the SMS is `unknown`, the operator is told it may or may not have gone out, a
     second press does not send it again, and the gateway got exactly one send."""
     telegram, gateway = world
     db = Reader(tmp_path / DB_FILE, database_url)
     env = bot_env(telegram, gateway, db.db_path, database_url)
     duty = telegram.user(USERS[0], "Duty", language_code="en")
+    server = await asyncio.to_thread(fork_server)
 
-    first = await python_m_bot(env, tmp_path, tmp_path / "first.log")
+    first = await server.spawn(env, tmp_path, tmp_path / "first.log")
     try:
-        await polling_began(telegram, 0, timeout=60)
+        await polling_began(telegram, 0)
         await duty.send("/send +7 904 176-49-95 Zq5n1 Generator 2 on fire")
         preview = await duty.wait_for(lambda m: "Check before sending" in m.plain, timeout=15)
         gateway.inject(Fault.SLOW, action="send", delay=30.0)  # it takes the SMS, and holds its answer back
         await duty.press(preview, "✅ Send")
         await gateway.wait_requests(1, action="send", timeout=15)
-        first.kill()
-        assert await asyncio.wait_for(first.wait(), 15) == -signal.SIGKILL
+        os.kill(first, signal.SIGKILL)
+        assert await server.wait_exit(first, 15) == -signal.SIGKILL
     finally:
-        if first.returncode is None:
-            first.kill()
-            await first.wait()
+        server.kill_children()
     assert integrity(db) == "ok"
     assert [r["state"] for r in read_sends(db)] == ["sending"]
 
     polls = len(telegram.calls_to("getUpdates"))
-    second = await python_m_bot(env, tmp_path, tmp_path / "second.log")
+    second = await server.spawn(env, tmp_path, tmp_path / "second.log")
     try:
         told = await duty.wait_for(lambda m: MAYBE in m.plain, timeout=60)
         assert "+7\u00a0904\u00a0176\u201149\u201195" in told.plain and "not resent by itself" in told.plain
@@ -90,12 +88,10 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
         assert MAYBE in (answer.text or "")
         assert [r.action for r in gateway.requests if r.action == "send"] == ["send"]
         assert len(gateway.sent) == 1  # it did go out: the gateway processed it before the kill
-        second.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(second.wait(), 40) == 0
+        os.kill(second, signal.SIGTERM)
+        assert await server.wait_exit(second, 40) == 0
     finally:
-        if second.returncode is None:
-            second.kill()
-            await second.wait()
+        server.kill_children()
     assert integrity(db) == "ok"
     db.close()
     assert db.engine_used() is None, db.engine_used()
@@ -106,7 +102,8 @@ async def test_killed_between_the_gateway_taking_a_send_and_its_answer(
 
 # ------------------------------------------------------------------------- sends to several recipients
 
-BATCH_TRIALS = int(os.environ.get("BATCH_CRASH_TRIALS", "12"))
+BATCH_TRIALS = int(os.environ.get("BATCH_CRASH_TRIALS", "12"))  # kills per engine, over all the parts
+BATCH_SHARDS = 2  # in parts of every 2nd kill, each a test of its own: xdist runs them side by side
 BATCH_KILLS = {"press": 1.0, "send": 3.0, "slow_send": 2.0, "answer": 1.5, "startup": 1.0}
 RESTARTED = "restarted while sending"
 MAYBE_NOT_RESENT = "may or may not have gone out, not resent"
@@ -195,15 +192,25 @@ async def test_killed_while_telling_that_a_send_to_several_was_cut_short_tells_i
     db.close()
 
 
-@pytest.mark.timeout(300)
+def batch_kill_plan() -> list[tuple[int, str]]:
+    """(trial, moment) of every kill of the series, drawn in one sequence before anything runs."""
+    plan = random.Random(f"{SEED}:batches")
+    return [(trial, plan.choices(list(BATCH_KILLS), list(BATCH_KILLS.values()))[0]) for trial in range(BATCH_TRIALS)]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    "shard", range(BATCH_SHARDS), ids=[f"part{k + 1}of{BATCH_SHARDS}" for k in range(BATCH_SHARDS)]
+)
 async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None, shard: int
 ) -> None:
     """Issue 17: SIGKILL at random moments of sends to several recipients (right after the press, as a
     recipient reaches the gateway, with calls in flight, as the gateway answers, during the start-up that
     resumes the previous one). Over the series: 0 recipients sent twice, 0 attempted recipients lost, 0
     never-attempted recipients left unsent after the restart; the one in flight is `unknown`, never resent; the
-    operator of each interrupted batch is told."""
+    operator of each interrupted batch is told. This part: every BATCH_SHARDS-th kill of `batch_kill_plan()`, on a
+    bot and database of its own."""
     from bot.ui.batch_keyboards import BatchCb
 
     began = time.monotonic()
@@ -211,7 +218,6 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     db = Reader(tmp_path / DB_FILE, database_url)
     env = {**bot_env(telegram, gateway, db.db_path, database_url), "SEND_CONCURRENCY": "2"}
     duty = telegram.user(USERS[0], "Duty", language_code="en")
-    plan = random.Random(f"{SEED}:batches")
     findings = Findings()
     modes: Counter[str] = Counter()
     interrupted: set[str] = set()  # tokens of batches a kill left with recipients queued or in flight
@@ -219,8 +225,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     batches = 0
     server = await asyncio.to_thread(fork_server)
     try:
-        for trial in range(BATCH_TRIALS):
-            mode = plan.choices(list(BATCH_KILLS), list(BATCH_KILLS.values()))[0]
+        for trial, mode in batch_kill_plan()[shard::BATCH_SHARDS]:
             modes[mode] += 1
             rng = random.Random(f"{SEED}:batch:{trial}")
             log = tmp_path / f"batch-{trial}.log"
@@ -301,7 +306,7 @@ async def test_sigkill_in_the_middle_of_sends_to_several_recipients(
     in_flight_unknown = [m for m in pressed if m["send_state"] == "unknown" and m["attempted_at"]]
     never_reached = [m for m in in_flight_unknown if not received[(token_of(m["text"]), m["msisdn"])]]
     print(
-        f"\nbatch crash trials on {db.engine}: {sum(modes.values())} kills (SIGKILL) by moment {dict(modes)}; {batches} batches, "
+        f"\nbatch crash trials on {db.engine}, part {shard + 1} of {BATCH_SHARDS}: {sum(modes.values())} kills (SIGKILL) by moment {dict(modes)}; {batches} batches, "
         f"{len(pressed)} recipients pressed, {sum(received.values())} send requests, "
         f"max per recipient {max(received.values(), default=0)}; {len(interrupted)} batches interrupted "
         f"(operator told); {len(in_flight_unknown)} recipients in flight at a kill became unknown "

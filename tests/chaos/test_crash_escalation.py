@@ -1,11 +1,14 @@
-"""Issue 28: a real `python -m bot` killed (SIGKILL) at each moment of an escalation step, then started again.
+"""Issue 28: a `python -m bot` killed (SIGKILL) at each moment of an escalation step, then started again.
 
 The ladder sends two auto-SMS as soon as a critical group fires (steps at 0 minutes, to two numbers). Each trial
 kills the bot at one moment — before the step is recorded (a random instant right after the alert came in), with
 the gateway holding the send's answer (recorded, in flight), right as the gateway accepted it (its answer maybe not
 stored), after the acceptance and tracking were stored — then starts it again and lets it settle. Whatever the
 moment: no number gets the step twice, and nobody is silently skipped: every (group, step, number) has its auto-SMS,
-and one cut short in flight is `unknown` and its note was given (to the first admin: no team chat here)."""
+and one cut short in flight is `unknown` and its note was given (to the first admin: no team chat here).
+
+Each bot is forked from a process that imported it once (tests/support/forkserver.py): a process of its own,
+killed by SIGKILL like any other, without ~3 s of imports per start."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +30,7 @@ from bot.devkit.telegram import FakeTelegram
 from bot.storage.db import Database
 from tests.support.alert_payloads import TOKEN, alert, alertmanager
 from tests.support.chaos_support import eventually
+from tests.support.forkserver import ForkServer, fork_server
 from tests.support.gateway_fixtures import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -38,7 +41,7 @@ ADMIN = 1001
 NUMBERS = ("79041764995", "79161234567")
 MOMENTS = ("before_record", "in_flight", "accepted", "tracked")
 TRIALS = int(os.environ.get("CRASH_ESCALATION_TRIALS", "2"))  # per moment
-pytestmark = pytest.mark.timeout(600)  # two bot processes per trial; a loaded machine imports slowly
+pytestmark = pytest.mark.timeout(240)  # two bot processes per trial
 
 
 def bot_env(telegram: FakeTelegram, gateway: SandboxGateway, db_path: Path, port: int) -> dict[str, str]:
@@ -67,11 +70,9 @@ def bot_env(telegram: FakeTelegram, gateway: SandboxGateway, db_path: Path, port
     }
 
 
-async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    with (cwd / "bot.log").open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
-        )
+async def start(server: ForkServer, env: dict[str, str], cwd: Path) -> int:
+    """`python -m bot`, forked from the process that imported it once (tests/support/forkserver.py); its pid."""
+    return await server.spawn(env, cwd, cwd / "bot.log")
 
 
 async def serving(port: int) -> None:
@@ -83,7 +84,7 @@ async def serving(port: int) -> None:
                         return
                 await asyncio.sleep(0.05)
 
-    await asyncio.wait_for(up(), 90)  # a loaded CI machine may take long to import the bot
+    await asyncio.wait_for(up(), 60)
 
 
 def rows(db_path: Path, sql: str) -> list[sqlite3.Row]:
@@ -118,6 +119,7 @@ async def test_sigkill_at_each_moment_of_a_step_sends_no_one_twice_and_skips_nob
     tmp_path: Path, moment: str
 ) -> None:
     rng = random.Random(f"escalation-{moment}")
+    server = await asyncio.to_thread(fork_server)
     for trial in range(TRIALS):
         folder = tmp_path / f"trial{trial}"
         folder.mkdir()
@@ -137,7 +139,7 @@ async def test_sigkill_at_each_moment_of_a_step_sends_no_one_twice_and_skips_nob
         port = free_port()
         env = bot_env(telegram, gateway, db_path, port)
         try:
-            bot = await start(env, folder)
+            pid = await start(server, env, folder)
             await serving(port)
             body = alertmanager([alert("DiskFull")])
             async with httpx.AsyncClient() as client:
@@ -146,10 +148,10 @@ async def test_sigkill_at_each_moment_of_a_step_sends_no_one_twice_and_skips_nob
                 )
             assert answer.status_code == 200
             await kill_at(moment, gateway, db_path, rng)
-            bot.send_signal(signal.SIGKILL)
-            assert await bot.wait() == -signal.SIGKILL
+            os.kill(pid, signal.SIGKILL)
+            assert await server.wait_exit(pid) == -signal.SIGKILL
             held = len(gateway.sent)
-            bot = await start(env, folder)
+            pid = await start(server, env, folder)
             await serving(port)
 
             def settled(db_path: Path = db_path) -> bool | None:
@@ -174,10 +176,9 @@ async def test_sigkill_at_each_moment_of_a_step_sends_no_one_twice_and_skips_nob
                     assert by_number[r["msisdn"]] == 1
             if moment != "before_record":
                 assert held >= 0 and any(r["state"] in ("unknown", "accepted") for r in found)
-            bot.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(bot.wait(), 30)
+            os.kill(pid, signal.SIGTERM)
+            assert await server.wait_exit(pid, 30) == 0
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                bot.kill()
+            server.kill_children()
             await gateway.stop()
             await telegram.stop()

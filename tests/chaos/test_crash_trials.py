@@ -13,10 +13,12 @@ answers one, and in the delivery tracker's window (query → status stored → o
 
 Speed: starting `python -m bot` costs ~3 s of imports, so the random series forks each bot from a process
 that imported it once (`tests/support/crash_worker.py`, one per test process: `tests/support/forkserver.py`): from
-`bot.__main__.main()` on, each child is `python -m bot` with its own environment. The trial of issue 5 (real
-`python -m bot` processes) and the series killed in the middle of a send to several recipients are in
-tests/chaos/test_crash_batch.py, so that xdist runs them beside this one.
-`CRASH_TRIALS` (default 30; e.g. 200 for a soak) and `CRASH_SEED` choose the series.
+`bot.__main__.main()` on, each child is `python -m bot` with its own environment. The trial of issue 5 and the
+series killed in the middle of a send to several recipients are in tests/chaos/test_crash_batch.py.
+`CRASH_TRIALS` (default 30; e.g. 200 for a soak) and `CRASH_SEED` choose the series. Its kills are drawn up
+front (`kill_plan()`) and run in SHARDS parts of every SHARDS-th kill, each part a test of its own on its own bot,
+fake Telegram, gateway and database, ending with the last start and every check: xdist runs the parts side by
+side. The four pinned kills are a fifth part. Per engine: 30 random kills + 4 pinned, as in one series.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import contextlib
 import os
 import random
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -62,7 +64,8 @@ from tests.support.dbreader import Reader
 from tests.support.forkserver import ForkServer, fork_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))
+TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))  # random kills per engine, over all the parts
+SHARDS = 4  # the random series in parts of every 4th kill, so that xdist runs them side by side
 SEED = int(os.environ.get("CRASH_SEED", "5050"))
 DB_FILE = Path("data") / "bot.sqlite3"  # on PostgreSQL (`database_url`) the file stays unused
 
@@ -118,24 +121,6 @@ def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, **(extra or {})}
 
 
-# ---------------------------------------------------------------------------------------------- processes
-
-
-async def python_m_bot(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
-    """A real `python -m bot` (its output into `log`)."""
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=cwd,
-            env=python_env(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-        )
-
-
 # ------------------------------------------------------------------------------------------------ the rig
 
 
@@ -188,7 +173,6 @@ class Series:
     telegram: FakeTelegram
     gateway: SandboxGateway
     directory: Path
-    plan: random.Random  # the kills: when, and in which way
     db: Reader  # the database, read beside the bot (SQLite file or PostgreSQL)
     users: list[FakeUser] = field(default_factory=list)
     drafts: dict[str, Draft] = field(default_factory=dict)
@@ -361,74 +345,37 @@ def _kill_delay(mode: str, rng: random.Random) -> float:
     }[mode]
 
 
-@pytest.mark.timeout(360)  # 34 kills, each a start of the bot: ~90 s alone, more on a loaded machine
-async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
-    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
-) -> None:
+@dataclass(frozen=True)
+class Kill:
+    trial: int  # its workload's seed is f"{SEED}:{trial}"
+    mode: str
+    delay: float
+
+
+def kill_plan() -> list[Kill]:
+    """Every random kill of the series, drawn from CRASH_SEED in one sequence before anything runs: which part
+    of the series a trial lands in changes nothing about its kill."""
+    rng = random.Random(SEED)
+    plan = []
+    for trial in range(TRIALS):
+        mode = rng.choices(list(KILL_MODES), list(KILL_MODES.values()))[0]
+        plan.append(Kill(trial, mode, _kill_delay(mode, rng)))
+    return plan
+
+
+@asynccontextmanager
+async def crash_series(
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None, part: str
+) -> AsyncIterator[tuple[Series, ForkServer]]:
+    """A series on its own world and database; after the block, the last start (not killed) and every check."""
     began = time.monotonic()
     telegram, gateway = world
-    series = Series(telegram, gateway, tmp_path, random.Random(SEED), Reader(tmp_path / DB_FILE, database_url))
+    series = Series(telegram, gateway, tmp_path, Reader(tmp_path / DB_FILE, database_url))
     series.users = [telegram.user(uid, f"Duty{uid}", language_code="en") for uid in USERS]
     server = await asyncio.to_thread(fork_server)
     try:
-        await _pinned_trials(series, server)
-        for trial in range(TRIALS):
-            rng = series.plan
-            mode = rng.choices(list(KILL_MODES), list(KILL_MODES.values()))[0]
-            delay = _kill_delay(mode, rng)
-            series.modes[mode] += 1
-            log = tmp_path / f"bot-{trial}.log"
-            series.logs.append(log)
-            polls = len(telegram.calls_to("getUpdates"))
-            started = time.monotonic()
-            pid = await server.spawn(series.env(), tmp_path, log)
-            if mode == "startup":
-                await asyncio.sleep(delay)
-            else:
-                await polling_began(telegram, polls)
-                series.timing["start-up"] += time.monotonic() - started
-                started = time.monotonic()
-                await series.after_start(trial)
-                sends = len([r for r in gateway.requests if r.action == "send"])
-                queries = len([r for r in gateway.requests if r.action == "query"])
-                if mode == "slow_send":
-                    gateway.inject(Fault.SLOW, action="send", delay=3.0)
-                work = asyncio.create_task(series.workload(trial))
-                moment = asyncio.create_task(_kill_moment(mode, delay, gateway, sends, queries, len(gateway.sent)))
-                # A send-anchored kill needs the workload still sending: when it is done first, kill now.
-                watch = {moment, work} if mode in ("send", "slow_send", "answer") else {moment}
-                await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
-                moment.cancel()
-                series.timing["workload"] += time.monotonic() - started
-                os.kill(pid, signal.SIGKILL)
-                work.cancel()
-                try:
-                    await work
-                except asyncio.CancelledError:
-                    pass
-                except AssertionError as exc:  # a wait of the workload ran out: say which, with the trial
-                    raise AssertionError(f"trial {trial} ({mode}): {exc}") from None
-                gateway.clear_faults()
-            if mode == "startup":
-                os.kill(pid, signal.SIGKILL)
-            started = time.monotonic()
-            status = await server.wait_exit(pid)
-            assert status in (-signal.SIGKILL, 0), f"trial {trial}: the bot ended with {status}: {log.read_text()}"
-            series.after_kill(trial)
-            series.timing["after the kill"] += time.monotonic() - started
-
-        # The last start: not killed. It recovers, tracks every accepted SMS to its end, and stops on SIGTERM.
-        log = tmp_path / "bot-final.log"
-        series.logs.append(log)
-        polls = len(telegram.calls_to("getUpdates"))
-        pid = await server.spawn(series.env(), tmp_path, log)
-        await polling_began(telegram, polls)
-        await series.after_start(TRIALS)
-        started = time.monotonic()
-        await _all_tracked(series)
-        series.timing["final tracking"] += time.monotonic() - started
-        os.kill(pid, signal.SIGTERM)
-        assert await server.wait_exit(pid) == 0, log.read_text()
+        yield series, server
+        await _last_start(series, server)
     finally:
         server.kill_children()
     if integrity(series.db) != "ok":
@@ -439,13 +386,94 @@ async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
     assert series.db.engine_used() is None, series.db.engine_used()
     received = Counter(r.action for r in gateway.requests)
     print(
-        f"\ncrash trials on {series.db.engine}: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
+        f"\ncrash trials on {series.db.engine}, {part}: {sum(series.modes.values())} kills (SIGKILL) by moment {dict(series.modes)}; "
         f"{series.kills_mid_send} left a row in `sending`, {series.recovered} such rows recovered as unknown "
         f"with the operator told; {len(series.drafts)} drafts, {received['send']} send requests, "
         f"{len(gateway.sent)} SMS sent; rows {facts}; findings: {series.findings.summary()}; "
         f"seconds by phase {series.rounded_timing()}; wall {time.monotonic() - began:.1f} s"
     )
     assert not series.findings, "\n".join(series.findings.lines)
+
+
+@pytest.mark.timeout(240)  # ~8 kills, each a start of the bot: ~15 s alone, more on a loaded machine
+@pytest.mark.parametrize("shard", range(SHARDS), ids=[f"part{k + 1}of{SHARDS}" for k in range(SHARDS)])
+async def test_sigkill_at_random_moments_never_sends_twice_loses_or_corrupts(
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None, shard: int
+) -> None:
+    """One part of the random series (every SHARDS-th kill of `kill_plan()`, on a bot and database of its own):
+    the parts together are the whole series of CRASH_TRIALS kills on each engine."""
+    async with crash_series(tmp_path, world, database_url, f"part {shard + 1} of {SHARDS}") as (series, server):
+        for kill in kill_plan()[shard::SHARDS]:
+            await _random_trial(series, server, kill)
+
+
+@pytest.mark.timeout(240)
+async def test_sigkill_at_pinned_moments_tells_every_operator_at_the_next_start(
+    tmp_path: Path, world: tuple[FakeTelegram, SandboxGateway], database_url: str | None
+) -> None:
+    """The four kills placed exactly (`_pinned_trials`), with the same checks as the random series."""
+    async with crash_series(tmp_path, world, database_url, "pinned") as (series, server):
+        await _pinned_trials(series, server)
+
+
+async def _random_trial(series: Series, server: ForkServer, kill: Kill) -> None:
+    """Start the bot; at `kill.mode`'s moment (after `kill.delay`), SIGKILL it; check what it left."""
+    telegram, gateway, trial, mode = series.telegram, series.gateway, kill.trial, kill.mode
+    series.modes[mode] += 1
+    log = series.directory / f"bot-{trial}.log"
+    series.logs.append(log)
+    polls = len(telegram.calls_to("getUpdates"))
+    started = time.monotonic()
+    pid = await server.spawn(series.env(), series.directory, log)
+    if mode == "startup":
+        await asyncio.sleep(kill.delay)
+    else:
+        await polling_began(telegram, polls)
+        series.timing["start-up"] += time.monotonic() - started
+        started = time.monotonic()
+        await series.after_start(trial)
+        sends = len([r for r in gateway.requests if r.action == "send"])
+        queries = len([r for r in gateway.requests if r.action == "query"])
+        if mode == "slow_send":
+            gateway.inject(Fault.SLOW, action="send", delay=3.0)
+        work = asyncio.create_task(series.workload(trial))
+        moment = asyncio.create_task(_kill_moment(mode, kill.delay, gateway, sends, queries, len(gateway.sent)))
+        # A send-anchored kill needs the workload still sending: when it is done first, kill now.
+        watch = {moment, work} if mode in ("send", "slow_send", "answer") else {moment}
+        await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+        moment.cancel()
+        series.timing["workload"] += time.monotonic() - started
+        os.kill(pid, signal.SIGKILL)
+        work.cancel()
+        try:
+            await work
+        except asyncio.CancelledError:
+            pass
+        except AssertionError as exc:  # a wait of the workload ran out: say which, with the trial
+            raise AssertionError(f"trial {trial} ({mode}): {exc}") from None
+        gateway.clear_faults()
+    if mode == "startup":
+        os.kill(pid, signal.SIGKILL)
+    started = time.monotonic()
+    status = await server.wait_exit(pid)
+    assert status in (-signal.SIGKILL, 0), f"trial {trial}: the bot ended with {status}: {log.read_text()}"
+    series.after_kill(trial)
+    series.timing["after the kill"] += time.monotonic() - started
+
+
+async def _last_start(series: Series, server: ForkServer) -> None:
+    """The last start: not killed. It recovers, tracks every accepted SMS to its end, and stops on SIGTERM."""
+    log = series.directory / "bot-final.log"
+    series.logs.append(log)
+    polls = len(series.telegram.calls_to("getUpdates"))
+    pid = await server.spawn(series.env(), series.directory, log)
+    await polling_began(series.telegram, polls)
+    await series.after_start("final")
+    started = time.monotonic()
+    await _all_tracked(series)
+    series.timing["final tracking"] += time.monotonic() - started
+    os.kill(pid, signal.SIGTERM)
+    assert await server.wait_exit(pid) == 0, log.read_text()
 
 
 async def _pinned_trials(series: Series, server: ForkServer) -> None:

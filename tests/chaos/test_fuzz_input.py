@@ -16,13 +16,18 @@ Each text is used
 Every exchange must get exactly one reply; no update may end in an unhandled exception; the recorded Bot API
 (which parses HTML as Telegram does) must never answer "can't parse entities" (or "too long", "empty"); and
 where the bot shows the text back — a preview, the id of ``/status`` — it shows it literally.
+
+The list is fed in SHARDS parts (every SHARDS-th input), each through a bot of its own: all the inputs, each
+at every place, as one bot did it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +37,7 @@ from tests.support.fault_support import describe, trap_logs, unhandled
 
 ADMIN = 1001
 EXAMPLES = 150
+SHARDS = 3  # the inputs in parts of every 3rd, each a test of its own on a bot of its own: xdist runs them side by side
 
 CONTROL = st.one_of(st.characters(min_codepoint=0, max_codepoint=0x1F), st.sampled_from("\x7f\x85\u2028\u2029\ufeff"))
 BIDI = st.sampled_from(["\u200f", "\u200e", "\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u061c"])
@@ -61,6 +67,7 @@ TEXTS = st.one_of(
 ).filter(lambda t: t.strip() != "")
 
 
+@functools.cache  # the parts that run in one process draw once
 def draw_texts(n: int) -> list[str]:
     """n texts from TEXTS, the same on every run."""
     out: list[str] = []
@@ -91,10 +98,12 @@ async def reply_to(user: FastUser, text: str) -> Sent:
     return replies[0]
 
 
-async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
-    texts = draw_texts(EXAMPLES)
-    assert len(texts) >= EXAMPLES * 0.9, len(texts)
-    assert any(len(t) == 5000 for t in texts)
+@pytest.mark.parametrize("shard", range(SHARDS), ids=[f"part{k + 1}of{SHARDS}" for k in range(SHARDS)])
+async def test_generated_inputs_at_every_step(tmp_path: Path, shard: int) -> None:
+    drawn = draw_texts(EXAMPLES)
+    assert len(drawn) >= EXAMPLES * 0.9, len(drawn)
+    assert any(len(t) == 5000 for t in drawn)
+    texts = drawn[shard::SHARDS]
     with trap_logs(logging.INFO) as trap:
         async with FastBot(tmp_path, admin_ids=(ADMIN,)) as h:
             admin = h.user(ADMIN, first_name="Alice", language_code="en")
@@ -125,6 +134,6 @@ async def test_generated_inputs_at_every_step(tmp_path: Path) -> None:
                 assert not h.telegram.parse_errors(), (where, h.telegram.parse_errors())
                 assert not unhandled(trap.records), (where, describe(unhandled(trap.records)))
             await assert_serving(admin)
-            assert previews > EXAMPLES / 4
+            assert previews > len(texts) / 4
             assert h.gateway.sent == []  # no Send was pressed: nothing left
     assert not unhandled(trap.records), describe(unhandled(trap.records))

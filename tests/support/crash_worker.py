@@ -2,8 +2,8 @@
 
 It imports the bot once, then forks a child per request; each child runs ``bot.__main__.main()`` — exactly
 what ``python -m bot`` runs after its imports — with its own environment, working directory and log file, and
-is meant to be killed (SIGKILL) at a random moment. tests/chaos/test_crash_trials.py starts it; the trial of issue 5
-and the final check there use a real ``python -m bot`` process.
+is meant to be killed (SIGKILL) at a random moment. tests/support/forkserver.py starts it (one per test process)
+for the crash trials of tests/chaos/ and the subprocess bots of the end-to-end tests.
 
 Protocol, one JSON object a line:
   stdin   {"env": {...}, "cwd": "/dir", "log": "/dir/bot.log", "args": []}  start a bot
