@@ -55,7 +55,6 @@ PATIENCE = 15.0  # the contract: an operator-facing request is answered within 1
 SIGN = 2.0  # ... and shows within 2 s that it is being worked on
 BUDGET = 1.0
 #: cell id -> (seconds to the first sign of work, seconds to the final answer)
-TIMINGS: dict[str, tuple[float, float]] = {}
 SIGNS = {"sendChatAction", "answerCallbackQuery", "sendMessage", "editMessageText"}
 
 UNAVAILABLE = [Fault.HTTP_500, Fault.HTML, Fault.EMPTY, Fault.GARBAGE, Fault.HANG, Fault.DROP, Fault.DROP_AFTER_SEND]
@@ -116,8 +115,10 @@ def first_sign(rig: Rig, since: float) -> float:
 
 
 def record(rig: Rig, cell: str, started: float, elapsed: float) -> None:
+    """Each cell is held to the contract itself (the cells run on whichever worker is free: no test sees them
+    all); `pytest -s` prints each cell's figures."""
     sign = first_sign(rig, started)
-    TIMINGS[cell] = (sign, elapsed)
+    print(f"\nfault matrix cell {cell}: first sign of work {sign:.2f}s, final answer {elapsed:.2f}s")
     assert sign < SIGN, f"{cell}: first sign of work after {sign:.2f}s"
     assert elapsed < PATIENCE, f"{cell}: final answer after {elapsed:.2f}s"
 
@@ -472,16 +473,3 @@ async def test_production_timing(rig: Rig, action: str, fault: Fault) -> None:
         gateway.timeout, gateway.budget, gateway.operator_budget = saved
     record(rig, f"production {action}/{fault.name}", started, elapsed)
     await finish(rig, mark)
-
-
-async def test_worst_cell(rig: Rig) -> None:
-    """Runs last: the worst cells of the matrix, printed (``pytest -s``) and held to the contract."""
-    if not TIMINGS:
-        pytest.skip("no cell ran")
-    slowest_sign = max(TIMINGS.items(), key=lambda item: item[1][0])
-    slowest_answer = max(TIMINGS.items(), key=lambda item: item[1][1])
-    print(
-        f"\nfault matrix, {len(TIMINGS)} cells: worst first sign of work {slowest_sign[1][0]:.2f}s "
-        f"({slowest_sign[0]}); worst final answer {slowest_answer[1][1]:.2f}s ({slowest_answer[0]})"
-    )
-    assert slowest_sign[1][0] < SIGN and slowest_answer[1][1] < PATIENCE
