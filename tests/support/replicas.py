@@ -1,29 +1,45 @@
 """Several `python -m bot` replicas on one fresh PostgreSQL database, against one fake Telegram server and one
-sandbox gateway (issue 27): start, kill (SIGKILL), stop (SIGTERM), and ask each its role (`/readyz`).
+sandbox gateway (issue 27) — the one replica harness (issue 25 merged `replica_pair.py` into it).
 
-Each replica is a process of its own (`BotProcess`, deploy_fixtures.py), with its own HEALTH_PORT; waits are on
-conditions re-checked until a deadline, never fixed sleeps.
+Three ways to run them:
+
+* polling (default): every replica polls for the lease; `HEALTH_PORT` answers `/readyz` with its role.
+* `webhook=True`: each replica serves the webhook on its own port and sets it; Telegram posts to the last one
+  started.
+* `proxy=True`: every replica sets one webhook URL, a round-robin proxy (`RoundRobin`) in front of them, so
+  consecutive updates land on different replicas (`proxy.concurrent`, `proxy.lose_answers`).
+
+Each replica is a process of its own (`BotProcess`, deploy_fixtures.py), forked from the pre-imported fork
+server (`forkserver.py`): its own pid, killed by SIGKILL like any other, without paying the imports per start.
+Waits follow events (output lines, the fake server's) and re-check a condition until a deadline, never a fixed
+sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.support import engines, pgserver
-from tests.support.deploy_fixtures import BotProcess, bot_env, free_port
+from tests.support.deploy_fixtures import WEBHOOK_SECRET, BotProcess, bot_env, free_port
 
-FAILOVER = 3.0  # FAILOVER_SECONDS in these tests
+FAILOVER = 3.0  # FAILOVER_SECONDS in the failover tests
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+LOOK_EVERY = 0.1  # between two looks at every replica's role when no output line came first
 
 
 class Replica:
@@ -41,62 +57,192 @@ class Replica:
         return f"<replica {self.name}>"
 
 
+class RoundRobin:
+    """A small HTTP proxy in front of the replicas' webhooks: each update to the next replica in turn. It waits
+    for the replica and gives Telegram its answer, or (`concurrent`) answers 200 at once and delivers in the
+    background, as Telegram's parallel webhook connections do. `lose_answers(n)`: Telegram gets 502 for the next
+    n though a replica got them, and sends them again — the retry goes to ANOTHER replica."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self.concurrent = False
+        self._lose = 0
+        self._turn = itertools.count()
+        self.port = free_port()
+        self.delivered: list[tuple[int, int, int | None]] = []  # (update_id, replica index, status)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def lose_answers(self, count: int) -> None:
+        self._lose += count
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._client = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, body: bytes, headers: dict[str, str]) -> tuple[int | None, bytes, str]:
+        index = next(self._turn) % len(self.targets)
+        assert self._client is not None
+        update_id = int(json.loads(body)["update_id"])
+        try:
+            async with self._client.post(
+                self.targets[index], data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=20)
+            ) as answer:
+                reply = await answer.read()
+                self.delivered.append((update_id, index, answer.status))
+                return answer.status, reply, answer.content_type
+        except (aiohttp.ClientError, TimeoutError):
+            self.delivered.append((update_id, index, None))
+            return None, b"", "text/plain"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {"Content-Type": "application/json"}
+        if SECRET_HEADER in request.headers:
+            headers[SECRET_HEADER] = request.headers[SECRET_HEADER]
+        if self.concurrent:
+            task = asyncio.create_task(self._forward(body, headers))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return web.Response(status=200)
+        status, reply, content_type = await self._forward(body, headers)
+        if self._lose > 0:
+            self._lose -= 1
+            return web.Response(status=502, text="the answer was lost on its way")
+        if status is None:
+            return web.Response(status=502)
+        return web.Response(status=status, body=reply, content_type=content_type)
+
+
 class Replicas:
+    """The replicas of one test: `start(n)`, `kill`, `stop`, their roles (`leader`, `roles`), `metrics`."""
+
     def __init__(
         self,
         tmp_path: Path,
         telegram: FakeTelegram,
         gateway: SandboxGateway,
         database_url: str,
-        failover: float = FAILOVER,
+        *,
+        failover: float | None = FAILOVER,
         webhook: bool = False,
+        proxy: bool = False,
         **env: str,
     ) -> None:
         self.tmp_path = tmp_path
         self.telegram = telegram
         self.gateway = gateway
         self.database_url = database_url
-        self.failover = failover
+        self.failover = failover  # None: the bot's default FAILOVER_SECONDS
         self.env = env
-        self.webhook = webhook  # each replica serves the webhook on its port (the last one started gets Telegram's)
+        self.webhook = webhook or proxy
+        self.proxied = proxy
+        self.proxy = RoundRobin()  # started, and every replica's WEBHOOK_URL, when `proxied`
         self.replicas: list[Replica] = []
         self.http: aiohttp.ClientSession | None = None
         self._count = 0
 
+    # -- starting and ending ------------------------------------------------------------------------------
     async def start(self, n: int = 1) -> list[Replica]:
-        """`n` more replicas, each once its health port answers."""
-        started = [await self._start_one() for _ in range(n)]
+        """`n` more replicas, one after the other, each once its `/readyz` answers past start-up."""
+        started = []
+        for _ in range(n):
+            replica = await self._launch()
+            self.replicas.append(replica)
+            self.proxy.targets.append(self._hook(replica))
+            started.append(replica)
         await asyncio.gather(*(self.eventually_role(r) for r in started))
         return started
 
-    async def _start_one(self) -> Replica:
+    async def restart(self, index: int) -> Replica:
+        """A new process in the place of replica `index` (a stopped or killed one), behind the proxy too."""
+        replica = await self._launch()
+        self.replicas[index] = replica
+        self.proxy.targets[index] = self._hook(replica)
+        await self.eventually_role(replica)
+        return replica
+
+    async def _launch(self) -> Replica:
         self._count += 1
         name = f"r{self._count}"
         port = free_port()
         cwd = self.tmp_path / name
         cwd.mkdir()
-        where = (
-            {"WEBHOOK_URL": f"http://127.0.0.1:{port}/tg/hook", "WEBHOOK_PORT": str(port), "WEBHOOK_HOST": "127.0.0.1"}
-            if self.webhook
-            else {"HEALTH_PORT": str(port), "HEALTH_HOST": "127.0.0.1"}
-        )
+        where = {"HEALTH_PORT": str(port), "HEALTH_HOST": "127.0.0.1"}
+        if self.webhook:
+            url = self.proxy.url if self.proxied else f"http://127.0.0.1:{port}/hook"
+            where = {"WEBHOOK_URL": url, "WEBHOOK_PORT": str(port), "WEBHOOK_HOST": "127.0.0.1"}
+        failover = {} if self.failover is None else {"FAILOVER_SECONDS": str(self.failover)}
         env = bot_env(
             cwd,
             self.telegram,
             self.gateway,
             DATABASE_URL=self.database_url,
-            FAILOVER_SECONDS=str(self.failover),
-            WEBHOOK_SECRET="replicas-Zq9-secret",
+            WEBHOOK_SECRET=WEBHOOK_SECRET,
+            **failover,
             **where,
             **self.env,
         )
         process = await BotProcess(["--webhook"] if self.webhook else [], env, cwd).start()
-        replica = Replica(name, process, port)
-        self.replicas.append(replica)
-        return replica
+        return Replica(name, process, port)
+
+    @staticmethod
+    def _hook(replica: Replica) -> str:
+        return f"{replica.base}/hook"
+
+    async def kill(self, replica: Replica) -> float:
+        """SIGKILL; returns the monotonic moment it was sent."""
+        at = time.monotonic()
+        replica.process.signal(signal.SIGKILL)
+        await replica.process.wait(10)
+        replica.alive = False
+        return at
+
+    async def stop(self, replica: Replica) -> float:
+        """SIGTERM, and a clean exit (code 0) within 40 s; returns the monotonic moment it was sent."""
+        at = time.monotonic()
+        replica.process.signal(signal.SIGTERM)
+        code = await replica.process.wait(40)
+        assert code == 0, replica.process.output[-3000:]
+        replica.alive = False
+        return at
+
+    async def close(self) -> None:
+        for replica in self.alive():
+            with contextlib.suppress(Exception):
+                await replica.process.kill()
+            replica.alive = False
+        await self.proxy.stop()
+
+    # -- what they say ------------------------------------------------------------------------------------
+    def alive(self) -> list[Replica]:
+        return [r for r in self.replicas if r.alive]
+
+    def output(self) -> str:
+        return "\n".join(f"--- replica {r.name}\n{r.process.output}" for r in self.replicas)
 
     async def role(self, replica: Replica) -> str | None:
-        """ "leader" or "standby" as its /readyz says; None while it does not answer."""
+        """ "leader" or "standby" as its /readyz says; None while it does not answer or is starting."""
         assert self.http is not None
         try:
             async with self.http.get(f"{replica.base}/readyz", timeout=aiohttp.ClientTimeout(total=2)) as response:
@@ -118,11 +264,8 @@ class Replicas:
             role = await self.role(replica)
             if role is not None:
                 return role
-            await asyncio.sleep(0.05)
+            await self._news([replica], LOOK_EVERY)
         raise AssertionError(f"{replica} did not answer /readyz within {timeout}s:\n{replica.process.output[-3000:]}")
-
-    def alive(self) -> list[Replica]:
-        return [r for r in self.replicas if r.alive]
 
     async def roles(self) -> dict[str, str | None]:
         alive = self.alive()
@@ -130,7 +273,9 @@ class Replicas:
         return {r.name: role for r, role in zip(alive, answers, strict=True)}
 
     async def leader(self, timeout: float = 15.0, other_than: Replica | None = None) -> Replica:
-        """The one replica that says "leader" (never two at once: checked on every look)."""
+        """The one replica that says "leader" (never two at once: checked on every look). A look at every role
+        follows each output line of a replica (a change of leader is logged) and, without one, every
+        `LOOK_EVERY` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             roles = await self.roles()
@@ -140,34 +285,37 @@ class Replicas:
                 return next(r for r in self.replicas if r.name == leaders[0])
             if time.monotonic() > deadline:
                 raise AssertionError(f"no leader within {timeout}s: {roles}")
-            await asyncio.sleep(0.02)
+            await self._news(self.alive(), min(LOOK_EVERY, max(0.0, deadline - time.monotonic())))
 
-    async def kill(self, replica: Replica) -> float:
-        """SIGKILL; returns the monotonic moment it was sent."""
-        at = time.monotonic()
-        replica.process.signal(signal.SIGKILL)
-        await replica.process.wait(10)
-        replica.alive = False
-        return at
+    async def _news(self, replicas: list[Replica], timeout: float) -> None:
+        """Until one of `replicas` writes a new output line (or ends), at most `timeout` seconds."""
+        waits = [asyncio.create_task(_next_line(r.process)) for r in replicas]
+        if not waits:
+            return
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
-    async def stop(self, replica: Replica) -> float:
-        at = time.monotonic()
-        replica.process.signal(signal.SIGTERM)
-        code = await replica.process.wait(40)
-        assert code == 0, replica.process.output[-3000:]
-        replica.alive = False
-        return at
+    # -- the names of the old replica_pair harness ---------------------------------------------------------
+    @property
+    def bots(self) -> list[BotProcess]:
+        return [r.process for r in self.replicas]
 
-    async def close(self) -> None:
-        for replica in self.alive():
-            with contextlib.suppress(Exception):
-                await replica.process.kill()
-            replica.alive = False
+    async def start_replica(self, index: int) -> BotProcess:
+        if index >= len(self.replicas):
+            return (await self.start(1))[0].process
+        return (await self.restart(index)).process
 
 
-@pytest.fixture
-def pg_url(pg_server: engines.PgServer) -> Iterator[str]:
-    yield from engines.fresh_database(pg_server)
+async def _next_line(process: BotProcess) -> None:
+    """Until the process writes one more output line, or its output ends (BotProcess's own condition)."""
+    known = len(process.lines)
+    reader = process._reader
+    async with process._changed:
+        await process._changed.wait_for(lambda: len(process.lines) > known or reader is None or reader.done())
 
 
 @contextlib.asynccontextmanager
@@ -176,16 +324,47 @@ async def replicas(
     telegram: FakeTelegram,
     gateway: SandboxGateway,
     database_url: str,
+    *,
     webhook: bool = False,
+    proxy: bool = False,
+    count: int = 0,
+    failover: float | None = FAILOVER,
     **env: str,
 ) -> AsyncIterator[Replicas]:
-    group = Replicas(tmp_path, telegram, gateway, database_url, webhook=webhook, **env)
+    """`count` replicas started (more with `group.start(n)`), every one killed at the end."""
+    group = Replicas(tmp_path, telegram, gateway, database_url, failover=failover, webhook=webhook, proxy=proxy, **env)
     async with aiohttp.ClientSession() as http:
         group.http = http
         try:
+            if group.proxied:
+                await group.proxy.start()
+            if count:
+                await group.start(count)
             yield group
         finally:
             await group.close()
+
+
+def behind_proxy(
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, url: str, count: int = 2, **env: str
+) -> contextlib.AbstractAsyncContextManager[Replicas]:
+    """`count` webhook replicas behind the round-robin proxy, FAILOVER_SECONDS as the bot's default (what
+    `replica_pair.replicas` was)."""
+    return replicas(tmp_path, telegram, gateway, url, proxy=True, count=count, failover=None, **env)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pg_url(pg_server: engines.PgServer) -> Iterator[str]:
+    """A fresh PostgreSQL database the replicas of one test share (skipped without a server, failed under CI)."""
+    yield from engines.fresh_database(pg_server)
+
+
+shared_database = pg_url  # the fixture's name in the old replica_pair harness
+
+
+async def pg_rows(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows read from the shared database by the test itself (outside every replica)."""
+    return await asyncio.to_thread(engines.select, url, sql, params)
 
 
 # ------------------------------------------------------------------ a private PostgreSQL server to restart
