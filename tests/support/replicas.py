@@ -1,18 +1,13 @@
 """Several `python -m bot` replicas on one fresh PostgreSQL database, against one fake Telegram server and one
-sandbox gateway (issue 27) — the one replica harness (issue 25 merged `replica_pair.py` into it).
+sandbox gateway (issue 27) — the one replica harness (issue 25 merged `replica_pair.py` into it). Polling (the
+default: one leader polls, `/readyz` on HEALTH_PORT says each role); `webhook=True`, each serving and setting its
+own webhook (Telegram posts to the last one started); `proxy=True`, one webhook URL with a round-robin proxy in
+front (`RoundRobin`), so consecutive updates land on different replicas.
 
-Three ways to run them:
-
-* polling (default): every replica polls for the lease; `HEALTH_PORT` answers `/readyz` with its role.
-* `webhook=True`: each replica serves the webhook on its own port and sets it; Telegram posts to the last one
-  started.
-* `proxy=True`: every replica sets one webhook URL, a round-robin proxy (`RoundRobin`) in front of them, so
-  consecutive updates land on different replicas (`proxy.concurrent`, `proxy.lose_answers`).
-
-Each replica is a process of its own (`BotProcess`, deploy_fixtures.py), forked from the pre-imported fork
-server (`forkserver.py`): its own pid, killed by SIGKILL like any other, without paying the imports per start.
-Waits follow events (output lines, the fake server's) and re-check a condition until a deadline, never a fixed
-sleep.
+Each replica is a process of its own (`BotProcess`, deploy_fixtures.py) forked from the pre-imported fork server
+(`forkserver.py`): its own pid, killed by SIGKILL like any other, without paying the imports per start (0.1 s
+of CPU to ready instead of 2.8 s). Waits follow events (output lines, the fake server's) and re-check a
+condition until a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -52,6 +47,10 @@ class Replica:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def hook(self) -> str:  # its webhook, behind the proxy
+        return f"{self.base}/hook"
 
     def __repr__(self) -> str:
         return f"<replica {self.name}>"
@@ -169,7 +168,7 @@ class Replicas:
         for _ in range(n):
             replica = await self._launch()
             self.replicas.append(replica)
-            self.proxy.targets.append(self._hook(replica))
+            self.proxy.targets.append(replica.hook)
             started.append(replica)
         await asyncio.gather(*(self.eventually_role(r) for r in started))
         return started
@@ -178,7 +177,7 @@ class Replicas:
         """A new process in the place of replica `index` (a stopped or killed one), behind the proxy too."""
         replica = await self._launch()
         self.replicas[index] = replica
-        self.proxy.targets[index] = self._hook(replica)
+        self.proxy.targets[index] = replica.hook
         await self.eventually_role(replica)
         return replica
 
@@ -205,10 +204,6 @@ class Replicas:
         )
         process = await BotProcess(["--webhook"] if self.webhook else [], env, cwd).start()
         return Replica(name, process, port)
-
-    @staticmethod
-    def _hook(replica: Replica) -> str:
-        return f"{replica.base}/hook"
 
     async def kill(self, replica: Replica) -> float:
         """SIGKILL; returns the monotonic moment it was sent."""
@@ -363,8 +358,15 @@ shared_database = pg_url  # the fixture's name in the old replica_pair harness
 
 
 async def pg_rows(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
-    """Rows read from the shared database by the test itself (outside every replica)."""
-    return await asyncio.to_thread(engines.select, url, sql, params)
+    """Rows read from the shared database by the test itself (outside every replica), on the test's own loop:
+    cheap enough to poll (`engines.select` starts a thread and a loop per call)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return [dict(r) for r in await conn.fetch(sql, *params)]
+    finally:
+        await conn.close()
 
 
 # ------------------------------------------------------------------ a private PostgreSQL server to restart
