@@ -23,7 +23,7 @@ async def test_balance_and_refresh(fb: FastBot) -> None:
     assert "Balance: 1\u00a0000" in reply.plain
     assert reply.button_texts == ["🔄 Refresh"]
     fb.gateway.balance -= 10
-    toast = await admin.tap("Refresh", on=reply)
+    toast = await admin.press("Refresh", on=reply)
     edited = await admin.wait_for(lambda m: m.message_id == reply.message_id and "990" in m.plain)
     assert "Balance: 990" in edited.plain
     assert toast.text == "Checking the balance…"  # the sign of work comes first (issue 14)
@@ -52,7 +52,7 @@ async def test_stranger_refused_once_and_admin_approves_by_button(fb: FastBot) -
     await admin.next_message()
     assert len([m for m in stranger.messages if "only for authorised" in m.plain]) == 1
     assert fb.gateway.requests == []
-    await admin.tap("Approve", on=request)
+    await admin.press("Approve", on=request)
     decided = await admin.wait_for(lambda m: m.message_id == request.message_id and "given access by Alice" in m.plain)
     assert decided.button_texts == []
     welcome = await stranger.wait_for(lambda m: "You now have access" in m.plain)
@@ -110,7 +110,7 @@ async def test_language_choice_is_stored_and_survives_restart(fb: FastBot) -> No
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
     await admin.send("/language")
     menu = await admin.next_message()
-    await admin.tap("Русский", on=menu)
+    await admin.press("Русский", on=menu)
     chosen = await admin.wait_for(lambda m: m.message_id == menu.message_id and "русский" in m.plain)
     assert "Язык" in chosen.plain
     await fb.restart()

@@ -47,10 +47,10 @@ async def test_cancel_at_each_step_sends_nothing(fb: FastBot) -> None:
     assert "Cancelled" in (await admin.next_message()).plain
     await admin.send("/send 89041764995")
     ask = await admin.next_message()
-    await admin.tap("Cancel", on=ask)
+    await admin.press("Cancel", on=ask)
     await admin.wait_for(lambda m: m.message_id == ask.message_id and "Cancelled" in m.plain)
     preview = await preview_for(admin, "/send 89041764995 text")
-    await admin.tap("Cancel", on=preview)
+    await admin.press("Cancel", on=preview)
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Cancelled" in m.plain)
     # The old preview's Send button, pressed after Cancel (a forged press with its real data), sends nothing.
     send_data = preview.versions[0].buttons[0][0].data
@@ -64,11 +64,11 @@ async def test_cancel_at_each_step_sends_nothing(fb: FastBot) -> None:
 async def test_sender_switch(fb: FastBot) -> None:
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send 79041764995 from backup")
-    await admin.tap("✉️ Sender: OnCall", on=preview)
+    await admin.press("✉️ Sender: OnCall", on=preview)
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Backup" in m.button_texts)
-    await admin.tap("Backup", on=preview)
+    await admin.press("Backup", on=preview)
     updated = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sender: Backup" in m.plain)
-    await admin.tap("✅ Send", on=updated)
+    await admin.press("✅ Send", on=updated)
     await admin.wait_for(lambda m: m.message_id == preview.message_id and "Sent to" in m.plain)
     assert fb.gateway.sent[0].sender == "Backup"
 
@@ -98,7 +98,7 @@ async def test_each_final_status_ends_in_the_right_notice(fb: FastBot) -> None:
         ("79000000091", "delivered"),
     ]:
         preview = await preview_for(admin, f"/send {msisdn} test")
-        await admin.tap("✅ Send", on=preview)
+        await admin.press("✅ Send", on=preview)
         notice = await admin.wait_for(
             lambda m, p=preview, w=words: m.message_id != p.message_id and w in m.plain and "SMS to" in m.plain,
             timeout=15,
@@ -110,7 +110,7 @@ async def test_never_final_is_reported_unknown_after_the_window(tmp_path: Path) 
     async with FastBot(tmp_path, admin_ids=(ADMIN,), settings_overrides={"delivery_track_hours": 2 / 3600}) as fb:
         admin = fb.user(ADMIN, first_name="Alice", language_code="en")
         preview = await preview_for(admin, "/send 79000000031 never final")
-        await admin.tap("✅ Send", on=preview)
+        await admin.press("✅ Send", on=preview)
         notice = await admin.wait_for(lambda m: "No final status" in m.plain, timeout=15)
         assert "unknown" in notice.plain
         assert await fb.app.db.tracking.depth() == 0 if fb.app else False
@@ -124,7 +124,7 @@ async def test_gateway_errors_on_send_are_answered_and_logged(fb: FastBot) -> No
         ("79000000006", "does not accept this number"),
     ]:
         preview = await preview_for(admin, f"/send {msisdn} x")
-        await admin.tap("✅ Send", on=preview)
+        await admin.press("✅ Send", on=preview)
         failed = await admin.wait_for(lambda m, p=preview, w=words: m.message_id == p.message_id and w in m.plain)
         assert "Nothing was sent" in failed.plain
     rows = sends(fb)
@@ -136,13 +136,13 @@ async def test_history_pages_with_buttons_that_edit_in_place(fb: FastBot) -> Non
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
     for i in range(7):
         preview = await preview_for(admin, f"/send 7904176490{i} page test {i}")
-        await admin.tap("✅ Send", on=preview)
+        await admin.press("✅ Send", on=preview)
         await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
     await admin.send("/history")
     first = await admin.wait_for(lambda m: "page 1 of 2" in m.plain)
     assert "page test 6" in first.plain and "page test 1" not in first.plain
     assert first.button_texts == ["▶"]
-    await admin.tap("▶", on=first)
+    await admin.press("▶", on=first)
     second = await admin.wait_for(lambda m: m.message_id == first.message_id and "page 2 of 2" in m.plain)
     assert "page test 0" in second.plain and "page test 6" not in second.plain
     assert second.button_texts == ["◀"]
@@ -153,7 +153,7 @@ async def test_low_balance_warns_admins_once(tmp_path: Path) -> None:
         admin = fb.user(ADMIN, first_name="Alice", language_code="en")
         for i in range(3):
             preview = await preview_for(admin, f"/send 79041764995 low {i}")
-            await admin.tap("✅ Send", on=preview)
+            await admin.press("✅ Send", on=preview)
             await admin.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sent to" in m.plain)
         await admin.send("/help")
         await admin.wait_for(lambda m: "/send" in m.plain and "Low balance" not in m.plain)
@@ -164,7 +164,7 @@ async def test_low_balance_warns_admins_once(tmp_path: Path) -> None:
 async def test_insufficient_credits_shows_the_balance(fb: FastBot) -> None:
     admin = fb.user(ADMIN, first_name="Alice", language_code="en")
     preview = await preview_for(admin, "/send 79000000005 no money")
-    await admin.tap("✅ Send", on=preview)
+    await admin.press("✅ Send", on=preview)
     failed = await admin.wait_for(lambda m: m.message_id == preview.message_id and "Not enough money" in m.plain)
     assert "Balance: 1\u00a0000" in failed.plain
 
@@ -185,7 +185,7 @@ async def test_contact_shared_outside_the_flow_offers_a_send(fb: FastBot) -> Non
         "📨 Send SMS",
         "💾 Save contact",
     ]
-    await admin.tap("📨 Send SMS", on=offer)
+    await admin.press("📨 Send SMS", on=offer)
     assert "To +7\u00a0904\u00a0176\u201149\u201195" in (await admin.next_message()).plain
     await admin.send("contact text")
     preview = await admin.next_message()

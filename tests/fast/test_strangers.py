@@ -95,7 +95,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             # A real SMS, sent and delivered.
             await operator.send(f"/send {SECRET_NUMBER} {SECRET_TEXT}")
             sent = await operator.wait_for(lambda m: "Check before sending" in m.plain)
-            await operator.tap("✅ Send", on=sent)
+            await operator.press("✅ Send", on=sent)
             await operator.wait_for(  # the notice: the accepted message edited, then a reply to it
                 lambda m: "delivered" in m.plain and m.message_id != sent.message_id, timeout=15
             )

@@ -10,7 +10,7 @@ person's action returns once the Dispatcher has handled its update, so the answe
     async with FastBot(tmp_path) as fb:
         anna = fb.user(1001, first_name="Anna")
         await anna.send("/send 79041764995 Server down")
-        toast = await anna.tap("✅ Send", on=await anna.next_message())  # the bot's answer to the press
+        toast = await anna.press("✅ Send", on=await anna.next_message())  # the bot's answer to the press
         await anna.wait_for(lambda m: "delivered" in m.plain, timeout=10)  # background notices too
 """
 
@@ -40,7 +40,7 @@ from bot.devkit.harness import rig_settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import BotMessage, CallbackAnswer, ChatView, FakeGroup, FakeTelegram, FakeUser
 from bot.devkit.telegram.callbacks import _CallbackQuery
-from bot.devkit.telegram.models import Call, ChatState
+from bot.devkit.telegram.models import Call, ChatState, Signal
 from bot.devkit.telegram.people import MessageRef
 from bot.devkit.telegram.protocol import JsonDict
 from tests.support.fault_support import parse_errors, telegram_text
@@ -68,6 +68,10 @@ class FastTelegram(FakeTelegram):
     @property
     def chats(self) -> dict[int, ChatState]:
         return self._chats
+
+    @property
+    def signal(self) -> Signal:  # "something changed": what a test waits on (`signal.wait_until`)
+        return self._signal
 
     def user(self, user_id: int = 1001, first_name: str = "Anna", **details: Any) -> FastUser:
         person = super().user(user_id, first_name, **details)
@@ -218,23 +222,22 @@ class FastUser(_Delivered, FakeUser):
         await self._delivered()
         return query_id
 
-    async def press(self, message: MessageRef, button: str | int, *, chat: ChatView | None = None) -> str:
-        query_id = await super().press(message, button, chat=chat)
+    async def press(  # type: ignore[override]  # the fast tier's own: by text, on a message, the bot's answer
+        self, button: str | int, *, on: BotMessage | None = None, timeout: float = 5.0
+    ) -> CallbackAnswer:
+        """Press an inline button — by its text (exact or a unique part), callback_data or 1-based number — of
+        ``on`` (default: the bot's latest message here with buttons), and return the bot's answer to the press
+        (every press must be answered, or the phone shows a spinner)."""
+        target = on or self.last_message_with_buttons
+        assert target is not None, f"no message with buttons in chat {self.chat_id}"
+        query_id = await super().press(target, button)
         await self._delivered()
-        return query_id
+        return await self.server.callback_answer(query_id, timeout)
 
     async def press_data(self, message_id: int, callback_data: str, *, chat: ChatView | None = None) -> str:
         query_id = await super().press_data(message_id, callback_data, chat=chat)
         await self._delivered()
         return query_id
-
-    async def tap(self, button: str | int, *, on: BotMessage | None = None, timeout: float = 5.0) -> CallbackAnswer:
-        """Press a button of ``on`` (default: the bot's latest message here with buttons) and return the bot's
-        answer to the press (every press must be answered, or the phone shows a spinner)."""
-        target = on or self.last_message_with_buttons
-        assert target is not None, f"no message with buttons in chat {self.chat_id}"
-        query_id = await self.press(target, button)
-        return await self.server.callback_answer(query_id, timeout)
 
     async def block_bot(self) -> None:
         await super().block_bot()

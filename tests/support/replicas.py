@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -34,7 +35,8 @@ from tests.support.deploy_fixtures import WEBHOOK_SECRET, BotProcess, bot_env, f
 
 FAILOVER = 3.0  # FAILOVER_SECONDS in the failover tests
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-LOOK_EVERY = 0.1  # between two looks at every replica's role when no output line came first
+LOOK_EVERY = 0.1  # between two looks at every replica's role when no line about the lease came first
+LEASE_NEWS = re.compile(r"leader|standby|lease")  # what a replica logs when its role changes
 
 
 class Replica:
@@ -233,7 +235,7 @@ class Replicas:
     def alive(self) -> list[Replica]:
         return [r for r in self.replicas if r.alive]
 
-    def output(self) -> str:
+    def output(self) -> str:  # every replica's, for an assertion's message
         return "\n".join(f"--- replica {r.name}\n{r.process.output}" for r in self.replicas)
 
     async def role(self, replica: Replica) -> str | None:
@@ -269,8 +271,7 @@ class Replicas:
 
     async def leader(self, timeout: float = 15.0, other_than: Replica | None = None) -> Replica:
         """The one replica that says "leader" (never two at once: checked on every look). A look at every role
-        follows each output line of a replica (a change of leader is logged) and, without one, every
-        `LOOK_EVERY` seconds."""
+        follows each line a replica logs about the lease (a change of role is logged), else every LOOK_EVERY s."""
         deadline = time.monotonic() + timeout
         while True:
             roles = await self.roles()
@@ -280,11 +281,11 @@ class Replicas:
                 return next(r for r in self.replicas if r.name == leaders[0])
             if time.monotonic() > deadline:
                 raise AssertionError(f"no leader within {timeout}s: {roles}")
-            await self._news(self.alive(), min(LOOK_EVERY, max(0.0, deadline - time.monotonic())))
+            await self._news(self.alive(), min(LOOK_EVERY, max(0.0, deadline - time.monotonic())), LEASE_NEWS)
 
-    async def _news(self, replicas: list[Replica], timeout: float) -> None:
-        """Until one of `replicas` writes a new output line (or ends), at most `timeout` seconds."""
-        waits = [asyncio.create_task(_next_line(r.process)) for r in replicas]
+    async def _news(self, replicas: list[Replica], timeout: float, about: re.Pattern[str] | None = None) -> None:
+        """Until one of `replicas` writes a new output line (matching `about`), or ends; `timeout` at most."""
+        waits = [asyncio.create_task(_next_line(r.process, about)) for r in replicas]
         if not waits:
             return
         try:
@@ -305,12 +306,17 @@ class Replicas:
         return (await self.restart(index)).process
 
 
-async def _next_line(process: BotProcess) -> None:
-    """Until the process writes one more output line, or its output ends (BotProcess's own condition)."""
+async def _next_line(process: BotProcess, about: re.Pattern[str] | None) -> None:
+    """Until the process writes one more line (matching `about`), or its output ends (BotProcess's condition)."""
     known = len(process.lines)
     reader = process._reader
+
+    def news() -> bool:
+        fresh = process.lines[known:]
+        return any(about is None or about.search(line) for line in fresh) or reader is None or reader.done()
+
     async with process._changed:
-        await process._changed.wait_for(lambda: len(process.lines) > known or reader is None or reader.done())
+        await process._changed.wait_for(news)
 
 
 @contextlib.asynccontextmanager
