@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.logs import mask_also
 from bot.services.alert_payload import parse_alert_payload
-from bot.web.body import TooLarge, read_bounded
+from bot.web.body import read_or_refuse
 from bot.web.refusals import RefusalLog
 
 if TYPE_CHECKING:
@@ -47,12 +47,9 @@ class AlertsEndpoint:
         if not self.authorized(request):
             self.refusals.note(request)
             return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            raw = await read_bounded(request, limit=MAX_ALERT_BYTES, timeout=READ_TIMEOUT)
-        except TooLarge:
-            return web.Response(status=413, text="Payload too large\n")
-        except TimeoutError:
-            return web.Response(status=408, text="Request timeout\n")
+        raw = await read_or_refuse(request, limit=MAX_ALERT_BYTES, timeout=READ_TIMEOUT)
+        if isinstance(raw, web.Response):
+            return raw
         try:
             group = parse_alert_payload(json.loads(raw))
         except (ValueError, RecursionError, TypeError) as exc:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from bot.config import Settings, SettingsError
 from bot.metrics import SEND_STATES
 from bot.web.alerts import ALERTS_PATH, add_alert_routes
-from bot.web.body import TooLarge, read_bounded
+from bot.web.body import read_or_refuse
 from bot.web.refusals import RefusalLog
 
 if TYPE_CHECKING:
@@ -254,12 +254,9 @@ class WebhookHandler(SimpleRequestHandler):
             return web.Response(status=401, text="Unauthorized")
         if not self.accepting:  # starting or stopping: Telegram delivers it again later
             return web.Response(status=503, text="Not serving right now")
-        try:
-            raw = await read_bounded(request, limit=MAX_BODY_BYTES, timeout=BODY_TIMEOUT)
-        except TooLarge:
-            return web.Response(status=413, text="Payload too large")
-        except TimeoutError:
-            return web.Response(status=408, text="Request timeout")
+        raw = await read_or_refuse(request, limit=MAX_BODY_BYTES, timeout=BODY_TIMEOUT)
+        if isinstance(raw, web.Response):
+            return raw
         try:
             data = json.loads(raw)
             if not isinstance(data, dict):
