@@ -2,7 +2,7 @@
 (`replicas(..., proxy=True, count=2)`, or `behind_proxy`, which this module's `replicas` is). Kept for tests
 written against it; new tests import from `tests.support.replicas`."""
 
-from tests.support.replicas import Replicas, RoundRobin, pg_rows, shared_database
+from tests.support.replicas import SECRET_HEADER, Replicas, RoundRobin, pg_rows, shared_database
 from tests.support.replicas import behind_proxy as replicas
 
-__all__ = ["Replicas", "RoundRobin", "pg_rows", "replicas", "shared_database"]
+__all__ = ["SECRET_HEADER", "Replicas", "RoundRobin", "pg_rows", "replicas", "shared_database"]
