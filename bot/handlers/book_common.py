@@ -24,3 +24,14 @@ def to_feed(feed: TeamFeed | None, i18n: I18n, settings: Settings, render: Calla
     with i18n.use_locale(settings.default_locale):
         text = render()
     feed.post(text)
+
+
+async def post_change(
+    db: Database, feed: TeamFeed | None, i18n: I18n, settings: Settings, user_id: int, render: Callable[[str], str]
+) -> None:
+    """A change made by `user_id`, posted to the team feed: `render(by)` with their shown name (nothing, and no
+    read of the name, without TEAM_CHAT_ID)."""
+    if feed is None or not feed.enabled:
+        return
+    by = await who(db, user_id)
+    to_feed(feed, i18n, settings, lambda: render(by))

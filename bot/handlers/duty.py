@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.handlers.book_common import to_feed, who
+from bot.handlers.book_common import post_change, who
 from bot.handlers.recipients import ask_text_for
 from bot.services.directory import Directory, MemberProblem
 from bot.services.feed import TeamFeed
@@ -61,9 +61,8 @@ async def duty(
         now = await directory.duty()
         found = await directory.duty_recipients()
         if now is not None and found:
-            by = await who(db, operator.user_id)
             shown = now.group.name if now.group else now.contact.name if now.contact else format_phone(found[0].msisdn)
-            to_feed(feed, i18n, settings, lambda: card_texts.feed_duty(by, shown))
+            await post_change(db, feed, i18n, settings, operator.user_id, lambda by: card_texts.feed_duty(by, shown))
             await message.answer(
                 contact_texts.duty_set(found, now.group.name if now.group else None),
                 reply_markup=contact_keyboards.duty(),

@@ -9,7 +9,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
-from bot.handlers.book_common import to_feed, who
+from bot.handlers.book_common import post_change
 from bot.services.directory import Directory
 from bot.services.escalation_ladder import OFF_WORDS, LadderProblem, read_ladder
 from bot.services.feed import TeamFeed
@@ -39,10 +39,9 @@ async def escalation(
     if not operator.is_admin:
         await message.answer(escalation_texts.admins_only())
         return
-    by = await who(db, operator.user_id)
     if args.casefold() in OFF_WORDS:
         await db.escalation.set_steps([], operator.user_id)
-        to_feed(feed, i18n, settings, lambda: escalation_texts.feed_off(by))
+        await post_change(db, feed, i18n, settings, operator.user_id, escalation_texts.feed_off)
         await message.answer(escalation_texts.ladder_off())
         return
     read = await read_ladder(args, directory)
@@ -50,5 +49,5 @@ async def escalation(
         await message.answer(escalation_texts.problem(read))
         return
     steps = await db.escalation.set_steps(read, operator.user_id)
-    to_feed(feed, i18n, settings, lambda: escalation_texts.feed_set(by, steps))
+    await post_change(db, feed, i18n, settings, operator.user_id, lambda by: escalation_texts.feed_set(by, steps))
     await message.answer(escalation_texts.ladder_set(steps))

@@ -14,14 +14,14 @@ import hmac
 import json
 import logging
 import sqlite3
-import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.logs import mask_also
 from bot.services.alert_payload import parse_alert_payload
-from bot.web.body import TooLarge, read_bounded
+from bot.web.body import read_or_refuse
+from bot.web.refusals import RefusalLog
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -37,8 +37,7 @@ class AlertsEndpoint:
     def __init__(self, app: App, token: str) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode()
-        self.refused = 0
-        self._last_refusal_log = 0.0
+        self.refusals = RefusalLog(log, "alert notification(s) without the right token")
 
     def authorized(self, request: web.Request) -> bool:
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
@@ -46,14 +45,11 @@ class AlertsEndpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.authorized(request):
-            self._note_refusal(request)
+            self.refusals.note(request)
             return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            raw = await read_bounded(request, limit=MAX_ALERT_BYTES, timeout=READ_TIMEOUT)
-        except TooLarge:
-            return web.Response(status=413, text="Payload too large\n")
-        except TimeoutError:
-            return web.Response(status=408, text="Request timeout\n")
+        raw = await read_or_refuse(request, limit=MAX_ALERT_BYTES, timeout=READ_TIMEOUT)
+        if isinstance(raw, web.Response):
+            return raw
         try:
             group = parse_alert_payload(json.loads(raw))
         except (ValueError, RecursionError, TypeError) as exc:
@@ -71,17 +67,6 @@ class AlertsEndpoint:
             log.error("could not store an alert notification: %s", type(exc).__name__)
             return web.Response(status=503, text="Could not store it; try again\n")
         return web.json_response({"status": "ok"})
-
-    def _note_refusal(self, request: web.Request) -> None:
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._last_refusal_log >= 60:  # a stale token or a scanner: say so, but not per request
-            self._last_refusal_log = now
-            log.warning(
-                "refused %d alert notification(s) without the right token (latest from %s)",
-                self.refused,
-                request.remote,
-            )
 
 
 def add_alert_routes(web_app: web.Application, app: App) -> AlertsEndpoint | None:

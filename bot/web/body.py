@@ -1,4 +1,5 @@
-"""One bounded body reader for every route that takes a body (the webhook, `/alerts`).
+"""One bounded body reader for every route that takes a body (the webhook, `/alerts`), and one answer to a body
+refused (413, 408).
 
 A body over `limit` bytes is refused as soon as it is known — by its Content-Length before a byte is read, or,
 chunked, as soon as the bytes read pass the limit — and one that does not arrive within `timeout` seconds of
@@ -31,3 +32,13 @@ async def read_bounded(request: web.Request, *, limit: int, timeout: float) -> b
                 raise TooLarge
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_or_refuse(request: web.Request, *, limit: int, timeout: float) -> bytes | web.Response:
+    """The whole body, or the answer that refuses it: 413 past `limit` bytes, 408 past `timeout` seconds."""
+    try:
+        return await read_bounded(request, limit=limit, timeout=timeout)
+    except TooLarge:
+        return web.Response(status=413, text="Payload too large\n")
+    except TimeoutError:
+        return web.Response(status=408, text="Request timeout\n")

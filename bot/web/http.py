@@ -36,7 +36,8 @@ from pydantic import ValidationError
 from bot.config import Settings, SettingsError
 from bot.metrics import SEND_STATES
 from bot.web.alerts import ALERTS_PATH, add_alert_routes
-from bot.web.body import TooLarge, read_bounded
+from bot.web.body import read_or_refuse
+from bot.web.refusals import RefusalLog
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -245,21 +246,17 @@ class WebhookHandler(SimpleRequestHandler):
         super().__init__(dispatcher, bot, handle_in_background=True, secret_token=secret_token, **data)
         self.accepting = False  # until start-up is done, and again once a stop began: 503
         self._tasks: set[asyncio.Task[None]] = set()  # strong references to the updates being handled
-        self.refused = 0
-        self._last_refusal_log = 0.0
+        self.refusals = RefusalLog(log, "webhook request(s) without the right secret token")
 
     async def handle(self, request: web.Request) -> web.Response:
         if not same_secret(request.headers.get(SECRET_HEADER, ""), self.secret_token or ""):
-            self._note_refusal(request)
+            self.refusals.note(request)
             return web.Response(status=401, text="Unauthorized")
         if not self.accepting:  # starting or stopping: Telegram delivers it again later
             return web.Response(status=503, text="Not serving right now")
-        try:
-            raw = await read_bounded(request, limit=MAX_BODY_BYTES, timeout=BODY_TIMEOUT)
-        except TooLarge:
-            return web.Response(status=413, text="Payload too large")
-        except TimeoutError:
-            return web.Response(status=408, text="Request timeout")
+        raw = await read_or_refuse(request, limit=MAX_BODY_BYTES, timeout=BODY_TIMEOUT)
+        if isinstance(raw, web.Response):
+            return raw
         try:
             data = json.loads(raw)
             if not isinstance(data, dict):
@@ -284,17 +281,6 @@ class WebhookHandler(SimpleRequestHandler):
     @property
     def in_flight(self) -> set[asyncio.Task[None]]:
         return set(self._tasks)
-
-    def _note_refusal(self, request: web.Request) -> None:
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._last_refusal_log >= 60:  # a stale secret or a scanner: say so, but not per request
-            self._last_refusal_log = now
-            log.warning(
-                "refused %d webhook request(s) without the right secret token (latest from %s)",
-                self.refused,
-                request.remote,
-            )
 
     async def close(self) -> None:
         """The bot session belongs to the App (closed by `App.close` after the drain), not to this handler."""

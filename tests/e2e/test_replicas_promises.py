@@ -1,5 +1,6 @@
 """Every promise across replicas (issue 27, points 1 and 4): two or three `python -m bot` processes in webhook
-mode on one PostgreSQL database, updates spread over them by a round-robin proxy (tests/support/replica_pair.py).
+mode on one PostgreSQL database, updates spread over them by a round-robin proxy (`behind_proxy` of
+tests/support/replicas.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from pathlib import Path
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.support.deploy_fixtures import ADMIN, eventually, gateway, preview, telegram
-from tests.support.replica_pair import pg_rows, replicas, shared_database
+from tests.support.replicas import behind_proxy, pg_rows, pg_url
 
-__all__ = ["gateway", "shared_database", "telegram"]  # fixtures
+__all__ = ["gateway", "pg_url", "telegram"]  # fixtures
 
 OPERATOR = 2002
 NUMBER = "79041764995"
@@ -29,9 +30,9 @@ async def _none_pending(telegram: FakeTelegram) -> bool | None:
 
 
 async def test_an_update_whose_200_was_lost_is_handled_once_though_the_retry_reaches_another_replica(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url) as pair:
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         pair.proxy.lose_answers(1)
         await admin.send(f"/send {NUMBER} Pump 3 pressure low")
@@ -41,16 +42,14 @@ async def test_an_update_whose_200_was_lost_is_handled_once_though_the_retry_rea
         await admin.wait_for(lambda m: "Check before sending" in m.plain, timeout=15)  # answered after its 200
         previews = [m for m in admin.messages if "Check before sending" in m.plain]
         assert len(previews) == 1, [m.plain for m in admin.messages]
-        [seen] = await pg_rows(
-            shared_database, "SELECT COUNT(*) AS n FROM seen_updates WHERE update_id = $1", update_id
-        )
+        [seen] = await pg_rows(pg_url, "SELECT COUNT(*) AS n FROM seen_updates WHERE update_id = $1", update_id)
         assert seen["n"] == 1
 
 
 async def test_a_stopping_replica_leaves_the_webhook_and_the_other_serves(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url) as pair:
         url = telegram.webhook_url
         pair.bots[1].signal(signal.SIGTERM)
         assert await pair.bots[1].wait(30) == 0
@@ -62,10 +61,10 @@ async def test_a_stopping_replica_leaves_the_webhook_and_the_other_serves(
 
 
 async def test_concurrent_presses_of_one_preview_on_two_replicas_send_once(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
     trials = 12
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url) as pair:
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         for trial in range(trials):
             pair.proxy.concurrent = False
@@ -81,10 +80,10 @@ async def test_concurrent_presses_of_one_preview_on_two_replicas_send_once(
             )
             assert {i for _, i, _ in pair.proxy.delivered[first:]} == {0, 1}, "the presses went to both replicas"
         await settled(telegram)
-        await presses_done(shared_database, 0)
+        await presses_done(pg_url, 0)
         numbers = [r.fields.get("MSISDN") for r in gateway.requests if r.action == "send"]
         assert sorted(numbers) == [f"7904176{t:04d}" for t in range(trials)]  # one SMS per preview, none lost
-        rows = await pg_rows(shared_database, "SELECT COUNT(*) AS n FROM sends WHERE state = 'accepted'")
+        rows = await pg_rows(pg_url, "SELECT COUNT(*) AS n FROM sends WHERE state = 'accepted'")
         assert rows[0]["n"] == trials
 
 
@@ -107,9 +106,9 @@ async def presses_done(url: str, drafts_left: int) -> None:
 
 
 async def test_presses_of_different_previews_on_different_replicas_stay_within_the_limit(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database, OPERATOR_PARTS_PER_HOUR="3") as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url, OPERATOR_PARTS_PER_HOUR="3") as pair:
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         shown = [await preview(admin, f"/send 7904176{n:04d} Over the limit {n}") for n in range(8)]
         pair.proxy.concurrent = True
@@ -118,16 +117,16 @@ async def test_presses_of_different_previews_on_different_replicas_stay_within_t
             await admin.press(message, "✅ Send")
         await eventually(lambda: _count_at_least(pair.proxy.delivered[first:], 8), timeout=30, what="every press")
         await settled(telegram)
-        await presses_done(shared_database, 5)  # the five over the limit stay previews, told why
+        await presses_done(pg_url, 5)  # the five over the limit stay previews, told why
         assert {i for _, i, _ in pair.proxy.delivered[first:]} == {0, 1}
         sent = [r for r in gateway.requests if r.action == "send"]
         assert len(sent) == 3  # the hour's limit, though the presses landed on two replicas at once
 
 
 async def test_deny_on_one_replica_refuses_the_next_update_on_every_other(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database, count=3) as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url, count=3) as pair:
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         operator = telegram.user(OPERATOR, "Olga", language_code="en")
         await admin.send(f"/allow {OPERATOR}")
@@ -145,9 +144,9 @@ async def test_deny_on_one_replica_refuses_the_next_update_on_every_other(
 
 
 async def test_a_guided_step_goes_on_whichever_replica_the_next_message_lands_on(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with behind_proxy(tmp_path, telegram, gateway, pg_url) as pair:
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         for round_ in range(2):  # the second round starts where each replica has a step of the first remembered
             await admin.send("/send")

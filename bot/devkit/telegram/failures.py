@@ -92,13 +92,19 @@ class FailuresMixin(ServerCore):
                 return failure
         return None
 
-    async def _fail(self, request: web.Request, method: str, params: JsonDict, failure: _Failure) -> web.StreamResponse:
+    async def _failed(self, method: str, params: JsonDict, failure: _Failure) -> ApiError:
+        """What a failure does whatever carries the answer: its delay, the call itself when it executes, the
+        error recorded."""
         if failure.delay:
             await asyncio.sleep(failure.delay)
         if failure.execute:
             await self._invoke(method, params)
         error = ApiError(failure.error_code, failure.description, retry_after=failure.retry_after)
         self._record_error(method, params, error)
+        return error
+
+    async def _fail(self, request: web.Request, method: str, params: JsonDict, failure: _Failure) -> web.StreamResponse:
+        error = await self._failed(method, params, failure)
         if failure.drop:
             logger.debug("<- %s: dropping the connection", method)
             if request.transport is not None:
