@@ -9,11 +9,13 @@ class KvRepository:
     def __init__(self, store: Store) -> None:
         self._store = store
         # Read after every accepted send, so kept in memory: filled under the lock, set after this repository's
-        # own writes. The bot is the only writer of `kv` while it runs.
+        # own writes. On SQLite the bot is the only writer of `kv` while it runs; on PostgreSQL other replicas
+        # write it too (the low-balance mark cleared there), so every read goes to the database.
         self._values: dict[str, str | None] = {}
+        self._shared = store.dialect.postgres
 
     async def get(self, key: str) -> str | None:
-        if key in self._values:
+        if key in self._values and not self._shared:
             return self._values[key]
         async with self._store.locked() as db:
             value = await db.scalar("SELECT value FROM kv WHERE key = ?", (key,))
