@@ -39,6 +39,7 @@ from aiogram.exceptions import (
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings, SettingsError
 from bot.logs import mask_also
+from bot.replicas.outage import OutageAnswers
 from bot.replicas.poller import Poller
 from bot.web.http import (
     WebhookConfig,
@@ -225,7 +226,8 @@ class Polling:
 
     def __init__(self, app: App, allowed_updates: list[str]) -> None:
         self.app = app
-        self.poller = Poller(app.bot, app.dp, app.recorded, allowed_updates)
+        answers = OutageAnswers(app.bot, app.i18n, app.settings.default_locale)
+        self.poller = Poller(app.bot, app.dp, app.recorded, allowed_updates, outage=answers.answer)
         self.task: asyncio.Task[None] | None = None
         self.outage = False  # whether `task` is the outage mode's
         self.stopping = False

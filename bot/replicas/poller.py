@@ -11,8 +11,8 @@ The database gone (`outage`): a leader that cannot renew its lease stops its wor
 polling in *outage mode*, so that an operator who writes meanwhile is answered in words (the error router's "the
 bot's database is not answering; try again in a minute") rather than not at all. Each batch is confirmed to
 Telegram *before* it is answered: an update told "try again" is never handled again later, here or on another
-replica (Telegram is the only record left to share). The updates go through the dispatcher as always, so one
-that meets the database back is recorded and handled once (nobody else is sent it). Outage mode gives way for
+replica (Telegram is the only record left to share). They are answered without the dispatcher, whose every
+step asks the database first and would wait out its timeouts (bot/replicas/outage.py). Outage mode gives way for
 good at the first 409: another replica, which reached the database and took the lease, polls now.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -61,8 +61,16 @@ class Recorded(BaseMiddleware):
 
 
 class Poller:
-    def __init__(self, bot: Bot, dp: Dispatcher, recorded: Recorded, allowed_updates: list[str]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        dp: Dispatcher,
+        recorded: Recorded,
+        allowed_updates: list[str],
+        outage: Callable[[Update], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         self.bot = bot
+        self.outage = outage  # how outage mode answers an update (bot/replicas/outage.py); None: the dispatcher
         self.dp = dp
         self.recorded = recorded
         self.allowed_updates = allowed_updates
@@ -160,7 +168,8 @@ class Poller:
 
     def _answer(self, updates: list[Update]) -> None:
         for update in updates:
-            task = asyncio.create_task(self._feed(update), name=f"update-{update.update_id}")
+            work = self.outage(update) if self.outage is not None else self._feed(update)
+            task = asyncio.create_task(work, name=f"update-{update.update_id}")
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
