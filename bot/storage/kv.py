@@ -32,3 +32,13 @@ class KvRepository:
                 (key, value),
             )
         self._values[key] = value
+
+    async def claim(self, key: str, value: str) -> bool:
+        """Store `value` under `key` only if nothing is stored there yet: True for the one caller (of every
+        replica) that did. A mark written before the admins are told, so that they are told once."""
+        row = await self._store.row(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING key", (key, value)
+        )
+        if row is not None:
+            self._values[key] = value
+        return row is not None

@@ -295,3 +295,17 @@ async def test_a_small_value_changed_on_one_replica_is_read_as_changed_on_the_ot
     finally:
         await a.close()
         await b.close()
+
+
+async def test_the_low_balance_mark_is_claimed_by_one_replica_of_two_at_once(pg_url: str) -> None:
+    # Two sends accepted at once on two replicas, both below the threshold: the admins are told once.
+    a, b = await Database.open_postgres(pg_url), await Database.open_postgres(pg_url)
+    try:
+        for trial in range(10):
+            key = f"low_balance_trial_{trial}"
+            won = await asyncio.gather(a.kv.claim(key, "9.50"), b.kv.claim(key, "9.40"))
+            assert sorted(won) == [False, True]
+            assert await a.kv.get(key) == await b.kv.get(key) in ("9.50", "9.40")
+    finally:
+        await a.close()
+        await b.close()
