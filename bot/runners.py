@@ -207,7 +207,7 @@ async def serve_polling(
             elif app.leadership.leader:
                 await polling.begin()
             await _poll(app, polling, stop, ready)
-            await drain(app, app.obs.updates.in_flight)
+            await drain(app, app.obs.updates.in_flight | polling.poller.tasks)  # + answers of outage mode
         finally:
             if health_runner is not None:
                 await health_runner.cleanup()
