@@ -74,7 +74,7 @@ class Poller:
         self.dp = dp
         self.recorded = recorded
         self.allowed_updates = allowed_updates
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
         #: The offset past the last update handed to the dispatcher (confirmed or not): outage mode starts here,
         #: so that the updates already being handled are not fetched and answered a second time.
         self.handed: int | None = None
@@ -139,23 +139,35 @@ class Poller:
                 if not updates:
                     continue
                 offset = updates[-1].update_id + 1
-                try:
-                    await self._get(offset, 0)  # confirmed before answered: never answered, then handled again
-                except TelegramConflictError:
-                    # A newer getUpdates came after this one had confirmed the batch (Telegram applies the offset
-                    # as the request arrives): the batch is this replica's to answer; then it gives way.
-                    self._answer(updates)
+                # Confirmed before answered: never answered, then handled again. Shielded: the database back
+                # (a cancel) in between must not leave a confirmed update unanswered.
+                settle = asyncio.create_task(self._confirm_then_answer(updates, offset))
+                self.tasks.add(settle)
+                settle.add_done_callback(self.tasks.discard)
+                outcome = await asyncio.shield(settle)
+                if outcome == "conflict":
                     log.warning("another replica polls now: this one gives way")
                     return
-                except Exception as exc:
-                    log.warning("could not confirm updates (%s): fetching them again", type(exc).__name__)
-                    offset = updates[0].update_id
+                if outcome == "failed":
+                    offset = updates[0].update_id  # fetched again
                     await asyncio.sleep(delay)
-                    continue
-                self.handed = offset
-                self._answer(updates)
         finally:
             log.info("outage polling stopped")
+
+    async def _confirm_then_answer(self, updates: list[Update], offset: int) -> str:
+        try:
+            await self._get(offset, 0)
+        except TelegramConflictError:
+            # A newer getUpdates came after this one had confirmed the batch (Telegram applies the offset as the
+            # request arrives): the batch is this replica's to answer; then it gives way.
+            self._answer(updates)
+            return "conflict"
+        except Exception as exc:
+            log.warning("could not confirm updates (%s): fetching them again", type(exc).__name__)
+            return "failed"
+        self.handed = offset
+        self._answer(updates)
+        return "ok"
 
     async def _get(self, offset: int | None, timeout: int) -> list[Update]:
         return await self.bot.get_updates(
