@@ -30,7 +30,6 @@ class OutageAnswers:
         self.bot = bot
         self.i18n = i18n
         self.default_locale = default_locale
-        self.told = 0  # updates answered in words (a figure for the logs)
 
     def _text(self, user: User | None) -> str:
         locale = choose_locale(None, user.language_code if user else None, self.default_locale)
@@ -56,5 +55,4 @@ class OutageAnswers:
         except Exception as exc:  # Telegram itself may be the fault; polling goes on
             log.warning("could not answer update %s in words: %s", update.update_id, type(exc).__name__)
             return
-        self.told += 1
         log.info("update %s answered in words: the database is not answering", update.update_id)
