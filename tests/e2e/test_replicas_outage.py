@@ -18,8 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import FakeTelegram, FakeUser
+from bot.i18n import make_i18n
+from bot.replicas.outage import OutageAnswers
 from bot.storage.db import Database
 from tests.support.deploy_fixtures import ADMIN, eventually, gateway, telegram
 from tests.support.engines import select
@@ -309,3 +313,32 @@ async def test_the_low_balance_mark_is_claimed_by_one_replica_of_two_at_once(pg_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_in_an_outage_messages_and_presses_are_answered_in_the_persons_language_and_the_team_chat_not(
+    telegram: FakeTelegram,
+) -> None:
+    # What outage mode says to each kind of update, through a real Bot against the fake Bot API server.
+    bot = telegram.make_bot()
+    try:
+        answers = OutageAnswers(bot, make_i18n("en"), "en")
+        olga = telegram.user(OLGA, first_name="Ольга", language_code="ru")
+        admin = telegram.user(ADMIN, first_name="Alice", language_code="en")
+        team = telegram.group(title="On call")
+        buttons = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="✅ Send", callback_data="s:1")]])
+        shown = await bot.send_message(ADMIN, "preview", reply_markup=buttons)
+        await olga.send(f"/send {NUMBER} диск")
+        await admin.send("DiskFull on db1", chat=team)  # the team chat: silent, as the access gate keeps it
+        press = await admin.press(shown.message_id, "✅ Send", chat=admin)
+        for update in await bot.get_updates(timeout=0):
+            await answers.answer(update)
+        assert [m.plain for m in olga.messages] == [
+            "⚠️ База данных бота не отвечает, попробуйте через минуту. Если вы отправляли СМС, сначала проверьте "
+            "/history."
+        ]
+        assert [m.plain for m in team.messages] == []
+        alert = await telegram.callback_answer(press, timeout=1)
+        assert alert.show_alert and alert.text and WORDS in alert.text
+        assert [m.plain for m in admin.messages] == ["preview"]  # the alert said it: no message besides
+    finally:
+        await bot.session.close()
