@@ -296,7 +296,7 @@ async def _poll(app: App, polling: Polling, stop: asyncio.Event, ready: asyncio.
             finally:
                 changed.cancel()
             if current is not None and current.done() and current is polling.task and not stop.is_set():
-                polling.task = None
+                polling.task, polling.outage = None, False
                 current.result()  # polling ended on its own: a crash is re-raised (outage mode gives way)
     finally:
         polling.stopping = True
