@@ -161,14 +161,17 @@ async def two_replicas(group: Replicas, proxies: list[PgProxy]) -> dict[str, PgP
     return {r1.name: proxies[0], r2.name: proxies[1]}
 
 
-async def preview_at_rest(url: str, i: int) -> None:
-    """The preview of note i is shown and its message id stored: the update is over before the cut."""
+async def at_rest(group: Replicas, replica: Replica) -> None:
+    """Every update the replica began has ended (its metrics: begun per type == timed per type), so that the cut
+    meets no update half-way (that one would rightly be told "not answering" too, after its preview)."""
 
-    async def stored() -> bool | None:
-        rows = select(url, "SELECT preview_message_id FROM sends WHERE text = ?", (f"note {i}",))
-        return True if rows and rows[0]["preview_message_id"] is not None else None
+    async def idle() -> bool | None:
+        text = await group.metrics(replica)
+        begun = dict(re.findall(r'^smska_bot_updates_total\{type="(\w+)"\} (\S+)$', text, re.M))
+        ended = dict(re.findall(r'^smska_bot_update_seconds_count\{type="(\w+)"\} (\S+)$', text, re.M))
+        return True if begun and begun == ended else None
 
-    await eventually(stored, 15, f"the preview of note {i} stored")
+    await eventually(idle, 15, f"{replica} at rest")
 
 
 async def sent_to_number(gateway: SandboxGateway) -> int:
@@ -186,7 +189,7 @@ async def test_a_database_outage_under_two_pollers_is_answered_in_words_and_lose
             admin = telegram.user(ADMIN, first_name="Alice", language_code="en")
             await admin.send(f"/send {NUMBER} note 1")
             shown = await admin.wait_for(lambda m: previews(admin, 1) == 1 and "note 1" in m.plain, timeout=15)
-            await preview_at_rest(pg_url, 1)
+            await at_rest(group, await group.leader())
 
             for proxy in proxies:  # the database is gone for both
                 proxy.partition()
@@ -242,7 +245,7 @@ async def test_a_poller_cut_off_alone_gives_way_to_the_standby_without_a_409_sto
             admin = telegram.user(ADMIN, first_name="Alice", language_code="en")
             await admin.send(f"/send {NUMBER} note 1")
             await admin.wait_for(lambda m: "note 1" in m.plain, timeout=15)
-            await preview_at_rest(pg_url, 1)
+            await at_rest(group, await group.leader())
 
             proxies[0].partition()  # only the poller loses the database; the standby still reaches it
             cut = datetime.now()
