@@ -39,6 +39,7 @@ from aiogram.exceptions import (
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings, SettingsError
 from bot.logs import mask_also
+from bot.replicas.outage import OutageAnswers
 from bot.replicas.poller import Poller
 from bot.web.http import (
     WebhookConfig,
@@ -206,7 +207,7 @@ async def serve_polling(
             elif app.leadership.leader:
                 await polling.begin()
             await _poll(app, polling, stop, ready)
-            await drain(app, app.obs.updates.in_flight)
+            await drain(app, app.obs.updates.in_flight | polling.poller.tasks)  # + answers of outage mode
         finally:
             if health_runner is not None:
                 await health_runner.cleanup()
@@ -220,26 +221,41 @@ async def _start_polling(app: App) -> None:
 
 class Polling:
     """Polls while this process leads: SQLite, always; among replicas, while it holds the lease (its
-    `gain`/`lose` are the leadership's)."""
+    `gain`/`lose` are the leadership's). A leader fenced by a database outage polls on in outage mode (each
+    update confirmed, then answered in words) until the database answers again or another replica polls."""
 
     def __init__(self, app: App, allowed_updates: list[str]) -> None:
         self.app = app
-        self.poller = Poller(app.bot, app.dp, app.recorded, allowed_updates)
+        answers = OutageAnswers(app.bot, app.i18n, app.settings.default_locale)
+        self.poller = Poller(app.bot, app.dp, app.recorded, allowed_updates, outage=answers.answer)
         self.task: asyncio.Task[None] | None = None
+        self.outage = False  # whether `task` is the outage mode's
+        self.stopping = False
         self.changed = asyncio.Event()
         lead = app.leadership
         if lead.leases is None:
             lead.gain = self.begin
         else:
-            lead.gain, lead.lose = self.gain, self.lose
+            lead.gain, lead.lose, lead.reached = self.gain, self.lose, self.reached
 
     async def begin(self) -> None:
+        if self.outage:
+            await self.end()
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self.poller.run(), name="polling")
             self.changed.set()
 
+    async def answer_only(self) -> None:
+        """Outage mode: no work, no handling that needs the lease; operators are answered in words."""
+        if self.stopping or self.app.obs.stopping:
+            return
+        self.outage = True
+        self.task = asyncio.create_task(self.poller.run_outage(), name="polling-outage")
+        self.changed.set()
+
     async def end(self) -> None:
         task, self.task = self.task, None
+        self.outage = False
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -251,7 +267,15 @@ class Polling:
 
     async def lose(self) -> None:
         await self.end()  # first: no getUpdates beside the next leader's
+        if self.app.leadership.unreachable:  # fenced by an outage: nobody else can poll before it ends
+            await self.answer_only()
         await self.app.stop_work()
+
+    async def reached(self) -> None:
+        """The database answers again: outage mode ends (the leader polls as ever; a standby not at all)."""
+        if self.outage and not self.app.leadership.leader:
+            log.warning("the database answers again: outage polling ends")
+            await self.end()
 
 
 async def _poll(app: App, polling: Polling, stop: asyncio.Event, ready: asyncio.Event | None) -> None:
@@ -272,8 +296,10 @@ async def _poll(app: App, polling: Polling, stop: asyncio.Event, ready: asyncio.
             finally:
                 changed.cancel()
             if current is not None and current.done() and current is polling.task and not stop.is_set():
-                current.result()  # polling ended on its own: a crash is re-raised
+                polling.task, polling.outage = None, False
+                current.result()  # polling ended on its own: a crash is re-raised (outage mode gives way)
     finally:
+        polling.stopping = True
         stopped.cancel()
         app.obs.stopping = stop.is_set()
         await app.leadership.stop()  # the work stops and the lease is released: a standby takes over at once

@@ -7,5 +7,7 @@
   `FAILOVER_SECONDS`/6 and, when it cannot, stops being the leader before the lease can expire for the others
   (fencing, on its own monotonic clock). One process on SQLite is always the leader.
 - `poller.py`: long polling that confirms an update to Telegram only once the update's id is recorded
-  (`seen_updates`), so a poller killed mid-batch loses nothing: the next one fetches what was not recorded.
+  (`seen_updates`), so a poller killed mid-batch loses nothing: the next one fetches what was not recorded. A
+  leader fenced by a database outage polls on in outage mode: each update confirmed, then answered in words
+  (`outage.py`), until the database answers again or another replica polls (Telegram's 409).
 """

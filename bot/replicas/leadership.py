@@ -12,6 +12,10 @@ Timing, with F = FAILOVER_SECONDS:
   within F/6.
 
 One process on SQLite is always the leader (`Leadership(None, ...)`).
+
+A leader fenced because the database did not answer (`unreachable`) is told so by `lose` like any other: the
+runner then keeps polling Telegram only to answer operators in words (bot/replicas/poller.py, outage mode), and
+stops that at the first round the database answers again (`reached`), as the leader again or as a standby.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class Leadership:
         #: Called on becoming the leader (start the work) and on ceasing to be (stop it); set by bot.runners.
         self.gain: Callable[[], Awaitable[None]] = _nothing
         self.lose: Callable[[], Awaitable[None]] = _nothing
+        #: Called after each round in which the database answered (before becoming the leader, if it does).
+        self.reached: Callable[[], Awaitable[None]] = _nothing
+        #: Whether the latest round could not reach the database (read by `lose`: fenced by an outage).
+        self.unreachable = False
         self._deadline = 0.0  # monotonic: past it, a leader that could not renew stops
         self._task: asyncio.Task[None] | None = None
         self._transition = asyncio.Lock()
@@ -101,6 +109,12 @@ class Leadership:
         except Exception as exc:
             held = None
             log.warning("the lease could not be renewed: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        self.unreachable = held is None
+        if held is not None:
+            try:
+                await self.reached()
+            except Exception:
+                log.exception("could not end the outage mode")
         if held:
             self._deadline = started + self.fence
             if not self.leader:
@@ -165,6 +179,7 @@ class Leadership:
         if self.leases is None:
             return
         LIVE_HERE.discard(self.holder)
+        self.unreachable = False  # a stop is no outage: nothing polls on
         if self.leader:
             await self._become(False)
             await self._release()  # its own "alive" lease stays until it expires: sends may still be draining

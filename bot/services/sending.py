@@ -321,9 +321,8 @@ class SendingService:
             if warned:
                 await self.db.kv.set(LOW_BALANCE_KEY, None)
             return
-        if warned:
+        if warned or not await self.db.kv.claim(LOW_BALANCE_KEY, str(balance)):  # another replica's send warned
             return
-        await self.db.kv.set(LOW_BALANCE_KEY, str(balance))
         for admin_id in self.settings.admin_ids:
             locale = await self.db.people.locale_for(admin_id) or self.settings.default_locale
             await self.notifier.send(admin_id, self.notices.low_balance(locale, balance, threshold))

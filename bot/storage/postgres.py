@@ -116,6 +116,8 @@ class PgStatements(Statements):
             raise DatabaseError(redact(f"{type(exc).__name__}: {exc}", self.url)) from None
         except _LOST as exc:
             await self._drop()
+            if isinstance(exc, TimeoutError):  # no answer at all (a partition): the updates queued behind this
+                self._retry_at = time.monotonic() + RETRY_AFTER  # one are told at once, not after a connect's wait
             raise DatabaseUnavailable(f"the database is not answering: {type(exc).__name__}") from None
 
     async def _drop(self) -> None:
