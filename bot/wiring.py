@@ -9,6 +9,8 @@ import httpx
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
+from bot.middlewares.chatorder import ChatOrder
+from bot.replicas.chatlock import ChatLocks
 from bot.replicas.leadership import Leadership
 from bot.replicas.lease import Leases
 from bot.replicas.orphans import MARGIN, Orphans
@@ -37,6 +39,13 @@ def replicas(db: Database, settings: Settings, sending: SendingService, budget: 
         "leadership": Leadership(leases, settings.failover_seconds),
         "orphans": Orphans(sending, deadline=budget + MARGIN, every=max(1.0, settings.failover_seconds / 3)),
     }
+
+
+def chat_order(db: Database, settings: Settings) -> ChatOrder | None:
+    """PostgreSQL: each chat's updates take turns across replicas (bot.replicas.chatlock); SQLite: nothing."""
+    if db.url is None:
+        return None
+    return ChatOrder(ChatLocks(db.url, settings.failover_seconds))
 
 
 def escalation_engine(
