@@ -35,6 +35,7 @@ from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.replicas.leadership import Leadership
 from bot.replicas.orphans import Orphans
+from bot.replicas.pace import SharedPace
 from bot.replicas.poller import Recorded
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
@@ -103,6 +104,7 @@ class App:
     orphans: Orphans | None = None  # PostgreSQL: sends left `sending` by a replica that died
     escalation: Escalation | None = None  # the ladder's auto-SMS (issue 28; built by build_app)
     chat_order: ChatOrder | None = None  # PostgreSQL: one chat's updates one at a time, in order, across replicas
+    pace: SharedPace | None = None  # PostgreSQL: a chat's Telegram moments shared with the other replicas
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking. The
@@ -201,6 +203,8 @@ class App:
         await self.queue.close()
         if self.chat_order is not None:
             await self.chat_order.locks.close()
+        if self.pace is not None:
+            await self.pace.close()
         await self.access.close()
         if self.retention is not None:
             await self.retention.stop()
@@ -327,7 +331,7 @@ async def build_app(settings: Settings) -> App:
         batches=batches,
         schedule=schedule,
         recorded=recorded,
-        **replicas(db, settings, sending, gateway.budget),
+        **replicas(db, settings, sending, gateway.budget, notifier.limiter),
         escalation=escalation,
         chat_order=order,
     )
