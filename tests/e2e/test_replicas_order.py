@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import time
 from pathlib import Path
 
 import aiohttp
 
-from bot.devkit.sandbox import SandboxGateway
+from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.support.deploy_fixtures import ADMIN, eventually, gateway, telegram
+from tests.support.deploy_fixtures import ADMIN, eventually, gateway, preview, telegram
 from tests.support.replica_pair import RoundRobin, pg_rows, replicas, shared_database
 
 __all__ = ["gateway", "shared_database", "telegram"]  # fixtures
@@ -119,3 +121,34 @@ async def _no_turn_left(url: str) -> None:
         return True if rows[0]["n"] == 0 else None
 
     await eventually(probe, timeout=10, what="no chat turn left held")
+
+
+async def test_a_frozen_replica_holding_a_chats_turn_does_not_hold_it_past_the_failover_time(
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+) -> None:
+    """A replica stopped (SIGSTOP: hung, its connections still open) in the middle of a press keeps the chat's
+    turn only until the database ends its idle session (FAILOVER_SECONDS): the operator's next message, on the
+    other replica, is answered then — having had its turn, not by giving up waiting (12 s)."""
+    failover = 3.0
+    async with replicas(tmp_path, telegram, gateway, shared_database, FAILOVER_SECONDS=str(failover)) as pair:
+        await serving(pair.proxy)
+        admin = telegram.user(ADMIN, "Alice", language_code="en")
+        shown = await preview(admin, "/send +79041764995 Pump 3 pressure low")
+        gateway.inject(Fault.SLOW, action="send", delay=30)  # the press's handler waits on the gateway
+        first = len(pair.proxy.delivered)
+        await admin.press(shown, "✅ Send")
+        await gateway.wait_requests(1, timeout=15)
+        [(_, frozen, _)] = pair.proxy.delivered[first:]
+        pair.bots[frozen].signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            await admin.send("/help")  # round robin: the other replica
+            await admin.wait_for(lambda m: "/history" in m.plain, timeout=30)
+            waited = time.monotonic() - started
+        finally:
+            pair.bots[frozen].signal(signal.SIGCONT)
+        assert pair.proxy.delivered[-1][1] != frozen
+        other = pair.bots[1 - frozen].output
+        assert "without its chat's turn" not in other, other[-3000:]
+        print(f"answered {waited:.2f} s after the message (FAILOVER_SECONDS={failover:g})")
+        assert waited < failover + 3.0
