@@ -53,7 +53,7 @@ MAX_HOLD = 120.0  # seconds a turn is kept alive by heartbeats; a handler stuck 
 RETRY_AFTER = 2.0  # seconds the turns skip the database after it could not be reached
 CONNECT_TIMEOUT = 3.0
 STEP = 0.01  # seconds between giving the lock back to an older update and asking for it again
-POOL = 32  # turns open at once on this replica; more wait for a free connection (within WAIT)
+POOL = 16  # turns open at once on this replica (connections: mind max_connections); more wait, within WAIT
 KEEP_IDLE = 8  # idle connections kept for the next turns
 
 #: Announced updates below `id` (within the window) of the same database: the chat's own, and any id at all.
