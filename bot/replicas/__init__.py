@@ -8,4 +8,8 @@
   (fencing, on its own monotonic clock). One process on SQLite is always the leader.
 - `poller.py`: long polling that confirms an update to Telegram only once the update's id is recorded
   (`seen_updates`), so a poller killed mid-batch loses nothing: the next one fetches what was not recorded.
+- `chatlock.py`: one chat's updates handled one at a time and in update_id order, whichever replica gets them
+  (advisory locks on connections of their own; announced at arrival, older updates first, within bounds).
+- `pace.py`: Telegram's limits for the bot as a whole — each replica takes its share of the overall budget, and
+  a chat's next moment is shared by the database's clock.
 """
