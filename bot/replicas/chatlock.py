@@ -116,6 +116,9 @@ class Turn:
             await self._run(f"SELECT pg_advisory_unlock({CHAT}, {self.chat})", CONNECT_TIMEOUT)
             self.locked = False
             await asyncio.sleep(STEP)  # the older update, queued on the lock, is granted it meanwhile
+        if self.deferred:
+            waited = (time.monotonic() - self.arrived) * 1000
+            log.info("update %s let older updates of its chat go first (%.0f ms)", self.update_id, waited)
         self._beat = asyncio.create_task(self._heartbeat(), name=f"chat-turn-{self.update_id}")
 
     async def _older_first(self) -> bool:
