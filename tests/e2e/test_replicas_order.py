@@ -20,8 +20,8 @@ import aiohttp
 
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
-from tests.support.deploy_fixtures import ADMIN, eventually, gateway, preview, telegram
-from tests.support.replica_pair import RoundRobin, pg_rows, replicas, shared_database
+from tests.support.deploy_fixtures import ADMIN, WEBHOOK_SECRET, eventually, gateway, preview, telegram
+from tests.support.replica_pair import SECRET_HEADER, RoundRobin, pg_rows, replicas, shared_database
 
 __all__ = ["gateway", "shared_database", "telegram"]  # fixtures
 
@@ -67,19 +67,19 @@ async def _quick_flows(pair_telegram: FakeTelegram, proxy: RoundRobin, late: flo
 
 
 async def serving(proxy: RoundRobin) -> None:
-    """Every replica serves its webhook (a 503 while one starts would be lost: the proxy already said 200)."""
+    """Every replica takes updates at its webhook (a 503 while one starts would be lost: in the background mode
+    the proxy already said 200). A body that is not an update is answered 400 once it does, 503 before."""
     async with aiohttp.ClientSession() as client:
         for target in proxy.targets:
-            url = target.replace("/hook", "/readyz")
 
-            async def ready(url: str = url) -> bool | None:
+            async def taking(url: str = target) -> bool | None:
                 try:
-                    async with client.get(url) as answer:
-                        return True if answer.status == 200 else None
+                    async with client.post(url, data=b"{}", headers={SECRET_HEADER: WEBHOOK_SECRET}) as answer:
+                        return True if answer.status == 400 else None
                 except aiohttp.ClientError:
                     return None
 
-            await eventually(ready, timeout=30, what=f"{url} ready")
+            await eventually(taking, timeout=30, what=f"{target} taking updates")
 
 
 async def _handled(proxy: RoundRobin, start: int) -> bool | None:
