@@ -103,7 +103,7 @@ class App:
     recorded: Recorded = field(default_factory=Recorded)  # polling confirms an update once its id is recorded
     orphans: Orphans | None = None  # PostgreSQL: sends left `sending` by a replica that died
     escalation: Escalation | None = None  # the ladder's auto-SMS (issue 28; built by build_app)
-    chat_order: ChatOrder | None = None  # PostgreSQL: one chat's updates one at a time, in order, across replicas
+    chat_order: ChatOrder | None = None  # one chat's updates one at a time and in order (across replicas on PostgreSQL)
     pace: SharedPace | None = None  # PostgreSQL: a chat's Telegram moments shared with the other replicas
 
     async def start(self, persist: Persist[Any] = once) -> None:
@@ -201,7 +201,7 @@ class App:
         if self.feed is not None:
             await self.feed.settled()
         await self.queue.close()
-        if self.chat_order is not None:
+        if self.chat_order is not None and self.chat_order.locks is not None:
             await self.chat_order.locks.close()
         if self.pace is not None:
             await self.pace.close()
@@ -275,13 +275,11 @@ async def build_app(settings: Settings) -> App:
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     tracker.finals.append(obs.delivered)  # the delivery-time histogram
     order = chat_order(db, settings)
-    if order is not None:
-        dp.update.outer_middleware(order.announce)  # at arrival: this update is on its way in its chat
+    dp.update.outer_middleware(order.announce)  # at arrival: this update is on its way in its chat
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     recorded = Recorded()
     dp.update.outer_middleware(recorded)  # past the guard: polling may confirm this update (bot.replicas.poller)
-    if order is not None:
-        dp.update.outer_middleware(order.wait)  # the chat's turn, older updates first, before its state is read
+    dp.update.outer_middleware(order.wait)  # the chat's turn, older updates first, before its state is read
     dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language

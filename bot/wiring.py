@@ -50,10 +50,10 @@ def replicas(
     }
 
 
-def chat_order(db: Database, settings: Settings) -> ChatOrder | None:
-    """PostgreSQL: each chat's updates take turns across replicas (bot.replicas.chatlock); SQLite: nothing."""
+def chat_order(db: Database, settings: Settings) -> ChatOrder:
+    """Each chat's updates take turns: across replicas on PostgreSQL (bot.replicas.chatlock), in memory on SQLite."""
     if db.url is None:
-        return None
+        return ChatOrder(None)
     return ChatOrder(ChatLocks(db.url, settings.failover_seconds))
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.support.deploy_fixtures import ADMIN, WEBHOOK_SECRET, eventually, gateway, preview, telegram
@@ -152,3 +153,21 @@ async def test_a_frozen_replica_holding_a_chats_turn_does_not_hold_it_past_the_f
         assert "without its chat's turn" not in other, other[-3000:]
         print(f"answered {waited:.2f} s after the message (FAILOVER_SECONDS={failover:g})")
         assert waited < failover + 3.0
+
+
+async def test_two_quick_messages_of_a_guided_send_in_one_process_on_sqlite_go_through_in_order(
+    tmp_path: Path,
+) -> None:
+    """One process on SQLite, polling: the number and the text come in one batch of updates. Before the chat's
+    turns were kept in memory there, both were handled at once and the text was read as a recipient (10 of 10)."""
+    async with Harness(tmp_path) as h:
+        admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
+        for trial in range(TRIALS):
+            number, text = f"+7904176{trial:04d}", f"Pump {trial} pressure low"
+            await admin.send("/send")
+            await admin.wait_for(lambda m: "Who gets the SMS" in m.plain, timeout=15)
+            await admin.send(number)
+            await admin.send(text)
+            shown = await admin.wait_for(lambda m, t=text: "Check before sending" in m.plain and t in m.plain)
+            assert number[1:] in re.sub(r"\D", "", shown.plain), shown.plain
+        assert not [m.plain for m in admin.messages if "not a phone number" in m.plain]
