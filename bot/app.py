@@ -29,6 +29,7 @@ from bot.handlers import setup_routers
 from bot.i18n import SUPPORTED, make_i18n
 from bot.metrics import Observability, instrument
 from bot.middlewares.access import AccessMiddleware
+from bot.middlewares.chatorder import ChatOrder
 from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.steps import StepsMiddleware
@@ -36,6 +37,7 @@ from bot.middlewares.telegram import RetryAfterMiddleware
 from bot.middlewares.updates import OnceMiddleware
 from bot.replicas.leadership import Leadership
 from bot.replicas.orphans import Orphans
+from bot.replicas.pace import SharedPace
 from bot.replicas.poller import Recorded
 from bot.services.access import AccessService
 from bot.services.alerts import AlertService
@@ -58,7 +60,7 @@ from bot.ui.batch_texts import BatchNotices
 from bot.ui.feed_texts import FeedTexts
 from bot.ui.notices import Notices
 from bot.ui.schedule_texts import ScheduleNotices
-from bot.wiring import duty_schedule, escalation_engine, replicas
+from bot.wiring import chat_order, duty_schedule, escalation_engine, replicas
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,6 +105,8 @@ class App:
     recorded: Recorded = field(default_factory=Recorded)  # polling confirms an update once its id is recorded
     orphans: Orphans | None = None  # PostgreSQL: sends left `sending` by a replica that died
     escalation: Escalation | None = None  # the ladder's auto-SMS (issue 28; built by build_app)
+    chat_order: ChatOrder | None = None  # one chat's updates one at a time and in order (across replicas on PostgreSQL)
+    pace: SharedPace | None = None  # PostgreSQL: a chat's Telegram moments shared with the other replicas
 
     async def start(self, persist: Persist[Any] = once) -> None:
         """Everything that must be ready before the first update: admins, crash recovery, menu, tracking. The
@@ -199,6 +203,10 @@ class App:
         if self.feed is not None:
             await self.feed.settled()
         await self.queue.close()
+        if self.chat_order is not None and self.chat_order.locks is not None:
+            await self.chat_order.locks.close()
+        if self.pace is not None:
+            await self.pace.close()
         await self.access.close()
         if self.retention is not None:
             await self.retention.stop()
@@ -289,9 +297,12 @@ async def build_app(settings: Settings) -> App:
     access.queue = queue  # /deny drops what was queued for that person
     obs = instrument(bot, dp, gateway, lambda: retry.retries)  # first outer middleware: log context, counts
     tracker.finals.append(obs.delivered)  # the delivery-time histogram
+    order = chat_order(db, settings)
+    dp.update.outer_middleware(order.announce)  # at arrival: this update is on its way in its chat
     dp.update.outer_middleware(OnceMiddleware(db=db))  # a redelivered update_id goes no further
     recorded = Recorded()
     dp.update.outer_middleware(recorded)  # past the guard: polling may confirm this update (bot.replicas.poller)
+    dp.update.outer_middleware(order.wait)  # the chat's turn, older updates first, before its state is read
     dp.update.outer_middleware(GroupsMiddleware(team_chat_id=settings.team_chat_id))  # other groups: left
     locale = LocaleMiddleware(i18n=i18n, db=db)
     dp.update.outer_middleware(locale)  # before the gate: a stranger's refusal is in their language
@@ -341,8 +352,9 @@ async def build_app(settings: Settings) -> App:
         batches=batches,
         schedule=schedule,
         recorded=recorded,
-        **replicas(db, settings, sending, gateway.budget),
+        **replicas(db, settings, sending, gateway.budget, notifier.limiter),
         escalation=escalation,
+        chat_order=order,
     )
 
 

@@ -9,15 +9,18 @@ import httpx
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
+from bot.middlewares.chatorder import ChatOrder
+from bot.replicas.chatlock import ChatLocks
 from bot.replicas.leadership import Leadership
 from bot.replicas.lease import Leases
 from bot.replicas.orphans import MARGIN, Orphans
+from bot.replicas.pace import SharedPace
 from bot.services.alerts import AlertService
 from bot.services.calendar import DutyCalendar
 from bot.services.chatqueue import ChatQueue
 from bot.services.directory import Directory
 from bot.services.escalation import Escalation
-from bot.services.notifier import Notifier
+from bot.services.notifier import Notifier, RateLimiter
 from bot.services.schedule import DutySchedule, OnDuty
 from bot.services.sending import SendingService
 from bot.storage.alerts import AlertRow
@@ -26,17 +29,32 @@ from bot.ui.escalation_texts import EscalationTexts
 from bot.ui.schedule_texts import ScheduleNotices
 
 
-def replicas(db: Database, settings: Settings, sending: SendingService, budget: float) -> dict[str, Any]:
-    """PostgreSQL: the leadership lease (on a connection of its own) and the sweep of dead replicas' sends."""
+def replicas(
+    db: Database, settings: Settings, sending: SendingService, budget: float, limiter: RateLimiter
+) -> dict[str, Any]:
+    """PostgreSQL: the leadership lease (on a connection of its own), the sweep of dead replicas' sends, and
+    Telegram's limits shared with the other replicas (bot/replicas/pace.py)."""
     if db.url is None:
         return {}
     from bot.storage.postgres import PgStatements
 
     leases = Leases(PgStatements(db.url, None))
+    leadership = Leadership(leases, settings.failover_seconds)
+    leadership.alive = limiter.share
+    pace = SharedPace(PgStatements(db.url, None), limiter.per_chat)
+    limiter.shared = pace.delay
     return {
-        "leadership": Leadership(leases, settings.failover_seconds),
+        "leadership": leadership,
+        "pace": pace,
         "orphans": Orphans(sending, deadline=budget + MARGIN, every=max(1.0, settings.failover_seconds / 3)),
     }
+
+
+def chat_order(db: Database, settings: Settings) -> ChatOrder:
+    """Each chat's updates take turns: across replicas on PostgreSQL (bot.replicas.chatlock), in memory on SQLite."""
+    if db.url is None:
+        return ChatOrder(None)
+    return ChatOrder(ChatLocks(db.url, settings.failover_seconds))
 
 
 def escalation_engine(

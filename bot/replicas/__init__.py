@@ -10,4 +10,8 @@
   (`seen_updates`), so a poller killed mid-batch loses nothing: the next one fetches what was not recorded. A
   leader fenced by a database outage polls on in outage mode: each update confirmed, then answered in words
   (`outage.py`), until the database answers again or another replica polls (Telegram's 409).
+- `chatlock.py`: one chat's updates handled one at a time and in update_id order, whichever replica gets them
+  (advisory locks on connections of their own; announced at arrival, older updates first, within bounds).
+- `pace.py`: Telegram's limits for the bot as a whole — each replica takes its share of the overall budget, and
+  a chat's next moment is shared by the database's clock.
 """

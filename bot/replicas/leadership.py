@@ -53,6 +53,8 @@ class Leadership:
         self.reached: Callable[[], Awaitable[None]] = _nothing
         #: Whether the latest round could not reach the database (read by `lose`: fenced by an outage).
         self.unreachable = False
+        #: Told how many replicas are alive (their own leases), at every round (Telegram's budget is shared).
+        self.alive: Callable[[int], None] | None = None
         self._deadline = 0.0  # monotonic: past it, a leader that could not renew stops
         self._task: asyncio.Task[None] | None = None
         self._transition = asyncio.Lock()
@@ -122,6 +124,13 @@ class Leadership:
         elif held is False and self.leader:
             log.error("another replica holds the leadership lease: stopping this one's work")
             await self._become(False)
+        if self.alive is not None and held is not None:
+            try:
+                self.alive(len(await asyncio.wait_for(self.leases.holders(ALIVE), self.period)))
+            except Exception as exc:  # the last count stands until the next round
+                log.info("could not count the replicas alive: %s", type(exc).__name__)
+                if isinstance(exc, TimeoutError):
+                    await self.leases.reset()
         if self.leader and time.monotonic() >= self._deadline:
             log.warning("leadership lease not renewed in time: stopping polling and background work (fencing)")
             await self._become(False)

@@ -1,7 +1,9 @@
 """Messages the bot sends on its own (delivery notices, crash recovery, low balance), within Telegram's limits.
 
 Telegram allows about 30 messages a second overall and about one a second per chat; the notifier spaces its
-calls to stay under both, and treats a blocked bot or a vanished message as a fact, not a crash.
+calls to stay under both, and treats a blocked bot or a vanished message as a fact, not a crash. Among replicas
+(bot/replicas/pace.py) each takes its share of the overall budget (`share`), and a chat's moments are shared
+(`shared`), so the limits hold for the bot as a whole.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import bisect
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
@@ -45,13 +47,25 @@ class RateLimiter:
     moment already given, so a chat waiting for its turn does not hold up the others."""
 
     def __init__(self, overall: float = 25.0, per_chat: float = 1.05) -> None:
+        self.overall = overall
         self.spacing = 1.0 / overall
         self.per_chat = per_chat
+        self.replicas = 1
+        #: Among replicas: reserves a chat's next moment with the others and says how long to wait for it.
+        self.shared: Callable[[int], Awaitable[float]] | None = None
         self._lock = asyncio.Lock()
         self._slots: list[float] = []  # moments given out, sorted; older ones are dropped
         self._next_chat: dict[int, float] = {}
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._chat_users: dict[int, int] = {}  # callers holding or waiting for a chat's lock
+
+    def share(self, replicas: int) -> None:
+        """`replicas` replicas are alive: this one takes its share of the overall budget."""
+        replicas = max(1, replicas)
+        if replicas != self.replicas:
+            log.info("replicas alive: %d (Telegram budget here: %.1f messages/s)", replicas, self.overall / replicas)
+        self.replicas = replicas
+        self.spacing = replicas / self.overall
 
     async def wait(self, chat_id: int) -> None:
         async with self._lock:
@@ -84,6 +98,10 @@ class RateLimiter:
         try:
             async with lock:
                 await self.wait(chat_id)
+                if self.shared is not None:  # another replica may have spoken in this chat a moment ago
+                    delay = await self.shared(chat_id)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 try:
                     yield
                 finally:
