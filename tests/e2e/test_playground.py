@@ -1,16 +1,19 @@
 """`python -m bot playground` with piped stdin: the transcript a person would see, end to end.
 
-Every scripted run is a real subprocess (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1), started
-from an empty temporary directory (with a hostile `.env` in one) so nothing depends on the working directory.
-The runs are started together when the module's first test asks for one, so the module takes about as long as
-its slowest run (a send waits ~4 s for its delivery notice), not their sum.
+Every scripted run is a process of its own (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1), its
+stdin piped from the script and its stdout and stderr read apart, started from an empty temporary directory
+(with a hostile `.env` in one) so nothing depends on the working directory. The runs are forked from the fork
+server (tests/support/forkserver.py: `python -m bot playground` without paying its imports again; the imports
+are not what these tests are about) and started together when the module's first test asks for one, so the
+module takes about as long as its slowest run (the ladder watches for 9 s), not their sum. The module's tests
+stay on one xdist worker (`xdist_group`), so the runs are made once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
-import sys
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +23,12 @@ import pytest
 
 from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
+from tests.support.forkserver import fork_server
+
+pytestmark = pytest.mark.xdist_group("playground")  # with `--dist loadgroup`: one worker makes the runs once
 
 REPO = Path(__file__).resolve().parent.parent.parent
-RUN_TIMEOUT = 180  # every script runs at once: nine bots on a loaded two-core machine took past 60 s
+RUN_TIMEOUT = 120  # every script runs at once, beside the rest of the suite on a loaded two-core machine
 
 
 @dataclass(frozen=True)
@@ -75,30 +81,35 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
-def _run(script: Script, cwd: Path) -> Run:
+def _run(script: Script, cwd: Path, io: Path) -> Run:
+    """`python <script.args>` in `cwd`, `script.stdin` piped in; the output kept in `io` (outside `cwd`)."""
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
     env.update(LANG=script.lang, PYTHONIOENCODING="utf-8", PYTHONPATH=str(REPO))
     if script.hostile_env_file:
         (cwd / ".env").write_text("BOT_TOKEN=broken\nDATABASE_PATH=/nonexistent/dir/x.sqlite3\nADMIN_IDS=oops\n")
-    done = subprocess.run(
-        [sys.executable, *script.args],
-        input=script.stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=cwd,
-        env=env,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+    stdin, stdout, stderr = io / "stdin", io / "stdout", io / "stderr"
+    stdin.write_text(script.stdin, encoding="utf-8")
+    flag, module, *args = script.args
+    assert flag == "-m"
+    server = fork_server()
+    pid = server.spawn_now(env, cwd, stdout, args, stdin=stdin, err=stderr, module=None if module == "bot" else module)
+    try:
+        code = server.wait_exit_now(pid, RUN_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+    return Run(code, stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Run]]]:
     with ThreadPoolExecutor(max_workers=len(SCRIPTS)) as pool:
         futures = {
-            name: pool.submit(_run, script, tmp_path_factory.mktemp(f"cwd-{name}")) for name, script in SCRIPTS.items()
+            name: pool.submit(
+                _run, script, tmp_path_factory.mktemp(f"cwd-{name}"), tmp_path_factory.mktemp(f"io-{name}")
+            )
+            for name, script in SCRIPTS.items()
         }
         yield futures
 
