@@ -5,14 +5,22 @@ stdin piped from the script and its stdout and stderr read apart, started from a
 (with a hostile `.env` in one) so nothing depends on the working directory. The runs are forked from the fork
 server (tests/support/forkserver.py: `python -m bot playground` without paying its imports again; the imports
 are not what these tests are about) and started together when the module's first test asks for one, so the
-module takes about as long as its slowest run (the ladder watches for 9 s), not their sum. The module's tests
-stay on one xdist worker (`xdist_group`), so the runs are made once.
+module takes about as long as its slowest run (the ladder watches for 9 s), not their sum.
+
+Each script runs once per test run, whichever xdist workers the module's tests land on: under a lock in the
+run's shared temporary folder, the first worker to ask runs it and keeps its transcript there; another waits
+for it and reads the same transcript. (`xdist_group` cannot keep the tests on one worker: pytest-xdist 3.8
+under pytest 9.2 ignores it, pytest-dev/pytest-xdist#1386.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
+import json
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,8 +32,7 @@ import pytest
 from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
 from tests.support.forkserver import fork_server
-
-pytestmark = pytest.mark.xdist_group("playground")  # with `--dist loadgroup`: one worker makes the runs once
+from tests.support.image import run_folder
 
 REPO = Path(__file__).resolve().parent.parent.parent
 RUN_TIMEOUT = 120  # every script runs at once, beside the rest of the suite on a loaded two-core machine
@@ -102,16 +109,25 @@ def _run(script: Script, cwd: Path, io: Path) -> Run:
     return Run(code, stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8"))
 
 
+def _once(name: str, script: Script, shared: Path) -> Run:
+    """The script's run, made once in this test run (see the module's docstring): its transcript in `shared`."""
+    folder, done = shared / name, shared / name / "run.json"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            (folder / "cwd").mkdir(parents=True)
+            (folder / "io").mkdir()
+            done.write_text(json.dumps(dataclasses.asdict(_run(script, folder / "cwd", folder / "io"))))
+    return Run(**json.loads(done.read_text()))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Run]]]:
+    shared = run_folder(tmp_path_factory) / "playground-runs"
+    shared.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=len(SCRIPTS)) as pool:
-        futures = {
-            name: pool.submit(
-                _run, script, tmp_path_factory.mktemp(f"cwd-{name}"), tmp_path_factory.mktemp(f"io-{name}")
-            )
-            for name, script in SCRIPTS.items()
-        }
-        yield futures
+        yield {name: pool.submit(_once, name, script, shared) for name, script in SCRIPTS.items()}
 
 
 def result(runs: dict[str, Future[Run]], name: str) -> Run:
