@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50  # SMS alerted in one round
 FLOOR = 0.05  # seconds: the shortest sleep between rounds
+RETRY = 5.0  # seconds after a failed round (the database or Telegram hiccuped) before the next
 
 
 class Watchdog:
@@ -46,6 +47,7 @@ class Watchdog:
         self.notices = notices
         self.settings = settings
         self.clock = clock
+        self.retry = RETRY  # tests set it small
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.alerts = 0  # notices given (tests read it)
@@ -81,7 +83,7 @@ class Watchdog:
                 wait = await self.seconds_to_next()
             except Exception:  # the database or Telegram hiccuped: try again shortly, never die
                 log.exception("watchdog round failed")
-                wait = 5.0
+                wait = self.retry
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, FLOOR))
 

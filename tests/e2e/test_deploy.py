@@ -36,7 +36,7 @@ from tests.support.deploy_fixtures import (
     settings_from,
     telegram,
 )
-from tests.support.image import run, the_image
+from tests.support.image import FIXTURE, run, the_image
 from tests.unit.test_locks import pins
 
 __all__ = ["gateway", "telegram"]  # fixtures
@@ -338,9 +338,10 @@ def test_env_example_file_loads_as_a_dot_env(tmp_path: Path, monkeypatch: pytest
 # ------------------------------------------------------------------------ the image's steps, for real
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", name=FIXTURE)
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Dockerfile's two stages (tests/support/image.py): the runtime virtualenv's bin folder."""
+    """The Dockerfile's two stages (tests/support/image.py): the runtime virtualenv's bin folder. Built once per
+    run, begun as soon as the tests are collected (tests/e2e/conftest.py)."""
     return the_image(tmp_path_factory).bin
 
 

@@ -1,16 +1,27 @@
 """`python -m bot playground` with piped stdin: the transcript a person would see, end to end.
 
-Every scripted run is a real subprocess (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1), started
-from an empty temporary directory (with a hostile `.env` in one) so nothing depends on the working directory.
-The runs are started together when the module's first test asks for one, so the module takes about as long as
-its slowest run (a send waits ~4 s for its delivery notice), not their sum.
+Every scripted run is a process of its own (sandbox gateway + fake Telegram + the real bot, on 127.0.0.1), its
+stdin piped from the script and its stdout and stderr read apart, started from an empty temporary directory
+(with a hostile `.env` in one) so nothing depends on the working directory. The runs are forked from the fork
+server (tests/support/forkserver.py: `python -m bot playground` without paying its imports again; the imports
+are not what these tests are about) and started together when the module's first test asks for one, so the
+module takes about as long as its slowest run (the ladder watches for 9 s), not their sum.
+
+Each script runs once per test run, whichever xdist workers the module's tests land on: under a lock in the
+run's shared temporary folder, the first worker to ask runs it and keeps its transcript there; another waits
+for it and reads the same transcript. (`xdist_group` cannot keep the tests on one worker: pytest-xdist 3.8
+under pytest 9.2 ignores it, pytest-dev/pytest-xdist#1386.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
+import json
 import os
-import subprocess
-import sys
+import shutil
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +31,11 @@ import pytest
 
 from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
+from tests.support.forkserver import fork_server
+from tests.support.image import run_folder
 
 REPO = Path(__file__).resolve().parent.parent.parent
-RUN_TIMEOUT = 180  # every script runs at once: nine bots on a loaded two-core machine took past 60 s
+RUN_TIMEOUT = 120  # every script runs at once, beside the rest of the suite on a loaded two-core machine
 
 
 @dataclass(frozen=True)
@@ -75,32 +88,46 @@ SCRIPTS: dict[str, Script] = {
 }
 
 
-def _run(script: Script, cwd: Path) -> Run:
+def _run(script: Script, cwd: Path, io: Path) -> Run:
+    """`python <script.args>` in `cwd`, `script.stdin` piped in; the output kept in `io` (outside `cwd`)."""
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANG")}
     env.update(LANG=script.lang, PYTHONIOENCODING="utf-8", PYTHONPATH=str(REPO))
     if script.hostile_env_file:
         (cwd / ".env").write_text("BOT_TOKEN=broken\nDATABASE_PATH=/nonexistent/dir/x.sqlite3\nADMIN_IDS=oops\n")
-    done = subprocess.run(
-        [sys.executable, *script.args],
-        input=script.stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        cwd=cwd,
-        env=env,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
+    stdin, stdout, stderr = io / "stdin", io / "stdout", io / "stderr"
+    stdin.write_text(script.stdin, encoding="utf-8")
+    flag, module, *args = script.args
+    assert flag == "-m"
+    server = fork_server()
+    pid = server.spawn_now(env, cwd, stdout, args, stdin=stdin, err=stderr, module=None if module == "bot" else module)
+    try:
+        code = server.wait_exit_now(pid, RUN_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+    return Run(code, stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8"))
+
+
+def _once(name: str, script: Script, shared: Path) -> Run:
+    """The script's run, made once in this test run (see the module's docstring): its transcript in `shared`."""
+    folder, done = shared / name, shared / name / "run.json"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            (folder / "cwd").mkdir(parents=True)
+            (folder / "io").mkdir()
+            done.write_text(json.dumps(dataclasses.asdict(_run(script, folder / "cwd", folder / "io"))))
+    return Run(**json.loads(done.read_text()))
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Run]]]:
+    shared = run_folder(tmp_path_factory) / "playground-runs"
+    shared.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=len(SCRIPTS)) as pool:
-        futures = {
-            name: pool.submit(_run, script, tmp_path_factory.mktemp(f"cwd-{name}")) for name, script in SCRIPTS.items()
-        }
-        yield futures
+        yield {name: pool.submit(_once, name, script, shared) for name, script in SCRIPTS.items()}
 
 
 def result(runs: dict[str, Future[Run]], name: str) -> Run:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +24,7 @@ from bot.storage.migrations import LATEST
 from tests.conftest import ADMIN, OPERATOR
 from tests.support import engines
 from tests.support.chaos_support import eventually
+from tests.support.deploy_fixtures import run_forked
 from tests.support.engines import execute, select
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -55,14 +56,9 @@ def bot_env(tmp_path: Path, **env: str) -> dict[str, str]:
 
 
 def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=bot_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    """`python -m bot *args` to its end, a process of its own forked from the fork server (the imports are not
+    what these tests are about)."""
+    return run_forked(list(args), bot_env(tmp_path, **env), tmp_path)
 
 
 async def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
@@ -195,19 +191,10 @@ def test_start_up_failures_are_one_line_exit_2_and_never_the_password(tmp_path: 
     missing = pg_url.rpartition("/")[0] + "/no_such_database"
     unreachable = pg_url.replace(f":{urlsplit(pg_url).port}/", ":9/")
     cases = {wrong: "refused the password", missing: "does not exist", unreachable: "cannot reach the database"}
-    runs = {
-        url: subprocess.Popen(
-            [sys.executable, "-m", "bot"],
-            env=bot_env(tmp_path, DATABASE_URL=url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-        )
-        for url in cases
-    }  # together: each start imports the bot (seconds on a busy machine)
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:  # together
+        runs = dict(zip(cases, pool.map(lambda url: run_bot(tmp_path, DATABASE_URL=url), cases), strict=True))
     for url, words in cases.items():
-        out, err = runs[url].communicate(timeout=120)
+        out, err = runs[url].stdout, runs[url].stderr
         assert runs[url].returncode == 2, out + err
         assert words in err and len(err.strip().splitlines()) == 1, out + err
         assert password not in out + err and "Wr0ng-Pw-Zq9secret" not in out + err and "Traceback" not in err

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from bot.storage import epoch_times
 from bot.storage.db import Database, StorageError
 from bot.storage.migrations import LATEST, MIGRATIONS
 from bot.storage.templates import Saved
+from tests.support.deploy_fixtures import run_forked
 from tests.support.engines import select
 
 
@@ -262,9 +261,7 @@ def test_newer_file_stops_the_bot_with_one_line(tmp_path: Path) -> None:
         "DATABASE_PATH": str(path),
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "bot"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
+    run = run_forked([], env, tmp_path, timeout=60)  # a process of its own, forked: the imports are not the subject
     assert run.returncode == 2
     assert "newer than this bot knows" in run.stderr and "Traceback" not in run.stderr
     # The file is untouched.

@@ -7,6 +7,8 @@ for the crash trials of tests/chaos/ and the subprocess bots of the end-to-end t
 
 Protocol, one JSON object a line:
   stdin   {"env": {...}, "cwd": "/dir", "log": "/dir/bot.log", "args": []}  start a bot
+          optional keys: "stdin" (a file read as its stdin, else /dev/null), "err" (its stderr into a file of
+          its own, else into "log"), "module" (run that module as `python -m module *args` instead)
   stdout  {"ready": <pid>}                     once, when the imports are done
           {"pid": <pid>}                       the answer to each start, in order
           {"exit": <pid>, "status": <int>}     a child ended (exit code, or minus the signal that ended it)
@@ -22,6 +24,7 @@ import contextlib
 import io
 import json
 import os
+import runpy
 import select
 import signal
 import sys
@@ -31,6 +34,7 @@ from typing import Any
 # What `python -m bot` imports on its way to polling (some lazily): imported here once, shared by every child.
 import bot.__main__ as entry
 import bot.app
+import bot.devkit.playground
 import bot.runners
 import bot.storage.postgres  # noqa: F401  (asyncpg: DATABASE_URL=postgresql://…)
 
@@ -49,23 +53,26 @@ def _child(request: dict[str, Any], close: list[int]) -> None:
         for fd in close:
             os.close(fd)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        err = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if "err" in request else log
+        source = os.open(request.get("stdin") or os.devnull, os.O_RDONLY)
+        os.dup2(source, 0)
         os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        os.close(null)
+        os.dup2(err, 2)
+        for fd in {log, err, source}:
+            os.close(fd)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
-        if os.environ.get("PYTHONUNBUFFERED"):  # what `python -u` does to the output the test reads line by line
-            out = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
-            sys.stdout = io.TextIOWrapper(out, write_through=True)
-            err = open(2, "wb", buffering=0, closefd=False)  # noqa: SIM115 — lives as long as the process
-            sys.stderr = io.TextIOWrapper(err, write_through=True, errors="backslashreplace")
+        _streams(request)
         args = [str(a) for a in request.get("args", [])]
-        sys.argv = ["python -m bot", *args]
-        code = entry.main(args)
+        module = request.get("module")
+        if module:
+            sys.argv = [str(module), *args]
+            runpy.run_module(str(module), run_name="__main__", alter_sys=True)
+            code = 0
+        else:
+            sys.argv = ["python -m bot", *args]
+            code = entry.main(args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -76,6 +83,24 @@ def _child(request: dict[str, Any], close: list[int]) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _streams(request: dict[str, Any]) -> None:
+    """The standard streams on fds 0-2 as a fresh `python` would open them with this environment: unbuffered
+    output with PYTHONUNBUFFERED (what `python -u` does; some tests read the output line by line), and
+    PYTHONIOENCODING's encoding. Left as they are when neither is set and stdin is not asked for."""
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    encoding = os.environ.get("PYTHONIOENCODING", "").partition(":")[0] or None
+    if not (unbuffered or encoding or request.get("stdin")):
+        return
+    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding=encoding)  # noqa: SIM115 — as long as the process
+    for fd, errors in ((1, "strict"), (2, "backslashreplace")):
+        raw = open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115 — as long as the process
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=unbuffered)
+        if fd == 1:
+            sys.stdout = stream
+        else:
+            sys.stderr = stream
 
 
 def _reap(children: set[int]) -> None:

@@ -17,6 +17,7 @@ import re
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -270,6 +271,27 @@ class ForkedProcess:
 
     async def wait(self) -> int:
         return await asyncio.shield(self._ended)
+
+
+def run_forked(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot *args` run to its end, as `subprocess.run(..., capture_output=True, text=True)` gives it:
+    a process of its own (its exit code, its stdout and stderr apart, exactly `env`), forked from the fork server
+    instead of a fresh interpreter, where the imports are not what the test is about."""
+    server = fork_server()
+    with tempfile.TemporaryDirectory(prefix="bot-run-") as io:
+        out, err = Path(io) / "stdout", Path(io) / "stderr"
+        pid = server.spawn_now(env, cwd, out, args, err=err)
+        try:
+            code = server.wait_exit_now(pid, timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            raise
+        return subprocess.CompletedProcess(
+            ["python", "-m", "bot", *args], code, out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace")
+        )
 
 
 class BotProcess:

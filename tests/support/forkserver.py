@@ -79,11 +79,23 @@ class ForkServer:
                     with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                         loop.call_soon_threadsafe(_settle, future, status)
 
-    def spawn_now(self, env: dict[str, str], cwd: Path, out: Path, args: list[str] | None = None) -> int:
-        """Start `python -m bot *args` with exactly `env`, its output (stdout and stderr) into the file or FIFO
-        `out`; its pid."""
+    def spawn_now(
+        self,
+        env: dict[str, str],
+        cwd: Path,
+        out: Path,
+        args: list[str] | None = None,
+        *,
+        stdin: Path | None = None,
+        err: Path | None = None,
+        module: str | None = None,
+    ) -> int:
+        """Start `python -m bot *args` (`python -m module *args` with `module`) with exactly `env`, its output
+        (stdout, and stderr unless `err` takes it) into the file or FIFO `out`, its stdin read from `stdin`
+        (else /dev/null); its pid."""
         assert self.proc is not None and self.proc.stdin is not None
-        request = {"env": env, "cwd": str(cwd), "log": str(out), "args": list(args or [])}
+        request: dict[str, Any] = {"env": env, "cwd": str(cwd), "log": str(out), "args": list(args or [])}
+        request.update({k: str(v) for k, v in (("stdin", stdin), ("err", err), ("module", module)) if v is not None})
         with self._lock:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
@@ -93,6 +105,13 @@ class ForkServer:
 
     async def spawn(self, env: dict[str, str], cwd: Path, out: Path, args: list[str] | None = None) -> int:
         return await asyncio.to_thread(self.spawn_now, env, cwd, out, args)
+
+    def wait_exit_now(self, pid: int, timeout: float) -> int:
+        """`wait_exit` for a thread without an event loop: the exit code, or minus the signal; TimeoutError."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: pid in self.exits, timeout):
+                raise TimeoutError(f"process {pid} still running after {timeout}s")
+            return self.exits[pid]
 
     async def wait_exit(self, pid: int, timeout: float | None = 40.0) -> int:
         """The child's exit code, or minus the signal that ended it."""

@@ -5,16 +5,22 @@ virtualenv, from the build context as the Dockerfile's COPY lines lay it out), t
 A session fixture is once per process, and xdist runs several: the first to ask builds under a file lock in
 the run's shared temporary folder, in a folder named after a digest of what the build reads; the others
 wait and reuse it (tests/e2e/test_deploy.py, and any other file that needs the wheels).
+
+The build (~40 s of pip, the longest setup of the suite) starts as soon as the tests are collected when a test of
+the run needs it (`build_ahead`, from tests/e2e/conftest.py), in a thread of whichever process takes the lock
+first: by the time such a test runs, it is done or under way, not the tail of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,17 +89,58 @@ def _build(base: Path) -> None:
     run(["sh", str(ROOT / "scripts" / "install-wheels.sh"), str(base / "wheels")], cwd=base, path_first=runtime_bin)
 
 
-def the_image(factory: pytest.TempPathFactory) -> Image:
-    """Built once per run (whichever xdist worker asks first), reused by every test and worker after."""
+#: The fixture (tests/e2e/test_deploy.py) through which a test asks for the image.
+FIXTURE = "installed"
+
+
+def run_folder(factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this test run that every xdist worker shares (each worker's own is inside it)."""
     shared = factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the run's folder, above each worker's own
-    base = shared / f"image-{context_digest()}"
-    with (shared / f"{base.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    return shared
+
+
+def _folder(factory: pytest.TempPathFactory) -> Path:
+    return run_folder(factory) / f"image-{context_digest()}"
+
+
+def _built(base: Path, *, wait: bool) -> bool:
+    """Build into `base` under its lock unless built already; False when not `wait` and another holds the lock."""
+    with (base.parent / f"{base.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
         if not (base / "done").exists():
             shutil.rmtree(base, ignore_errors=True)
             base.mkdir()
             _build(base)
             (base / "done").write_text("")
+    return True
+
+
+def the_image(factory: pytest.TempPathFactory) -> Image:
+    """Built once per run (whichever xdist worker asks first, or `build_ahead`), reused by every test and worker
+    after."""
+    base = _folder(factory)
+    _built(base, wait=True)
     return Image(wheels=base / "wheels", bin=base / "runtime-venv" / "bin")
+
+
+def build_ahead(session: pytest.Session) -> None:
+    """Once the tests are collected: when one of them needs the image, start building it in a background thread.
+    Under xdist every worker collects every test; the first to take the lock builds, the others leave it to
+    that one (a test that needs the image waits on the lock in `the_image`). A failed build here is not
+    reported: the test's own `the_image` builds again and shows why."""
+    config = session.config
+    if config.option.collectonly or not any(FIXTURE in getattr(i, "fixturenames", ()) for i in session.items):
+        return
+    base = _folder(config._tmp_path_factory)  # type: ignore[attr-defined]  # the tmp_path_factory fixture's own
+
+    def build() -> None:
+        with contextlib.suppress(Exception):  # the test's own call builds again and reports it
+            _built(base, wait=False)
+
+    # Not a daemon: a worker that runs out of tests first still ends its build, never leaving it half-written.
+    threading.Thread(target=build, name="image-build-ahead", daemon=False).start()
