@@ -35,8 +35,9 @@ def key_text(key: StorageKey) -> str:
 
 
 class FsmRepository:
-    """Read on every update of an operator (the state filters), so kept in memory once read, like `kv`: the bot is
-    the only writer of `fsm_states` while it runs. The cache holds the CACHED most recently used keys (only
+    """Read on every update of an operator (the state filters), so kept in memory once read, like `kv`: on SQLite
+    the bot is the only writer of `fsm_states` while it runs; on PostgreSQL `Freshness` (db.freshness) forgets the
+    cache at the first update after another replica wrote a step. The cache holds the CACHED most recently used keys (only
     operators reach it: the Dispatcher's FSM middleware runs after the access gate, bot/app.py). A write that
     changes nothing is not made; one that leaves nothing to remember deletes the row. Every change is one
     statement."""
@@ -63,7 +64,7 @@ class FsmRepository:
         return found
 
     def forget_all(self) -> None:
-        """Read every step afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        """Read every step afresh from now on (PostgreSQL: another session wrote these rows; bot/storage/freshness.py)."""
         self._cache.clear()
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
