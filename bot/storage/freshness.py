@@ -23,6 +23,7 @@ SQLite: one process, the only writer; nothing to check.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from bot.storage.store import Store
@@ -79,23 +80,50 @@ class Freshness:
         self._store = store
         self._forget = forget
         self._seen: tuple[int, str | None] | None = None
-        #: Checks that forgot the caches (a test reads it: one replica's own writes forget nothing).
+        self._next: asyncio.Future[None] | None = None  # the check that starts next, and who waits for it
+        self._reader: asyncio.Task[None] | None = None
+        #: Statements made, and checks that forgot the caches (tests read them).
+        self.statements = 0
         self.forgotten = 0
 
     async def check(self) -> None:
         """Forget the caches when another session wrote people, operators or guided steps since the last check
-        (PostgreSQL; nothing on SQLite). Call it before anything of the update reads them."""
+        (PostgreSQL; nothing on SQLite). Call it before anything of the update reads them.
+
+        Updates that ask while a check is under way share the next one, which starts after they asked (one that
+        started before may have read before this update's turn: its chat's lock, say), so a burst costs a
+        statement per batch, not per update; a lone update waits for nothing but its own."""
         if not self._store.dialect.postgres:
             return
-        row = await self._store.row(STAMPS)
-        assert row is not None
-        seen = (int(row[0]), row[1])
-        # Nothing may run between the statement and the forgetting: no await below.
-        if seen != self._seen:
-            self._seen = seen
-            self.forgotten += 1
-            for forget in self._forget:
-                forget()
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read())
+        await asyncio.shield(self._next)
+
+    async def _read(self) -> None:
+        while self._next is not None:
+            batch, self._next = self._next, None
+            try:
+                row = await self._store.row(STAMPS)
+            except BaseException as exc:
+                if not batch.done():
+                    batch.set_exception(exc)
+                    batch.exception()  # retrieved here too: nobody may be left waiting for it
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            self.statements += 1
+            assert row is not None
+            seen = (int(row[0]), row[1])
+            # Nothing may run between the statement and the forgetting: no await from here on.
+            if seen != self._seen:
+                self._seen = seen
+                self.forgotten += 1
+                for forget in self._forget:
+                    forget()
+            if not batch.done():
+                batch.set_result(None)
 
     async def prune(self) -> None:
         """Remove the rows of sessions that ended (PostgreSQL, at start-up: each reconnect leaves one)."""

@@ -58,6 +58,9 @@ class FsmRepository:
             self._cache.move_to_end(key)
             return found
         async with self._store.locked() as db:
+            found = self._cache.get(key)
+            if found is not None:  # read by another update while this one waited for the lock
+                return found
             row = await db.row("SELECT state, data FROM fsm_states WHERE key = ?", (key,))
             found = (None, EMPTY) if row is None else (row["state"], str(row["data"]))
             self._remember(key, found)

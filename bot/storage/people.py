@@ -27,6 +27,8 @@ class PeopleRepository:
         if user_id in cache:
             return cache[user_id]
         async with self._store.locked() as db:
+            if user_id in cache:  # read by another update while this one waited for the lock (a burst of one user's)
+                return cache[user_id]
             row = await db.row(sql, (user_id,))
             result = None if row is None else cls(**dict(row))
             if len(cache) >= CACHE_LIMIT:
