@@ -28,10 +28,7 @@ class StateTooLarge(ValueError):
 
 
 def key_text(key: StorageKey) -> str:
-    return ":".join(
-        str(part)
-        for part in (key.bot_id, key.chat_id, key.user_id, key.thread_id, key.business_connection_id, key.destiny)
-    )
+    return f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.business_connection_id}:{key.destiny}"
 
 
 class FsmRepository:
@@ -74,6 +71,10 @@ class FsmRepository:
         state, data = await self._load(key)
         value = json.loads(data)
         return state, value if isinstance(value, dict) else {}
+
+    async def state(self, key: str) -> str | None:
+        """The step alone (read at every update by the FSM middleware: its data is not decoded for it)."""
+        return (await self._load(key))[0]
 
     async def changed_at(self, key: str) -> Epoch | None:
         """When the step of `key` last changed (epoch seconds); None when nothing is stored."""
@@ -121,7 +122,7 @@ class SqliteStorage(BaseStorage):
         await self.repository.set_state(key_text(key), name)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        return (await self.repository.get(key_text(key)))[0]
+        return await self.repository.state(key_text(key))
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self.repository.set_data(key_text(key), data)
