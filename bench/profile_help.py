@@ -42,7 +42,8 @@ async def profile(updates: int, pg_url: str | None) -> tuple[pstats.Stats, float
             assert rig.app is not None
             statements: Counter[str] = Counter()
             rig.app.db.statements.observer = lambda sql: statements.update([" ".join(sql.split()[:4])])
-            forgotten = rig.app.db.freshness.forgotten
+            freshness = getattr(rig.app.db, "freshness", None)  # None before issue 26.7's stamps
+            forgotten = freshness.forgotten if freshness is not None else 0
             profiler = cProfile.Profile()
             started = time.perf_counter()
             profiler.enable()
@@ -53,7 +54,8 @@ async def profile(updates: int, pg_url: str | None) -> tuple[pstats.Stats, float
             print(f"statements during the {updates} updates (the bot's background loops' too):")
             for sql, count in statements.most_common(12):
                 print(f"  {count:6d}  {sql}")
-            print(f"caches forgotten: {rig.app.db.freshness.forgotten - forgotten} times")
+            if freshness is not None:
+                print(f"caches forgotten: {freshness.forgotten - forgotten} times")
     return pstats.Stats(profiler), wall
 
 

@@ -119,3 +119,17 @@ async def test_stamps_of_ended_sessions_are_removed_and_the_removal_is_seen(
             await newcomer.close()
     await here.freshness.check()
     assert here.freshness.forgotten == before + 1
+
+
+async def test_updates_that_ask_together_share_one_look(pair: tuple[Database, Database]) -> None:
+    """A burst: twenty updates asking at once cost one statement, not twenty, and each sees the other session's
+    write made before it asked."""
+    here, there = pair
+    await here.freshness.check()
+    assert await here.people.operator(ADMIN) is None  # remembered: not an operator
+    await there.people.sync_admins([ADMIN])
+    statements, forgotten = here.freshness.statements, here.freshness.forgotten
+    await asyncio.gather(*(here.freshness.check() for _ in range(20)))
+    assert here.freshness.statements == statements + 1
+    assert here.freshness.forgotten == forgotten + 1
+    assert await here.people.operator(ADMIN) is not None
