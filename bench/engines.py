@@ -12,6 +12,8 @@ import asyncpg
 #: (key, what it is, higher is better)
 FIGURES = (
     ("throughput_ratio", "/help throughput, ours/bare aiogram", True),
+    ("help_per_s", "/help throughput, ours (updates/s)", True),
+    ("bare_help_per_s", "/help throughput, bare aiogram (updates/s)", True),
     ("help_p99_ms", "/help p99 latency, ms (own)", False),
     ("send_p99_ms", "Send press p99 latency, ms (excl. gateway)", False),
     ("send_ideal_ratio", "sends at volume, wall/ideal", False),
@@ -38,6 +40,8 @@ def summary(r: dict[str, Any]) -> dict[str, float]:
     ours = r["ours"]
     return {
         "throughput_ratio": ours["help_updates_per_s"] / r["bare"]["help_updates_per_s"],
+        "help_per_s": ours["help_updates_per_s"],
+        "bare_help_per_s": r["bare"]["help_updates_per_s"],
         "help_p99_ms": ours["latency"]["help"]["p99_own_ms"],
         "send_p99_ms": ours["latency"]["confirm"]["p99_own_ms"],
         "send_ideal_ratio": r["sending"]["send_ideal_ratio"],
