@@ -12,6 +12,7 @@ import asyncpg
 #: (key, what it is, higher is better)
 FIGURES = (
     ("throughput_ratio", "/help throughput, ours/bare aiogram", True),
+    ("paired_ratio", "/help ours/bare, median of the round pairs", True),
     ("help_per_s", "/help throughput, ours (updates/s)", True),
     ("bare_help_per_s", "/help throughput, bare aiogram (updates/s)", True),
     ("help_p99_ms", "/help p99 latency, ms (own)", False),
@@ -40,6 +41,7 @@ def summary(r: dict[str, Any]) -> dict[str, float]:
     ours = r["ours"]
     return {
         "throughput_ratio": ours["help_updates_per_s"] / r["bare"]["help_updates_per_s"],
+        "paired_ratio": ours["paired_ratio"],
         "help_per_s": ours["help_updates_per_s"],
         "bare_help_per_s": r["bare"]["help_updates_per_s"],
         "help_p99_ms": ours["latency"]["help"]["p99_own_ms"],
