@@ -12,6 +12,11 @@ import asyncpg
 #: (key, what it is, higher is better)
 FIGURES = (
     ("throughput_ratio", "/help throughput, ours/bare aiogram", True),
+    ("paired_ratio", "/help ours/bare, median of the round pairs", True),
+    ("cpu_ratio", "/help CPU per update, bare/ours", True),
+    ("help_cpu_ms", "/help CPU per update, ours (ms)", False),
+    ("help_per_s", "/help throughput, ours (updates/s)", True),
+    ("bare_help_per_s", "/help throughput, bare aiogram (updates/s)", True),
     ("help_p99_ms", "/help p99 latency, ms (own)", False),
     ("send_p99_ms", "Send press p99 latency, ms (excl. gateway)", False),
     ("send_ideal_ratio", "sends at volume, wall/ideal", False),
@@ -38,6 +43,11 @@ def summary(r: dict[str, Any]) -> dict[str, float]:
     ours = r["ours"]
     return {
         "throughput_ratio": ours["help_updates_per_s"] / r["bare"]["help_updates_per_s"],
+        "paired_ratio": ours["paired_ratio"],
+        "cpu_ratio": r["bare"]["help_cpu_ms"] / ours["help_cpu_ms"] if ours["help_cpu_ms"] else 0.0,
+        "help_cpu_ms": ours["help_cpu_ms"],
+        "help_per_s": ours["help_updates_per_s"],
+        "bare_help_per_s": r["bare"]["help_updates_per_s"],
         "help_p99_ms": ours["latency"]["help"]["p99_own_ms"],
         "send_p99_ms": ours["latency"]["confirm"]["p99_own_ms"],
         "send_ideal_ratio": r["sending"]["send_ideal_ratio"],

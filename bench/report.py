@@ -125,6 +125,8 @@ def table(r: dict[str, Any]) -> str:
             ">= 0.80",
             _verdict(summary["throughput_ratio"] >= 0.8),
         ),
+        ("   ratio, median of the round pairs", f"{o['paired_ratio']:.2f}", "", "", ""),
+        ("   CPU per update (ms)", f"{o['help_cpu_ms']:.2f}", f"{b['help_cpu_ms']:.2f} bare", "", ""),
     ]
     for op, lat in o["latency"].items():
         rows.append(

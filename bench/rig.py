@@ -214,6 +214,11 @@ class Child:
         [first] = waiter.result()
         return first.time - self.started_at
 
+    def cpu_s(self) -> float:
+        """CPU seconds the process used so far (user + system, all its threads)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         return rss_mb(self.pid)
 

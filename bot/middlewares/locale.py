@@ -33,12 +33,11 @@ class LocaleMiddleware(I18nMiddleware):
         if isinstance(event, ErrorEvent):  # the error came before a language was chosen: maybe the database's
             stored = None
         else:
-            if self.db.statements.dialect.postgres:
-                # Other replicas write people, operators and guided steps too (/deny there, the previous step of a
-                # guided flow there): what this process remembers holds for one update at most. Each update reads
-                # the person, the operator and the step once, then uses them from memory as on SQLite.
-                self.db.people.forget_all()
-                self.db.fsm.forget_all()
+            # PostgreSQL: other replicas write people, operators and guided steps too (/deny there, the previous
+            # step of a guided flow there): one statement tells whether they did since the last update; only then
+            # is what this process remembers of them forgotten (bot/storage/freshness.py). Nothing reads them
+            # before this point of an update. Nothing on SQLite.
+            await self.db.freshness.check()
             person = await self.db.people.get(user.id)
             stored = person.locale if person else None
         data["locale"] = locale = choose_locale(stored, user.language_code, self.i18n.default_locale)

@@ -18,6 +18,7 @@ shares the one connection and its one asyncio lock (`bot.storage.store`), whiche
 - `db.batches`: sends to several recipients (one press, one `sends` row per recipient).
 - `db.schedule`: duty by schedule — the rotation, its override, the handoff last posted.
 - `db.retention`: what the retention sweep forgets, a statement per table.
+- `db.freshness`: PostgreSQL: forgets the people and guided-step caches when another replica wrote them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.storage.batches import BatchesRepository
 from bot.storage.directory import DirectoryRepository
 from bot.storage.escalation import EscalationRepository
 from bot.storage.feed import FeedRepository
+from bot.storage.freshness import Freshness
 from bot.storage.fsm import FsmRepository
 from bot.storage.kv import KvRepository
 from bot.storage.migrations import LATEST, MIGRATIONS
@@ -93,6 +95,8 @@ class Database:
         self.schedule = ScheduleRepository(self._store)
         self.escalation = EscalationRepository(self._store)  # the ladder and its auto-SMS (issue 28)
         self.retention = RetentionRepository(self._store)
+        # PostgreSQL: the two caches above forgotten when another session wrote their tables (one read per update).
+        self.freshness = Freshness(self._store, (self.people.forget_all, self.fsm.forget_all))
 
     @classmethod
     async def connect(cls, path: Path | str, url: str | None = None) -> Database:
@@ -110,10 +114,12 @@ class Database:
         statements = postgres.PgStatements(url, await postgres.connect(url))
         try:
             await postgres.migrate(statements)
+            db = cls(statements, url=url)
+            await db.freshness.prune()
         except BaseException:
             await statements.close()
             raise
-        return cls(statements, url=url)
+        return db
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:

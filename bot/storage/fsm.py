@@ -28,15 +28,13 @@ class StateTooLarge(ValueError):
 
 
 def key_text(key: StorageKey) -> str:
-    return ":".join(
-        str(part)
-        for part in (key.bot_id, key.chat_id, key.user_id, key.thread_id, key.business_connection_id, key.destiny)
-    )
+    return f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.business_connection_id}:{key.destiny}"
 
 
 class FsmRepository:
-    """Read on every update of an operator (the state filters), so kept in memory once read, like `kv`: the bot is
-    the only writer of `fsm_states` while it runs. The cache holds the CACHED most recently used keys (only
+    """Read on every update of an operator (the state filters), so kept in memory once read, like `kv`: on SQLite
+    the bot is the only writer of `fsm_states` while it runs; on PostgreSQL `Freshness` (db.freshness) forgets the
+    cache at the first update after another replica wrote a step. The cache holds the CACHED most recently used keys (only
     operators reach it: the Dispatcher's FSM middleware runs after the access gate, bot/app.py). A write that
     changes nothing is not made; one that leaves nothing to remember deletes the row. Every change is one
     statement."""
@@ -57,19 +55,26 @@ class FsmRepository:
             self._cache.move_to_end(key)
             return found
         async with self._store.locked() as db:
+            found = self._cache.get(key)
+            if found is not None:  # read by another update while this one waited for the lock
+                return found
             row = await db.row("SELECT state, data FROM fsm_states WHERE key = ?", (key,))
             found = (None, EMPTY) if row is None else (row["state"], str(row["data"]))
             self._remember(key, found)
         return found
 
     def forget_all(self) -> None:
-        """Read every step afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        """Read every step afresh from now on (PostgreSQL: another session wrote these rows; bot/storage/freshness.py)."""
         self._cache.clear()
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
         state, data = await self._load(key)
         value = json.loads(data)
         return state, value if isinstance(value, dict) else {}
+
+    async def state(self, key: str) -> str | None:
+        """The step alone (read at every update by the FSM middleware: its data is not decoded for it)."""
+        return (await self._load(key))[0]
 
     async def changed_at(self, key: str) -> Epoch | None:
         """When the step of `key` last changed (epoch seconds); None when nothing is stored."""
@@ -117,7 +122,7 @@ class SqliteStorage(BaseStorage):
         await self.repository.set_state(key_text(key), name)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        return (await self.repository.get(key_text(key)))[0]
+        return await self.repository.state(key_text(key))
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self.repository.set_data(key_text(key), data)

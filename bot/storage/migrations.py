@@ -5,7 +5,7 @@ Append new migrations at the end; never edit one that has shipped (an operator's
 
 from __future__ import annotations
 
-from bot.storage import epoch_times
+from bot.storage import epoch_times, freshness
 from bot.storage.migrations_later import LATER
 
 MIGRATIONS: list[str] = [
@@ -319,4 +319,5 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     15: "SELECT 1;",
     # Issue 26.3: text times -> BIGINT epoch seconds, the columns found by name and type (bot.storage.epoch_times).
     MIGRATIONS.index(epoch_times.MARKER) + 1: epoch_times.POSTGRES,
+    21: freshness.POSTGRES_STAMPS,
 }

@@ -225,4 +225,9 @@ LATER: list[str] = [
     CREATE INDEX escalation_sends_send ON escalation_sends(send_id);
     CREATE INDEX escalation_sends_recorded ON escalation_sends(recorded_at);
     """,
+    # 21 (issue 26.7): PostgreSQL only (bot/storage/freshness.py): every write to `people`, `operators` and
+    # `fsm_states`, by any session, stamps that session's row of `cache_writes` in its own transaction, so that
+    # each replica forgets what it keeps in memory of them only when another session wrote. SQLite has one
+    # process, the only writer: nothing to stamp (POSTGRES_MIGRATIONS holds the text that runs).
+    "SELECT 1;",
 ]

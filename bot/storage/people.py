@@ -16,8 +16,9 @@ class PeopleRepository:
         self._store = store
         # Read on every update by the access gate, so kept in memory: filled under the lock, and dropped by this
         # database's own writes to those rows (inside the lock, or after the write), so a read never returns what
-        # a finished write replaced. The bot is the only writer of `people` and `operators` while it runs; the
-        # access repository writes `operators` too, and drops its entries through `forget_operator(s)`.
+        # a finished write replaced. The access repository writes `operators` too, and drops its entries through
+        # `forget_operator(s)`. On PostgreSQL other replicas write these rows as well: `Freshness` (db.freshness)
+        # forgets both caches at the first update after another session wrote them.
         self._people: dict[int, Person | None] = {}
         self._operators: dict[int, Operator | None] = {}
 
@@ -26,6 +27,8 @@ class PeopleRepository:
         if user_id in cache:
             return cache[user_id]
         async with self._store.locked() as db:
+            if user_id in cache:  # read by another update while this one waited for the lock (a burst of one user's)
+                return cache[user_id]
             row = await db.row(sql, (user_id,))
             result = None if row is None else cls(**dict(row))
             if len(cache) >= CACHE_LIMIT:
@@ -40,7 +43,7 @@ class PeopleRepository:
         self._operators.clear()
 
     def forget_all(self) -> None:
-        """Read everyone afresh from now on (PostgreSQL: other replicas write these rows; see AccessMiddleware)."""
+        """Read everyone afresh from now on (PostgreSQL: another session wrote these rows; bot/storage/freshness.py)."""
         self._people.clear()
         self._operators.clear()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiogram.types import BotCommand
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import lazy_gettext as __
 from babel.support import LazyProxy
@@ -115,8 +116,21 @@ def _lines(admin: bool) -> list[str]:
     ]
 
 
+_HELP: dict[tuple[str, str, bool], str] = {}  # (catalogs, locale, admin) -> /help
+
+
 def help_text(is_admin: bool) -> str:
-    """/help (in the current locale); admins also get theirs."""
+    """/help (in the current locale); admins also get theirs. Made once per catalog, language and kind of person: it
+    is the same text every time, and its thirty translated lines cost more than the rest of a /help update."""
+    i18n = get_i18n()
+    key = (str(i18n.path), i18n.current_locale, is_admin)
+    text = _HELP.get(key)
+    if text is None:
+        text = _HELP[key] = _help_text(is_admin)
+    return text
+
+
+def _help_text(is_admin: bool) -> str:
     text = "\n\n".join(
         [
             _("📨 I send SMS through the smska.net gateway and tell you when each one is delivered."),
