@@ -209,6 +209,9 @@ async def test_a_database_outage_under_two_pollers_is_answered_in_words_and_lose
             for proxy in proxies:
                 proxy.heal()
             await group.leader(timeout=FAILOVER * 3)
+            # Until the fenced poller's own lease round reaches the database again, or the new leader's getUpdates
+            # ends its long poll (409), an update may still be answered in words: the operator would simply retry.
+            await first.process.wait_line("outage polling stopped", timeout=FAILOVER * 3)
             helped = len(admin.messages)
             await admin.send("/help")  # served again: what was still pending at Telegram would have come first
             await admin.wait_for(lambda m: len(admin.messages) > helped and "/send" in m.plain, timeout=15)
@@ -227,7 +230,9 @@ async def test_a_database_outage_under_two_pollers_is_answered_in_words_and_lose
             assert [(r["text"], r["state"]) for r in rows] == [("note 1", "accepted"), ("note 6", "accepted")]
             assert await sent_to_number(gateway) == 2
             assert all(r.alive and r.process.proc and r.process.proc.returncode is None for r in group.replicas)
-            assert [conflicts(r) for r in group.replicas] == [0, 0]  # one poller at a time, throughout
+            # One poller at a time, throughout: at most the fenced poller's one give-way (a new leader's getUpdates
+            # ended its long poll), never a storm of 409s.
+            assert [conflicts(r) for r in group.replicas] in ([0, 0], [1, 0])
             print(f"answered in words after {', '.join(f'{t:.2f}' for t in took)} s")
     finally:
         for proxy in proxies:
