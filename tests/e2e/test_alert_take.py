@@ -46,7 +46,7 @@ async def test_the_first_take_shows_on_every_copy_the_second_is_told_who_and_let
         toast = await h.telegram.callback_answer(await oleg.press(theirs, "✋ Беру"))
         assert toast.text == "✋ Тревога за вами — это видят все."
         own = await oleg.wait_for(lambda m: m.message_id == theirs.message_id and taken(m, "Oleg"), timeout=10)
-        assert own.button_texts == ["📨 СМС дежурному", "↩️ Отказаться"]
+        assert own.button_texts == ["📨 СМС дежурному", "↩️ Снять с себя"]
         seen = await admin.wait_for(lambda m: m.message_id == mine.message_id and taken(m, "Oleg"), timeout=10)
         assert seen.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
         await h.telegram.group(TEAM).wait_for(lambda m: m.message_id == line.message_id and taken(m, "Oleg"))
@@ -60,8 +60,8 @@ async def test_the_first_take_shows_on_every_copy_the_second_is_told_who_and_let
         assert select(h, "SELECT taken_by FROM alert_groups") == [{"taken_by": OPERATOR}]
 
         # Oleg lets it go: every copy offers ✋ again and no longer names him.
-        bye = await h.telegram.callback_answer(await oleg.press(own, "↩️ Отказаться"))
-        assert bye.text == "↩️ Вы отказались: теперь её может взять любой."
+        bye = await h.telegram.callback_answer(await oleg.press(own, "↩️ Снять с себя"))
+        assert bye.text == "↩️ Вы сняли тревогу с себя: теперь её может взять любой."
         free = await oleg.wait_for(lambda m: m.message_id == theirs.message_id and not taken(m, "Oleg"), timeout=10)
         assert free.button_texts == ["📨 СМС дежурному", "✋ Беру"]
         await admin.wait_for(lambda m: m.message_id == mine.message_id and not taken(m, "Oleg"), timeout=10)
@@ -144,8 +144,8 @@ async def test_two_presses_at_once_take_it_once_and_a_revoked_operator_or_a_dele
         # Every copy says who won; the winner lets it go, so that Oleg's withdrawn access is what stops him below.
         if winner == OPERATOR:
             await admin.wait_for(lambda m: m.message_id == mine.message_id and taken(m, "Oleg"), timeout=10)
-            own = await oleg.wait_for(lambda m: "↩️ Отказаться" in m.button_texts, timeout=10)
-            await oleg.press(own, "↩️ Отказаться")
+            own = await oleg.wait_for(lambda m: "↩️ Снять с себя" in m.button_texts, timeout=10)
+            await oleg.press(own, "↩️ Снять с себя")
         else:
             await oleg.wait_for(lambda m: m.message_id == theirs.message_id and taken(m, "Alice"), timeout=10)
             own = await admin.wait_for(lambda m: "↩️ Let go" in m.button_texts, timeout=10)
