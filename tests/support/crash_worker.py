@@ -21,6 +21,7 @@ the tests because only they use it; the wheel does not carry it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -36,7 +37,7 @@ import bot.__main__ as entry
 import bot.app
 import bot.devkit.playground
 import bot.runners
-import bot.storage.postgres  # noqa: F401  (asyncpg: DATABASE_URL=postgresql://…)
+import bot.storage.postgres  # asyncpg: DATABASE_URL=postgresql://…
 
 
 def _emit(message: dict[str, Any]) -> None:
@@ -116,7 +117,39 @@ def _reap(children: set[int]) -> None:
         _emit({"exit": pid, "status": code})
 
 
+# Settings good enough to validate (nothing is started with them): see _warm.
+WARM_ENV = {
+    "BOT_TOKEN": "1:warm",
+    "SMSKA_API_KEY": "warm",
+    "SMSKA_API_PASSWORD": "warm",
+    "SMSKA_SENDER_IDS": "Warm",
+    "ADMIN_IDS": "1",
+}
+
+
+def _warm() -> None:
+    """Pays, once and here, what every child would pay at its start: the first settings validation in a process
+    walks pydantic's class tree for its subclass checks (~0.2 s of CPU with the dev kit imported; the caches are
+    then inherited). Then `gc.freeze()`: the children's collections leave the parent's objects, and so their
+    shared pages, alone."""
+    from bot.config import load_settings
+
+    saved = dict(os.environ)
+    os.environ.update(WARM_ENV)
+    try:
+        load_settings()
+    except Exception:  # a warm-up only: a child reports its own settings' errors
+        pass
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    bot.app.tls_context()  # the gateway client's TLS context (reads the CA bundle), built once for all children
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> int:
+    _warm()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
