@@ -7,9 +7,7 @@ Production (`python -m bot`, run by `bot.runners`), the tests, the playground an
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,8 +15,6 @@ from typing import Any, TypeVar
 import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 from aiogram.types import BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
@@ -33,7 +29,7 @@ from bot.middlewares.chatorder import ChatOrder
 from bot.middlewares.groups import GroupsMiddleware
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.steps import StepsMiddleware
-from bot.middlewares.telegram import RetryAfterMiddleware
+from bot.middlewares.telegram import RetryAfterMiddleware, TelegramSession, tls_context
 from bot.middlewares.updates import OnceMiddleware
 from bot.replicas.leadership import Leadership
 from bot.replicas.orphans import Orphans
@@ -213,27 +209,6 @@ class App:
         await self.http.aclose()
         await self.db.close()
         await self.bot.session.close()
-
-
-class TelegramSession(AiohttpSession):
-    """aiogram's session, whose `close()` pauses 0.25 s for TLS connections to wind down: only when there can be
-    any (an https Bot API server), not for a local one over plain HTTP (a local Bot API server, the dev kit)."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__(api=TelegramAPIServer.from_base(base_url))
-        self.tls = base_url.lower().startswith("https:")
-
-    async def close(self) -> None:
-        if self.tls:
-            await super().close()
-        elif self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context for the gateway's clients of this process (building one reads the CA bundle: ~30 ms)."""
-    return httpx.create_ssl_context()
 
 
 def make_bot(settings: Settings) -> tuple[Bot, RetryAfterMiddleware]:

@@ -1,4 +1,4 @@
-"""Session middleware: honour Telegram's 429 (wait `retry_after`, then deliver), within a bound; and retry the
+"""The bot's session to Telegram (`TelegramSession`) and its middleware: honour Telegram's 429 (wait `retry_after`, then deliver), within a bound; and retry the
 idempotent calls (edits, press answers, chat actions) on a 5xx or a network error, within the 15 s an operator
 waits.
 
@@ -11,11 +11,17 @@ chat action done twice shows the same thing once, so those are tried again, with
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import ssl
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -28,6 +34,7 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
+from aiohttp import ClientSession, TCPConnector
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -116,3 +123,37 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                 self.failure_retries += 1
                 log.info("Telegram failed %s (%s); trying again in %.2fs", type(method).__name__, exc.message, delay)
                 await asyncio.sleep(delay)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process, for Telegram's session and the gateway's clients (the CA bundle certifi
+    carries, as aiogram and httpx each use by default; building one reads it: ~30 ms of CPU)."""
+    return httpx.create_ssl_context()
+
+
+class TelegramSession(AiohttpSession):
+    """aiogram's `AiohttpSession`, but:
+
+    - its TLS context is the process's one (`tls_context`), not a new one read from the CA bundle per session;
+    - its `close()` pauses 0.25 s for TLS connections to wind down only when there can be any (an https Bot API
+      server), not for a local one over plain HTTP (a local Bot API server, the dev kit).
+
+    `AiohttpSession.__init__` would build its own TLS context first, so this sets the same attributes itself
+    (tests/unit/test_telegram_session.py holds them equal to aiogram's: an upgrade that adds one fails there)."""
+
+    def __init__(self, base_url: str, *, limit: int = 100, timeout: float = 60.0) -> None:
+        # Skips AiohttpSession.__init__ (see above); 60 s is aiogram's own default timeout.
+        BaseSession.__init__(self, api=TelegramAPIServer.from_base(base_url), timeout=timeout)
+        self._session: ClientSession | None = None
+        self._connector_type: type[TCPConnector] = TCPConnector
+        self._connector_init: dict[str, Any] = {"ssl": tls_context(), "limit": limit, "ttl_dns_cache": 3600}
+        self._should_reset_connector = True
+        self._proxy = None
+        self.tls = base_url.lower().startswith("https:")
+
+    async def close(self) -> None:
+        if self.tls:
+            await super().close()
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()

@@ -315,15 +315,9 @@ class FakeTelegram(
 
 
 def loopback_session(base_url: str, *, timeout: float = 60.0) -> AiohttpSession:
-    """aiogram's ``AiohttpSession`` for a Bot API server at ``base_url``, minus the 0.25 s pause its
-    ``close()`` makes for TLS connections to wind down (there are none on loopback HTTP), which would
-    otherwise dominate a fast test suite."""
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
+    """The bot's own Telegram session (`bot.middlewares.telegram.TelegramSession`) for a Bot API server at
+    ``base_url``: over plain HTTP its ``close()`` skips the 0.25 s pause aiogram makes for TLS connections to wind
+    down (there are none on loopback), which would otherwise dominate a fast test suite."""
+    from bot.middlewares.telegram import TelegramSession
 
-    class LoopbackSession(AiohttpSession):
-        async def close(self) -> None:
-            if self._session is not None and not self._session.closed:
-                await self._session.close()
-
-    return LoopbackSession(api=TelegramAPIServer.from_base(base_url), timeout=timeout)
+    return TelegramSession(base_url, timeout=timeout)
