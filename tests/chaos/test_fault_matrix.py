@@ -411,12 +411,14 @@ async def test_telegram_bot_blocked_when_the_notice_comes(rig: Rig) -> None:
     assert h.app is not None
     mark = rig.trap.mark()
     h.gateway.delivery_delay = 0.8
+    refused = sum(1 for e in h.telegram.errors if e.error_code == 403)  # the module's bot is shared by the cells
     try:
         preview, text = await sent_preview(rig, "blocked")
         await press_send_and_see_outcome(rig, preview)
         await admin.block_bot()
         # The notice: the edit of the accepted message, then a reply — refused with 403.
-        await eventually(lambda: any(e.error_code == 403 for e in h.telegram.errors), PATIENCE)
+        await eventually(lambda: sum(1 for e in h.telegram.errors if e.error_code == 403) > refused, PATIENCE)
+        await eventually(lambda: row_for(rig, text)["final"] == 1, PATIENCE)
     finally:
         h.gateway.delivery_delay = 0.3
         await admin.unblock_bot()
