@@ -60,6 +60,13 @@ class Recorded(BaseMiddleware):
         return await handler(event, data)
 
 
+async def _pause(delay: float, what: str) -> float:
+    """After a failed getUpdates: says so, waits `delay`, and gives the next (doubled, capped) delay."""
+    log.warning("%s; trying again in %.1f s", what, delay)
+    await asyncio.sleep(delay)
+    return min(delay * 2, BACKOFF_CAP)
+
+
 class Poller:
     def __init__(
         self,
@@ -98,14 +105,10 @@ class Poller:
                     raise
                 except TelegramConflictError:
                     # Another getUpdates is open (a replica that was the poller a moment ago): wait it out.
-                    log.warning("getUpdates: another poller is active; trying again in %.1f s", delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, BACKOFF_CAP)
+                    delay = await _pause(delay, "getUpdates: another poller is active")
                     continue
                 except Exception as exc:
-                    log.warning("getUpdates failed (%s); trying again in %.1f s", type(exc).__name__, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, BACKOFF_CAP)
+                    delay = await _pause(delay, f"getUpdates failed ({type(exc).__name__})")
                     continue
                 delay = 0.5
                 if not updates:
@@ -131,9 +134,7 @@ class Poller:
                     log.warning("another replica polls now: this one gives way")
                     return
                 except Exception as exc:
-                    log.warning("getUpdates failed (%s); trying again in %.1f s", type(exc).__name__, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, BACKOFF_CAP)
+                    delay = await _pause(delay, f"getUpdates failed ({type(exc).__name__})")
                     continue
                 delay = 0.5
                 if not updates:

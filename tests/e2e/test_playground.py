@@ -15,13 +15,11 @@ under pytest 9.2 ignores it, pytest-dev/pytest-xdist#1386.)
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fcntl
 import json
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import pytest
 
 from bot.devkit.playground import describe_magic, pick_language
 from bot.devkit.sandbox import MAGIC_NUMBERS
+from tests.support.deploy_fixtures import exit_or_kill
 from tests.support.forkserver import fork_server
 from tests.support.image import run_folder
 
@@ -100,12 +99,7 @@ def _run(script: Script, cwd: Path, io: Path) -> Run:
     assert flag == "-m"
     server = fork_server()
     pid = server.spawn_now(env, cwd, stdout, args, stdin=stdin, err=stderr, module=None if module == "bot" else module)
-    try:
-        code = server.wait_exit_now(pid, RUN_TIMEOUT)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        raise
+    code = exit_or_kill(server, pid, RUN_TIMEOUT)
     return Run(code, stdout.read_text(encoding="utf-8"), stderr.read_text(encoding="utf-8"))
 
 

@@ -273,6 +273,16 @@ class ForkedProcess:
         return await asyncio.shield(self._ended)
 
 
+def exit_or_kill(server: ForkServer, pid: int, timeout: float) -> int:
+    """The exit status of a forked bot; past `timeout`, it is killed (SIGKILL) and TimeoutError raised."""
+    try:
+        return server.wait_exit_now(pid, timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        raise
+
+
 def run_forked(
     args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -282,13 +292,7 @@ def run_forked(
     server = fork_server()
     with tempfile.TemporaryDirectory(prefix="bot-run-") as io:
         out, err = Path(io) / "stdout", Path(io) / "stderr"
-        pid = server.spawn_now(env, cwd, out, args, err=err)
-        try:
-            code = server.wait_exit_now(pid, timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            raise
+        code = exit_or_kill(server, server.spawn_now(env, cwd, out, args, err=err), timeout)
         return subprocess.CompletedProcess(
             ["python", "-m", "bot", *args], code, out.read_text("utf-8", "replace"), err.read_text("utf-8", "replace")
         )
