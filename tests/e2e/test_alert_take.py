@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.devkit.harness import Harness
-from bot.devkit.telegram import BotMessage
+from bot.devkit.telegram import BotMessage, FakeUser
 from bot.ui.alert_keyboards import AlertTakeCb
 from tests.conftest import ADMIN, OPERATOR
 from tests.e2e.test_alerts_handled import fire, resolve
@@ -26,6 +26,15 @@ def quick_edits(h: Harness) -> None:
     h.app.queue.gap = 0.05
 
 
+async def fired_to_both(h: Harness) -> tuple[FakeUser, FakeUser, BotMessage, BotMessage]:
+    """Alice (admin, English) and Oleg (operator, Russian), and each one's copy of a group that just fired."""
+    quick_edits(h)
+    admin, oleg = await people(h)
+    mine = await fire(h, admin)
+    theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
+    return admin, oleg, mine, theirs
+
+
 def taken(m: BotMessage, who: str) -> bool:
     return f"✋ {who}," in m.plain
 
@@ -34,10 +43,7 @@ async def test_the_first_take_shows_on_every_copy_the_second_is_told_who_and_let
     tmp_path: Path, engine: str
 ) -> None:
     async with alert_rig(tmp_path) as h:
-        quick_edits(h)
-        admin, oleg = await people(h)
-        mine = await fire(h, admin)
-        theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
+        admin, oleg, mine, theirs = await fired_to_both(h)
         line = await h.telegram.group(TEAM).wait_for(lambda m: firing(m.plain), timeout=10)
         assert mine.button_texts == ["📨 SMS to duty", "✋ I'm on it"]
         assert theirs.button_texts == ["📨 СМС дежурному", "✋ Беру"]
@@ -92,10 +98,7 @@ async def test_resolved_shows_done_without_buttons_clears_the_take_and_a_refire_
     tmp_path: Path, engine: str
 ) -> None:
     async with alert_rig(tmp_path) as h:
-        quick_edits(h)
-        admin, oleg = await people(h)
-        mine = await fire(h, admin)
-        theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
+        admin, oleg, mine, theirs = await fired_to_both(h)
         await admin.press(mine, "✋ I'm on it")
         await oleg.wait_for(lambda m: m.message_id == theirs.message_id and taken(m, "Alice"), timeout=10)
 
@@ -125,10 +128,7 @@ async def test_two_presses_at_once_take_it_once_and_a_revoked_operator_or_a_dele
     tmp_path: Path, engine: str
 ) -> None:
     async with alert_rig(tmp_path) as h:
-        quick_edits(h)
-        admin, oleg = await people(h)
-        mine = await fire(h, admin)
-        theirs = await oleg.wait_for(lambda m: firing(m.plain), timeout=10)
+        admin, oleg, mine, theirs = await fired_to_both(h)
         # Both press ✋ at the same moment: one takes it, the other is told who has it.
         presses = [await admin.press(mine, "✋ I'm on it"), await oleg.press(theirs, "✋ Беру")]
         answers = [await h.telegram.callback_answer(p) for p in presses]
