@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.devkit.harness import Harness
+from bot.devkit.telegram import FakeGroup
 from tests.conftest import ADMIN, OPERATOR
 from tests.support.alert_payloads import TOKEN
 from tests.support.alertmanager_rig import Alertmanager, binary
@@ -14,12 +15,17 @@ from tests.support.alertmanager_rig import Alertmanager, binary
 TEAM = -1009876543210
 
 
-async def test_a_real_alertmanager_groups_resolves_and_refires_through_the_readme_receiver(tmp_path: Path) -> None:
-    binary()  # skipped (or, under CI, failed) at once when Alertmanager is missing
+def rig(tmp_path: Path) -> tuple[Harness, FakeGroup]:
+    """The bot with the alerts endpoint (README's receiver token) and its team feed's chat."""
     h = Harness(
         tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN, "team_chat_id": TEAM}, http=True
     )
-    team = h.telegram.group(TEAM, "On-call team")
+    return h, h.telegram.group(TEAM, "On-call team")
+
+
+async def test_a_real_alertmanager_groups_resolves_and_refires_through_the_readme_receiver(tmp_path: Path) -> None:
+    binary()  # skipped (or, under CI, failed) at once when Alertmanager is missing
+    h, team = rig(tmp_path)
     async with h:
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         await admin.send("/contact Olga +7 916 123-45-67")
@@ -60,10 +66,7 @@ async def test_a_real_alertmanager_group_taken_with_the_hand_shows_who_on_every_
     """Issue 28: through the real Alertmanager, Oleg's ✋ shows on Alice's copy and the team feed; the resolve
     shows ✅ without buttons and forgets the take; the re-fire is a new message that anyone can take again."""
     binary()
-    h = Harness(
-        tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN, "team_chat_id": TEAM}, http=True
-    )
-    team = h.telegram.group(TEAM, "On-call team")
+    h, team = rig(tmp_path)
     async with h:
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         oleg = h.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
@@ -102,10 +105,7 @@ async def test_a_real_alertmanager_critical_group_nobody_takes_is_escalated_to_a
     """Issue 28: a ladder whose first step is due at once; a critical group through the real Alertmanager that
     nobody takes goes out by itself as `[FIRING] <alertname>: <summary>` to duty — once — and every copy says so."""
     binary()
-    h = Harness(
-        tmp_path, admin_ids=(ADMIN,), settings_overrides={"alert_token": TOKEN, "team_chat_id": TEAM}, http=True
-    )
-    team = h.telegram.group(TEAM, "On-call team")
+    h, team = rig(tmp_path)
     async with h:
         admin = h.telegram.user(ADMIN, first_name="Alice", language_code="en")
         for command in ("/contact Olga +7 916 123-45-67", "/duty Olga", "/escalation 0 duty"):
