@@ -1,6 +1,6 @@
 """One decision per access request across replicas (issue 27, point 4): two admins press ✅ Approve and 🚫 Deny
 on the same request at the same moment, the two presses landing on two different `python -m bot --webhook`
-replicas of one PostgreSQL database (tests/support/replica_pair.py) → exactly one decision recorded, the person
+replicas of one PostgreSQL database (tests/support/replicas.py) → exactly one decision recorded, the person
 told once, and the admin who came second told who decided.
 """
 
@@ -14,7 +14,8 @@ from bot.devkit.telegram import FakeTelegram
 from bot.devkit.telegram.models import BotMessage
 from tests.e2e.test_replicas_order import serving
 from tests.support.deploy_fixtures import eventually, gateway, telegram
-from tests.support.replica_pair import pg_rows, replicas, shared_database
+from tests.support.replicas import behind_proxy as replicas
+from tests.support.replicas import pg_rows, shared_database
 
 __all__ = ["gateway", "shared_database", "telegram"]  # fixtures
 

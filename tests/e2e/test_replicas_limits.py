@@ -20,7 +20,8 @@ from bot.devkit.telegram.inspection import MESSAGE_METHODS
 from bot.devkit.telegram.people import FakeUser
 from tests.e2e.test_replicas_order import serving
 from tests.support.deploy_fixtures import eventually, gateway, telegram
-from tests.support.replica_pair import replicas, shared_database
+from tests.support.replicas import behind_proxy as replicas
+from tests.support.replicas import shared_database
 
 __all__ = ["gateway", "shared_database", "telegram"]  # fixtures
 

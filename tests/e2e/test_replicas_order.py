@@ -1,6 +1,6 @@
 """One operator's messages are handled one at a time and in order whichever replica gets them (issue 27, point
 4): two `python -m bot --webhook` replicas on one PostgreSQL database behind the round-robin proxy
-(tests/support/replica_pair.py), the proxy answering Telegram at once and delivering in the background, so the
+(tests/support/replicas.py), the proxy answering Telegram at once and delivering in the background, so the
 next message is already at the other replica while the first is handled.
 
 Without the chat's turn (bot/replicas/chatlock.py) the text reached the guided `/send`'s number step before the
@@ -22,7 +22,8 @@ from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.support.deploy_fixtures import ADMIN, WEBHOOK_SECRET, eventually, gateway, preview, telegram
-from tests.support.replica_pair import SECRET_HEADER, RoundRobin, pg_rows, replicas, shared_database
+from tests.support.replicas import SECRET_HEADER, RoundRobin, pg_rows, shared_database
+from tests.support.replicas import behind_proxy as replicas
 
 __all__ = ["gateway", "shared_database", "telegram"]  # fixtures
 
