@@ -102,6 +102,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: within a rank, the collection's order is kept
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    """The workers are forked from one warm process (tests/support/zygote.py) instead of each importing aiogram
+    and the bot again; so are their fork servers (SMSKA_TEST_ZYGOTE in their environment)."""
+    from tests.support import zygote
+
+    zygote.serve_run(config, specs)
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own; only when xdist is there
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from tests.support.schedule import EachTestSlowestFirst

@@ -36,6 +36,7 @@ from typing import Any
 import bot.__main__ as entry
 import bot.app
 import bot.devkit.playground
+import bot.middlewares.telegram
 import bot.runners
 import bot.storage.postgres  # asyncpg: DATABASE_URL=postgresql://…
 
@@ -117,7 +118,7 @@ def _reap(children: set[int]) -> None:
         _emit({"exit": pid, "status": code})
 
 
-# Settings good enough to validate (nothing is started with them): see _warm.
+# Settings good enough to validate (nothing is started with them): see warm.
 WARM_ENV = {
     "BOT_TOKEN": "1:warm",
     "SMSKA_API_KEY": "warm",
@@ -127,7 +128,7 @@ WARM_ENV = {
 }
 
 
-def _warm() -> None:
+def warm() -> None:
     """Pays, once and here, what every child would pay at its start: the first settings validation in a process
     walks pydantic's class tree for its subclass checks (~0.2 s of CPU with the dev kit imported; the caches are
     then inherited). Then `gc.freeze()`: the children's collections leave the parent's objects, and so their
@@ -143,13 +144,13 @@ def _warm() -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    bot.app.tls_context()  # the gateway client's TLS context (reads the CA bundle), built once for all children
+    bot.middlewares.telegram.tls_context()  # the gateway client's TLS context (reads the CA bundle), built once for all children
     gc.collect()
     gc.freeze()
 
 
 def main() -> int:
-    _warm()
+    warm()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+ZYGOTE = "SMSKA_TEST_ZYGOTE"  # tests/support/zygote.py's ENV (not imported: it is the server's module)
+ZYGOTE_CLIENT = Path(__file__).with_name("zygote_client.py")
 
 
 class ForkServer:
@@ -45,8 +47,10 @@ class ForkServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self._err = (directory / "fork-server.err").open("wb")
+        zygote = os.environ.get(ZYGOTE)  # forked from the run's warm process (tests/support/zygote.py)
+        python = [sys.executable, "-S", str(ZYGOTE_CLIENT), zygote] if zygote else [sys.executable]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.crash_worker"],
+            [*python, "-m", "tests.support.crash_worker"],
             cwd=directory,
             env=env,
             stdin=subprocess.PIPE,
