@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import io
 import json
 import os
@@ -55,6 +56,27 @@ def _preload() -> None:
     from tests.support import crash_worker
 
     crash_worker.warm()
+
+
+def _collect(args: list[str]) -> None:
+    """Collect the run's tests once, here, without running them: the workers forked afterwards find every test
+    module and conftest imported (their asserts rewritten by pytest) and only build their items. Whatever goes
+    wrong here is left to the workers, which import again and report it."""
+    import pytest
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(1)
+    os.dup2(devnull, 1)
+    try:
+        with contextlib.suppress(Exception):
+            pytest.main([*args, "--collect-only", "-qq", "-p", "no:cacheprovider"])
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    gc.collect()
+    gc.freeze()
 
 
 class _Server:
@@ -224,15 +246,16 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
         raise SystemExit(f"zygote: cannot run {argv!r} (only -u, -c and -m)")
 
 
-def start(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server for this run (its socket and stderr in `directory`); wait until it is warm."""
+def start(directory: Path, collect: list[str] | None = None, cwd: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server for this run (its socket and stderr in `directory`); wait until it is warm: imported,
+    and with `collect`, pytest's arguments, the tests collected once."""
     path = str(directory / "zygote.sock")
     err = (directory / "zygote.err").open("wb")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.zygote", path],
-        cwd=ROOT,
+        [sys.executable, "-m", "tests.support.zygote", path, *([json.dumps(collect)] if collect is not None else [])],
+        cwd=cwd,
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -256,7 +279,7 @@ def serve_run(config: Any, specs: list[Any]) -> None:
     if not local:
         return
     directory = Path(tempfile.mkdtemp(prefix="zygote-"))
-    proc, path = start(directory)
+    proc, path = start(directory, collect=list(config.args), cwd=config.invocation_params.dir)
     os.environ[ENV] = path
     for spec in local:
         spec.python = shlex.join(command(path))
@@ -283,6 +306,8 @@ def command(path: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     _preload()
+    if len(argv) > 2:
+        _collect(json.loads(argv[2]))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(argv[1])
     listener.listen(64)
