@@ -246,7 +246,9 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
         raise SystemExit(f"zygote: cannot run {argv!r} (only -u, -c and -m)")
 
 
-def start(directory: Path, collect: list[str] | None = None, cwd: Path = ROOT) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    directory: Path, collect: list[str] | None = None, cwd: Path = ROOT, *, bare: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server for this run (its socket and stderr in `directory`); wait until it is warm: imported,
     and with `collect`, pytest's arguments, the tests collected once."""
     path = str(directory / "zygote.sock")
@@ -254,7 +256,7 @@ def start(directory: Path, collect: list[str] | None = None, cwd: Path = ROOT) -
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.zygote", path, *([json.dumps(collect)] if collect is not None else [])],
+        [sys.executable, "-m", "tests.support.zygote", path, *_options(collect, bare)],
         cwd=cwd,
         env=env,
         stdin=subprocess.PIPE,
@@ -267,6 +269,10 @@ def start(directory: Path, collect: list[str] | None = None, cwd: Path = ROOT) -
         proc.kill()
         raise RuntimeError(f"the zygote did not start: {(directory / 'zygote.err').read_text()}")
     return proc, path
+
+
+def _options(collect: list[str] | None, bare: bool) -> list[str]:
+    return ["--bare"] if bare else [json.dumps(collect)] if collect is not None else []
 
 
 def serve_run(config: Any, specs: list[Any]) -> None:
@@ -305,9 +311,12 @@ def command(path: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    _preload()
-    if len(argv) > 2:
-        _collect(json.loads(argv[2]))
+    """`python -m tests.support.zygote SOCKET [COLLECT | --bare]`: COLLECT is pytest's arguments as JSON;
+    --bare imports nothing ahead (tests/unit/test_zygote.py tries the protocol with it)."""
+    if argv[2:] != ["--bare"]:
+        _preload()
+        if len(argv) > 2:
+            _collect(json.loads(argv[2]))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(argv[1])
     listener.listen(64)
