@@ -63,24 +63,43 @@ def say(message: str) -> None:
 async def run(plan: Plan, workdir: Path, pg_url: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"plan": plan.name, "sources": sources_digest(), "machine": machine()}
     started = time.monotonic()
-    async with Servers(delivery_delay=1.0) as servers:
-        say("baselines: python -c pass, python -c 'import aiogram'")
-        results["baseline"] = await footprint.baselines(plan.startup_runs)
+    async with Servers(delivery_delay=plan.delivery_delay) as servers:
+        if not plan.overlap:  # else beside the echo bot's start-up (bot_sections)
+            say("baselines: python -c pass, python -c 'import aiogram'")
+            results["baseline"] = await footprint.baselines(plan.startup_runs)
         extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
-        await bot_sections(servers, workdir / "sqlite", plan, results, extra)
-        await tracking_sections(servers, workdir / "sqlite", plan, results)
+        await engine_pass(servers, workdir / "sqlite", plan, results, extra)
     if pg_url:
         say("the same sections on PostgreSQL (a fresh database)")
         url = await engines.fresh_database(pg_url)
         on_pg: dict[str, Any] = {}
-        async with Servers(delivery_delay=1.0) as servers:
-            await bot_sections(servers, workdir / "postgresql", plan, on_pg, None, url)
-            await tracking_sections(servers, workdir / "postgresql", plan, on_pg, url)
+        async with Servers(delivery_delay=plan.delivery_delay) as servers:
+            await engine_pass(servers, workdir / "postgresql", plan, on_pg, None, url)
         results["postgresql"] = engines.summary(on_pg)
         results["engines"] = engines.ratios(engines.summary(results), results["postgresql"])
     results["seconds"] = time.monotonic() - started
     results["summary"] = headline(results)
     return results
+
+
+async def engine_pass(
+    servers: Servers,
+    workdir: Path,
+    plan: Plan,
+    results: dict[str, Any],
+    extra_startups: list[float] | None,
+    database_url: str | None = None,
+) -> None:
+    """The bot's sections, then the tracking sections; with `plan.overlap` side by side instead, the tracking
+    sections (in this process, on their virtual clock) with a fake Telegram of their own, so neither section
+    sees the other's messages in what it counts."""
+    if not plan.overlap:
+        await bot_sections(servers, workdir, plan, results, extra_startups, database_url)
+        await tracking_sections(servers, workdir, plan, results, database_url)
+        return
+    async with Servers(delivery_delay=plan.delivery_delay) as side, asyncio.TaskGroup() as group:
+        group.create_task(bot_sections(servers, workdir, plan, results, extra_startups, database_url))
+        group.create_task(tracking_sections(side, workdir, plan, results, database_url))
 
 
 async def bot_sections(
@@ -96,7 +115,13 @@ async def bot_sections(
     pass) also start-up, idle RSS and the memory section."""
     say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
     echo = echo_process(servers, workdir, help_answer())
-    await echo.start(servers.telegram)
+    if plan.overlap and extra_startups is not None:
+        say("beside it, baselines: python -c pass, python -c 'import aiogram'")
+        results["baseline"], _ = await asyncio.gather(
+            footprint.baselines(plan.startup_runs), echo.start(servers.telegram)
+        )
+    else:
+        await echo.start(servers.telegram)
     echo.pause()
     engine = {"DATABASE_URL": database_url} if database_url else {}
     main = bot_process(servers, workdir, "main", **MAIN_SETTINGS, **engine)
@@ -112,7 +137,7 @@ async def bot_sections(
     try:
         first = await main.start(servers.telegram)
         await servers.telegram.wait_idle(quiet=0.5, timeout=30)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(plan.settle)
         if extra_startups is not None:
             startup_all = [first, *extra_startups]
             results["startup"] = {
@@ -134,6 +159,8 @@ async def bot_sections(
                 mixed_users=plan.mixed_users,
                 mixed_cycles=plan.mixed_cycles,
                 counter=counter,
+                warmup=plan.warmup,
+                bare_latency_early=plan.overlap,
             )
         finally:
             await echo.stop()
@@ -143,14 +170,17 @@ async def bot_sections(
         results["sending"] = await sending.run(servers, plan.sends, plan.send_users, plan.send_latency)
         counter.pushed = before + 2 * results["sending"]["sends"]
 
-        say(f"one send to {plan.batch_recipients} recipients, gateway latency 200 ms, SEND_CONCURRENCY 4")
-        results["batch"] = await batch.run_send(servers, plan.batch_recipients, 0.2)
+        latency_ms = plan.batch_latency * 1000
+        say(f"one send to {plan.batch_recipients} recipients, gateway latency {latency_ms:g} ms, SEND_CONCURRENCY 4")
+        results["batch"] = await batch.run_send(servers, plan.batch_recipients, plan.batch_latency)
         counter.pushed = counter.pushed + 2
 
         if extra_startups is not None:
             say(f"memory: up to {plan.memory_updates} updates, {plan.memory_sms} tracked SMS, soak")
             results["memory"].update(
-                await footprint.load(servers, main, counter, plan.memory_updates, plan.memory_sms, plan.soak_updates)
+                await footprint.load(
+                    servers, main, counter, plan.memory_updates, plan.memory_sms, plan.soak_updates, plan.settle / 2
+                )
             )
             results["memory"]["updates_total"] = counter.pushed
     finally:
