@@ -34,6 +34,7 @@ class Plan:
     #: the in-process tracking sections (3, 5b; their own fake Telegram) beside the bot's sections, and the bare
     #: bot's latency right after its burst (one pause/resume pair less, ~1 s each for aiogram's back-off).
     overlap: bool = False
+    warm_echo: bool = False  # the echo bot forked from the bench, aiogram imported (bench/spare.py)
 
 
 FULL = Plan(
@@ -95,4 +96,5 @@ SMOKE = Plan(
     settle=0.0,
     delivery_delay=0.2,  # before the bot's first check (DELIVERY_POLL_INITIAL 0.5): final at the first look
     overlap=True,
+    warm_echo=True,
 )

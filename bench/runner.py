@@ -29,6 +29,7 @@ from bench.rig import (
     echo_process,
     seed_operators,
 )
+from bench.spare import ForkedChild, Spare
 from bench.stats import machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -60,7 +61,7 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def run(plan: Plan, workdir: Path, pg_url: str | None = None) -> dict[str, Any]:
+async def run(plan: Plan, workdir: Path, pg_url: str | None = None, spare: Spare | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"plan": plan.name, "sources": sources_digest(), "machine": machine()}
     started = time.monotonic()
     async with Servers(delivery_delay=plan.delivery_delay) as servers:
@@ -68,7 +69,7 @@ async def run(plan: Plan, workdir: Path, pg_url: str | None = None) -> dict[str,
             say("baselines: python -c pass, python -c 'import aiogram'")
             results["baseline"] = await footprint.baselines(plan.startup_runs)
         extra = await footprint.startups(servers, workdir, plan.startup_runs - 1)
-        await engine_pass(servers, workdir / "sqlite", plan, results, extra)
+        await engine_pass(servers, workdir / "sqlite", plan, results, extra, spare=spare)
     if pg_url:
         say("the same sections on PostgreSQL (a fresh database)")
         url = await engines.fresh_database(pg_url)
@@ -89,16 +90,17 @@ async def engine_pass(
     results: dict[str, Any],
     extra_startups: list[float] | None,
     database_url: str | None = None,
+    spare: Spare | None = None,
 ) -> None:
     """The bot's sections, then the tracking sections; with `plan.overlap` side by side instead, the tracking
     sections (in this process, on their virtual clock) with a fake Telegram of their own, so neither section
     sees the other's messages in what it counts."""
     if not plan.overlap:
-        await bot_sections(servers, workdir, plan, results, extra_startups, database_url)
+        await bot_sections(servers, workdir, plan, results, extra_startups, database_url, spare)
         await tracking_sections(servers, workdir, plan, results, database_url)
         return
     async with Servers(delivery_delay=plan.delivery_delay) as side, asyncio.TaskGroup() as group:
-        group.create_task(bot_sections(servers, workdir, plan, results, extra_startups, database_url))
+        group.create_task(bot_sections(servers, workdir, plan, results, extra_startups, database_url, spare))
         group.create_task(tracking_sections(side, workdir, plan, results, database_url))
 
 
@@ -109,20 +111,15 @@ async def bot_sections(
     results: dict[str, Any],
     extra_startups: list[float] | None,
     database_url: str | None = None,
+    spare: Spare | None = None,
 ) -> None:
     """`python -m bot` on one engine (SQLite, or PostgreSQL at `database_url`) against a bare aiogram echo bot:
     /help throughput, latency, mixed; sending at volume; one send to many. With `extra_startups` (the SQLite
     pass) also start-up, idle RSS and the memory section."""
     say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
     echo = echo_process(servers, workdir, help_answer())
-    if plan.overlap and extra_startups is not None:
-        say("beside it, baselines: python -c pass, python -c 'import aiogram'")
-        results["baseline"], _ = await asyncio.gather(
-            footprint.baselines(plan.startup_runs), echo.start(servers.telegram)
-        )
-    else:
-        await echo.start(servers.telegram)
-    echo.pause()
+    if spare is not None:  # the same bench.echo, forked warm
+        echo = ForkedChild(spare, echo.args, echo.cwd, echo.log_path)
     engine = {"DATABASE_URL": database_url} if database_url else {}
     main = bot_process(servers, workdir, "main", **MAIN_SETTINGS, **engine)
     operators = [
@@ -132,10 +129,24 @@ async def bot_sections(
         *(SEND_BASE + i for i in range(plan.send_users)),
         *(MEMORY_BASE + i for i in range(50)),
     ]
-    await seed_operators(Path(main.env["DATABASE_PATH"]), operators, database_url)
+
+    async def bring_up() -> float:
+        await echo.start(servers.telegram)
+        echo.pause()
+        await seed_operators(Path(main.env["DATABASE_PATH"]), operators, database_url)
+        return await main.start(servers.telegram)
+
     counter = updates.Counter()
     try:
-        first = await main.start(servers.telegram)
+        if plan.overlap and extra_startups is not None:
+            # Two fresh interpreters importing aiogram at once: the ratio of their times still compares like with like.
+            say("beside them, baselines: python -c pass, python -c 'import aiogram'")
+            async with asyncio.TaskGroup() as group:
+                baseline = group.create_task(footprint.baselines(plan.startup_runs))
+                brought = group.create_task(bring_up())
+            results["baseline"], first = baseline.result(), brought.result()
+        else:
+            first = await bring_up()
         await servers.telegram.wait_idle(quiet=0.5, timeout=30)
         await asyncio.sleep(plan.settle)
         if extra_startups is not None:
@@ -188,7 +199,7 @@ async def bot_sections(
         code = await main.stop()
         results.setdefault("memory", {})["exit_code"] = code
         results["memory"]["stop_s"] = time.monotonic() - stop_started
-        if code != 0:
+        if code not in (0, None):  # None: it never started
             say(f"python -m bot exited with {code}; its log:\n{main.tail()}")
 
 
@@ -225,13 +236,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     plan = SMOKE if args.smoke else QUICK if args.quick else FULL
+    spare = Spare() if plan.warm_echo else None  # forked before anything else: no loop, thread or log handler
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="smska-bench-") as tmp:
         workdir = Path(tempfile.mkdtemp(prefix="smska-bench-")) if args.keep else Path(tmp)
         if args.keep:
             say(f"working directory kept: {workdir}")
-        results = asyncio.run(run(plan, workdir, args.pg))
+        results = asyncio.run(run(plan, workdir, args.pg, spare))
     print(table(results))
     if "engines" in results:
         print(engines.table(results["engines"]))
