@@ -94,14 +94,21 @@ async def engine_pass(
 ) -> None:
     """The bot's sections, then the tracking sections; with `plan.overlap` side by side instead, the tracking
     sections (in this process, on their virtual clock) with a fake Telegram of their own, so neither section
-    sees the other's messages in what it counts."""
+    sees the other's messages in what it counts. They start once the bots are up: the start-ups are CPU-bound,
+    while the bot's sections spend much of their time waiting (pauses and resumes, notices a second apart)."""
     if not plan.overlap:
         await bot_sections(servers, workdir, plan, results, extra_startups, database_url, spare)
         await tracking_sections(servers, workdir, plan, results, database_url)
         return
+    up = asyncio.Event()
+
+    async def tracking_when_up() -> None:
+        await up.wait()
+        await tracking_sections(side, workdir, plan, results, database_url)
+
     async with Servers(delivery_delay=plan.delivery_delay) as side, asyncio.TaskGroup() as group:
-        group.create_task(bot_sections(servers, workdir, plan, results, extra_startups, database_url, spare))
-        group.create_task(tracking_sections(side, workdir, plan, results, database_url))
+        group.create_task(bot_sections(servers, workdir, plan, results, extra_startups, database_url, spare, up))
+        group.create_task(tracking_when_up())
 
 
 async def bot_sections(
@@ -112,10 +119,11 @@ async def bot_sections(
     extra_startups: list[float] | None,
     database_url: str | None = None,
     spare: Spare | None = None,
+    up: asyncio.Event | None = None,
 ) -> None:
     """`python -m bot` on one engine (SQLite, or PostgreSQL at `database_url`) against a bare aiogram echo bot:
     /help throughput, latency, mixed; sending at volume; one send to many. With `extra_startups` (the SQLite
-    pass) also start-up, idle RSS and the memory section."""
+    pass) also start-up, idle RSS and the memory section. `up` is set once both bots are up (idle RSS read)."""
     say("bare aiogram echo bot, then python -m bot: start-up, idle RSS")
     echo = echo_process(servers, workdir, help_answer())
     if spare is not None:  # the same bench.echo, forked warm
@@ -157,6 +165,8 @@ async def bot_sections(
                 "over_import_aiogram_s": statistics.median(startup_all) - results["baseline"]["import_aiogram_s"],
             }
         results["memory"] = {"rss_idle_mb": main.rss_mb()}
+        if up is not None:
+            up.set()
 
         say(f"both bots, taking turns: {plan.rounds} x {plan.burst} /help; latency; mixed")
         try:
