@@ -97,7 +97,8 @@ async def run_send(servers: Servers, n: int, latency: float) -> dict[str, Any]:
             1,
             timeout=60 + n,
         )
-        await asyncio.sleep(1.5)  # any edit still coalescing arrives
+        # No edit is still on its way: the service edits the batch's message to its final state before it rings
+        # (BatchService._board shows each view, then rings when it is all final), and waits for that edit.
         bare = await bare_sends(gateway.url, numbers(n, 79041780000), CONCURRENCY)
     finally:
         gateway.clear_faults()

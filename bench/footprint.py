@@ -73,7 +73,13 @@ async def startups(servers: Servers, workdir: Path, runs: int) -> list[float]:
 
 
 async def load(
-    servers: Servers, bot: Child, counter: Counter, memory_updates: int, memory_sms: int, soak_updates: int
+    servers: Servers,
+    bot: Child,
+    counter: Counter,
+    memory_updates: int,
+    memory_sms: int,
+    soak_updates: int,
+    settle: float = 0.5,
 ) -> dict[str, Any]:
     telegram, gateway = servers.telegram, servers.gateway
     users = [telegram.user(uid, f"B{uid}", language_code="en") for uid in BURST_USERS]
@@ -111,7 +117,7 @@ async def load(
         await burst(servers, users, n, counter)
         remaining -= n
     await telegram.wait_idle(quiet=0.3, timeout=60)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(settle)
     rss_final = bot.rss_mb()
     after = max(rss_updates, rss_tracking)
     return {

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from aiohttp import web
 
@@ -162,11 +162,23 @@ def bot_env(servers: Servers, db_path: Path, **settings: str) -> dict[str, str]:
     return child_env(values)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGKILL when the bench dies (Linux), so no bot is left behind if the bench is
     killed (a CI timeout) or crashes — not even one frozen with SIGSTOP, which a SIGTERM would not reach."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Process(Protocol):
+    """What Child uses of asyncio.subprocess.Process (bench.spare.Forked has it too)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def send_signal(self, number: int) -> None: ...
+    def kill(self) -> None: ...
+    async def wait(self) -> int: ...
 
 
 class Child:
@@ -177,7 +189,7 @@ class Child:
         self.env = env
         self.cwd = cwd
         self.log_path = log_path
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Process | None = None
         self._log: IO[bytes] | None = None
         self.started_at = 0.0
         self.paused = False
@@ -190,16 +202,8 @@ class Child:
     async def start(self, server: FakeTelegram, timeout: float = 60.0) -> float:
         """Start it; return the seconds from spawning to its first getUpdates arriving at the server."""
         mark = len(server.calls)
-        self._log = self.log_path.open("ab")
         self.started_at = time.monotonic()
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.args,
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self._log,
-            stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
+        self.proc = await self._spawn()
         waiter = asyncio.create_task(wait_calls(server, mark, lambda c: c.method == "getUpdates", 1, timeout))
         died = asyncio.create_task(self.proc.wait())
         done, _ = await asyncio.wait({waiter, died}, return_when=asyncio.FIRST_COMPLETED)
@@ -213,6 +217,17 @@ class Child:
             await died
         [first] = waiter.result()
         return first.time - self.started_at
+
+    async def _spawn(self) -> Process:
+        self._log = self.log_path.open("ab")
+        return await asyncio.create_subprocess_exec(
+            *self.args,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._log,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
 
     def cpu_s(self) -> float:
         """CPU seconds the process used so far (user + system, all its threads)."""

@@ -167,39 +167,39 @@ async def compare(
     mixed_users: int,
     mixed_cycles: int,
     counter: Counter,
+    warmup: bool = True,
+    bare_latency_early: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Throughput rounds of the bare bot and the real one, alternating (a warm-up round each first), so both
-    see the machine in the same state; then their latencies, and the real bot's mixed load."""
+    """Throughput rounds of the bare bot and the real one, alternating (a warm-up round each first, unless not
+    `warmup`), so both see the machine in the same state; then their latencies (the bare bot's right after its
+    last burst if `bare_latency_early`: one switch of bots less each way), and the real bot's mixed load."""
     telegram = servers.telegram
     users = [telegram.user(uid, f"B{uid}", language_code="en") for uid in BURST_USERS]
     bare_rounds: list[dict[str, float]] = []
     ours_rounds: list[dict[str, float]] = []
-    for r in range(rounds + 1):
+    latencies: list[float] = []
+    for r in range(0 if warmup else 1, rounds + 1):
         size = max(50, n // 2) if r == 0 else n  # round 0 warms up: imports, caches, connections
         await activate(servers, echo, bot)
         bare = await burst(servers, users, size, bot=echo)
+        if bare_latency_early and r == rounds:
+            latencies = await help_latencies(servers, users[0], latency_cycles * len(OPS))
         await activate(servers, bot, echo)
         ours = await burst(servers, users, size, counter, bot=bot)
         if r:
             bare_rounds.append(bare)
             ours_rounds.append(ours)
 
-    await activate(servers, echo, bot)
-    latencies: list[float] = []
-    user = users[0]
-    for _ in range(latency_cycles * len(OPS)):
-        mark = len(telegram.calls)
-        queued = time.monotonic()
-        await user.send("/help")
-        [answer] = await wait_calls(telegram, mark, is_message_to(user.chat_id), timeout=30)
-        latencies.append(answer.time - queued)
+    if not bare_latency_early:
+        await activate(servers, echo, bot)
+        latencies = await help_latencies(servers, users[0], latency_cycles * len(OPS))
+        await activate(servers, bot, echo)
     bare_result = {
         "help_updates_per_s": max(r["updates_per_s"] for r in bare_rounds),
         "rounds": bare_rounds,
         "help_p50_ms": percentile(latencies, 50) * 1000,
         "help_p99_ms": percentile(latencies, 99) * 1000,
     }
-    await activate(servers, bot, echo)
     ours_result = await latency_and_mixed(servers, latency_cycles, mixed_users, mixed_cycles, counter)
     ours_result["help_updates_per_s"] = max(r["updates_per_s"] for r in ours_rounds)
     ours_result["rounds"] = ours_rounds
@@ -212,6 +212,19 @@ async def compare(
         o["updates_per_s"] / b["updates_per_s"] for o, b in zip(ours_rounds, bare_rounds, strict=True)
     )
     return bare_result, ours_result
+
+
+async def help_latencies(servers: Servers, user: FakeUser, count: int) -> list[float]:
+    """One /help at a time, the next after the answer: seconds from queueing each to its answer."""
+    telegram = servers.telegram
+    latencies: list[float] = []
+    for _ in range(count):
+        mark = len(telegram.calls)
+        queued = time.monotonic()
+        await user.send("/help")
+        [answer] = await wait_calls(telegram, mark, is_message_to(user.chat_id), timeout=30)
+        latencies.append(answer.time - queued)
+    return latencies
 
 
 async def latency_and_mixed(
