@@ -210,7 +210,10 @@ class BatchService:
         async def draw() -> tuple[str, InlineKeyboardMarkup | None] | None:
             nonlocal shown, drawn
             self._dirty.discard(batch.id)  # what changes from here on is drawn by the board's next pass
-            shown = await self._pressed(batch.id) or shown
+            latest = await self._pressed(batch.id)
+            if latest is None:
+                return None  # gone meanwhile (retention): nothing to show
+            shown = latest
             drawn, markup = self.texts.board(await self._locale(shown.batch), shown)
             if self._shown.get(batch.id) == drawn:
                 return None
