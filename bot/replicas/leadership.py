@@ -126,7 +126,10 @@ class Leadership:
             await self._become(False)
         if self.alive is not None and held is not None:
             try:
-                self.alive(len(await asyncio.wait_for(self.leases.holders(ALIVE), self.period)))
+                holders = await asyncio.wait_for(self.leases.holders(ALIVE), self.period)
+                # This host's replicas that are gone (this one's own run before a restart) send nothing more:
+                # counted, they would halve the restarted bot's Telegram budget until their lease ran out.
+                self.alive(len([h for h in holders if h == self.holder or not dead_here(h)]))
             except Exception as exc:  # the last count stands until the next round
                 log.info("could not count the replicas alive: %s", type(exc).__name__)
                 if isinstance(exc, TimeoutError):

@@ -32,7 +32,9 @@ REFUSAL_EVERY = 600.0  # seconds: a stranger who keeps writing is refused at mos
 # Someone whose access was withdrawn is answered every time, up to this many answers a minute (then silence).
 REVOKED_ANSWERS_A_MINUTE = 5
 ASK_AGAIN_AFTER = timedelta(hours=24)  # after a denial, no new request reaches the admins before this
-DIGEST_EVERY = 5.0  # seconds: at most one new request message per admin this often; the rest wait for a digest
+# Seconds: while a request waits for a decision, at most one new request message per admin this often; the rest
+# wait for a digest. Once every earlier request is decided, the next one comes at once (the admin keeps up).
+DIGEST_EVERY = 5.0
 
 
 class Refusal(enum.Enum):
@@ -108,9 +110,14 @@ class AccessService:
 
     async def _notify_admins(self, request: AccessRequest) -> None:
         """Each request reaches each admin once: in a message of its own with Approve / Deny, or — when the admin
-        got one less than DIGEST_EVERY ago (a flood of strangers) — in the next digest."""
+        got one less than DIGEST_EVERY ago while an earlier request still waits for a decision (a flood of
+        strangers) — in the next digest. An admin who decided every earlier request gets the next one at once."""
+        undecided: bool | None = None  # an earlier request still pending (asked once, only when it matters)
         for admin_id in self.admin_ids:
-            if admin_id in self._held or time.monotonic() - self._told_at.get(admin_id, -DIGEST_EVERY) < DIGEST_EVERY:
+            recent = time.monotonic() - self._told_at.get(admin_id, -DIGEST_EVERY) < DIGEST_EVERY
+            if recent and undecided is None and admin_id not in self._held:
+                undecided = await self.db.access.pending_before(request.id)
+            if admin_id in self._held or (recent and undecided):
                 self._held.setdefault(admin_id, []).append(request)
                 if admin_id not in self._digests:
                     self._digests[admin_id] = asyncio.create_task(self._digest(admin_id), name=f"digest-{admin_id}")

@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from aiogram.types import InlineKeyboardMarkup
+
 from bot.config import Settings
 from bot.services.batch_view import BatchView, Press, unique
 from bot.services.limits import LimitHit
@@ -173,10 +175,10 @@ class BatchService:
         try:
             while batch_id in self._dirty:
                 self._dirty.discard(batch_id)
-                view = await self.view(batch_id)
-                if view is None or view.batch.preview_message_id is None or view.batch.state != "pressed":
+                view = await self._pressed(batch_id)
+                if view is None:
                     continue
-                await self._show(view)
+                view = await self._show(view)
                 if view.all_final or not view.sending:
                     await self.maybe_ring(view)
         except Exception:
@@ -186,18 +188,44 @@ class BatchService:
             if batch_id in self._dirty and not self._stopping:
                 self.touch(batch_id)
 
-    async def _show(self, view: BatchView) -> None:
+    async def _pressed(self, batch_id: int) -> BatchView | None:
+        view = await self.view(batch_id)
+        if view is None or view.batch.preview_message_id is None or view.batch.state != "pressed":
+            return None
+        return view
+
+    async def _show(self, view: BatchView) -> BatchView:
+        """Edit the batch's message when what it shows changed. It is drawn when the chat's turn comes (edits of a
+        chat go one a second): a batch that moved on meanwhile — its sends done, their results in — shows where
+        it is then, and the summary comes a second sooner instead of after a stale "Sending 0/4". The view as
+        shown."""
         batch = view.batch
         assert batch.preview_message_id is not None
-        text, markup = self.texts.board(await self._locale(batch), view)
+        text, _ = self.texts.board(await self._locale(batch), view)
         if self._shown.get(batch.id) == text:
-            return
-        self.edits += 1
-        if await self.notifier.edit(batch.chat_id, batch.preview_message_id, text, markup):
-            self._shown[batch.id] = text
+            return view
+        shown = view
+        drawn = ""
+
+        async def draw() -> tuple[str, InlineKeyboardMarkup | None] | None:
+            nonlocal shown, drawn
+            self._dirty.discard(batch.id)  # what changes from here on is drawn by the board's next pass
+            latest = await self._pressed(batch.id)
+            if latest is None:
+                return None  # gone meanwhile (retention): nothing to show
+            shown = latest
+            drawn, markup = self.texts.board(await self._locale(shown.batch), shown)
+            if self._shown.get(batch.id) == drawn:
+                return None
+            self.edits += 1
+            return drawn, markup
+
+        if await self.notifier.edit_drawn(batch.chat_id, batch.preview_message_id, draw):
+            self._shown[batch.id] = drawn
             self._shown.move_to_end(batch.id)
             while len(self._shown) > SHOWN_KEPT:
                 self._shown.popitem(last=False)
+        return shown
 
     async def _locale(self, batch: BatchRow) -> str:
         return await self.db.people.locale_for(batch.user_id) or batch.locale or self.settings.default_locale

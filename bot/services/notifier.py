@@ -22,6 +22,8 @@ from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 log = logging.getLogger(__name__)
 
 NOT_MODIFIED = "message is not modified"
+#: What a message is to show now (its text and buttons), or None when it shows that already.
+Draw = Callable[[], Awaitable[tuple[str, InlineKeyboardMarkup | None] | None]]
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
@@ -141,3 +143,13 @@ class Notifier:
         new one instead)."""
         async with self.limiter.turn(chat_id):
             return await edit(self.bot, chat_id, message_id, text, markup)
+
+    async def edit_drawn(self, chat_id: int, message_id: int, draw: Draw) -> bool | None:
+        """Edit a message with what `draw` gives when the chat's turn comes, not when the edit was asked for: a
+        message that moved on while it waited for its turn shows where it is now, in one edit instead of a stale
+        one and another a second later. None when `draw` had nothing new (nothing was called); else as `edit`."""
+        async with self.limiter.turn(chat_id):
+            drawn = await draw()
+            if drawn is None:
+                return None
+            return await edit(self.bot, chat_id, message_id, *drawn)

@@ -136,6 +136,13 @@ class AccessRepository:
     async def pending_for(self, user_id: int) -> AccessRequest | None:
         return await self._request("SELECT * FROM access_requests WHERE user_id = ? AND status = 'pending'", (user_id,))
 
+    async def pending_before(self, request_id: int) -> bool:
+        """Whether a request older than this one still waits for a decision."""
+        row = await self._store.scalar(
+            "SELECT 1 FROM access_requests WHERE status = 'pending' AND id < ? LIMIT 1", (request_id,)
+        )
+        return row is not None
+
     async def latest_for(self, user_id: int) -> AccessRequest | None:
         return await self._request(
             "SELECT * FROM access_requests WHERE user_id = ? ORDER BY id DESC LIMIT 1", (user_id,)

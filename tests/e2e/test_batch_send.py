@@ -260,3 +260,26 @@ async def test_the_same_number_twice_is_one_recipient_and_gets_the_single_previe
         preview = await alex.wait_for(lambda m: "Check before sending" in m.plain)
         assert "recipients" not in preview.plain and "To: +7\u00a0904\u00a0176\u201149\u201195" in preview.plain
         assert "✅ Send" in preview.button_texts
+
+
+async def test_a_batch_waiting_for_the_chats_turn_is_shown_as_it_is_then_not_as_it_was(tmp_path: Path) -> None:
+    """Edits of one chat go one a second: a second batch pressed right after the first waits for its turn, its
+    sends done meanwhile. Its message then shows where it is — never a stale "Sending 0/2" a second after both
+    SMS went out, which an operator would read as stuck."""
+    async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
+        alex = h.telegram.user(ADMIN, first_name="Alex", language_code="en")
+        first = await batch_preview(alex, [GOOD, REJECTED], "First")
+        second = await batch_preview(alex, ["79161234567", "79000000071"], "Second")
+        await alex.press(first, "✅ Send to 2")
+        await alex.press(second, "✅ Send to 2")
+        for preview in (first, second):
+            await alex.wait_for(lambda m, p=preview: m.message_id == p.message_id and "Sender:" in m.plain, timeout=15)
+        sent = [r.at for r in h.gateway.requests if r.action == "send" and "Second" in r.fields.get("Message", "")]
+        assert len(sent) == 2
+        edits = [
+            c
+            for c in h.telegram.calls
+            if c.method == "editMessageText" and c.params.get("message_id") == second.message_id
+        ]
+        stale = [c.params.get("text") for c in edits if c.time > max(sent) + 0.5 and "Sending 0/2" in c.params["text"]]
+        assert edits and not stale, stale

@@ -41,7 +41,7 @@ async def test_approve_and_deny_pressed_at_once_on_two_replicas_decide_once(
             pair.proxy.concurrent = False
             await stranger.send("hi")
             copies = [
-                await admin.wait_for(  # a digest of one comes with its buttons a few seconds later
+                await admin.wait_for(  # at once: the request before it is decided
                     lambda m, s=stranger: f"id {s.user_id}" in m.plain and "✅ Approve" in m.button_texts, timeout=20
                 )
                 for admin in (alice, bob)
