@@ -29,7 +29,6 @@ def sqlite_schema(path: Path) -> tuple[int, list[tuple[str, str, str]]]:
     return version, rows
 
 
-@pytest.mark.sqlite_only
 async def test_the_sqlite_template_is_what_the_migrations_make_and_is_made_once_per_key(tmp_path: Path) -> None:
     empty = tmp_path / "from-empty" / "bot.sqlite3"
     await (await Database.open(empty)).close()
@@ -45,11 +44,15 @@ async def test_the_sqlite_template_is_what_the_migrations_make_and_is_made_once_
     )
 
 
-@pytest.mark.sqlite_only
 async def test_a_bot_on_a_new_file_starts_from_the_template_and_serves(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    assert os.environ.get(SQLITE_TEMPLATE)  # set for every SQLite test (tests/conftest.py: database_url)
+    # As tests/conftest.py's `database_url` sets it for every SQLite test (here whatever TEST_ENGINE says).
+    monkeypatch.delenv("HARNESS_DATABASE_URL", raising=False)
+    monkeypatch.setenv(SQLITE_TEMPLATE, str(db_templates.sqlite_template(db_templates.run_folder(tmp_path_factory))))
     caplog.set_level("INFO", logger="bot.storage.db")
     async with Harness(tmp_path, admin_ids=(ADMIN,)) as h:
         assert not [r for r in caplog.records if "applying database migration" in r.getMessage()]
@@ -87,7 +90,6 @@ def server_url(pg_server: engines.PgServer) -> Iterator[str]:
     yield pg_server.need()
 
 
-@pytest.mark.sqlite_only  # the engine under test is PostgreSQL itself, whatever the test's engine
 def test_the_postgres_template_is_what_the_migrations_make_and_one_of_racing_workers_builds_it(
     server_url: str,
 ) -> None:
@@ -120,7 +122,6 @@ async def _migrate(url: str) -> None:
     await (await Database.open_postgres(url)).close()
 
 
-@pytest.mark.sqlite_only
 def test_a_half_built_postgres_template_is_built_again(server_url: str) -> None:
     """A builder killed halfway leaves a database that still allows connections: the next one drops it and builds
     the template whole."""

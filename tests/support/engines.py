@@ -1,5 +1,6 @@
 """Both storage engines in the tests: the `engine` fixture ("sqlite" or "postgresql") and `database_url` (None on
-SQLite; a fresh, empty PostgreSQL database of its own on PostgreSQL, dropped after the test).
+SQLite; a fresh PostgreSQL database of its own on PostgreSQL, copied from the migrated template of db_templates.py,
+dropped after the test). `fresh_database` without `migrated` gives an empty one: the bot migrates it from nothing.
 
 The PostgreSQL server: `TEST_PG_URL` when set (`.ci/run` starts one with tests/support/pgserver.py and exports it), else
 one started for this test process in a temporary folder (tests/support/pgserver.py) and stopped at its end. Where there
