@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.devkit.harness import Harness
-from tests.support import engines
+from tests.support import db_templates, engines
 
 # With pytest-xdist (`-n`) each test goes to whichever worker is free (tests/support/schedule.py), in
 # this order: the slowest tests first (a file name, or a file and a test name, measured with `--durations`), so
@@ -65,14 +65,20 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def database_url(engine: str, pg_server: engines.PgServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """None on SQLite; on PostgreSQL, a fresh empty database of this test's own, which every Harness of the test
-    uses (HARNESS_DATABASE_URL)."""
+def database_url(
+    engine: str, pg_server: engines.PgServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str | None]:
+    """None on SQLite; on PostgreSQL, a fresh database of this test's own, which every Harness of the test uses
+    (HARNESS_DATABASE_URL). Either starts migrated, copied from the run's template (tests/support/db_templates.py):
+    on SQLite a Harness or FastBot copies it into place of a new database file (HARNESS_SQLITE_TEMPLATE)."""
     if engine == "sqlite":
         monkeypatch.delenv("HARNESS_DATABASE_URL", raising=False)
+        template = db_templates.sqlite_template(db_templates.run_folder(tmp_path_factory))
+        monkeypatch.setenv("HARNESS_SQLITE_TEMPLATE", str(template))
         yield None
         return
-    for url in engines.fresh_database(pg_server):
+    monkeypatch.delenv("HARNESS_SQLITE_TEMPLATE", raising=False)
+    for url in engines.fresh_database(pg_server, migrated=True):
         monkeypatch.setenv("HARNESS_DATABASE_URL", url)
         yield url
 

@@ -26,6 +26,10 @@ from bot.web.http import bound_port, start_health_server
 TOKEN = "123456:TEST-token-Zq9secret"  # noqa: S105 - test-only; distinctive so a leak is easy to find
 API_KEY = "test"
 API_PASSWORD = "Sandbox-Pw-Zq9secret"  # noqa: S105 - test-only
+#: Tests only: an already migrated SQLite file (tests/support/db_templates.py) that `from_template` copies into
+#: place of a database file that does not exist yet, so a test's bot does not migrate from empty. Unset (the
+#: playground, the benchmarks): nothing is copied and the bot migrates as in production.
+SQLITE_TEMPLATE = "HARNESS_SQLITE_TEMPLATE"
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Harness:
         await self.telegram.stop()
 
     async def start_bot(self) -> App:
-        app = await build_app(self.settings())
+        app = await build_app(from_template(self.settings()))
         app.gateway.budget = 6.0  # an operator-facing answer stays well within a test's patience
         if self.clock is not None and app.schedule is not None:
             app.schedule.clock = self.clock
@@ -137,6 +141,22 @@ class Harness:
     async def restart(self) -> App:
         await self.stop_bot()
         return await self.start_bot()
+
+
+def from_template(settings: Settings) -> Settings:
+    """Copy HARNESS_SQLITE_TEMPLATE's file (tests only) to the SQLite database of `settings` when there is none yet
+    (nor a write-ahead log of one) in an existing folder; private (0600) as the bot makes it. Anything else — the
+    variable unset, PostgreSQL, a database already there, a folder the bot is to create — is left to the bot.
+    Returns `settings`."""
+    template = os.environ.get(SQLITE_TEMPLATE)
+    path = Path(settings.database_path)
+    wal = path.with_name(path.name + "-wal")
+    if not template or settings.database_url or path.exists() or wal.exists() or not path.parent.is_dir():
+        return settings
+    data = Path(template).read_bytes()
+    with open(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "wb") as copy:
+        copy.write(data)
+    return settings
 
 
 def rig_settings(

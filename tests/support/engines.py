@@ -1,5 +1,6 @@
 """Both storage engines in the tests: the `engine` fixture ("sqlite" or "postgresql") and `database_url` (None on
-SQLite; a fresh, empty PostgreSQL database of its own on PostgreSQL, dropped after the test).
+SQLite; a fresh PostgreSQL database of its own on PostgreSQL, copied from the migrated template of db_templates.py,
+dropped after the test). `fresh_database` without `migrated` gives an empty one: the bot migrates it from nothing.
 
 The PostgreSQL server: `TEST_PG_URL` when set (`.ci/run` starts one with tests/support/pgserver.py and exports it), else
 one started for this test process in a temporary folder (tests/support/pgserver.py) and stopped at its end. Where there
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 from bot.storage.dialect import numbered
-from tests.support import pgserver
+from tests.support import db_templates, pgserver
 
 BOTH_ENGINES = {
     "test_storage.py",
@@ -111,9 +112,11 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-def create_database(server_url: str) -> str:
+def create_database(server_url: str, template: str | None = None) -> str:
+    """A new database of this test's own: empty, or a copy of the database `template` (db_templates.py)."""
     name = f"t{os.getpid()}_{next(_names)}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    copied = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"{copied}'))
     return pgserver.with_database(server_url, name)
 
 
@@ -122,9 +125,11 @@ def drop_database(server_url: str, url: str) -> None:
     asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def fresh_database(server: PgServer) -> Iterator[str]:
+def fresh_database(server: PgServer, *, migrated: bool = False) -> Iterator[str]:
+    """A database of its own for one test, dropped after it: empty (the bot migrates it from nothing), or with
+    `migrated` a copy of the migrated template (db_templates.py: the bot's migrations run once per server)."""
     server_url = server.need()
-    url = create_database(server_url)
+    url = create_database(server_url, db_templates.pg_template(server_url) if migrated else None)
     try:
         yield url
     finally:

@@ -36,7 +36,7 @@ from aiogram.types import Update
 
 from bot.app import ALLOWED_UPDATES, App, build_app
 from bot.config import Settings
-from bot.devkit.harness import rig_settings
+from bot.devkit.harness import from_template, rig_settings
 from bot.devkit.sandbox import SandboxGateway
 from bot.devkit.telegram import BotMessage, CallbackAnswer, ChatView, FakeGroup, FakeTelegram, FakeUser
 from bot.devkit.telegram.callbacks import _CallbackQuery
@@ -323,7 +323,7 @@ class FastBot:
             await self.gateway.stop()
 
     async def start_bot(self) -> App:
-        app = await build_app(self.settings())
+        app = await build_app(from_template(self.settings()))  # a new file starts migrated (HARNESS_SQLITE_TEMPLATE)
         wire = app.bot.session
         session = RecordingSession(self.telegram)
         session.middleware = wire.middleware  # the app's own request middlewares (429 retry, metrics), in order
