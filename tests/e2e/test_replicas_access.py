@@ -15,9 +15,9 @@ from bot.devkit.telegram.models import BotMessage
 from tests.e2e.test_replicas_order import serving
 from tests.support.deploy_fixtures import eventually, gateway, telegram
 from tests.support.replicas import behind_proxy as replicas
-from tests.support.replicas import pg_rows, shared_database
+from tests.support.replicas import pg_rows, pg_url
 
-__all__ = ["gateway", "shared_database", "telegram"]  # fixtures
+__all__ = ["gateway", "pg_url", "telegram"]  # fixtures
 
 ALICE, BOB = 1001, 1002
 TRIALS = 8
@@ -26,9 +26,9 @@ DECLINED = "An admin declined your request"
 
 
 async def test_approve_and_deny_pressed_at_once_on_two_replicas_decide_once(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database, ADMIN_IDS=f"{ALICE},{BOB}") as pair:
+    async with replicas(tmp_path, telegram, gateway, pg_url, ADMIN_IDS=f"{ALICE},{BOB}") as pair:
         await serving(pair.proxy)
         alice = telegram.user(ALICE, "Alice", language_code="en")
         bob = telegram.user(BOB, "Bob", language_code="en")
@@ -53,7 +53,7 @@ async def test_approve_and_deny_pressed_at_once_on_two_replicas_decide_once(
             assert {i for _, i, _ in pair.proxy.delivered[first : first + 2]} == {0, 1}, "one press on each replica"
 
             [row] = await pg_rows(
-                shared_database,
+                pg_url,
                 "SELECT status, decided_by FROM access_requests WHERE user_id = $1",
                 stranger.user_id,
             )
@@ -63,7 +63,7 @@ async def test_approve_and_deny_pressed_at_once_on_two_replicas_decide_once(
             assert approved == (row["decided_by"] == ALICE)  # Alice pressed Approve, Bob Deny
             later = [a for a in answers if a.startswith("Already decided by")]
             assert later == [f"Already decided by {winner}: {'allowed' if approved else 'denied'}."], answers
-            active = await pg_rows(shared_database, "SELECT active FROM operators WHERE user_id = $1", stranger.user_id)
+            active = await pg_rows(pg_url, "SELECT active FROM operators WHERE user_id = $1", stranger.user_id)
             assert bool(active and active[0]["active"]) == approved
             told = GRANTED if approved else DECLINED
             await stranger.wait_for(lambda m, t=told: t in m.plain, timeout=15)

@@ -21,9 +21,9 @@ from bot.devkit.telegram.people import FakeUser
 from tests.e2e.test_replicas_order import serving
 from tests.support.deploy_fixtures import eventually, gateway, telegram
 from tests.support.replicas import behind_proxy as replicas
-from tests.support.replicas import shared_database
+from tests.support.replicas import pg_url
 
-__all__ = ["gateway", "shared_database", "telegram"]  # fixtures
+__all__ = ["gateway", "pg_url", "telegram"]  # fixtures
 
 ADMINS = list(range(1001, 1037))
 STRANGERS = (5001, 5002, 5003)
@@ -46,10 +46,10 @@ def worst_second(times: list[float]) -> int:
 
 
 async def test_three_replicas_telling_36_admins_at_once_stay_within_telegrams_limits(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
     env = {"ADMIN_IDS": ",".join(map(str, ADMINS)), "FAILOVER_SECONDS": "3"}
-    async with replicas(tmp_path, telegram, gateway, shared_database, count=3, **env) as pair:
+    async with replicas(tmp_path, telegram, gateway, pg_url, count=3, **env) as pair:
         await serving(pair.proxy)
         for bot in pair.bots:  # each has counted the three (its budget: a third of the whole)
             await bot.wait_line(r"replicas alive: 3", timeout=20)

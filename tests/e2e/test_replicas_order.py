@@ -22,10 +22,10 @@ from bot.devkit.harness import Harness
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
 from tests.support.deploy_fixtures import ADMIN, WEBHOOK_SECRET, eventually, gateway, preview, telegram
-from tests.support.replicas import SECRET_HEADER, RoundRobin, pg_rows, shared_database
+from tests.support.replicas import SECRET_HEADER, RoundRobin, pg_rows, pg_url
 from tests.support.replicas import behind_proxy as replicas
 
-__all__ = ["gateway", "shared_database", "telegram"]  # fixtures
+__all__ = ["gateway", "pg_url", "telegram"]  # fixtures
 
 TRIALS = 10
 
@@ -89,26 +89,26 @@ async def _handled(proxy: RoundRobin, start: int) -> bool | None:
 
 
 async def test_two_quick_messages_of_a_guided_send_on_two_replicas_go_through_in_order(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with replicas(tmp_path, telegram, gateway, pg_url) as pair:
         await serving(pair.proxy)
         await _quick_flows(telegram, pair.proxy, late=0.0)
-        await _no_turn_left(shared_database)
+        await _no_turn_left(pg_url)
 
 
 async def test_the_later_message_reaching_its_replica_first_still_waits_for_the_earlier_one(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
     """The number is held 40 ms on its way, so the text is at the other replica first: it is handled second."""
-    async with replicas(tmp_path, telegram, gateway, shared_database) as pair:
+    async with replicas(tmp_path, telegram, gateway, pg_url) as pair:
         try:
             await _quick_flows(telegram, pair.proxy, late=0.04)
         except BaseException:
             print(pair.output()[-20000:])
 
             raise
-        await _no_turn_left(shared_database)
+        await _no_turn_left(pg_url)
 
 
 async def _no_turn_left(url: str) -> None:
@@ -126,13 +126,13 @@ async def _no_turn_left(url: str) -> None:
 
 
 async def test_a_frozen_replica_holding_a_chats_turn_does_not_hold_it_past_the_failover_time(
-    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, shared_database: str
+    tmp_path: Path, telegram: FakeTelegram, gateway: SandboxGateway, pg_url: str
 ) -> None:
     """A replica stopped (SIGSTOP: hung, its connections still open) in the middle of a press keeps the chat's
     turn only until the database ends its idle session (FAILOVER_SECONDS): the operator's next message, on the
     other replica, is answered then — having had its turn, not by giving up waiting (12 s)."""
     failover = 3.0
-    async with replicas(tmp_path, telegram, gateway, shared_database, FAILOVER_SECONDS=str(failover)) as pair:
+    async with replicas(tmp_path, telegram, gateway, pg_url, FAILOVER_SECONDS=str(failover)) as pair:
         await serving(pair.proxy)
         admin = telegram.user(ADMIN, "Alice", language_code="en")
         shown = await preview(admin, "/send +79041764995 Pump 3 pressure low")

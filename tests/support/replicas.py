@@ -327,11 +327,10 @@ def behind_proxy(
 
 @pytest.fixture
 def pg_url(pg_server: engines.PgServer) -> Iterator[str]:
-    """A fresh PostgreSQL database the replicas of one test share (skipped without a server, failed under CI)."""
-    yield from engines.fresh_database(pg_server)
-
-
-shared_database = pg_url  # the fixture's name in the old replica_pair harness
+    """A fresh PostgreSQL database the replicas of one test share, migrated already (a copy of the run's template;
+    replicas racing to migrate an empty one: tests/e2e/test_postgres.py). Skipped without a server, failed under
+    CI."""
+    yield from engines.fresh_database(pg_server, migrated=True)
 
 
 async def pg_rows(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
