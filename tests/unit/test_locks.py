@@ -79,4 +79,4 @@ def test_the_readme_commands_install_the_locks() -> None:
     assert "pip install --require-hashes -r requirements/runtime.txt && " in playground[0]
     assert playground[0].endswith("python -m bot playground")
     assert "pip install --require-hashes -r requirements/dev.txt && " in tests[0]
-    assert tests[0].endswith("python -m pytest -n 6")
+    assert tests[0].endswith("python -m pytest -n 12")
