@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,12 @@ SLOW_FIRST = (
     "test_deploy_shutdown.py",
 )
 TOGETHER = ("test_deploy.py", "test_playground.py", "test_strangers.py", "test_i18n.py")
+
+# httpcore tries `import sniffio` on every request. It is not installed (anyio no longer needs it), and under
+# pytest a failed import walks the assertion-rewrite hook and sys.path each time (~22,000 times a run, seconds of
+# CPU). Absent is what it is: recorded once, the import fails at once, as it does in production.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 ADMIN = 1001
 OPERATOR = 2002

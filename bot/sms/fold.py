@@ -3,6 +3,7 @@ that look alike in Latin, Cyrillic and Greek do not count. Pure; re-exported by 
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # Letters a reader cannot tell apart (after casefolding), mapped to one of them: Cyrillic and Greek to Latin.
@@ -22,6 +23,7 @@ def visible(text: str) -> str:
     return "".join(ch for ch in text if ch not in _BLANK and unicodedata.category(ch) != "Cf")
 
 
+@functools.lru_cache(maxsize=8192)  # the same names are folded on every lookup (a Book is built per request)
 def name_key(name: str) -> str:
     """What two names must share to be the same name: case, spacing, ё/е, Unicode forms, invisible characters
     and letters that look alike do not count. Stored (contacts, groups, templates): a change of this fold needs a

@@ -133,8 +133,8 @@ class Book:
     """A snapshot of the names: exact lookups and prefixes, ignoring case."""
 
     def __init__(self, entries: Iterable[Entry]) -> None:
-        self.entries = sorted(entries, key=lambda e: name_key(e.name))
-        self._keys = [(name_key(e.name), e) for e in self.entries]
+        self._keys = sorted(((name_key(e.name), e) for e in entries), key=lambda ke: ke[0])
+        self.entries = [e for _, e in self._keys]
         self._exact: dict[str, Entry] = {}
         # Two saved names that fold alike (saved before the fold knew lookalikes; see migration 10): a contact
         # before a group, the older first — the one that kept the stored key.

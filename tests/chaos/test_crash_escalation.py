@@ -27,6 +27,7 @@ import pytest
 
 from bot.devkit.sandbox import Fault, SandboxGateway
 from bot.devkit.telegram import FakeTelegram
+from bot.middlewares.telegram import tls_context
 from bot.storage.db import Database
 from tests.support.alert_payloads import TOKEN, alert, alertmanager
 from tests.support.chaos_support import eventually
@@ -77,7 +78,7 @@ async def start(server: ForkServer, env: dict[str, str], cwd: Path) -> int:
 
 async def serving(port: int) -> None:
     async def up() -> None:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls_context()) as client:
             while True:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)).status_code == 200:
@@ -142,7 +143,7 @@ async def test_sigkill_at_each_moment_of_a_step_sends_no_one_twice_and_skips_nob
             pid = await start(server, env, folder)
             await serving(port)
             body = alertmanager([alert("DiskFull")])
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(verify=tls_context()) as client:
                 answer = await client.post(
                     f"http://127.0.0.1:{port}/alerts", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
                 )

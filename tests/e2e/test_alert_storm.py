@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from bot.devkit.telegram import BotMessage
+from bot.middlewares.telegram import tls_context
 from bot.services.alerts import STORM_POSTS
 from tests.e2e.test_alerts_in import TEAM, alert_rig, firing, people
 from tests.support.alert_payloads import TOKEN, alert, alertmanager
@@ -37,7 +38,9 @@ async def test_600_groups_are_a_digest_per_operator_and_the_feed_line_does_not_w
         async def storm(status: str = "firing") -> float:
             started = loop.time()
             gate = asyncio.Semaphore(8)
-            async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            async with httpx.AsyncClient(
+                timeout=30, verify=tls_context(), headers={"Authorization": f"Bearer {TOKEN}"}
+            ) as client:
 
                 async def one(i: int) -> None:
                     body = alertmanager([alert(f"Storm{i}", instance=f"node{i}", status=status)], name=f"Storm{i}")

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bot.devkit.harness import Harness
+from bot.middlewares.telegram import tls_context
 from tests.conftest import ADMIN
 from tests.e2e.test_escalation import BOSS, IVAN, OLGA, Clock, engine_of, fire, rig, rounds, say, team
 from tests.support.alert_payloads import TOKEN, alert, alertmanager
@@ -24,7 +25,9 @@ KEYS = 600
 async def storm(h: Harness) -> float:
     started = time.monotonic()
     gate = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    async with httpx.AsyncClient(
+        timeout=30, verify=tls_context(), headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
 
         async def one(i: int) -> None:
             body = alertmanager([alert(f"Storm{i}", instance=f"node{i}")], name=f"Storm{i}")

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from bot.middlewares.telegram import tls_context
+
 TOKEN = "alert-token-Zq9secret-0123456789"  # test-only; distinctive so a leak is easy to find
 
 
@@ -83,7 +85,7 @@ async def post(
     sent: dict[str, str | bytes] = dict(headers or {})
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, verify=tls_context()) as client:
         if raw is not None:
             return await client.post(f"{base}/alerts", content=raw, headers=sent)
         return await client.post(f"{base}/alerts", json=body, headers=sent)

@@ -17,6 +17,7 @@ import pytest
 
 from bot.devkit.sandbox import SandboxGateway
 from bot.gateway.client import SmskaClient
+from bot.middlewares.telegram import tls_context
 
 API_KEY = "clinic-login"
 PASSWORD = "Zq9&Secret=Pw+7731 %41/Щ"  # test-only; distinctive on purpose ("Zq9" marks a leak)
@@ -82,7 +83,7 @@ async def sandbox_fixture(clock: FakeClock) -> AsyncIterator[SandboxGateway]:
 
 @pytest.fixture(name="http")
 async def http_fixture() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with httpx.AsyncClient(trust_env=False, verify=tls_context()) as client:
         yield client
 
 

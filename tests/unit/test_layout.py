@@ -4,6 +4,7 @@ test-only parts. (docs/ARCHITECTURE.md describes the layers these checks keep.)"
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -57,6 +58,7 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
     return found
 
 
+@functools.cache  # read by several rules: parsed once per process
 def import_graph() -> dict[str, set[str]]:
     files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(files)
