@@ -6,12 +6,13 @@ import importlib.util
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.devkit.harness import Harness
-from tests.support import db_templates, engines
+if TYPE_CHECKING:  # imported where used: xdist's controller loads this file too, and runs no test
+    from bot.devkit.harness import Harness
+    from tests.support import engines
 
 # With pytest-xdist (`-n`) each test goes to whichever worker is free (tests/support/schedule.py), in
 # this order: the slowest tests first (a file name, or a file and a test name, measured with `--durations`), so
@@ -61,6 +62,8 @@ STRANGER = 3003
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[engines.PgServer]:
+    from tests.support import engines
+
     server = engines.PgServer()  # started by the first test that needs it
     yield server
     server.stop()
@@ -69,6 +72,8 @@ def pg_server() -> Iterator[engines.PgServer]:
 @pytest.fixture
 def engine(request: pytest.FixtureRequest) -> str:
     """ "sqlite" or "postgresql": both for the files in tests/support/engines.py's BOTH_ENGINES, else TEST_ENGINE's."""
+    from tests.support import engines
+
     return str(getattr(request, "param", engines.default_engine()))
 
 
@@ -79,6 +84,8 @@ def database_url(
     """None on SQLite; on PostgreSQL, a fresh database of this test's own, which every Harness of the test uses
     (HARNESS_DATABASE_URL). Either starts migrated, copied from the run's template (tests/support/db_templates.py):
     on SQLite a Harness or FastBot copies it into place of a new database file (HARNESS_SQLITE_TEMPLATE)."""
+    from tests.support import db_templates, engines
+
     if engine == "sqlite":
         monkeypatch.delenv("HARNESS_DATABASE_URL", raising=False)
         template = db_templates.sqlite_template(db_templates.run_folder(tmp_path_factory))
@@ -92,10 +99,14 @@ def database_url(
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from tests.support import engines
+
     engines.parametrize(metafunc)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.support import engines
+
     line = engines.missing_server_line()
     if line is not None:
         terminalreporter.write_line(line)
@@ -103,6 +114,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture
 async def rig(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
+    from bot.devkit.harness import Harness
+
     async with Harness(tmp_path, admin_ids=(ADMIN,), database_url=database_url) as harness:
         yield harness
 
