@@ -72,8 +72,9 @@ async def test_a_real_alertmanager_group_taken_with_the_hand_shows_who_on_every_
         oleg = h.telegram.user(OPERATOR, first_name="Oleg", language_code="en")
         await admin.send(f"/allow {OPERATOR}")
         await admin.next_message()
+        await oleg.next_message()  # "You now have access"
         await oleg.send("/start")
-        await oleg.next_message()
+        await oleg.next_message()  # its answer
         async with Alertmanager(tmp_path / "am", h.http_url, TOKEN) as am:
             await am.fire("DbDown", "db1:5432", "PostgreSQL on db1 is down")
             await am.fire("DbDown", "db2:5432", "PostgreSQL on db2 is down")

@@ -39,8 +39,9 @@ async def people(h: Harness) -> tuple[FakeUser, FakeUser]:
     operator = h.telegram.user(OPERATOR, first_name="Oleg", language_code="ru")
     await admin.send(f"/allow {OPERATOR}")
     await admin.next_message()
-    await operator.send("/start")
-    await operator.next_message()
+    await operator.next_message()  # "You now have access" (before he wrote: in the default language)
+    await operator.send("/start")  # his language is known from here on
+    await operator.next_message()  # its answer: from here on his copies of alerts are in Russian
     return admin, operator
 
 
