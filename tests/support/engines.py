@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from bot.storage.dialect import numbered
-from tests.support import db_templates, pgserver
+from tests.support import pgserver
 
 BOTH_ENGINES = {
     "test_storage.py",
@@ -129,6 +129,8 @@ def fresh_database(server: PgServer, *, migrated: bool = False) -> Iterator[str]
     """A database of its own for one test, dropped after it: empty (the bot migrates it from nothing), or with
     `migrated` a copy of the migrated template (db_templates.py: the bot's migrations run once per server)."""
     server_url = server.need()
+    from tests.support import db_templates  # imports the bot: not for xdist's controller (missing_server_line)
+
     url = create_database(server_url, db_templates.pg_template(server_url) if migrated else None)
     try:
         yield url
