@@ -77,8 +77,13 @@ async def test_approve_and_deny_pressed_at_once_on_two_replicas_decide_once(
 async def settled_copies(telegram: FakeTelegram, copies: list[BotMessage], winner: str) -> None:
     """Both admins' copies of the request say who decided."""
 
+    shown: list[str] = []
+
     async def probe() -> bool | None:
-        shown = [telegram.message(copy.chat_id, copy.message_id).plain for copy in copies]
+        shown[:] = [telegram.message(copy.chat_id, copy.message_id).plain for copy in copies]
         return True if all(f"by {winner}" in text for text in shown) else None
 
-    await eventually(probe, timeout=15, what="both copies show who decided")
+    try:
+        await eventually(probe, timeout=15, what="both copies show who decided")
+    except AssertionError as exc:  # seen once under load (-n 12): say what the copies showed
+        raise AssertionError(f"{exc}; the copies show {shown!r}") from None
