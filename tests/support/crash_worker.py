@@ -39,6 +39,7 @@ import bot.devkit.playground
 import bot.middlewares.telegram
 import bot.runners
 import bot.storage.postgres  # asyncpg: DATABASE_URL=postgresql://…
+from tests.support.zygote import reaped
 
 
 def _emit(message: dict[str, Any]) -> None:
@@ -106,15 +107,8 @@ def _streams(request: dict[str, Any]) -> None:
 
 
 def _reap(children: set[int]) -> None:
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for pid, code in reaped():
         children.discard(pid)
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         _emit({"exit": pid, "status": code})
 
 

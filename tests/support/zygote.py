@@ -36,6 +36,7 @@ import struct
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +143,7 @@ class _Server:
             os.close(fd)
 
     def _reap(self) -> None:
-        while self.children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        for pid, code in reaped():
             conn = self.children.pop(pid, None)
             if conn is not None:
                 self.selector.unregister(conn)
@@ -184,6 +178,18 @@ class _Server:
             conn = self.children.pop(pid, None)
             if conn is not None:
                 conn.close()
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """The children that have ended, without waiting: (pid, exit code or minus the signal that ended it)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, (-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
