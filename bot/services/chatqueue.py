@@ -112,7 +112,8 @@ class ChatQueue:
             if key is None:
                 chat.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(chat.wake.wait(), timeout=max(0.01, wait))
+                    async with asyncio.timeout(max(0.01, wait)):
+                        await chat.wake.wait()
                 continue
             job = chat.jobs.pop(key)
             chat.skips.pop(key, None)

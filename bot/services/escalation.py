@@ -107,7 +107,8 @@ class Escalation:
         while True:
             with contextlib.suppress(TimeoutError):
                 # Steps fall due at whole seconds (a group's first firing is kept in epoch seconds): wake just after.
-                await asyncio.wait_for(self._wake.wait(), timeout=TICK - self.clock() % 1.0 + 0.002)
+                async with asyncio.timeout(TICK - self.clock() % 1.0 + 0.002):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.run_due()

@@ -250,7 +250,8 @@ class DutySchedule:
                 log.warning("duty schedule: could not read the schedule: %s", type(exc).__name__)
                 pause = 5.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=pause)
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
 
     async def _pause(self, next_read: float) -> float:
         """Until the next handoff or calendar read, at most a minute (a clock the tests move is read again)."""

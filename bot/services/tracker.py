@@ -133,7 +133,8 @@ class DeliveryTracker:
                 log.exception("delivery tracker round failed")
                 wait = 5.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def _seconds_to_next(self) -> float:
         upcoming = await self.db.tracking.next_time()

@@ -85,7 +85,8 @@ class Watchdog:
                 log.exception("watchdog round failed")
                 wait = self.retry
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=max(wait, FLOOR))
+                async with asyncio.timeout(max(wait, FLOOR)):
+                    await self._stopping.wait()
 
     async def seconds_to_next(self) -> float:
         earliest = await self.db.results.next_overdue()
