@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import signal
@@ -41,6 +40,7 @@ from bot.config import Settings, SettingsError
 from bot.logs import mask_also
 from bot.replicas.outage import OutageAnswers
 from bot.replicas.poller import Poller
+from bot.tasks import cancelled
 from bot.web.http import (
     WebhookConfig,
     bound_port,
@@ -257,9 +257,7 @@ class Polling:
         task, self.task = self.task, None
         self.outage = False
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
 
     async def gain(self) -> None:
         await self.app.start_work()

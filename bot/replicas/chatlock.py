@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from bot.storage.postgres import redact
+from bot.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,7 @@ class Turn:
     async def end(self) -> None:
         beat, self._beat = self._beat, None
         if beat is not None:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await cancelled(beat)
         conn, self.conn = self.conn, None
         if conn is None:
             return

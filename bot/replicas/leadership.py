@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.replicas.lease import LIVE_HERE, Leases, dead_here, replica_id
+from bot.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,6 @@ class Leadership:
                 await self.step()
             except Exception:  # never leave the loop: a leader must keep renewing or stop
                 log.exception("leadership round failed")
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # Python 3.11's asyncio.wait_for loses a cancel that lands as its statement completes: the stop
-                # that asked for it would wait for this loop forever (seen: a restart hung, tests/e2e).
-                raise asyncio.CancelledError
 
     async def step(self) -> None:
         """One round: take or renew the lease; become the leader, or stop being it (lost, or not renewed in
@@ -190,9 +186,7 @@ class Leadership:
         """A clean stop: the work stops, and the lease is released so that a standby takes over at once."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         if self.leases is None:
             return
         LIVE_HERE.discard(self.holder)

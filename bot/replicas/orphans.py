@@ -10,10 +10,10 @@ dies while another leads is covered the same way: the leader looks every `every`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from bot.services.sending import SendingService
+from bot.tasks import cancelled
 from bot.times import now
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,4 @@ class Orphans:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)

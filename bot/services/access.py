@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -21,6 +20,7 @@ from bot.sms.clean import clean_name
 from bot.storage.batches import WITHDRAWN
 from bot.storage.db import Database
 from bot.storage.models import AccessRequest
+from bot.tasks import cancelled
 from bot.times import now, seconds
 
 if TYPE_CHECKING:
@@ -151,12 +151,7 @@ class AccessService:
 
     async def close(self) -> None:
         """Stop the digests waiting to go out (their requests stay pending; /allow and /deny decide them)."""
-        tasks = list(self._digests.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*(cancelled(task) for task in list(self._digests.values())))
 
     # --- decisions -------------------------------------------------------------------------------------
     async def grant(self, user_id: int, admin: User) -> bool:

@@ -18,7 +18,6 @@ and admin in private — with 📨 SMS to duty — and one line in the team feed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from bot.services.notifier import Notifier
 from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
 from bot.storage.directory import Contact
+from bot.tasks import cancelled
 from bot.times import Epoch, now
 
 if TYPE_CHECKING:
@@ -113,9 +113,7 @@ class AlertService:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 

@@ -10,7 +10,6 @@ is sent after the restart (the press was made); the one in flight is `unknown` a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from bot.sms.recipients import Recipient
 from bot.storage.batches import BatchRow, Member
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.tasks import cancelled
 from bot.times import Epoch, now
 
 if TYPE_CHECKING:
@@ -332,9 +332,7 @@ class BatchService:
         """No new recipient is attempted (they go out at the next start); calls in flight finish (bounded)."""
         self._stopping = True
         if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+            await cancelled(self._watchdog)
             self._watchdog = None
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)

@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
+from bot.tasks import cancelled
+
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
@@ -181,9 +183,5 @@ class ChatQueue:
             chat.wake.set()
         if workers:
             _, pending = await asyncio.wait(workers, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.gather(*(cancelled(task) for task in pending))
         self._chats.clear()

@@ -30,6 +30,7 @@ from bot.storage.alerts import AlertRow
 from bot.storage.db import Database
 from bot.storage.escalation import CAP_TOLD_KEY, ESCALATION_USER, AutoSms, Conflict, Item, Step
 from bot.storage.models import SendRow
+from bot.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,7 @@ class Escalation:
     async def stop(self, timeout: float = 10.0) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=timeout)
 

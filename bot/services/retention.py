@@ -14,7 +14,6 @@ Nothing is deleted while it can still change or is owed to someone (bot/storage/
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
 from bot.storage.db import Database
+from bot.tasks import cancelled
 from bot.times import Epoch, epoch
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,4 @@ class Retention:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)

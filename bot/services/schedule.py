@@ -29,6 +29,7 @@ from bot.sms.names import Book, Entry, name_key
 from bot.sms.rotation import BadRotation, RotationArgs, When, first_handoff, read_rotation, turn_at
 from bot.storage.db import Database
 from bot.storage.schedule import OverrideRow, RotationRow
+from bot.tasks import cancelled
 from bot.times import seconds
 
 log = logging.getLogger(__name__)
@@ -226,9 +227,7 @@ class DutySchedule:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancelled(self._task)
             self._task = None
 
     async def _run(self) -> None:

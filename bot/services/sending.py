@@ -27,6 +27,7 @@ from bot.services.tracker import DeliveryTracker
 from bot.sms.parts import count_parts
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.tasks import cancelled
 from bot.times import Epoch, now, seconds
 
 if TYPE_CHECKING:
@@ -179,9 +180,7 @@ class SendingService:
     async def stop_expiring(self) -> None:
         task, self._expiring = self._expiring, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
 
     async def send_claimed(self, row: SendRow) -> Outcome:
         """One gateway call for a row already claimed (`sending`): a batch's recipient (bot/services/batch.py)."""
@@ -300,9 +299,7 @@ class SendingService:
             return
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
             log.warning("stopped before every owed outcome was told; the rest go out at the next start")
 
     async def _tell(self, row: SendRow, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

@@ -24,6 +24,7 @@ from bot.services.notifier import Notifier
 from bot.sms.status import DeliveryStatus
 from bot.storage.db import Database
 from bot.storage.models import SendRow, TrackingRow
+from bot.tasks import cancelled
 from bot.times import Epoch, seconds
 
 if TYPE_CHECKING:
@@ -102,9 +103,7 @@ class DeliveryTracker:
         try:
             await asyncio.wait_for(task, timeout=10)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
         await self.wait_notices()
 
     async def wait_notices(self, timeout: float = 10.0) -> None:

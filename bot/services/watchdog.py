@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.services.tracker import DeliveryTracker
 from bot.storage.db import Database
 from bot.storage.models import SendRow
+from bot.tasks import cancelled
 from bot.times import seconds
 
 if TYPE_CHECKING:
@@ -70,9 +71,7 @@ class Watchdog:
         try:
             await asyncio.wait_for(task, timeout=10)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancelled(task)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

@@ -18,8 +18,10 @@ from aiogram.enums import ChatAction
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-# Editing in place is the notifier's (the services speak through it too); the handlers find it here as well.
 from bot.services.notifier import edit as edit
+
+# Editing in place is the notifier's (the services speak through it too); the handlers find it here as well.
+from bot.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,7 @@ async def working(bot: Bot, chat_id: int) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancelled(task)
 
 
 async def edit_or_send(
